@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# setup.sh — make this machine able to run the tests and the lab: Debian tools the network tests and the lab
+# drive (installed with apt-get when we are root, otherwise named), then npm packages and the native addon.
+# Idempotent: a second run does nothing when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package that provides it
+declare -A tools=(
+  [ip]=iproute2 [arping]=iputils-arping [ping]=iputils-ping [tshark]=tshark [tcpdump]=tcpdump
+  [keepalived]=keepalived [curl]=curl [ndisc6]=ndisc6 [promtool]=prometheus [make]=make [g++]=g++ [python3]=python3
+)
+missing=()
+for cmd in "${!tools[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages: ${missing[*]} (run as root: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+# npm packages (and, through binding.gyp, the AF_PACKET addon) when absent or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
