@@ -1,0 +1,201 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/**
+ * Metric catalogue. Each process makes its own Registry (no prom-client global), so tests can build as many as they
+ * like. Names are what the Grafana dashboard in manifests/grafana queries; keep manifests/grafana/METRICS.txt in step.
+ */
+
+/** SpeakerMetrics are what a speaker exports about its own virtual routers and sockets. */
+export interface SpeakerMetrics {
+  readonly registry: Registry;
+  /** 1 while this node is master of the VIP, else 0 (labels vip, vrid, family, node, service). */
+  readonly vipMaster: Gauge<'vip' | 'vrid' | 'family' | 'node' | 'service'>;
+  /** Router state as a number: 0 initialize, 1 backup, 2 master (labels vrid, family, interface). */
+  readonly routerState: Gauge<'vrid' | 'family' | 'interface'>;
+  readonly transitions: Counter<'vrid' | 'family' | 'to' | 'reason'>;
+  readonly advertsSent: Counter<'vrid' | 'family'>;
+  readonly advertsReceived: Counter<'vrid' | 'family'>;
+  /** Received VRRP packets dropped before the engine, by reason (codec reasons, bad-ttl, …). */
+  readonly invalidPackets: Counter<'family' | 'reason'>;
+  /** IPv4 adverts accepted with a checksum that leaves the pseudo-header out (counted apart, RFC 5798 §5.2.8). */
+  readonly legacyChecksum: Counter<'vrid'>;
+  readonly arpReplies: Counter<'interface'>;
+  readonly ndpReplies: Counter<'interface'>;
+  readonly gratuitousSent: Counter<'family' | 'interface'>;
+  readonly apiWatchErrors: Counter<'resource'>;
+  readonly configErrors: Counter<'kind' | 'code'>;
+}
+
+/** ControllerMetrics are the allocator's view: pool sizes, usage and failures. */
+export interface ControllerMetrics {
+  readonly registry: Registry;
+  readonly poolAddresses: Gauge<'pool' | 'family'>;
+  readonly poolInUse: Gauge<'pool' | 'family'>;
+  readonly allocationErrors: Counter<'reason'>;
+  readonly allocations: Counter<'pool'>;
+  readonly apiWatchErrors: Counter<'resource'>;
+  readonly configErrors: Counter<'kind' | 'code'>;
+}
+
+function registryFor(component: string, withProcess: boolean): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component });
+  if (withProcess) registerProcessMetrics(registry);
+  return registry;
+}
+
+/**
+ * registerProcessMetrics adds the standard process_* series (CPU, RSS, start time). prom-client's
+ * collectDefaultMetrics is not used: three of its gauges end in `_total`, which `promtool check metrics` rejects.
+ */
+function registerProcessMetrics(registry: Registry): void {
+  const registers = [registry];
+  let lastCpu = process.cpuUsage();
+  new Counter({
+    name: 'process_cpu_seconds_total',
+    help: 'User and system CPU time spent, in seconds',
+    registers,
+    collect() {
+      const now = process.cpuUsage();
+      this.inc((now.user - lastCpu.user + now.system - lastCpu.system) / 1e6);
+      lastCpu = now;
+    },
+  }).inc((lastCpu.user + lastCpu.system) / 1e6);
+  new Gauge({
+    name: 'process_resident_memory_bytes',
+    help: 'Resident memory size in bytes',
+    registers,
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Gauge({
+    name: 'process_start_time_seconds',
+    help: 'Start time of the process since the Unix epoch, in seconds',
+    registers,
+  }).set(Math.round(Date.now() / 1000 - process.uptime()));
+}
+
+/** createSpeakerMetrics registers the speaker's metrics on a fresh registry. */
+export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): SpeakerMetrics {
+  const registry = registryFor('speaker', opts.processMetrics ?? true);
+  const r = [registry];
+  return {
+    registry,
+    vipMaster: new Gauge({
+      name: 'metal_vrrp_vip_master',
+      help: '1 while this node is VRRP master of the VIP',
+      labelNames: ['vip', 'vrid', 'family', 'node', 'service'],
+      registers: r,
+    }),
+    routerState: new Gauge({
+      name: 'metal_vrrp_router_state',
+      help: 'Virtual router state: 0 initialize, 1 backup, 2 master',
+      labelNames: ['vrid', 'family', 'interface'],
+      registers: r,
+    }),
+    transitions: new Counter({
+      name: 'metal_vrrp_transitions_total',
+      help: 'Virtual router state transitions by new state and reason',
+      labelNames: ['vrid', 'family', 'to', 'reason'],
+      registers: r,
+    }),
+    advertsSent: new Counter({
+      name: 'metal_vrrp_adverts_sent_total',
+      help: 'VRRP advertisements sent',
+      labelNames: ['vrid', 'family'],
+      registers: r,
+    }),
+    advertsReceived: new Counter({
+      name: 'metal_vrrp_adverts_received_total',
+      help: 'Valid VRRP advertisements received',
+      labelNames: ['vrid', 'family'],
+      registers: r,
+    }),
+    invalidPackets: new Counter({
+      name: 'metal_vrrp_invalid_packets_total',
+      help: 'Received VRRP packets dropped as invalid, by reason',
+      labelNames: ['family', 'reason'],
+      registers: r,
+    }),
+    legacyChecksum: new Counter({
+      name: 'metal_vrrp_legacy_checksum_adverts_total',
+      help: 'IPv4 adverts accepted whose checksum leaves out the pseudo-header',
+      labelNames: ['vrid'],
+      registers: r,
+    }),
+    arpReplies: new Counter({
+      name: 'metal_vrrp_arp_replies_total',
+      help: 'ARP requests answered for VIPs this node masters',
+      labelNames: ['interface'],
+      registers: r,
+    }),
+    ndpReplies: new Counter({
+      name: 'metal_vrrp_ndp_replies_total',
+      help: 'Neighbour solicitations answered for VIPs this node masters',
+      labelNames: ['interface'],
+      registers: r,
+    }),
+    gratuitousSent: new Counter({
+      name: 'metal_vrrp_gratuitous_sent_total',
+      help: 'Gratuitous ARP and unsolicited neighbour advertisements sent',
+      labelNames: ['family', 'interface'],
+      registers: r,
+    }),
+    apiWatchErrors: apiWatchErrors(r),
+    configErrors: configErrors(r),
+  };
+}
+
+/** createControllerMetrics registers the controller's metrics on a fresh registry. */
+export function createControllerMetrics(opts: { processMetrics?: boolean } = {}): ControllerMetrics {
+  const registry = registryFor('controller', opts.processMetrics ?? true);
+  const r = [registry];
+  return {
+    registry,
+    poolAddresses: new Gauge({
+      name: 'metal_vrrp_pool_addresses',
+      help: 'Addresses an IPAddressPool can hand out',
+      labelNames: ['pool', 'family'],
+      registers: r,
+    }),
+    poolInUse: new Gauge({
+      name: 'metal_vrrp_pool_addresses_in_use',
+      help: 'Addresses of an IPAddressPool assigned to Services',
+      labelNames: ['pool', 'family'],
+      registers: r,
+    }),
+    allocationErrors: new Counter({
+      name: 'metal_vrrp_allocation_errors_total',
+      help: 'Failed IP allocations by reason code',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    allocations: new Counter({
+      name: 'metal_vrrp_allocations_total',
+      help: 'Successful IP allocations by pool',
+      labelNames: ['pool'],
+      registers: r,
+    }),
+    apiWatchErrors: apiWatchErrors(r),
+    configErrors: configErrors(r),
+  };
+}
+
+function apiWatchErrors(registers: Registry[]): Counter<'resource'> {
+  return new Counter({
+    name: 'metal_vrrp_api_watch_errors_total',
+    help: 'Kubernetes API list/watch failures by resource',
+    labelNames: ['resource'],
+    registers,
+  });
+}
+
+function configErrors(registers: Registry[]): Counter<'kind' | 'code'> {
+  return new Counter({
+    name: 'metal_vrrp_config_errors_total',
+    help: 'Invalid configuration objects or annotation values, by kind and error code',
+    labelNames: ['kind', 'code'],
+    registers,
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * DeadlineScheduler keeps one deadline per key (one per virtual router) and arms a single timer for the earliest,
+ * as keepalived's scheduler does: the engine returns its next deadline after every step; the edge waits for it.
+ */
+
+/** Clock is the monotonic time and the one timer primitive the scheduler needs; tests inject a fake. */
+export interface Clock {
+  /** now returns monotonic milliseconds. */
+  now(): number;
+  setTimer(fn: () => void, delayMs: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+/** realClock is the process clock: performance.now() and setTimeout. */
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setTimer: (fn, delayMs) => setTimeout(fn, Math.max(0, delayMs)),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface SchedulerDeps<K> {
+  readonly clock: Clock;
+  /** onDue is called once per key whose deadline has come; it usually sets the key's next deadline. */
+  readonly onDue: (key: K, now: number) => void;
+}
+
+interface Entry<K> {
+  key: K;
+  at: number;
+  index: number;
+}
+
+export class DeadlineScheduler<K> {
+  readonly #deps: SchedulerDeps<K>;
+  // A binary min-heap on `at`, with each entry's position kept so a key's deadline can move in O(log n).
+  readonly #heap: Entry<K>[] = [];
+  // key -> its heap entry
+  readonly #entries = new Map<K, Entry<K>>();
+  #timer: unknown;
+  #armedFor: number | undefined;
+  #stopped = false;
+  #running = false;
+
+  constructor(deps: SchedulerDeps<K>) {
+    this.#deps = deps;
+  }
+
+  /** set gives `key` a new deadline (absolute ms), or removes it with `undefined`. */
+  set(key: K, at: number | undefined): void {
+    const entry = this.#entries.get(key);
+    if (at === undefined) {
+      if (entry) this.#remove(entry);
+    } else if (entry) {
+      const before = entry.at;
+      entry.at = at;
+      if (at < before) this.#up(entry.index);
+      else this.#down(entry.index);
+    } else {
+      const e: Entry<K> = { key, at, index: this.#heap.length };
+      this.#heap.push(e);
+      this.#entries.set(key, e);
+      this.#up(e.index);
+    }
+    if (!this.#running) this.#arm();
+  }
+
+  /** deadline returns the key's current deadline, if any. */
+  deadline(key: K): number | undefined {
+    return this.#entries.get(key)?.at;
+  }
+
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  /** stop cancels the timer; later set() calls are kept but never fire. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#deps.clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = undefined;
+  }
+
+  /** runDue fires every key whose deadline is at or before now (the timer calls it; tests may too). */
+  runDue(): void {
+    this.#timer = undefined;
+    this.#armedFor = undefined;
+    this.#running = true;
+    try {
+      // A key re-armed for "now" by its own handler would loop forever; bound the work to one pass of what was due.
+      let budget = this.#heap.length;
+      const now = this.#deps.clock.now();
+      while (budget-- > 0) {
+        const top = this.#heap[0];
+        if (!top || top.at > now) break;
+        this.#remove(top);
+        this.#deps.onDue(top.key, now);
+      }
+    } finally {
+      this.#running = false;
+    }
+    this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#stopped) return;
+    const top = this.#heap[0];
+    if (!top) {
+      if (this.#timer !== undefined) this.#deps.clock.clearTimer(this.#timer);
+      this.#timer = undefined;
+      this.#armedFor = undefined;
+      return;
+    }
+    if (this.#armedFor === top.at) return;
+    if (this.#timer !== undefined) this.#deps.clock.clearTimer(this.#timer);
+    this.#armedFor = top.at;
+    this.#timer = this.#deps.clock.setTimer(() => this.runDue(), top.at - this.#deps.clock.now());
+  }
+
+  #remove(entry: Entry<K>): void {
+    const last = this.#heap.pop()!;
+    this.#entries.delete(entry.key);
+    if (last !== entry) {
+      this.#heap[entry.index] = last;
+      last.index = entry.index;
+      this.#up(last.index);
+      this.#down(last.index);
+    }
+  }
+
+  #up(i: number): void {
+    const h = this.#heap;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]!.at <= h[i]!.at) break;
+      this.#swap(i, p);
+      i = p;
+    }
+  }
+
+  #down(i: number): void {
+    const h = this.#heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l]!.at < h[m]!.at) m = l;
+      if (r < h.length && h[r]!.at < h[m]!.at) m = r;
+      if (m === i) return;
+      this.#swap(i, m);
+      i = m;
+    }
+  }
+
+  #swap(a: number, b: number): void {
+    const h = this.#heap;
+    const ea = h[a]!;
+    const eb = h[b]!;
+    h[a] = eb;
+    h[b] = ea;
+    ea.index = b;
+    eb.index = a;
+  }
+}

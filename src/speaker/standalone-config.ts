@@ -1,0 +1,200 @@
+import ipaddr from 'ipaddr.js';
+import { parse as parseYaml } from 'yaml';
+import type { Family } from '../../vrrp/advert.ts';
+import { advertIntervalCs, parseDuration } from '../duration.ts';
+
+/**
+ * Standalone mode: a speaker driven by a static YAML file instead of Kubernetes — the keepalived-replacement use case.
+ *
+ *   interface: eth0
+ *   advertInterval: 100ms        # default 100ms; 10ms..40.95s in 10 ms steps
+ *   preempt: true                # default true
+ *   preemptDelay: 0s
+ *   gratuitous: { count: 3, spacing: 100ms }
+ *   unicastPeers: [10.0.0.2]     # optional; absent = multicast 224.0.0.18 / ff02::12
+ *   routers:
+ *     - { vrid: 51, priority: 200, vips: [10.0.0.100] }
+ *     - { vrid: 51, priority: 200, vips: ["fd00::100"], advertInterval: 20ms }
+ *
+ * A router's family comes from its VIPs (all of one family). IPv4 and IPv6 routers may reuse a VRID (RFC 5798 §5.2.3).
+ */
+
+/** RouterSpec is one virtual router as the speaker runs it. */
+export interface RouterSpec {
+  readonly vrid: number;
+  readonly family: Family;
+  readonly priority: number;
+  readonly advertIntervalCs: number;
+  readonly preempt: boolean;
+  readonly preemptDelayMs: number;
+  readonly vips: readonly string[];
+}
+
+/** GratuitousSpec is how takeovers are announced: `count` frames per VIP, `spacingMs` apart. */
+export interface GratuitousSpec {
+  readonly count: number;
+  readonly spacingMs: number;
+}
+
+export interface StandaloneConfig {
+  readonly interface: string;
+  readonly routers: readonly RouterSpec[];
+  readonly gratuitous: GratuitousSpec;
+  readonly unicastPeers: readonly string[];
+}
+
+export type ParseResult = { readonly config: StandaloneConfig } | { readonly errors: readonly string[] };
+
+const DEFAULTS = { advertIntervalMs: 100, preempt: true, preemptDelayMs: 0, gratuitousCount: 3, spacingMs: 100 };
+
+/** parseStandaloneConfig validates the YAML text; every problem is named, none is replaced by a default. */
+export function parseStandaloneConfig(text: string): ParseResult {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    return { errors: [`config is not valid YAML: ${(err as Error).message}`] };
+  }
+  if (!isRecord(doc)) return { errors: ['config must be a YAML mapping'] };
+  const errors: string[] = [];
+  const ifname = doc['interface'];
+  if (typeof ifname !== 'string' || ifname === '') errors.push('interface: required, the name of a network interface');
+
+  const base = {
+    intervalMs: duration(doc['advertInterval'], DEFAULTS.advertIntervalMs, 'advertInterval', errors),
+    preempt: bool(doc['preempt'], DEFAULTS.preempt, 'preempt', errors),
+    preemptDelayMs: duration(doc['preemptDelay'], DEFAULTS.preemptDelayMs, 'preemptDelay', errors),
+  };
+
+  const grat = doc['gratuitous'] ?? {};
+  let gratuitous: GratuitousSpec = { count: DEFAULTS.gratuitousCount, spacingMs: DEFAULTS.spacingMs };
+  if (!isRecord(grat)) errors.push('gratuitous: must be a mapping with count and spacing');
+  else {
+    const count = grat['count'] ?? DEFAULTS.gratuitousCount;
+    if (!Number.isInteger(count) || (count as number) < 0 || (count as number) > 100) {
+      errors.push(`gratuitous.count: ${JSON.stringify(count)} is not a whole number 0..100`);
+    }
+    const spacingMs = duration(grat['spacing'], DEFAULTS.spacingMs, 'gratuitous.spacing', errors);
+    gratuitous = { count: Number(count), spacingMs };
+  }
+
+  const peersRaw = doc['unicastPeers'] ?? [];
+  const unicastPeers: string[] = [];
+  if (!Array.isArray(peersRaw)) errors.push('unicastPeers: must be a list of addresses');
+  else {
+    for (const p of peersRaw) {
+      const ip = canonicalIp(p);
+      if (ip === undefined) errors.push(`unicastPeers: ${JSON.stringify(p)} is not an IP address`);
+      else unicastPeers.push(ip);
+    }
+  }
+
+  const routersRaw = doc['routers'];
+  const routers: RouterSpec[] = [];
+  if (!Array.isArray(routersRaw) || routersRaw.length === 0) errors.push('routers: required, a non-empty list');
+  else {
+    routersRaw.forEach((r, i) => {
+      const spec = parseRouter(r, `routers[${i}]`, base, errors);
+      if (spec) routers.push(spec);
+    });
+    const seen = new Set<string>();
+    for (const r of routers) {
+      const key = `${r.family}/${r.vrid}`;
+      if (seen.has(key)) errors.push(`routers: VRID ${r.vrid} is used twice for ${r.family}`);
+      seen.add(key);
+    }
+    const vipOwner = new Map<string, number>();
+    for (const r of routers) {
+      for (const vip of r.vips) {
+        const other = vipOwner.get(vip);
+        if (other !== undefined) errors.push(`routers: VIP ${vip} is in VRID ${other} and VRID ${r.vrid}`);
+        vipOwner.set(vip, r.vrid);
+      }
+    }
+  }
+  if (errors.length > 0) return { errors };
+  return { config: { interface: ifname as string, routers, gratuitous, unicastPeers } };
+}
+
+function parseRouter(
+  raw: unknown,
+  at: string,
+  base: { intervalMs: number; preempt: boolean; preemptDelayMs: number },
+  errors: string[],
+): RouterSpec | undefined {
+  if (!isRecord(raw)) {
+    errors.push(`${at}: must be a mapping`);
+    return undefined;
+  }
+  const before = errors.length;
+  const vrid = raw['vrid'];
+  if (!Number.isInteger(vrid) || (vrid as number) < 1 || (vrid as number) > 255) {
+    errors.push(`${at}.vrid: ${JSON.stringify(vrid)} is not 1..255`);
+  }
+  const priority = raw['priority'] ?? 100;
+  // 255 belongs to the address owner (RFC 5798 §5.2.4); a speaker never owns its VIPs, so 1..254.
+  if (!Number.isInteger(priority) || (priority as number) < 1 || (priority as number) > 254) {
+    errors.push(`${at}.priority: ${JSON.stringify(priority)} is not 1..254`);
+  }
+  const intervalMs = duration(raw['advertInterval'], base.intervalMs, `${at}.advertInterval`, errors);
+  const cs = advertIntervalCs(intervalMs);
+  if ('error' in cs) errors.push(`${at}.advertInterval: ${cs.error}`);
+  const preempt = bool(raw['preempt'], base.preempt, `${at}.preempt`, errors);
+  const preemptDelayMs = duration(raw['preemptDelay'], base.preemptDelayMs, `${at}.preemptDelay`, errors);
+  const vipsRaw = raw['vips'];
+  const vips: string[] = [];
+  const families = new Set<Family>();
+  if (!Array.isArray(vipsRaw) || vipsRaw.length === 0) errors.push(`${at}.vips: required, a non-empty list`);
+  else {
+    for (const v of vipsRaw) {
+      const ip = canonicalIp(v);
+      if (ip === undefined) errors.push(`${at}.vips: ${JSON.stringify(v)} is not an IP address`);
+      else {
+        vips.push(ip);
+        families.add(ip.includes(':') ? 'ipv6' : 'ipv4');
+      }
+    }
+    if (families.size > 1) errors.push(`${at}.vips: mixes IPv4 and IPv6; VRRPv3 runs one router per family`);
+  }
+  if (errors.length > before) return undefined;
+  return {
+    vrid: vrid as number,
+    family: [...families][0]!,
+    priority: priority as number,
+    advertIntervalCs: (cs as { cs: number }).cs,
+    preempt,
+    preemptDelayMs,
+    vips,
+  };
+}
+
+/** canonicalIp returns the address in canonical text (RFC 5952 for IPv6), or undefined. */
+export function canonicalIp(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !ipaddr.isValid(value)) return undefined;
+  const addr = ipaddr.parse(value);
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) return undefined;
+  return addr.toString();
+}
+
+function duration(value: unknown, fallback: number, at: string, errors: string[]): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    errors.push(`${at}: ${JSON.stringify(value)} is not a duration (e.g. 100ms, 1s)`);
+    return fallback;
+  }
+  return ms;
+}
+
+function bool(value: unknown, fallback: boolean, at: string, errors: string[]): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    errors.push(`${at}: ${JSON.stringify(value)} is not true or false`);
+    return fallback;
+  }
+  return value;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
