@@ -1,0 +1,260 @@
+/*
+ * packet_socket.c — a Linux AF_PACKET socket for Node (plain Node-API), see packet(7).
+ *
+ * new PacketSocket(ifindex, protocol, onFrame(frame, pktType), onError?(err)) opens a SOCK_RAW packet socket bound
+ * to one interface and one ethertype, non-blocking; a uv_poll_t reads every pending frame per readiness event and
+ * hands each to onFrame with sll_pkttype (PACKET_OUTGOING = 4 is a copy of a frame sent from this host).
+ * Methods: send(frame) -> bytes, membership(add, mac | null), attachFilter(bpf), close() (idempotent).
+ * Open, send and option errors throw an Error whose code is the errno name; read errors other than EAGAIN go to
+ * onError and the loop goes on. An open socket keeps its JS object (and the event loop) alive until close().
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define MAX_FRAME 65536 /* larger than any MTU we serve; longer frames arrive truncated */
+#define MAX_BURST 64    /* frames read per readiness event before yielding to the loop */
+#define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
+
+typedef struct {
+  int fd, ifindex;
+  uv_poll_t *poll;
+  napi_env env;
+  napi_ref self, on_frame, on_error; /* self: strong while open */
+  napi_async_context async;
+  unsigned char buf[MAX_FRAME];
+} ps_t;
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_throw_error(env, strerrorname_np(err), msg);
+  return NULL;
+}
+
+static void on_poll_closed(uv_handle_t *h) { free(h); }
+
+/* shutdown stops the poll and closes the fd; it makes no JS call, so the env cleanup hook may use it. */
+static void shutdown_fd(ps_t *ps) {
+  if (ps->fd < 0) return;
+  uv_poll_stop(ps->poll);
+  uv_close((uv_handle_t *)ps->poll, on_poll_closed);
+  ps->poll = NULL;
+  close(ps->fd);
+  ps->fd = -1;
+}
+
+static void env_cleanup(void *arg) { shutdown_fd((ps_t *)arg); }
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  shutdown_fd((ps_t *)data);
+  free(data);
+}
+
+static void call_js(ps_t *ps, napi_value self, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_value fn, result, exc;
+  if (fn_ref == NULL || napi_get_reference_value(ps->env, fn_ref, &fn) != napi_ok) return;
+  if (napi_make_callback(ps->env, ps->async, self, fn, argc, argv, &result) == napi_pending_exception &&
+      napi_get_and_clear_last_exception(ps->env, &exc) == napi_ok)
+    napi_fatal_exception(ps->env, exc); /* a throwing callback is an uncaught exception, as in any event */
+}
+
+static void report(ps_t *ps, napi_value self, const char *what, int err) {
+  napi_value code, msg, error;
+  char text[256];
+  snprintf(text, sizeof text, "%s: %s", what, strerror(err));
+  if (napi_create_string_utf8(ps->env, strerrorname_np(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(ps->env, text, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
+      napi_create_error(ps->env, code, msg, &error) != napi_ok)
+    return;
+  call_js(ps, self, ps->on_error, 1, &error);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  ps_t *ps = h->data;
+  napi_env env = ps->env;
+  napi_handle_scope scope;
+  napi_value self, argv[2];
+  (void)events;
+  if (ps->fd < 0 || napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_get_reference_value(env, ps->self, &self) != napi_ok) self = NULL; /* a local keeps it alive */
+  if (status < 0) {
+    /* libuv turns POLLERR into UV_EBADF and stops the handle. A packet socket raises POLLERR for a pending socket
+     * error (ENETDOWN when the link goes down) or a non-empty error queue: take both, report, and poll again. */
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(ps->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+      report(ps, self, "poll", errno); /* the fd itself is unusable: the loop stays stopped */
+    } else {
+      while (recv(ps->fd, ps->buf, MAX_FRAME, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0) {}
+      report(ps, self, "recv", err != 0 ? err : -status);
+      if (ps->fd >= 0) uv_poll_start(ps->poll, UV_READABLE, on_readable);
+    }
+  }
+  for (int i = 0; i < MAX_BURST && ps->fd >= 0; i++) {
+    struct sockaddr_ll sll;
+    socklen_t sl = sizeof sll;
+    ssize_t n = recvfrom(ps->fd, ps->buf, MAX_FRAME, MSG_TRUNC, (struct sockaddr *)&sll, &sl);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) report(ps, self, "recvfrom", errno);
+      break;
+    }
+    if (napi_create_buffer_copy(env, n > MAX_FRAME ? MAX_FRAME : (size_t)n, ps->buf, NULL, &argv[0]) != napi_ok ||
+        napi_create_uint32(env, sll.sll_pkttype, &argv[1]) != napi_ok)
+      break;
+    call_js(ps, self, ps->on_frame, 2, argv);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static ps_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  ps_t *ps = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok ||
+      napi_unwrap(env, self, (void **)&ps) != napi_ok)
+    return NULL;
+  if (ps->fd < 0) {
+    napi_throw_error(env, "ERR_SOCKET_CLOSED", "packet socket is closed");
+    return NULL;
+  }
+  return ps;
+}
+
+static napi_value js_new(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], self, name;
+  napi_valuetype t2, t3 = napi_undefined;
+  int32_t ifindex, proto;
+  uv_loop_t *loop;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &ifindex) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &proto) != napi_ok || napi_typeof(env, argv[2], &t2) != napi_ok ||
+      t2 != napi_function || (argc > 3 && napi_typeof(env, argv[3], &t3) != napi_ok) || ifindex <= 0 ||
+      proto <= 0 || proto > 0xffff) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "expected (ifindex > 0, protocol 1..65535, onFrame[, onError])");
+    return NULL;
+  }
+  ps_t *ps = calloc(1, sizeof *ps);
+  if (ps == NULL) return throw_errno(env, "calloc", ENOMEM);
+  ps->env = env, ps->ifindex = ifindex;
+  /* Protocol 0 at socket() receives nothing until bind names ethertype and interface: no frame of another
+   * interface can slip in between, as it could with socket(htons(proto)) then bind (packet(7)). */
+  ps->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (ps->fd < 0) return free(ps), throw_errno(env, "socket(AF_PACKET)", errno);
+  struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons((uint16_t)proto), .sll_ifindex = ifindex};
+  if (bind(ps->fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
+    int err = errno;
+    return close(ps->fd), free(ps), throw_errno(env, "bind(AF_PACKET)", err);
+  }
+  ps->poll = malloc(sizeof *ps->poll);
+  if (ps->poll == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, ps->poll, ps->fd) != 0)
+    return close(ps->fd), free(ps->poll), free(ps), throw_errno(env, "uv_poll_init", EIO);
+  ps->poll->data = ps;
+  if (napi_wrap(env, self, ps, finalize, NULL, NULL) != napi_ok) {
+    shutdown_fd(ps);
+    free(ps);
+    return NULL;
+  }
+  CHECK(napi_create_reference(env, self, 1, &ps->self));
+  CHECK(napi_create_reference(env, argv[2], 1, &ps->on_frame));
+  if (t3 == napi_function) CHECK(napi_create_reference(env, argv[3], 1, &ps->on_error));
+  CHECK(napi_create_string_utf8(env, "PacketSocket", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, NULL, name, &ps->async));
+  CHECK(napi_add_env_cleanup_hook(env, env_cleanup, ps));
+  uv_poll_start(ps->poll, UV_READABLE, on_readable);
+  return self;
+}
+
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1], out;
+  void *data;
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  if (ps == NULL) return NULL;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "send(frame: Buffer)");
+    return NULL;
+  }
+  ssize_t n = send(ps->fd, data, len, 0);
+  if (n < 0) return throw_errno(env, "send", errno);
+  CHECK(napi_create_int32(env, (int32_t)n, &out));
+  return out;
+}
+
+/* membership(add, mac | null): PACKET_MR_MULTICAST for one group MAC, PACKET_MR_ALLMULTI for null. */
+static napi_value js_membership(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len = 0;
+  napi_value argv[2];
+  napi_valuetype t = napi_null;
+  bool add;
+  void *mac = NULL;
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  if (ps == NULL) return NULL;
+  if (argc < 2 || napi_get_value_bool(env, argv[0], &add) != napi_ok || napi_typeof(env, argv[1], &t) != napi_ok ||
+      (t != napi_null && (napi_get_buffer_info(env, argv[1], &mac, &len) != napi_ok || len != 6))) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "membership(add: boolean, mac: 6-byte Buffer | null)");
+    return NULL;
+  }
+  struct packet_mreq mr = {.mr_ifindex = ps->ifindex, .mr_type = mac ? PACKET_MR_MULTICAST : PACKET_MR_ALLMULTI};
+  if (mac) mr.mr_alen = 6, memcpy(mr.mr_address, mac, 6);
+  if (setsockopt(ps->fd, SOL_PACKET, add ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, &mr, sizeof mr) < 0)
+    return throw_errno(env, "setsockopt(PACKET_MEMBERSHIP)", errno);
+  return NULL;
+}
+
+/* attachFilter(program): classic BPF, 8 bytes per instruction in host byte order (SO_ATTACH_FILTER). */
+static napi_value js_attach_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1];
+  void *data;
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  if (ps == NULL) return NULL;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len == 0 || len % 8 != 0 ||
+      len / 8 > BPF_MAXINSNS) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "attachFilter(program: Buffer of 8-byte instructions)");
+    return NULL;
+  }
+  struct sock_fprog prog = {.len = (unsigned short)(len / 8), .filter = data};
+  if (setsockopt(ps->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0)
+    return throw_errno(env, "setsockopt(SO_ATTACH_FILTER)", errno);
+  return NULL;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value self;
+  ps_t *ps = NULL;
+  CHECK(napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
+  if (napi_unwrap(env, self, (void **)&ps) != napi_ok || ps->fd < 0) return NULL;
+  shutdown_fd(ps);
+  napi_remove_env_cleanup_hook(env, env_cleanup, ps);
+  napi_async_destroy(env, ps->async);
+  if (ps->on_error) napi_delete_reference(env, ps->on_error);
+  napi_delete_reference(env, ps->on_frame);
+  napi_delete_reference(env, ps->self); /* from now on the object may be collected; finalize frees ps */
+  ps->on_error = ps->on_frame = ps->self = NULL;
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value cls;
+  napi_property_descriptor methods[] = {
+      {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"membership", NULL, js_membership, NULL, NULL, NULL, napi_default, NULL},
+      {"attachFilter", NULL, js_attach_filter, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 4, methods, &cls));
+  CHECK(napi_set_named_property(env, exports, "PacketSocket", cls));
+  return exports;
+}

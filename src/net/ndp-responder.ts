@@ -1,0 +1,185 @@
+/**
+ * NdpResponder answers IPv6 Neighbor Solicitations for the VIPs this node masters on one interface (RFC 4861 §7.2.4)
+ * from an AF_PACKET socket, and announces a VIP with unsolicited Neighbor Advertisements on takeover (§7.2.6).
+ *
+ * Receiving NS: solicitations go to the VIP's solicited-node group (RFC 4291 §2.7.1), which a NIC filters out
+ * unless someone joined its MAC. listenFor(ip) joins it on this socket (PACKET_ADD_MEMBERSHIP, counted by the kernel
+ * per socket and group), or `allMulticast: true` takes every multicast frame. Unicast NS (reachability probes) reach
+ * us through our own MAC either way.
+ */
+
+import { setTimeout as delay } from 'node:timers/promises';
+import { formatIpv6, ipv6Bytes, solicitedNodeMulticast } from './frames/address.ts';
+import { ipv6Filter } from './frames/bpf.ts';
+import { ETHERTYPE, ipv6MulticastMac } from './frames/ethernet.ts';
+import {
+  answerSolicitation,
+  ICMPV6,
+  ND_TYPE,
+  NDP_DROP_REASONS,
+  type NdpContext,
+  type NdpDropReason,
+  type NdpOutcome,
+  unsolicitedAdvertisement,
+} from './frames/ndp.ts';
+import { InterfaceError, type InterfaceInfo, requireInterfaceInfo } from './interface-info.ts';
+import { type FrameSocket, type OpenFrameSocket, PacketSocket, type SendResult } from './packet-socket.ts';
+
+/** NdpResult is what onFrame sees for every received frame: a drop reason, or the answer and how sending went. */
+export type NdpResult =
+  | Extract<NdpOutcome, { answer: false }>
+  | (Extract<NdpOutcome, { answer: true }> & { sent: SendResult });
+
+/** NdpCounter is a drop reason or the fate of an answer; stats() counts each. */
+export type NdpCounter = NdpDropReason | 'answered' | 'send-failed';
+
+/** NdpResponderDeps are the responder's collaborators; only `ifname` and `shouldAnswer` are required. */
+export interface NdpResponderDeps {
+  readonly ifname: string;
+  /** shouldAnswer is asked for each solicitation's target (RFC 5952 text): answer only for VIPs we master here. */
+  readonly shouldAnswer: (ip: string, ifname: string) => boolean;
+  readonly onFrame?: (result: NdpResult) => void;
+  readonly onError?: (err: Error) => void;
+  readonly interfaceInfo?: InterfaceInfo;
+  /** IPv6 source of answers: our link-local (default, as MetalLB) or the VIP itself (as Linux for its addresses). */
+  readonly answerFrom?: 'link-local' | 'target';
+  /** Receive every multicast frame (PACKET_MR_ALLMULTI) instead of joining groups with listenFor. */
+  readonly allMulticast?: boolean;
+  readonly openSocket?: OpenFrameSocket;
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** NdpAnnounceResult counts the advertisements sent, or says why the announcement stopped short. */
+export type NdpAnnounceResult =
+  | { readonly ok: true; readonly frames: number }
+  | {
+      readonly ok: false;
+      readonly reason: 'bad-address' | 'bad-options' | 'stopped' | 'send-failed';
+      readonly detail: string;
+      readonly frames: number;
+    };
+
+/**
+ * NA_ANNOUNCE_DEFAULTS: RFC 4861 §7.2.6 allows up to MAX_NEIGHBOR_ADVERTISEMENT (3) unsolicited NAs, at least
+ * RetransTimer (1 s) apart.
+ */
+export const NA_ANNOUNCE_DEFAULTS = { count: 3, spacingMs: 1000 } as const;
+
+/**
+ * NdpResponder owns one IPv6 packet socket (filtered in the kernel to ICMPv6 type 135) and its read loop.
+ * The constructor opens it; it throws InterfaceError (unknown interface, no link-local address) or
+ * PacketSocketError. stop() ends it.
+ */
+export class NdpResponder {
+  readonly ifname: string;
+  readonly mac: string;
+  readonly linkLocal: string;
+  readonly #socket: FrameSocket;
+  readonly #ctx: NdpContext;
+  readonly #onFrame: ((result: NdpResult) => void) | undefined;
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly #stop = new AbortController();
+  readonly #counts = new Map<NdpCounter, number>(); // counter -> frames
+  readonly #listening = new Set<string>(); // VIPs whose solicited-node group we joined
+
+  constructor(deps: NdpResponderDeps) {
+    const info = deps.interfaceInfo ?? requireInterfaceInfo(deps.ifname);
+    if (info.linkLocal === undefined) throw new InterfaceError('no-link-local', `${deps.ifname} has no fe80::/10`);
+    this.ifname = deps.ifname;
+    this.mac = info.mac;
+    this.linkLocal = info.linkLocal;
+    this.#ctx = {
+      mac: info.mac,
+      ifname: deps.ifname,
+      linkLocal: info.linkLocal,
+      answerFrom: deps.answerFrom ?? 'link-local',
+      shouldAnswer: deps.shouldAnswer,
+    };
+    this.#onFrame = deps.onFrame;
+    this.#sleep = deps.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
+    for (const reason of [...NDP_DROP_REASONS, 'answered', 'send-failed'] as const) this.#counts.set(reason, 0);
+    const open = deps.openSocket ?? PacketSocket.open;
+    this.#socket = open({
+      ifindex: info.index,
+      ethertype: ETHERTYPE.ipv6,
+      filter: ipv6Filter(ICMPV6, ND_TYPE.solicitation),
+      onFrame: (frame, pktType) => this.#handle(frame, pktType),
+      ...(deps.onError === undefined ? {} : { onError: deps.onError }),
+    });
+    if (deps.allMulticast) this.#socket.setAllMulticast?.(true);
+  }
+
+  /** listenFor joins the solicited-node group of `ip` so multicast NS for it pass the NIC filter; false for a bad IP. */
+  listenFor(ip: string): boolean {
+    const bytes = ipv6Bytes(ip);
+    if (bytes === undefined) return false;
+    const key = formatIpv6(bytes);
+    if (!this.#listening.has(key)) {
+      this.#socket.addMembership(ipv6MulticastMac(solicitedNodeMulticast(bytes)));
+      this.#listening.add(key);
+    }
+    return true;
+  }
+
+  /** stopListeningFor leaves the group joined by listenFor (the kernel keeps it while another VIP shares it). */
+  stopListeningFor(ip: string): void {
+    const bytes = ipv6Bytes(ip);
+    if (bytes === undefined || !this.#listening.delete(formatIpv6(bytes))) return;
+    this.#socket.dropMembership(ipv6MulticastMac(solicitedNodeMulticast(bytes)));
+  }
+
+  /** stats returns a copy of the counters, every reason present (zero included). */
+  stats(): Readonly<Record<NdpCounter, number>> {
+    return Object.fromEntries(this.#counts) as Record<NdpCounter, number>;
+  }
+
+  /**
+   * announce multicasts unsolicited NAs for `ip` to ff02::1 (Override set, Solicited clear, RFC 4861 §7.2.6):
+   * `count` (default 3) advertisements `spacingMs` (default 1000) apart, the first at once.
+   */
+  async announce(ip: string, options: { count?: number; spacingMs?: number } = {}): Promise<NdpAnnounceResult> {
+    const count = options.count ?? NA_ANNOUNCE_DEFAULTS.count;
+    const spacingMs = options.spacingMs ?? NA_ANNOUNCE_DEFAULTS.spacingMs;
+    const frame = unsolicitedAdvertisement(this.mac, this.linkLocal, ip);
+    if (frame === undefined) return { ok: false, reason: 'bad-address', detail: ip, frames: 0 };
+    if (!Number.isInteger(count) || count < 1 || !(spacingMs >= 0)) {
+      return { ok: false, reason: 'bad-options', detail: JSON.stringify(options), frames: 0 };
+    }
+    for (let frames = 0; frames < count; frames++) {
+      if (frames > 0) {
+        try {
+          await this.#sleep(spacingMs, this.#stop.signal);
+        } catch {
+          return { ok: false, reason: 'stopped', detail: `after ${frames} advertisements`, frames };
+        }
+      }
+      if (this.#stop.signal.aborted) return { ok: false, reason: 'stopped', detail: `after ${frames}`, frames };
+      const sent = this.#socket.send(frame);
+      if (!sent.ok) return { ok: false, reason: 'send-failed', detail: sent.message, frames };
+    }
+    return { ok: true, frames: count };
+  }
+
+  /** stop closes the socket (leaving every group) and cancels announcements in progress; safe to call twice. */
+  stop(): void {
+    this.#stop.abort();
+    this.#listening.clear();
+    this.#socket.close();
+  }
+
+  #handle(frame: Buffer, pktType: number): void {
+    const outcome = answerSolicitation(frame, pktType, this.#ctx);
+    if (!outcome.answer) {
+      this.#count(outcome.reason);
+      this.#onFrame?.(outcome);
+      return;
+    }
+    const sent = this.#socket.send(outcome.reply);
+    this.#count(sent.ok ? 'answered' : 'send-failed');
+    this.#onFrame?.({ ...outcome, sent });
+  }
+
+  #count(counter: NdpCounter): void {
+    this.#counts.set(counter, (this.#counts.get(counter) ?? 0) + 1);
+  }
+}

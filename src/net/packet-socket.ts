@@ -1,0 +1,211 @@
+/**
+ * Typed loader and wrapper of the AF_PACKET addon (native/packet_socket.c, built by binding.gyp into
+ * build/Release/packet_socket.node). A PacketSocket is bound to one interface and one EtherType and delivers every
+ * received frame with its packet type (packet(7) sll_pkttype). Linux only; needs CAP_NET_RAW.
+ */
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BpfInstruction, encodeBpf } from './frames/bpf.ts';
+import { macBytes } from './frames/ethernet.ts';
+
+/** PACKET_TYPE names sll_pkttype values (linux/if_packet.h); OUTGOING is a copy of a frame this host sent. */
+export const PACKET_TYPE = { host: 0, broadcast: 1, multicast: 2, otherHost: 3, outgoing: 4 } as const;
+
+/** ADDON_PATH is where node-gyp puts the addon, relative to the repository (or installed package) root. */
+export const ADDON_PATH = join('build', 'Release', 'packet_socket.node');
+
+interface NativeSocket {
+  send(frame: Buffer): number;
+  membership(add: boolean, mac: Buffer | null): void;
+  attachFilter(program: Buffer): void;
+  close(): void;
+}
+
+/** PacketSocketAddon is the addon's export: one class. */
+export interface PacketSocketAddon {
+  readonly PacketSocket: new (
+    ifindex: number,
+    protocol: number,
+    onFrame: (frame: Buffer, pktType: number) => void,
+    onError?: (err: Error) => void,
+  ) => NativeSocket;
+}
+
+/** AddonLoad is the addon, or why it is not there ('not-built': run npm ci / node-gyp rebuild). */
+export type AddonLoad =
+  | { readonly ok: true; readonly addon: PacketSocketAddon; readonly path: string }
+  | { readonly ok: false; readonly reason: 'not-built' | 'load-failed'; readonly detail: string };
+
+/**
+ * findAddon walks up from `from` (default: this file's folder) to the first folder holding ADDON_PATH, so the same
+ * code finds it from src/net under tsx and from dist/src/net after `tsc -p tsconfig.build.json`.
+ */
+export function findAddon(from: string = dirname(fileURLToPath(import.meta.url))): string | undefined {
+  for (let dir = from, i = 0; i < 8; i++, dir = dirname(dir)) {
+    const candidate = join(dir, ADDON_PATH);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  return undefined;
+}
+
+/** loadPacketSocketAddon loads the addon (Node caches it per path, so calling again is cheap). Never throws. */
+export function loadPacketSocketAddon(): AddonLoad {
+  const path = findAddon();
+  if (path === undefined) return { ok: false, reason: 'not-built', detail: `${ADDON_PATH} not found; run npm ci` };
+  try {
+    const addon = createRequire(import.meta.url)(path) as PacketSocketAddon;
+    if (typeof addon.PacketSocket !== 'function')
+      return { ok: false, reason: 'load-failed', detail: `${path}: no class` };
+    return { ok: true, addon, path };
+  } catch (err) {
+    return { ok: false, reason: 'load-failed', detail: `${path}: ${(err as Error).message}` };
+  }
+}
+
+/** SendResult is the byte count written, or the errno name and message (EAGAIN when the queue is full). */
+export type SendResult =
+  | { readonly ok: true; readonly bytes: number }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** FrameSocket is what responders need of a link-layer socket; PacketSocket implements it and tests may fake it. */
+export interface FrameSocket {
+  send(frame: Buffer): SendResult;
+  /** addMembership receives frames for a multicast MAC (PACKET_MR_MULTICAST); it is dropped on close. */
+  addMembership(mac: string): void;
+  dropMembership(mac: string): void;
+  /** setAllMulticast receives every multicast frame while on (PACKET_MR_ALLMULTI); optional for fakes. */
+  setAllMulticast?(on: boolean): void;
+  close(): void;
+}
+
+/** PacketSocketOptions opens a socket; `onError` gets read errors (e.g. ENETDOWN) and exceptions of `onFrame`. */
+export interface PacketSocketOptions {
+  readonly ifindex: number;
+  readonly ethertype: number;
+  readonly onFrame: (frame: Buffer, pktType: number) => void;
+  readonly onError?: (err: Error) => void;
+  /** A kernel filter attached right after opening: thins the stream, the JS checks stay complete. */
+  readonly filter?: readonly BpfInstruction[];
+}
+
+/** OpenFrameSocket is the factory responders take, so tests can hand them a fake. */
+export type OpenFrameSocket = (options: PacketSocketOptions) => FrameSocket;
+
+/**
+ * PacketSocketError is thrown by PacketSocket.open when the socket cannot be set up; `code` is the errno name
+ * (EPERM without CAP_NET_RAW, ENODEV for a wrong ifindex) or NOT_BUILT / LOAD_FAILED for the addon.
+ */
+export class PacketSocketError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PacketSocketError';
+    this.code = code;
+  }
+}
+
+/** PacketSocket is an open AF_PACKET socket; see the file comment. */
+export class PacketSocket implements FrameSocket {
+  readonly #native: NativeSocket;
+  #closed = false;
+
+  private constructor(native: NativeSocket) {
+    this.#native = native;
+  }
+
+  /** open binds a socket to `ifindex` and `ethertype` and starts reading; throws PacketSocketError. */
+  static open(options: PacketSocketOptions): PacketSocket {
+    const loaded = loadPacketSocketAddon();
+    if (!loaded.ok)
+      throw new PacketSocketError(loaded.reason === 'not-built' ? 'NOT_BUILT' : 'LOAD_FAILED', loaded.detail);
+    const onError = options.onError;
+    // Without onError, a throwing onFrame is an uncaught exception, as for any event listener.
+    const onFrame = (frame: Buffer, pktType: number): void => {
+      if (onError === undefined) {
+        options.onFrame(frame, pktType);
+        return;
+      }
+      try {
+        options.onFrame(frame, pktType);
+      } catch (err) {
+        onError(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    let native: NativeSocket;
+    try {
+      native = new loaded.addon.PacketSocket(options.ifindex, options.ethertype, onFrame, onError);
+    } catch (err) {
+      throw wrapError(err, `open ifindex ${options.ifindex} ethertype 0x${options.ethertype.toString(16)}`);
+    }
+    const socket = new PacketSocket(native);
+    if (options.filter !== undefined) {
+      try {
+        native.attachFilter(encodeBpf(options.filter));
+      } catch (err) {
+        socket.close();
+        throw wrapError(err, 'attach filter');
+      }
+    }
+    return socket;
+  }
+
+  /** closed tells whether close() has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** send writes one full Ethernet frame (the NIC adds the FCS). Never throws. */
+  send(frame: Buffer): SendResult {
+    try {
+      return { ok: true, bytes: this.#native.send(frame) };
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      return { ok: false, code: e.code ?? 'ERR', message: e.message };
+    }
+  }
+
+  /** addMembership joins a multicast MAC, e.g. 33:33:00:00:00:12 or a solicited-node group; throws on a bad MAC. */
+  addMembership(mac: string): void {
+    this.#membership(true, mac);
+  }
+
+  /** dropMembership leaves a group joined with addMembership. */
+  dropMembership(mac: string): void {
+    this.#membership(false, mac);
+  }
+
+  /** setAllMulticast receives every multicast frame of the interface (PACKET_MR_ALLMULTI) while on. */
+  setAllMulticast(on: boolean): void {
+    try {
+      this.#native.membership(on, null);
+    } catch (err) {
+      throw wrapError(err, 'all-multicast');
+    }
+  }
+
+  /** close stops the read loop and closes the fd; safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+
+  #membership(add: boolean, mac: string): void {
+    const bytes = macBytes(mac);
+    if (bytes === undefined) throw new PacketSocketError('ERR_INVALID_ARG', `not a MAC: ${JSON.stringify(mac)}`);
+    try {
+      this.#native.membership(add, bytes);
+    } catch (err) {
+      throw wrapError(err, `${add ? 'join' : 'leave'} ${mac}`);
+    }
+  }
+}
+
+function wrapError(err: unknown, what: string): PacketSocketError {
+  const e = err as Error & { code?: string };
+  return new PacketSocketError(e.code ?? 'ERR', `${what}: ${e.message}`, { cause: err });
+}
