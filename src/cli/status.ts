@@ -1,0 +1,63 @@
+/**
+ * `metal-vrrp status`: which node is master of each VIP, kubectl-style (or `-o json`). It lists the objects once,
+ * computes the same router groups every speaker computes (VRID, tuning, rendezvous ranking over the eligible nodes),
+ * and takes the master from the ServiceL2Status objects the speakers write.
+ */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { DEFAULT_LOAD_BALANCER_CLASS } from '../controller/service-request.ts';
+import { loadKubeConfig, makeClients } from '../k8s/clients.ts';
+import { listCluster } from '../k8s/list-cluster.ts';
+import { snapshotOf } from '../speaker/cluster-objects.ts';
+import { routerGroups } from '../speaker/desired-routers.ts';
+import { buildStatusRows, renderStatusJson, renderStatusTable, type StatusRow } from '../status/table.ts';
+
+/** StatusArgs are the command's options after parsing. */
+export interface StatusArgs {
+  readonly kubeconfig: string | undefined;
+  readonly namespace: string;
+  readonly output: 'table' | 'json';
+  readonly lbClass: string;
+}
+
+/** collectStatus lists the cluster through `kubeconfig` and builds the rows. */
+export async function collectStatus(args: Omit<StatusArgs, 'output'>): Promise<StatusRow[]> {
+  const clients = makeClients(loadKubeConfig(args.kubeconfig));
+  const listed = await listCluster(clients, args.namespace);
+  const { snapshot } = snapshotOf(listed, args.lbClass);
+  const { groups } = routerGroups(snapshot);
+  return buildStatusRows({ services: snapshot.services, l2Statuses: listed.l2Statuses, groups, pools: snapshot.pools });
+}
+
+async function handler(args: ArgumentsCamelCase<StatusArgs>): Promise<void> {
+  let rows: StatusRow[];
+  try {
+    rows = await collectStatus(args);
+  } catch (err) {
+    process.stderr.write(`metal-vrrp status: cannot read the cluster: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(args.output === 'json' ? renderStatusJson(rows) : renderStatusTable(rows, Date.now()));
+}
+
+/** statusCommand is the yargs module of `metal-vrrp status`. */
+export const statusCommand: CommandModule<object, StatusArgs> = {
+  command: 'status',
+  describe: 'show which node is VRRP master of each load-balancer VIP',
+  builder: (y: Argv) =>
+    y
+      .option('kubeconfig', { type: 'string', describe: 'kubeconfig file (default: in-cluster, then $KUBECONFIG)' })
+      .option('namespace', {
+        alias: 'n',
+        type: 'string',
+        default: 'metallb-system',
+        describe: 'namespace of the IPAddressPools, L2Advertisements and ServiceL2Statuses',
+      })
+      .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const })
+      .option('lb-class', {
+        type: 'string',
+        default: DEFAULT_LOAD_BALANCER_CLASS,
+        describe: 'spec.loadBalancerClass metal-vrrp serves (besides Services with none)',
+      }) as unknown as Argv<StatusArgs>,
+  handler,
+};

@@ -1,0 +1,51 @@
+/**
+ * listCluster reads, once, every object `metal-vrrp status` needs: the Services, Nodes and EndpointSlices of the
+ * cluster, and the pools, advertisements and ServiceL2Status objects of metal-vrrp's namespace. A running speaker
+ * watches the same objects through informers instead (speaker-sources.ts).
+ */
+import { DiscoveryV1Api } from '@kubernetes/client-node';
+import type { ClusterObjects } from '../speaker/cluster-objects.ts';
+import type { ServiceL2StatusObject } from '../speaker/l2-status.ts';
+import { type Clients, METALLB_GROUP, METALLB_VERSION } from './clients.ts';
+import { toPlain } from './plain.ts';
+
+/** SERVICE_L2_STATUS_PLURAL is the resource name of MetalLB's ServiceL2Status. */
+export const SERVICE_L2_STATUS_PLURAL = 'servicel2statuses';
+
+/** ListedCluster is ClusterObjects plus the ServiceL2Status objects (who is master of what). */
+export interface ListedCluster extends ClusterObjects {
+  readonly l2Statuses: readonly ServiceL2StatusObject[];
+}
+
+function itemsOf<T>(list: unknown): T[] {
+  const items = toPlain<{ items?: unknown[] } | undefined>(list)?.items ?? [];
+  return items as T[];
+}
+
+/** listCluster lists every object at once; it throws the client's error when the API cannot be read. */
+export async function listCluster(clients: Clients, namespace: string): Promise<ListedCluster> {
+  const discovery = clients.kubeConfig.makeApiClient(DiscoveryV1Api);
+  const custom = (plural: string) =>
+    clients.custom.listNamespacedCustomObject({ group: METALLB_GROUP, version: METALLB_VERSION, namespace, plural });
+  const [services, nodes, slices, pools, ads, l2, namespaces] = await Promise.all([
+    clients.core.listServiceForAllNamespaces(),
+    clients.core.listNode(),
+    discovery.listEndpointSliceForAllNamespaces(),
+    custom('ipaddresspools'),
+    custom('l2advertisements'),
+    custom(SERVICE_L2_STATUS_PLURAL),
+    clients.core.listNamespace(),
+  ]);
+  return {
+    services: itemsOf(services),
+    nodes: itemsOf(nodes),
+    endpointSlices: itemsOf(slices),
+    pools: itemsOf(pools),
+    l2Advertisements: itemsOf(ads),
+    l2Statuses: itemsOf(l2),
+    namespaces: itemsOf<{ metadata?: { name?: string; labels?: Record<string, string> } }>(namespaces).map((n) => ({
+      name: n.metadata?.name ?? '',
+      labels: n.metadata?.labels ?? {},
+    })),
+  };
+}

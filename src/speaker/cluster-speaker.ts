@@ -1,0 +1,198 @@
+/**
+ * ClusterSpeaker is the speaker in Kubernetes mode: it turns what the API says (Services with VIPs and VRIDs, pools,
+ * L2Advertisements, Nodes, EndpointSlices) into the virtual routers this node runs, and tells the cluster which node
+ * is master of what (ServiceL2Status objects, nodeAssigned Events, metrics).
+ *
+ * Flow: any change → reconcile() → snapshotOf → desiredRouters (rendezvous priorities over the eligible nodes) →
+ * diffRouters against what runs → RouterHost steps. A node that stops being eligible while master resigns with
+ * priority 0 (the 'stop' step), so the next node takes over within Skew_Time. Every transition to or from master, and
+ * every change of the stored ServiceL2Status objects, re-plans the status writes; planL2StatusWrites returns none
+ * when nothing changed, so the API is written on change only, never per advert.
+ */
+import type { Logger } from '../log.ts';
+import type { SpeakerMetrics } from '../metrics.ts';
+import { type ClusterObjects, snapshotOf } from './cluster-objects.ts';
+import type { ClusterSnapshot } from './cluster-snapshot.ts';
+import { type DesiredRouter, desiredRouters, diffRouters, type LocalNode, type RouterKey } from './desired-routers.ts';
+import type { L2StatusWrite } from './l2-status.ts';
+import {
+  L2_STATUS_LABELS,
+  l2StatusesFor,
+  masterChangeEvents,
+  type OwnerReference,
+  planL2StatusWrites,
+  type ServiceEvent,
+  type ServiceL2StatusObject,
+} from './l2-status.ts';
+import type { RouterHost } from './router-host.ts';
+
+/** ClusterSpeakerDeps are the ports; each is a narrow interface so tests drive the logic without an API server. */
+export interface ClusterSpeakerDeps {
+  readonly nodeName: string;
+  /** namespace holds the pools, advertisements and ServiceL2Status objects. */
+  readonly namespace: string;
+  readonly loadBalancerClass?: string;
+  readonly objects: () => ClusterObjects;
+  readonly l2Statuses: () => readonly ServiceL2StatusObject[];
+  /** local reads this node's interface addresses (they can change, so read on every reconcile). */
+  readonly local: () => LocalNode;
+  readonly host: RouterHost;
+  readonly writeL2Status: (writes: readonly L2StatusWrite[]) => Promise<number>;
+  /** recordEvent sends a Service Event; `uid` is the Service's when known. */
+  readonly recordEvent: (event: ServiceEvent, uid: string | undefined) => void;
+  readonly metrics: SpeakerMetrics;
+  readonly logger: Logger;
+  readonly owner?: OwnerReference;
+  /** retryMs re-runs the status sync after a failed write (default 1000). */
+  readonly retryMs?: number;
+}
+
+/** ClusterSpeaker: see the file comment. */
+export class ClusterSpeaker {
+  readonly #deps: ClusterSpeakerDeps;
+  // router key -> the DesiredRouter it runs with
+  #running = new Map<RouterKey, DesiredRouter>();
+  #snapshot: ClusterSnapshot | undefined;
+  #syncing: Promise<void> | undefined;
+  #syncAgain = false;
+  #retry: NodeJS.Timeout | undefined;
+  #stopped = false;
+  // "kind/code/detail" of problems already logged, so a steady problem logs once, not per reconcile
+  readonly #reported = new Set<string>();
+
+  constructor(deps: ClusterSpeakerDeps) {
+    this.#deps = deps;
+    deps.host.onTransition((router, to, reason) => {
+      if (to === 'master') this.#announceMaster(router);
+      this.#deps.logger.debug({ router: router.key, to, reason }, 'router transition');
+      this.syncStatus();
+    });
+  }
+
+  /** running is a copy of the routers this node runs, by key. */
+  get running(): ReadonlyMap<RouterKey, DesiredRouter> {
+    return new Map(this.#running);
+  }
+
+  /** reconcile brings the running routers to what the cluster asks of this node. Never throws. */
+  reconcile(): void {
+    if (this.#stopped) return;
+    const d = this.#deps;
+    const { snapshot, configProblems, tuningProblems } = snapshotOf(d.objects(), d.loadBalancerClass);
+    this.#snapshot = snapshot;
+    const desired = desiredRouters(snapshot, d.local());
+    const seen = new Set<string>();
+    for (const p of configProblems) this.#problem(seen, p.kind, p.code, `${p.kind} ${p.name}: ${p.message}`);
+    for (const p of tuningProblems)
+      this.#problem(seen, 'IPAddressPool', p.error.code, `pool ${p.pool}: ${p.error.message}`);
+    for (const p of desired.problems) this.#problem(seen, 'Router', p.error.code, p.error.message);
+    for (const key of [...this.#reported]) if (!seen.has(key)) this.#reported.delete(key);
+
+    const next = new Map(this.#running);
+    for (const step of diffRouters(desired.routers, this.#running)) {
+      const failure = d.host.apply(step);
+      if (failure !== undefined) {
+        d.logger.error({ op: step.op, router: step.key, err: failure }, 'router step failed; retried on next change');
+        continue;
+      }
+      if (step.op === 'stop') next.delete(step.key);
+      else next.set(step.key, step.router);
+      d.logger.info(
+        {
+          op: step.op,
+          router: step.key,
+          ...(step.op === 'stop' ? {} : { priority: step.router.priority, vips: step.router.vips }),
+        },
+        `router ${step.op}`,
+      );
+    }
+    // Routers whose services or ranking changed need no step, but keep their latest description.
+    for (const [key, router] of desired.routers) if (next.has(key)) next.set(key, router);
+    this.#running = next;
+    this.syncStatus();
+  }
+
+  /** syncStatus brings this node's ServiceL2Status objects in line with the routers it masters. */
+  syncStatus(): void {
+    if (this.#stopped || !this.#snapshot) return;
+    if (this.#syncing) {
+      this.#syncAgain = true;
+      return;
+    }
+    this.#syncing = this.#syncOnce().finally(() => {
+      this.#syncing = undefined;
+      if (this.#syncAgain) {
+        this.#syncAgain = false;
+        this.syncStatus();
+      }
+    });
+  }
+
+  /** idle resolves when no status write is in flight (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#syncing) await this.#syncing;
+  }
+
+  /** stop leaves every election (priority 0 from masters) and deletes this node's ServiceL2Status objects. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    await this.#syncing;
+    await this.#deps.host.stop();
+    const d = this.#deps;
+    const stored = this.#ownStored();
+    if (stored.length > 0) await d.writeL2Status(planL2StatusWrites([], stored));
+  }
+
+  #ownStored(): ServiceL2StatusObject[] {
+    const me = this.#deps.nodeName;
+    return this.#deps.l2Statuses().filter((o) => o.metadata.labels?.[L2_STATUS_LABELS.node] === me);
+  }
+
+  async #syncOnce(): Promise<void> {
+    const d = this.#deps;
+    const snapshot = this.#snapshot;
+    if (!snapshot) return;
+    const mastered = [...this.#running.values()].filter((r) => d.host.state(r.key) === 'master');
+    const wanted = l2StatusesFor({
+      namespace: d.namespace,
+      node: d.nodeName,
+      mastered,
+      services: snapshot.services,
+      ...(d.owner ? { owner: d.owner } : {}),
+    });
+    const writes = planL2StatusWrites(wanted, this.#ownStored());
+    if (writes.length === 0) return;
+    const failed = await d.writeL2Status(writes);
+    if (failed > 0 && !this.#stopped) {
+      clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => this.syncStatus(), d.retryMs ?? 1000);
+      this.#retry.unref?.();
+    }
+  }
+
+  #announceMaster(router: DesiredRouter): void {
+    const d = this.#deps;
+    const services = (this.#snapshot?.services ?? []).filter((s) =>
+      router.services.includes(`${s.namespace}/${s.name}`),
+    );
+    const uids = new Map<string, string>();
+    for (const o of d.objects().services) {
+      const m = o.metadata as { namespace?: string; name?: string; uid?: string } | undefined;
+      if (m?.namespace && m.name && m.uid) uids.set(`${m.namespace}/${m.name}`, m.uid);
+    }
+    for (const ev of masterChangeEvents(d.nodeName, router, services)) {
+      d.recordEvent(ev, uids.get(`${ev.namespace}/${ev.name}`));
+    }
+  }
+
+  #problem(seen: Set<string>, kind: string, code: string, message: string): void {
+    const key = `${kind}/${code}/${message}`;
+    seen.add(key);
+    if (this.#reported.has(key)) return;
+    this.#reported.add(key);
+    this.#deps.metrics.configErrors.inc({ kind, code });
+    this.#deps.logger.warn({ kind, code }, message);
+  }
+}

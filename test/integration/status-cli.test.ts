@@ -1,0 +1,138 @@
+// `metal-vrrp status` through the API stand-in: the real CLI process lists Services, Nodes, EndpointSlices, pools,
+// advertisements and ServiceL2Status objects, and prints who masters each VIP (from ServiceL2Status), the backups in
+// rendezvous order (the same ranking every speaker computes), the VRID the controller recorded and the pool's interval.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { nodePriorities } from '../../vrrp/priority.ts';
+import { type ApiServer, startApiServer, writeKubeconfigFile } from '../apiserver/index.ts';
+
+const run = promisify(execFile);
+const NS = 'metallb-system';
+const BIN = new URL('../../bin/metal-vrrp.js', import.meta.url).pathname;
+let server: ApiServer;
+let dir: string;
+let kubeconfig: string;
+
+const node = (name: string, ip: string) => ({
+  metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+  status: { addresses: [{ type: 'InternalIP', address: ip }], conditions: [{ type: 'Ready', status: 'True' }] },
+});
+
+async function status(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, 'status', '--kubeconfig', kubeconfig, ...args]);
+  return stdout;
+}
+
+before(async () => {
+  server = await startApiServer();
+  dir = mkdtempSync(join(tmpdir(), 'mv-status-'));
+  kubeconfig = join(dir, 'kubeconfig');
+  await writeKubeconfigFile(kubeconfig, server.url);
+  const s = server.store;
+  for (const [n, ip] of [
+    ['node-a', '10.9.0.1'],
+    ['node-b', '10.9.0.2'],
+    ['node-c', '10.9.0.3'],
+  ] as const) {
+    s.create('nodes', node(n, ip));
+  }
+  s.create('ipaddresspools.metallb.io', {
+    apiVersion: 'metallb.io/v1beta1',
+    kind: 'IPAddressPool',
+    metadata: { name: 'lan', namespace: NS, annotations: { 'metal-vrrp.io/advert-interval': '50ms' } },
+    spec: { addresses: ['10.9.0.100-10.9.0.120'] },
+  });
+  s.create('l2advertisements.metallb.io', {
+    apiVersion: 'metallb.io/v1beta1',
+    kind: 'L2Advertisement',
+    metadata: { name: 'all', namespace: NS },
+    spec: { ipAddressPools: ['lan'] },
+  });
+  const svc = s.create('services', {
+    metadata: { name: 'web', namespace: 'default', annotations: { 'metal-vrrp.io/vrids': '10.9.0.100=7' } },
+    spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
+  });
+  s.update(
+    'services',
+    { ...svc, status: { loadBalancer: { ingress: [{ ip: '10.9.0.100' }] } } },
+    { subresource: 'status' },
+  );
+  s.create('services', {
+    metadata: { name: 'other-class', namespace: 'default' },
+    spec: { type: 'LoadBalancer', loadBalancerClass: 'example.com/else', ports: [{ port: 80, protocol: 'TCP' }] },
+  });
+});
+after(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('metal-vrrp status', () => {
+  const ranking = () => {
+    const r = nodePriorities('ipv4/7', ['node-a', 'node-b', 'node-c']);
+    assert.ok('priorities' in r);
+    return [...r.priorities];
+  };
+
+  test('before any speaker reports, the VIP shows no master and the computed ranking as backups', async () => {
+    const out = JSON.parse(await status('-o', 'json'));
+    assert.equal(out.items.length, 1, 'only the Service metal-vrrp manages');
+    const item = out.items[0];
+    assert.deepEqual(item.service, { namespace: 'default', name: 'web' });
+    assert.equal(item.vip, '10.9.0.100');
+    assert.equal(item.vrid, 7);
+    assert.equal(item.pool, 'lan');
+    assert.equal(item.master, null);
+    assert.equal(item.advertIntervalMs, 50);
+    assert.deepEqual(
+      item.backups.map((b: { node: string; priority: number }) => [b.node, b.priority]),
+      ranking(),
+    );
+  });
+
+  test('the master comes from the ServiceL2Status a speaker wrote; the table names it and the other nodes in order', async () => {
+    const [best, second, third] = ranking();
+    server.store.create('servicel2statuses.metallb.io', {
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'ServiceL2Status',
+      metadata: {
+        name: 'l2-web',
+        namespace: NS,
+        labels: {
+          'metallb.io/node': best![0],
+          'metallb.io/service-name': 'web',
+          'metallb.io/service-namespace': 'default',
+        },
+      },
+      status: { node: best![0], serviceName: 'web', serviceNamespace: 'default', interfaces: [{ name: 'eth0' }] },
+    });
+    const table = await status();
+    const [header, row, extra] = table.trimEnd().split('\n');
+    assert.match(header ?? '', /^NAMESPACE\s+NAME\s+VIP\s+POOL\s+VRID\s+MASTER\s+BACKUPS/);
+    assert.equal(extra, undefined);
+    assert.match(row ?? '', new RegExp(`^default\\s+web\\s+10\\.9\\.0\\.100\\s+lan\\s+7\\s+${best![0]}\\s`));
+    assert.ok(
+      (row ?? '').includes(`${second![0]}`) && (row ?? '').indexOf(second![0]) < (row ?? '').indexOf(third![0]),
+    );
+    const json = JSON.parse(await status('-o', 'json'));
+    assert.equal(json.items[0].master, best![0]);
+  });
+
+  test('an unreachable API gives a clear error and exit code 1', async () => {
+    const bad = join(dir, 'bad-kubeconfig');
+    await writeKubeconfigFile(bad, 'http://127.0.0.1:1');
+    await assert.rejects(
+      run(process.execPath, [BIN, 'status', '--kubeconfig', bad]),
+      (err: { code?: number; stderr?: string }) => {
+        assert.equal(err.code, 1);
+        assert.match(err.stderr ?? '', /metal-vrrp status: cannot read the cluster/);
+        return true;
+      },
+    );
+  });
+});
