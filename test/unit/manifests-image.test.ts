@@ -1,0 +1,95 @@
+// manifests-image.test.ts — the Dockerfile cannot be built here (no Docker engine), so what can be checked without
+// building is: two stages on a slim Node 20 base, a runtime stage that copies only from the build stage and runs as a
+// non-root user, every file the build stage copies exists and is not excluded by .dockerignore, the production
+// dependencies are installed with dev ones omitted, and the entry point is what `npm run build` makes of src/cli.ts.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+const ignored = readFileSync(join(root, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l !== '' && !l.startsWith('#'));
+
+interface Instruction {
+  readonly op: string;
+  readonly args: string;
+}
+/** stages splits the Dockerfile into stages of instructions (comments dropped, continuation lines joined). */
+function stages(text: string): Instruction[][] {
+  const out: Instruction[][] = [];
+  const joined = text
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('#'))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  for (const line of joined.split('\n')) {
+    const m = /^\s*([A-Z]+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[1] === 'FROM') out.push([]);
+    out.at(-1)?.push({ op: m[1]!, args: m[2]!.trim() });
+  }
+  return out;
+}
+const [build, runtime, ...more] = stages(dockerfile);
+
+/** isIgnored applies .dockerignore's patterns as used here: a path, a top-level name, `**` + suffix, or `prefix*`. */
+function isIgnored(path: string): boolean {
+  return ignored.some((p) => {
+    const re = new RegExp(
+      `^${p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\//g, '(?:.*/)?')
+        .replace(/\*/g, '[^/]*')}(?:/.*)?$`,
+    );
+    return re.test(path);
+  });
+}
+
+test('two stages, both on a slim Node 20 base', () => {
+  assert.ok(build && runtime, 'a build and a runtime stage');
+  assert.equal(more.length, 0);
+  for (const stage of [build, runtime]) assert.match(stage[0]!.args, /^node:20-[a-z]+-slim\b/);
+  assert.match(build[0]!.args, / AS build$/i);
+});
+
+test('build stage: every copied path exists and reaches the build context', () => {
+  const copies = build!.filter((i) => i.op === 'COPY');
+  assert.ok(copies.length > 0);
+  for (const c of copies) {
+    const parts = c.args.split(/\s+/);
+    for (const src of parts.slice(0, -1)) {
+      const path = src.replace(/\/$/, '');
+      assert.ok(existsSync(join(root, path)), `COPY ${src}: no such path`);
+      assert.ok(!isIgnored(path), `COPY ${src}: excluded by .dockerignore`);
+    }
+  }
+  assert.ok(isIgnored('node_modules') && isIgnored('test/unit/x.ts') && isIgnored('docs/a.md'), '.dockerignore read');
+});
+
+test('build stage: the addon and TypeScript are built there, then only production dependencies are kept', () => {
+  const runs = build!.filter((i) => i.op === 'RUN').map((i) => i.args);
+  const ci = runs.findIndex((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev'));
+  const compile = runs.indexOf('npm run build');
+  const prune = runs.findIndex((r) => /^npm ci\b.*--omit=dev/.test(r));
+  assert.ok(ci >= 0 && ci < compile && compile < prune, `npm ci, npm run build, npm ci --omit=dev: ${runs}`);
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts['build'] ?? '', /tsc -p tsconfig\.build\.json/);
+  assert.ok(existsSync(join(root, 'binding.gyp')), 'npm ci builds the addon through binding.gyp');
+});
+
+test('runtime stage: copies only from the build stage, runs as non-root, starts the compiled CLI', () => {
+  for (const c of runtime!.filter((i) => i.op === 'COPY')) assert.match(c.args, /^--from=build\s/);
+  assert.ok(!runtime!.some((i) => i.op === 'RUN' && /npm|apt-get/.test(i.args)), 'nothing installed at runtime');
+  const user = runtime!.filter((i) => i.op === 'USER').at(-1);
+  assert.ok(user && !/^(0|root)(:|$)/.test(user.args), `USER ${user?.args}`);
+  const entry = runtime!.find((i) => i.op === 'ENTRYPOINT');
+  assert.deepEqual(JSON.parse(entry!.args), ['node', 'dist/src/cli.js']);
+  assert.ok(existsSync(join(root, 'src/cli.ts')), 'dist/src/cli.js is compiled from src/cli.ts');
+  const tsconfig = readFileSync(join(root, 'tsconfig.build.json'), 'utf8');
+  assert.match(tsconfig, /"include":\s*\[[^\]]*"src"/);
+});
