@@ -47,6 +47,26 @@ export const ERROR_CATALOG = {
   INVALID_ANNOTATION: { summary: 'invalid service annotation', transient: false },
   ANNOTATION_CONFLICT: { summary: 'metallb.io/ and metallb.universe.tf/ annotations disagree', transient: false },
   INVALID_SERVICE: { summary: 'invalid service spec', transient: false },
+  // Speaker decisions (src/speaker/pool-tuning.ts, service-vrids.ts, desired-routers.ts).
+  INVALID_TUNING: {
+    summary: 'invalid metal-vrrp.io/ tuning annotation on an IPAddressPool, using the default',
+    transient: false,
+  },
+  UNKNOWN_TUNING_ANNOTATION: {
+    summary: 'unknown metal-vrrp.io/ annotation on an IPAddressPool, ignored',
+    transient: false,
+  },
+  INVALID_VRID_ANNOTATION: {
+    summary: 'missing or invalid metal-vrrp.io/vrids annotation on the service',
+    transient: true,
+  },
+  NO_INTERFACE: { summary: 'no interface of this node can carry the address', transient: true },
+  TUNING_CONFLICT: {
+    summary: 'addresses sharing a virtual router come from pools with different tuning',
+    transient: true,
+  },
+  PRIORITY_FAILED: { summary: 'node priorities for a virtual router could not be computed', transient: true },
+  SPLIT_ELIGIBILITY: { summary: 'addresses sharing a virtual router have no eligible node in common', transient: true },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** ErrorCode is one key of the catalog. */

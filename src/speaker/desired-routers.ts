@@ -1,0 +1,404 @@
+/**
+ * The virtual routers this node should run, from a cluster snapshot: a pure function every speaker evaluates on the
+ * same data, so all of them agree on each router's members, priorities and tuning without talking to each other.
+ *
+ * 1. VIPs are grouped by (family, VRID), the VRID being what the controller recorded in `metal-vrrp.io/vrids`; the
+ *    router key is `${family}/${vrid}` (stable for the router's life, and the rendezvous-hash key).
+ * 2. A router's candidate nodes are the nodes eligible for all of its VIPs. Routers carry several VIPs only past 255
+ *    VIPs per family; if their eligible sets share no node, the union is used and SPLIT_ELIGIBILITY is reported (one
+ *    VRRP election cannot serve disjoint node sets). Past 254 candidates, pinned nodes and the 254 − pins best by
+ *    rendezvous rank are kept, so priorities stay distinct in 1..254.
+ * 3. Priorities come from nodePriorities over the candidates with the pool's pins; the tuning is the pool's (several
+ *    pools on one router with different tunings: the first pool by name wins, TUNING_CONFLICT is reported).
+ * 4. This node runs the router when it is a candidate and has an interface for it: within the L2Advertisement
+ *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
+ * 5. Unicast pools send adverts to the other candidates' InternalIPs of the router's family.
+ *
+ * diffRouters turns desired vs running into steps: stop (the runtime delivers `shutdown`, so a master resigns with
+ * priority 0 and the next node takes over after Skew_Time), restart (the interface moved), reconfigure (live, through
+ * the engine's `configure` event), start.
+ */
+import type { Family } from '../../vrrp/advert.ts';
+import { nodePriorities, rankNodes } from '../../vrrp/priority.ts';
+import { PRIORITY_MAX, PRIORITY_MIN } from '../../vrrp/router-config.ts';
+import { parseIp } from '../controller/ip-range.ts';
+import { type CodedError, codedError, type ErrorCode } from '../errors.ts';
+import { type ClusterSnapshot, familyOf, type ServiceView, serviceKeyOf } from './cluster-snapshot.ts';
+import { eligibleNodes } from './eligibility.ts';
+import { type GratuitousTuning, type PeerMode, type PoolTuning, tuningOf } from './pool-tuning.ts';
+import { type RouterKey, routerKey } from './router-plan.ts';
+import { parseServiceVrids } from './service-vrids.ts';
+
+export type { RouterKey } from './router-plan.ts';
+
+/** RankedNode is one candidate of a router with its priority. */
+export interface RankedNode {
+  readonly node: string;
+  readonly priority: number;
+}
+
+/** RouterGroup is one virtual router as the whole cluster sees it (the same on every node). */
+export interface RouterGroup {
+  readonly key: RouterKey;
+  readonly family: Family;
+  readonly vrid: number;
+  /** vips in address order, canonical text. */
+  readonly vips: readonly string[];
+  /** services: "namespace/name" of the Services whose VIPs the router carries, sorted. */
+  readonly services: readonly string[];
+  /** pools holding the VIPs, sorted; the tuning is the first's. */
+  readonly pools: readonly string[];
+  readonly tuning: PoolTuning;
+  /** ranking: candidates best first; ranking[0] is the expected master while it is alive. */
+  readonly ranking: readonly RankedNode[];
+  /** interfaces: candidate -> interfaces the L2Advertisements limit it to ([] = no limit). */
+  readonly interfaces: ReadonlyMap<string, readonly string[]>;
+}
+
+/** DesiredRouter is one router this node should run; the engine fields match router-plan's RouterSpecInput. */
+export interface DesiredRouter {
+  readonly key: RouterKey;
+  readonly vrid: number;
+  readonly family: Family;
+  readonly priority: number;
+  readonly advertIntervalCs: number;
+  readonly preempt: boolean;
+  readonly preemptDelayMs: number;
+  /** vips in address order; the runtime's planner adds the IPv6 virtual link-local in front. */
+  readonly vips: readonly string[];
+  /** interface carries the adverts and the ARP/NDP answers for the VIPs. */
+  readonly interface: string;
+  readonly peerMode: PeerMode;
+  /** peers: unicast destinations (the other candidates' InternalIPs of the family), sorted; [] in multicast mode. */
+  readonly peers: readonly string[];
+  /** unreachablePeers: candidates with no InternalIP of the family, so unicast adverts cannot reach them. */
+  readonly unreachablePeers: readonly string[];
+  readonly gratuitous: GratuitousTuning;
+  readonly services: readonly string[];
+  readonly pools: readonly string[];
+  readonly ranking: readonly RankedNode[];
+}
+
+/** DecisionProblem is one finding for a log line, a metric and, where it names a Service or pool, an Event. */
+export interface DecisionProblem {
+  readonly error: CodedError;
+  /** service: "namespace/name", when the problem is about one Service. */
+  readonly service?: string;
+  readonly key?: RouterKey;
+  readonly vip?: string;
+}
+
+/** LocalAddress is one address of this node's interfaces, as the runtime reads them from the kernel. */
+export interface LocalAddress {
+  readonly ifname: string;
+  readonly address: string;
+  readonly prefixLength: number;
+}
+
+/** LocalNode is this node: its name, its interface addresses and the default route's interface per family. */
+export interface LocalNode {
+  readonly name: string;
+  readonly addresses: readonly LocalAddress[];
+  readonly defaultInterface?: Partial<Record<Family, string>>;
+}
+
+interface Member {
+  readonly service: ServiceView;
+  readonly vip: string;
+}
+
+const ipValue = (ip: string): bigint => parseIp(ip)?.value ?? 0n;
+const byAddress = (a: string, b: string) => {
+  const x = ipValue(a);
+  const y = ipValue(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function problem(code: ErrorCode, detail: string, at: Omit<DecisionProblem, 'error'> = {}): DecisionProblem {
+  return { error: codedError(code, detail), ...at };
+}
+
+/** sameTuning compares the fields a router runs with (the VRID range is the controller's concern). */
+function sameTuning(a: PoolTuning, b: PoolTuning): boolean {
+  if (a.pinnedPriorities.size !== b.pinnedPriorities.size) return false;
+  for (const [n, p] of a.pinnedPriorities) if (b.pinnedPriorities.get(n) !== p) return false;
+  return (
+    a.advertIntervalCs === b.advertIntervalCs &&
+    a.preempt === b.preempt &&
+    a.preemptDelayMs === b.preemptDelayMs &&
+    a.gratuitous.count === b.gratuitous.count &&
+    a.gratuitous.spacingMs === b.gratuitous.spacingMs &&
+    a.peers === b.peers
+  );
+}
+
+/**
+ * limitCandidates keeps every pinned node and as many unpinned ones, best rendezvous rank first, as there are
+ * priorities left after the pins (nodePriorities reserves a pinned value even when its node is absent).
+ */
+function limitCandidates(key: string, nodes: readonly string[], pins: ReadonlyMap<string, number>): string[] {
+  const free = PRIORITY_MAX - PRIORITY_MIN + 1 - pins.size;
+  const unpinned = nodes.filter((n) => !pins.has(n));
+  if (unpinned.length <= free) return [...nodes];
+  const kept = new Set([...nodes.filter((n) => pins.has(n)), ...rankNodes(key, unpinned).slice(0, free)]);
+  return nodes.filter((n) => kept.has(n));
+}
+
+/** mergeInterfaces: [] (no limit) when any member is unlimited, else the union. */
+function mergeInterfaces(lists: readonly (readonly string[] | undefined)[]): readonly string[] {
+  if (lists.some((l) => l === undefined || l.length === 0)) return [];
+  return [...new Set(lists.flatMap((l) => l ?? []))].sort(byText);
+}
+
+/** routerGroups computes every router of the cluster from the snapshot: the same answer on every node. */
+export function routerGroups(snapshot: ClusterSnapshot): {
+  readonly groups: readonly RouterGroup[];
+  readonly problems: readonly DecisionProblem[];
+} {
+  const problems: DecisionProblem[] = [];
+  // router key -> members
+  const members = new Map<RouterKey, Member[]>();
+  const services = [...snapshot.services].sort((a, b) => byText(serviceKeyOf(a), serviceKeyOf(b)));
+  for (const service of services) {
+    const svc = serviceKeyOf(service);
+    const parsed =
+      service.vridAnnotation === undefined
+        ? { error: 'annotation not written yet' }
+        : parseServiceVrids(service.vridAnnotation);
+    if ('error' in parsed) {
+      problems.push(problem('INVALID_VRID_ANNOTATION', `${svc}: ${parsed.error}`, { service: svc }));
+      continue;
+    }
+    for (const vip of service.vips) {
+      const vrid = parsed.vrids.get(vip);
+      if (vrid === undefined) {
+        problems.push(problem('INVALID_VRID_ANNOTATION', `${svc}: no VRID for ${vip}`, { service: svc, vip }));
+        continue;
+      }
+      const key = routerKey(familyOf(vip), vrid);
+      const list = members.get(key) ?? [];
+      list.push({ service, vip });
+      members.set(key, list);
+    }
+  }
+
+  const groups: RouterGroup[] = [];
+  for (const key of [...members.keys()].sort(byText)) {
+    const list = members.get(key)!;
+    const family = familyOf(list[0]!.vip);
+    const vrid = Number(key.slice(key.indexOf('/') + 1));
+    const eligibility = list.map((m) => eligibleNodes(m.service, m.vip, snapshot));
+    const pools = [...new Set(eligibility.flatMap((e) => (e.pool === undefined ? [] : [e.pool])))].sort(byText);
+    const tunings = pools.map((p) => tuningOf(snapshot.tunings, p));
+    const tuning = tunings[0] ?? tuningOf(snapshot.tunings, undefined);
+    if (tunings.some((t) => !sameTuning(t, tuning))) {
+      problems.push(problem('TUNING_CONFLICT', `${key}: pools ${pools.join(', ')}; using ${pools[0]}'s`, { key }));
+    }
+    let nodes = eligibility.reduce<string[]>(
+      (acc, e, i) => (i === 0 ? [...e.nodes] : acc.filter((n) => e.nodes.includes(n))),
+      [],
+    );
+    if (nodes.length === 0) {
+      const union = [...new Set(eligibility.flatMap((e) => e.nodes))].sort(byText);
+      if (union.length > 0) {
+        problems.push(problem('SPLIT_ELIGIBILITY', `${key}: ${list.map((m) => m.vip).join(', ')}`, { key }));
+        nodes = union;
+      }
+    }
+    const candidates = limitCandidates(key, nodes, tuning.pinnedPriorities);
+    const ranked = nodePriorities(key, candidates, tuning.pinnedPriorities);
+    // Pins are validated by parsePoolTuning, names deduplicated by eligibleNodes and candidates limited above, so
+    // this should not fail; if it does, the router is left out and reported rather than run with wrong priorities.
+    if ('error' in ranked) {
+      problems.push(problem('PRIORITY_FAILED', `${key}: ${ranked.error.code}: ${ranked.error.message}`, { key }));
+      continue;
+    }
+    const interfaces = new Map<string, readonly string[]>();
+    for (const node of candidates)
+      interfaces.set(node, mergeInterfaces(eligibility.map((e) => e.interfaces.get(node))));
+    groups.push(
+      Object.freeze({
+        key,
+        family,
+        vrid,
+        vips: Object.freeze([...new Set(list.map((m) => m.vip))].sort(byAddress)),
+        services: Object.freeze([...new Set(list.map((m) => serviceKeyOf(m.service)))].sort(byText)),
+        pools: Object.freeze(pools),
+        tuning,
+        ranking: Object.freeze([...ranked.priorities].map(([node, priority]) => Object.freeze({ node, priority }))),
+        interfaces,
+      }),
+    );
+  }
+  return { groups, problems };
+}
+
+/** inSubnet says whether `ip` lies in `address/prefixLength` (same family). */
+export function inSubnet(ip: string, address: string, prefixLength: number): boolean {
+  const a = parseIp(ip);
+  const b = parseIp(address);
+  if (!a || !b || a.family !== b.family) return false;
+  const bits = a.family === 'ipv4' ? 32n : 128n;
+  const len = BigInt(Math.max(0, Math.min(Number(bits), prefixLength)));
+  const shift = bits - len;
+  return a.value >> shift === b.value >> shift;
+}
+
+/**
+ * chooseInterface picks where this node runs a router: among the allowed interfaces (all when `allowed` is empty)
+ * that hold an address of the family, the one whose subnet holds a VIP (first by name if several); else, with no
+ * limit, the default route's interface; else, with a limit, the first allowed interface with an address of the family.
+ */
+export function chooseInterface(
+  local: LocalNode,
+  family: Family,
+  vips: readonly string[],
+  allowed: readonly string[],
+): string | undefined {
+  const ok = (ifname: string) => allowed.length === 0 || allowed.includes(ifname);
+  const usable = local.addresses.filter((a) => ok(a.ifname) && familyOf(a.address) === family);
+  const onLink = usable
+    .filter((a) => vips.some((vip) => inSubnet(vip, a.address, a.prefixLength)))
+    .map((a) => a.ifname)
+    .sort(byText);
+  if (onLink[0] !== undefined) return onLink[0];
+  const fallback = local.defaultInterface?.[family];
+  if (fallback !== undefined && ok(fallback)) return fallback;
+  if (allowed.length > 0) return usable.map((a) => a.ifname).sort(byText)[0];
+  return undefined;
+}
+
+/** DesiredResult is the routers this node should run (router key -> router) and what went wrong on the way. */
+export interface DesiredResult {
+  readonly routers: ReadonlyMap<RouterKey, DesiredRouter>;
+  readonly groups: readonly RouterGroup[];
+  readonly problems: readonly DecisionProblem[];
+}
+
+/**
+ * desiredRouters computes this node's routers. `internalIps` of the other nodes come from the snapshot; a router for
+ * which this node has no interface is left out with NO_INTERFACE (the others run it without us).
+ */
+export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): DesiredResult {
+  const { groups, problems: groupProblems } = routerGroups(snapshot);
+  const problems = [...groupProblems];
+  const ipsOf = new Map(snapshot.nodes.map((n) => [n.name, n.internalIps]));
+  const routers = new Map<RouterKey, DesiredRouter>();
+  for (const g of groups) {
+    const me = g.ranking.find((r) => r.node === local.name);
+    if (!me) continue;
+    const ifname = chooseInterface(local, g.family, g.vips, g.interfaces.get(local.name) ?? []);
+    if (ifname === undefined) {
+      problems.push(problem('NO_INTERFACE', `${g.key} on node ${local.name}: ${g.vips.join(', ')}`, { key: g.key }));
+      continue;
+    }
+    const peers: string[] = [];
+    const unreachablePeers: string[] = [];
+    if (g.tuning.peers === 'unicast') {
+      for (const r of g.ranking) {
+        if (r.node === local.name) continue;
+        const ips = (ipsOf.get(r.node) ?? []).filter((ip) => familyOf(ip) === g.family);
+        if (ips.length === 0) unreachablePeers.push(r.node);
+        else peers.push(...ips);
+      }
+      peers.sort(byAddress);
+      unreachablePeers.sort(byText);
+    }
+    routers.set(
+      g.key,
+      Object.freeze({
+        key: g.key,
+        vrid: g.vrid,
+        family: g.family,
+        priority: me.priority,
+        advertIntervalCs: g.tuning.advertIntervalCs,
+        preempt: g.tuning.preempt,
+        preemptDelayMs: g.tuning.preemptDelayMs,
+        vips: g.vips,
+        interface: ifname,
+        peerMode: g.tuning.peers,
+        peers: Object.freeze([...new Set(peers)]),
+        unreachablePeers: Object.freeze(unreachablePeers),
+        gratuitous: g.tuning.gratuitous,
+        services: g.services,
+        pools: g.pools,
+        ranking: g.ranking,
+      }),
+    );
+  }
+  return { routers, groups, problems };
+}
+
+/** RouterSpecChanges are engine fields a running router takes live; `vips` become `addresses` in the runtime. */
+export type RouterSpecChanges = Partial<
+  Pick<DesiredRouter, 'priority' | 'advertIntervalCs' | 'preempt' | 'preemptDelayMs' | 'vips'>
+>;
+
+/** RouterStep is one thing the runtime must do to move from the running routers to the desired ones. */
+export type RouterStep =
+  /** stop: deliver `shutdown` (a master sends priority 0, RFC 5798 §6.4.3) and drop the router. */
+  | { readonly op: 'stop'; readonly key: RouterKey; readonly resign: true }
+  /** restart: the interface changed, so sockets and source address do: stop as above, then start `router`. */
+  | { readonly op: 'restart'; readonly key: RouterKey; readonly router: DesiredRouter; readonly from: string }
+  /**
+   * reconfigure: apply live. `configure` goes to the engine's `configure` event (empty: nothing for the engine);
+   * `transport`: re-point the adverts (peer mode or peers changed); `gratuitous`: new announce settings.
+   */
+  | {
+      readonly op: 'reconfigure';
+      readonly key: RouterKey;
+      readonly router: DesiredRouter;
+      readonly configure: RouterSpecChanges;
+      readonly transport: boolean;
+      readonly gratuitous: boolean;
+    }
+  | { readonly op: 'start'; readonly key: RouterKey; readonly router: DesiredRouter };
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * diffRouters lists the steps from `running` (the DesiredRouter each running router was last given) to `desired`:
+ * stops first (so a VIP moving between routers is released before it is claimed), then restarts, reconfigures and
+ * starts, each by key. Changes to services, pools or ranking alone need no step: the runtime keeps `desired` as the new
+ * running map after applying the steps.
+ */
+export function diffRouters(
+  desired: ReadonlyMap<RouterKey, DesiredRouter>,
+  running: ReadonlyMap<RouterKey, DesiredRouter>,
+): RouterStep[] {
+  const stops: RouterStep[] = [];
+  const restarts: RouterStep[] = [];
+  const reconfigures: RouterStep[] = [];
+  const starts: RouterStep[] = [];
+  for (const key of [...running.keys()].sort(byText)) {
+    if (!desired.has(key)) stops.push({ op: 'stop', key, resign: true });
+  }
+  for (const key of [...desired.keys()].sort(byText)) {
+    const want = desired.get(key)!;
+    const have = running.get(key);
+    if (!have) {
+      starts.push({ op: 'start', key, router: want });
+      continue;
+    }
+    if (have.interface !== want.interface) {
+      restarts.push({ op: 'restart', key, router: want, from: have.interface });
+      continue;
+    }
+    const configure: { -readonly [K in keyof RouterSpecChanges]: RouterSpecChanges[K] } = {};
+    if (have.priority !== want.priority) configure.priority = want.priority;
+    if (have.advertIntervalCs !== want.advertIntervalCs) configure.advertIntervalCs = want.advertIntervalCs;
+    if (have.preempt !== want.preempt) configure.preempt = want.preempt;
+    if (have.preemptDelayMs !== want.preemptDelayMs) configure.preemptDelayMs = want.preemptDelayMs;
+    if (!sameList(have.vips, want.vips)) configure.vips = want.vips;
+    const transport = have.peerMode !== want.peerMode || !sameList(have.peers, want.peers);
+    const gratuitous =
+      have.gratuitous.count !== want.gratuitous.count || have.gratuitous.spacingMs !== want.gratuitous.spacingMs;
+    if (Object.keys(configure).length > 0 || transport || gratuitous) {
+      reconfigures.push({ op: 'reconfigure', key, router: want, configure, transport, gratuitous });
+    }
+  }
+  return [...stops, ...restarts, ...reconfigures, ...starts];
+}

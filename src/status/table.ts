@@ -1,0 +1,218 @@
+/**
+ * `metal-vrrp status`: which node serves each VIP. Pure: rows are built from plain data the CLI lists from the API
+ * (Services, ServiceL2Status objects, and the router groups every speaker computes from the same snapshot), then
+ * rendered as a kubectl-style table or as JSON. No clock is read: `now` is passed in.
+ *
+ * Where each column comes from:
+ * - POOL, VRID, INTERVAL, BACKUPS: the router group of the VIP (routerGroups in src/speaker/desired-routers.ts), i.e.
+ *   the VRID the controller recorded, the pool's tuning, and the rendezvous ranking over the eligible nodes. A speaker
+ *   may report the backups it actually hears (`reported`), which then win over the computed ranking.
+ * - MASTER: the ServiceL2Status naming the VIP (annotation metal-vrrp.io/vips; an object without it, as MetalLB
+ *   writes them, covers every VIP of its Service). If two nodes claim a VIP, the newest claim is shown.
+ * - LAST TRANSITION: the creationTimestamp of that object. `status.node` is immutable and the old master deletes its
+ *   object, so the object is exactly as old as the current mastership.
+ */
+import type { Family } from '../../vrrp/advert.ts';
+import type { Pool } from '../controller/config.ts';
+import { parseIp } from '../controller/ip-range.ts';
+import { familyOf, poolForVip, type ServiceView } from '../speaker/cluster-snapshot.ts';
+import type { RankedNode, RouterGroup, RouterKey } from '../speaker/desired-routers.ts';
+import { L2_STATUS_LABELS, L2_STATUS_VIPS_ANNOTATION, type ServiceL2StatusObject } from '../speaker/l2-status.ts';
+import { parseServiceVrids } from '../speaker/service-vrids.ts';
+
+/** StatusRow is one VIP of one Service. Nulls are unknowns (rendered `<none>` / `<unknown>`). */
+export interface StatusRow {
+  readonly namespace: string;
+  readonly name: string;
+  readonly vip: string;
+  readonly family: Family;
+  readonly pool: string | null;
+  readonly vrid: number | null;
+  readonly master: string | null;
+  /** backups: the other candidates, best first. */
+  readonly backups: readonly RankedNode[];
+  readonly advertIntervalMs: number | null;
+  /** lastTransitionTime: RFC 3339, when the current master took over. */
+  readonly lastTransitionTime: string | null;
+}
+
+/** StatusInput is what the CLI gathers before rendering. */
+export interface StatusInput {
+  readonly services: readonly ServiceView[];
+  readonly l2Statuses: readonly ServiceL2StatusObject[];
+  readonly groups: readonly RouterGroup[];
+  /** pools locate a VIP that has no router yet (no VRID recorded). */
+  readonly pools?: readonly Pool[];
+  /** reported: router key -> backups a speaker reports, best first; wins over the group's ranking. */
+  readonly reported?: ReadonlyMap<RouterKey, readonly RankedNode[]>;
+}
+
+interface Claim {
+  readonly node: string;
+  readonly since: string | null;
+}
+
+/** claimsOf maps "namespace/name/vip" (or "namespace/name/*" for objects without a VIP list) to master claims. */
+function claimsOf(objects: readonly ServiceL2StatusObject[]): Map<string, Claim[]> {
+  const out = new Map<string, Claim[]>();
+  for (const o of objects) {
+    const labels = o.metadata.labels ?? {};
+    const ns = o.status?.serviceNamespace ?? labels[L2_STATUS_LABELS.serviceNamespace];
+    const name = o.status?.serviceName ?? labels[L2_STATUS_LABELS.serviceName];
+    const node = o.status?.node ?? labels[L2_STATUS_LABELS.node];
+    if (!ns || !name || !node) continue;
+    const listed = o.metadata.annotations?.[L2_STATUS_VIPS_ANNOTATION];
+    const vips = listed === undefined ? ['*'] : listed.split(',').map((v) => v.trim());
+    for (const vip of vips) {
+      const key = `${ns}/${name}/${vip}`;
+      const list = out.get(key) ?? [];
+      list.push({ node, since: o.metadata.creationTimestamp ?? null });
+      out.set(key, list);
+    }
+  }
+  return out;
+}
+
+/** newest picks the latest claim (an unknown time counts as oldest), ties by node name. */
+function newest(claims: readonly Claim[]): Claim | undefined {
+  return [...claims].sort((a, b) => {
+    const ta = a.since ?? '';
+    const tb = b.since ?? '';
+    if (ta !== tb) return ta < tb ? 1 : -1;
+    return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
+  })[0];
+}
+
+function compareRows(a: StatusRow, b: StatusRow): number {
+  if (a.namespace !== b.namespace) return a.namespace < b.namespace ? -1 : 1;
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  if (a.family !== b.family) return a.family === 'ipv4' ? -1 : 1;
+  const x = parseIp(a.vip)?.value ?? 0n;
+  const y = parseIp(b.vip)?.value ?? 0n;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** buildStatusRows joins the inputs into one row per Service VIP, sorted by namespace, name, family, address. */
+export function buildStatusRows(input: StatusInput): StatusRow[] {
+  // vip -> its router group
+  const groupOf = new Map<string, RouterGroup>();
+  for (const g of input.groups) for (const vip of g.vips) groupOf.set(vip, g);
+  const claims = claimsOf(input.l2Statuses);
+  const rows: StatusRow[] = [];
+  for (const svc of input.services) {
+    const recorded = svc.vridAnnotation === undefined ? undefined : parseServiceVrids(svc.vridAnnotation);
+    for (const vip of svc.vips) {
+      const group = groupOf.get(vip);
+      const claim = newest([
+        ...(claims.get(`${svc.namespace}/${svc.name}/${vip}`) ?? []),
+        ...(claims.get(`${svc.namespace}/${svc.name}/*`) ?? []),
+      ]);
+      const master = claim?.node ?? null;
+      const ranking = (group && input.reported?.get(group.key)) ?? group?.ranking ?? [];
+      const vrid = group?.vrid ?? (recorded && 'vrids' in recorded ? recorded.vrids.get(vip) : undefined) ?? null;
+      const pool = group?.pools.length === 1 ? group.pools[0]! : (poolForVip(input.pools ?? [], vip)?.name ?? null);
+      rows.push({
+        namespace: svc.namespace,
+        name: svc.name,
+        vip,
+        family: familyOf(vip),
+        pool,
+        vrid,
+        master,
+        backups: ranking.filter((r) => r.node !== master),
+        advertIntervalMs: group ? group.tuning.advertIntervalCs * 10 : null,
+        lastTransitionTime: claim?.since ?? null,
+      });
+    }
+  }
+  return rows.sort(compareRows);
+}
+
+/**
+ * humanDuration prints an age as kubectl does (apimachinery's duration.HumanDuration): seconds up to 2 minutes,
+ * then minutes and seconds up to 10 minutes, minutes up to 3 hours, hours and minutes up to 8 hours, hours up to 2
+ * days, days and hours up to 8 days, days up to 2 years, years and days up to 8 years, then years.
+ */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000); // Go int() truncates toward zero
+  if (seconds < -1) return '<invalid>';
+  if (seconds < 0) return '0s';
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 10) return seconds % 60 === 0 ? `${minutes}m` : `${minutes}m${seconds % 60}s`;
+  if (minutes < 180) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
+  if (hours < 48) return `${hours}h`;
+  const days = Math.floor(hours / 24);
+  if (hours < 24 * 8) return hours % 24 === 0 ? `${days}d` : `${days}d${hours % 24}h`;
+  if (hours < 24 * 365 * 2) return `${days}d`;
+  const years = Math.floor(days / 365);
+  if (hours < 24 * 365 * 8) return days % 365 === 0 ? `${years}y` : `${years}y${days % 365}d`;
+  return `${years}y`;
+}
+
+/** formatInterval prints an advert interval: "100ms", "1s", "40.95s". */
+export function formatInterval(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Number((ms / 1000).toFixed(3))}s`;
+}
+
+/** STATUS_COLUMNS are the table's headers, in order. */
+export const STATUS_COLUMNS = [
+  'NAMESPACE',
+  'NAME',
+  'VIP',
+  'POOL',
+  'VRID',
+  'MASTER',
+  'BACKUPS',
+  'INTERVAL',
+  'LAST TRANSITION',
+] as const;
+
+/** statusCells renders one row's cells; backups read `node:priority`, comma-separated, best first. */
+export function statusCells(row: StatusRow, now: number): string[] {
+  const since = row.lastTransitionTime === null ? Number.NaN : Date.parse(row.lastTransitionTime);
+  return [
+    row.namespace,
+    row.name,
+    row.vip,
+    row.pool ?? '<none>',
+    row.vrid === null ? '<none>' : String(row.vrid),
+    row.master ?? '<none>',
+    row.backups.length === 0 ? '<none>' : row.backups.map((b) => `${b.node}:${b.priority}`).join(','),
+    row.advertIntervalMs === null ? '<unknown>' : formatInterval(row.advertIntervalMs),
+    Number.isNaN(since) ? '<unknown>' : humanDuration(now - since),
+  ];
+}
+
+/**
+ * renderStatusTable lays rows out as kubectl does (text/tabwriter, padding 3): each column as wide as its widest
+ * cell plus three spaces, the last column unpadded, one line per row, a trailing newline. No rows: kubectl's message.
+ */
+export function renderStatusTable(rows: readonly StatusRow[], now: number): string {
+  if (rows.length === 0) return 'No resources found\n';
+  const lines = [[...STATUS_COLUMNS] as string[], ...rows.map((r) => statusCells(r, now))];
+  const widths = STATUS_COLUMNS.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const last = STATUS_COLUMNS.length - 1;
+  return lines
+    .map((cells) => cells.map((c, i) => (i === last ? c : c.padEnd(widths[i]! + 3))).join(''))
+    .join('\n')
+    .concat('\n');
+}
+
+/** renderStatusJson is `-o json`: a list object with one item per row, as the rows hold them, two-space indented. */
+export function renderStatusJson(rows: readonly StatusRow[]): string {
+  const items = rows.map((r) => ({
+    service: { namespace: r.namespace, name: r.name },
+    vip: r.vip,
+    family: r.family,
+    pool: r.pool,
+    vrid: r.vrid,
+    master: r.master,
+    backups: r.backups.map((b) => ({ node: b.node, priority: b.priority })),
+    advertIntervalMs: r.advertIntervalMs,
+    lastTransitionTime: r.lastTransitionTime,
+  }));
+  return `${JSON.stringify({ kind: 'VIPStatusList', items }, null, 2)}\n`;
+}

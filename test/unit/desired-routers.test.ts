@@ -1,0 +1,422 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type IPAddressPoolObject, type L2AdvertisementObject, parseConfig } from '../../src/controller/config.ts';
+import type { ClusterSnapshot, NodeView, ServiceView } from '../../src/speaker/cluster-snapshot.ts';
+import {
+  chooseInterface,
+  type DesiredRouter,
+  desiredRouters,
+  diffRouters,
+  inSubnet,
+  type LocalNode,
+  type RouterKey,
+  routerGroups,
+} from '../../src/speaker/desired-routers.ts';
+import { parsePoolTunings } from '../../src/speaker/pool-tuning.ts';
+import { formatServiceVrids, parseServiceVrids } from '../../src/speaker/service-vrids.ts';
+import { nodePriorities } from '../../vrrp/priority.ts';
+
+const NODES: NodeView[] = [
+  { name: 'node-a', labels: {}, ready: true, internalIps: ['10.0.0.1', 'fd00::1'] },
+  { name: 'node-b', labels: {}, ready: true, internalIps: ['10.0.0.2', 'fd00::2'] },
+  { name: 'node-c', labels: {}, ready: true, internalIps: ['10.0.0.3'] },
+];
+
+const local = (name: string, extra: Partial<LocalNode> = {}): LocalNode => ({
+  name,
+  addresses: [
+    { ifname: 'eth0', address: `10.0.0.${name.at(-1)!.charCodeAt(0) - 96}`, prefixLength: 24 },
+    { ifname: 'eth0', address: 'fe80::1', prefixLength: 64 },
+    { ifname: 'eth0', address: `fd00::${name.at(-1)!.charCodeAt(0) - 96}`, prefixLength: 64 },
+  ],
+  defaultInterface: { ipv4: 'eth0', ipv6: 'eth0' },
+  ...extra,
+});
+
+const svc = (name: string, vrids: string | undefined, vips: string[], etp: 'Cluster' | 'Local' = 'Cluster') =>
+  ({ namespace: 'default', name, vips, externalTrafficPolicy: etp, vridAnnotation: vrids }) as ServiceView;
+
+function snap(
+  services: ServiceView[],
+  opts: {
+    pools?: IPAddressPoolObject[];
+    ads?: L2AdvertisementObject[];
+    nodes?: NodeView[];
+    endpoints?: Record<string, string[]>;
+  } = {},
+): ClusterSnapshot {
+  const poolObjs = opts.pools ?? [
+    { metadata: { name: 'p' }, spec: { addresses: ['10.0.0.100-10.0.0.200', 'fd00::100/120'] } },
+  ];
+  const { config } = parseConfig({ pools: poolObjs, l2Advertisements: opts.ads ?? [{ metadata: { name: 'l2' } }] });
+  return {
+    services,
+    nodes: opts.nodes ?? NODES,
+    readyEndpoints: new Map(Object.entries(opts.endpoints ?? {}).map(([k, v]) => [k, new Set(v)])),
+    pools: config.pools,
+    l2Advertisements: config.l2Advertisements,
+    tunings: parsePoolTunings(poolObjs).tunings,
+  };
+}
+
+describe('service VRID annotation', () => {
+  const good: readonly [string, [string, number][]][] = [
+    ['10.0.0.100=7', [['10.0.0.100', 7]]],
+    [
+      ' 10.0.0.100 = 7 , FD00::100=255',
+      [
+        ['10.0.0.100', 7],
+        ['fd00::100', 255],
+      ],
+    ],
+    ['', []],
+  ];
+  for (const [text, want] of good) {
+    test(`parses "${text}"`, () => {
+      const r = parseServiceVrids(text);
+      assert.ok('vrids' in r);
+      assert.deepEqual([...r.vrids], want);
+      assert.deepEqual(parseServiceVrids(formatServiceVrids(r.vrids)), r);
+    });
+  }
+  for (const text of [
+    '10.0.0.100',
+    '10.0.0.100=0',
+    '10.0.0.100=256',
+    'x=7',
+    '10.0.0.100=7,10.0.0.100=8',
+    '10.0.0.1=7.5',
+  ]) {
+    test(`refuses "${text}"`, () => assert.ok('error' in parseServiceVrids(text)));
+  }
+});
+
+describe('routerGroups', () => {
+  test('groups VIPs by family and VRID; ranking is nodePriorities over the eligible nodes', () => {
+    const { groups, problems } = routerGroups(
+      snap([
+        svc('web', '10.0.0.100=7,fd00::100=7', ['10.0.0.100', 'fd00::100']),
+        svc('api', '10.0.0.101=9', ['10.0.0.101']),
+        svc('shared', '10.0.0.150=9', ['10.0.0.150']),
+      ]),
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      groups.map((g) => [g.key, g.vips, g.services]),
+      [
+        ['ipv4/7', ['10.0.0.100'], ['default/web']],
+        ['ipv4/9', ['10.0.0.101', '10.0.0.150'], ['default/api', 'default/shared']],
+        ['ipv6/7', ['fd00::100'], ['default/web']],
+      ],
+    );
+    for (const g of groups) {
+      const want = nodePriorities(g.key, ['node-a', 'node-b', 'node-c']);
+      assert.ok('priorities' in want);
+      assert.deepEqual(
+        g.ranking.map((r) => [r.node, r.priority]),
+        [...want.priorities],
+      );
+      assert.deepEqual(g.pools, ['p']);
+    }
+  });
+
+  test('a missing or bad annotation, and a VIP without a VRID, are reported and left out', () => {
+    const { groups, problems } = routerGroups(
+      snap([
+        svc('none', undefined, ['10.0.0.100']),
+        svc('bad', 'oops', ['10.0.0.101']),
+        svc('partial', '10.0.0.102=3', ['10.0.0.102', '10.0.0.103']),
+      ]),
+    );
+    assert.deepEqual(
+      groups.map((g) => [g.key, g.vips]),
+      [['ipv4/3', ['10.0.0.102']]],
+    );
+    assert.deepEqual(
+      problems.map((p) => [p.error.code, p.service, p.vip]),
+      [
+        ['INVALID_VRID_ANNOTATION', 'default/bad', undefined],
+        ['INVALID_VRID_ANNOTATION', 'default/none', undefined],
+        ['INVALID_VRID_ANNOTATION', 'default/partial', '10.0.0.103'],
+      ],
+    );
+  });
+
+  test('pinned priorities from the pool win', () => {
+    const pools = [
+      {
+        metadata: { name: 'p', annotations: { 'metal-vrrp.io/priorities': 'node-c=254,node-a=100' } },
+        spec: { addresses: ['10.0.0.100-10.0.0.200'] },
+      },
+    ];
+    const { groups } = routerGroups(snap([svc('s', '10.0.0.100=1', ['10.0.0.100'])], { pools }));
+    assert.deepEqual(
+      groups[0]!.ranking.map((r) => [r.node, r.priority]),
+      [
+        ['node-c', 254],
+        ['node-b', 253],
+        ['node-a', 100],
+      ],
+    );
+  });
+
+  test('shared router: different tunings are reported, the first pool by name wins', () => {
+    const pools = [
+      {
+        metadata: { name: 'b', annotations: { 'metal-vrrp.io/advert-interval': '1s' } },
+        spec: { addresses: ['10.0.1.0/24'] },
+      },
+      {
+        metadata: { name: 'a', annotations: { 'metal-vrrp.io/advert-interval': '20ms' } },
+        spec: { addresses: ['10.0.0.0/24'] },
+      },
+    ];
+    const { groups, problems } = routerGroups(
+      snap([svc('x', '10.0.0.5=4', ['10.0.0.5']), svc('y', '10.0.1.5=4', ['10.0.1.5'])], { pools }),
+    );
+    assert.deepEqual(groups[0]!.pools, ['a', 'b']);
+    assert.equal(groups[0]!.tuning.advertIntervalCs, 2);
+    assert.deepEqual(
+      problems.map((p) => [p.error.code, p.key]),
+      [['TUNING_CONFLICT', 'ipv4/4']],
+    );
+  });
+
+  test('shared router: eligible sets that do not meet fall back to their union, reported', () => {
+    const { groups, problems } = routerGroups(
+      snap([svc('x', '10.0.0.100=4', ['10.0.0.100'], 'Local'), svc('y', '10.0.0.101=4', ['10.0.0.101'], 'Local')], {
+        endpoints: { 'default/x': ['node-a'], 'default/y': ['node-b'] },
+      }),
+    );
+    assert.deepEqual(groups[0]!.ranking.map((r) => r.node).sort(), ['node-a', 'node-b']);
+    assert.deepEqual(
+      problems.map((p) => p.error.code),
+      ['SPLIT_ELIGIBILITY'],
+    );
+    const met = routerGroups(
+      snap([svc('x', '10.0.0.100=4', ['10.0.0.100'], 'Local'), svc('y', '10.0.0.101=4', ['10.0.0.101'])], {
+        endpoints: { 'default/x': ['node-b'] },
+      }),
+    );
+    assert.deepEqual(
+      met.groups[0]!.ranking.map((r) => r.node),
+      ['node-b'],
+    );
+    assert.deepEqual(met.problems, []);
+  });
+
+  test('more eligible nodes than priorities: pinned ones and the best 254 − pins by rank are kept', () => {
+    const many: NodeView[] = Array.from({ length: 300 }, (_, i) => ({
+      name: `n${i}`,
+      labels: {},
+      ready: true,
+      internalIps: [],
+    }));
+    const pools = [
+      {
+        metadata: { name: 'p', annotations: { 'metal-vrrp.io/priorities': 'n299=254,ghost=1' } },
+        spec: { addresses: ['10.0.0.0/24'] },
+      },
+    ];
+    const { groups, problems } = routerGroups(snap([svc('s', '10.0.0.9=1', ['10.0.0.9'])], { pools, nodes: many }));
+    assert.deepEqual(problems, []);
+    const ranking = groups[0]!.ranking;
+    assert.equal(ranking.length, 253); // 254 priorities, one held by the absent pinned node "ghost"
+    assert.deepEqual(ranking[0], { node: 'n299', priority: 254 });
+    assert.equal(new Set(ranking.map((r) => r.priority)).size, 253);
+    assert.ok(ranking.every((r) => r.priority >= 2 && r.priority <= 254));
+  });
+
+  test('deterministic: the answer does not depend on list order', () => {
+    const services = [
+      svc('a', '10.0.0.100=1', ['10.0.0.100']),
+      svc('b', '10.0.0.101=1,fd00::101=2', ['10.0.0.101', 'fd00::101']),
+    ];
+    const one = routerGroups(snap(services));
+    const two = routerGroups(snap([...services].reverse(), { nodes: [...NODES].reverse() }));
+    assert.deepEqual(
+      two.groups.map((g) => [g.key, g.vips, g.services, g.ranking]),
+      one.groups.map((g) => [g.key, g.vips, g.services, g.ranking]),
+    );
+  });
+});
+
+describe('desiredRouters', () => {
+  test('every eligible node runs the router with its own priority; exactly one has the top priority', () => {
+    const s = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'])]);
+    const mine = NODES.map((n) => desiredRouters(s, local(n.name)).routers.get('ipv4/7'));
+    assert.ok(mine.every((r) => r !== undefined));
+    assert.deepEqual(mine.map((r) => r!.priority).sort(), [252, 253, 254]);
+    const r = mine[0]!;
+    assert.deepEqual(
+      [r.vrid, r.family, r.vips, r.interface, r.advertIntervalCs, r.preempt, r.preemptDelayMs, r.peerMode, r.peers],
+      [7, 'ipv4', ['10.0.0.100'], 'eth0', 10, true, 0, 'multicast', []],
+    );
+  });
+
+  test('a node that is not eligible runs nothing', () => {
+    const s = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'], 'Local')], { endpoints: { 'default/web': ['node-b'] } });
+    assert.equal(desiredRouters(s, local('node-a')).routers.size, 0);
+    assert.equal(desiredRouters(s, local('node-b')).routers.get('ipv4/7')?.priority, 254);
+  });
+
+  test('unicast: peers are the other candidates’ InternalIPs of the family; nodes without one are named', () => {
+    const pools = [
+      {
+        metadata: { name: 'p', annotations: { 'metal-vrrp.io/peers': 'unicast' } },
+        spec: { addresses: ['10.0.0.100-10.0.0.200', 'fd00::100/120'] },
+      },
+    ];
+    const s = snap([svc('web', '10.0.0.100=7,fd00::100=7', ['10.0.0.100', 'fd00::100'])], { pools });
+    const { routers } = desiredRouters(s, local('node-a'));
+    const v4 = routers.get('ipv4/7')!;
+    const v6 = routers.get('ipv6/7')!;
+    assert.deepEqual([v4.peerMode, v4.peers, v4.unreachablePeers], ['unicast', ['10.0.0.2', '10.0.0.3'], []]);
+    assert.deepEqual([v6.peers, v6.unreachablePeers], [['fd00::2'], ['node-c']]);
+  });
+
+  test('no interface for the family: NO_INTERFACE and no router', () => {
+    const s = snap([svc('web', 'fd00::100=7', ['fd00::100'])]);
+    const r = desiredRouters(
+      s,
+      local('node-a', { addresses: [{ ifname: 'eth0', address: '10.0.0.1', prefixLength: 24 }], defaultInterface: {} }),
+    );
+    assert.equal(r.routers.size, 0);
+    assert.deepEqual(
+      r.problems.map((p) => [p.error.code, p.key]),
+      [['NO_INTERFACE', 'ipv6/7']],
+    );
+  });
+});
+
+describe('chooseInterface', () => {
+  const node: LocalNode = {
+    name: 'n',
+    addresses: [
+      { ifname: 'eth0', address: '192.168.1.5', prefixLength: 24 },
+      { ifname: 'eth1', address: '10.0.0.5', prefixLength: 24 },
+      { ifname: 'eth2', address: '10.1.0.5', prefixLength: 16 },
+      { ifname: 'eth2', address: 'fd00::5', prefixLength: 64 },
+    ],
+    defaultInterface: { ipv4: 'eth0' },
+  };
+  // [name, family, vips, allowed, want]
+  const cases: readonly [string, 'ipv4' | 'ipv6', string[], string[], string | undefined][] = [
+    ['the subnet holding the VIP', 'ipv4', ['10.0.0.100'], [], 'eth1'],
+    ['any VIP of the router may match', 'ipv4', ['172.16.0.1', '10.1.200.1'], [], 'eth2'],
+    ['no subnet: the default route', 'ipv4', ['172.16.0.1'], [], 'eth0'],
+    ['no subnet, no default route for the family', 'ipv6', ['fd01::1'], [], undefined],
+    ['IPv6 on-link', 'ipv6', ['fd00::100'], [], 'eth2'],
+    ['limited: the on-link interface outside the limit is not used', 'ipv4', ['10.0.0.100'], ['eth2'], 'eth2'],
+    ['limited: default route allowed', 'ipv4', ['172.16.0.1'], ['eth0', 'eth2'], 'eth0'],
+    [
+      'limited: default route not allowed, first allowed with the family',
+      'ipv4',
+      ['172.16.0.1'],
+      ['eth2', 'eth1'],
+      'eth1',
+    ],
+    ['limited to an interface without the family', 'ipv6', ['fd00::100'], ['eth1'], undefined],
+    ['limited to a missing interface', 'ipv4', ['10.0.0.100'], ['bond0'], undefined],
+  ];
+  for (const [name, family, vips, allowed, want] of cases) {
+    test(name, () => assert.equal(chooseInterface(node, family, vips, allowed), want));
+  }
+
+  const subnets: readonly [string, string, number, boolean][] = [
+    ['10.0.0.200', '10.0.0.1', 24, true],
+    ['10.0.1.200', '10.0.0.1', 24, false],
+    ['10.0.1.200', '10.0.0.1', 0, true],
+    ['fd00::1:2', 'fd00::9', 64, true],
+    ['fd01::1', 'fd00::9', 64, false],
+    ['10.0.0.1', 'fd00::9', 0, false],
+  ];
+  for (const [ip, addr, len, want] of subnets) {
+    test(`inSubnet(${ip}, ${addr}/${len}) = ${want}`, () => assert.equal(inSubnet(ip, addr, len), want));
+  }
+});
+
+describe('diffRouters', () => {
+  const s = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'])]);
+  const base = desiredRouters(s, local('node-a')).routers.get('ipv4/7')!;
+  const r = (over: Partial<DesiredRouter>, key: RouterKey = 'ipv4/7'): DesiredRouter => ({ ...base, key, ...over });
+  const m = (...rs: DesiredRouter[]) => new Map(rs.map((x) => [x.key, x]));
+  // [name, desired, running, steps summarised as [op, key, extra]]
+  const cases: readonly [string, Map<RouterKey, DesiredRouter>, Map<RouterKey, DesiredRouter>, unknown[]][] = [
+    ['nothing running: start', m(r({})), m(), [['start', 'ipv4/7']]],
+    ['no longer desired: stop with resignation', m(), m(r({})), [['stop', 'ipv4/7', true]]],
+    ['unchanged: nothing', m(r({})), m(r({})), []],
+    ['ranking or services alone: nothing', m(r({ services: ['x/y'], ranking: [] })), m(r({})), []],
+    ['priority', m(r({ priority: 200 })), m(r({})), [['reconfigure', 'ipv4/7', { priority: 200 }, false, false]]],
+    [
+      'interval, preempt, delay and VIPs together',
+      m(r({ advertIntervalCs: 2, preempt: false, preemptDelayMs: 500, vips: ['10.0.0.100', '10.0.0.101'] })),
+      m(r({})),
+      [
+        [
+          'reconfigure',
+          'ipv4/7',
+          { advertIntervalCs: 2, preempt: false, preemptDelayMs: 500, vips: ['10.0.0.100', '10.0.0.101'] },
+          false,
+          false,
+        ],
+      ],
+    ],
+    [
+      'peer mode: transport only',
+      m(r({ peerMode: 'unicast', peers: ['10.0.0.2'] })),
+      m(r({})),
+      [['reconfigure', 'ipv4/7', {}, true, false]],
+    ],
+    [
+      'gratuitous only',
+      m(r({ gratuitous: { count: 5, spacingMs: 100 } })),
+      m(r({})),
+      [['reconfigure', 'ipv4/7', {}, false, true]],
+    ],
+    ['interface moved: restart', m(r({ interface: 'eth1' })), m(r({})), [['restart', 'ipv4/7', 'eth0']]],
+    [
+      'order: stops, restarts, reconfigures, starts',
+      m(r({}, 'ipv4/9'), r({ priority: 1 }, 'ipv4/2'), r({ interface: 'eth9' }, 'ipv6/1'), r({}, 'ipv4/1')),
+      m(r({}, 'ipv4/2'), r({}, 'ipv6/1'), r({}, 'ipv4/5'), r({}, 'ipv4/3')),
+      [
+        ['stop', 'ipv4/3', true],
+        ['stop', 'ipv4/5', true],
+        ['restart', 'ipv6/1', 'eth0'],
+        ['reconfigure', 'ipv4/2', { priority: 1 }, false, false],
+        ['start', 'ipv4/1'],
+        ['start', 'ipv4/9'],
+      ],
+    ],
+  ];
+  for (const [name, desired, running, want] of cases) {
+    test(name, () => {
+      const steps = diffRouters(desired, running).map((st) => {
+        if (st.op === 'start') return [st.op, st.key];
+        if (st.op === 'stop') return [st.op, st.key, st.resign];
+        if (st.op === 'restart') return [st.op, st.key, st.from];
+        return [st.op, st.key, st.configure, st.transport, st.gratuitous];
+      });
+      assert.deepEqual(steps, want);
+    });
+  }
+
+  test('scenario: the Local endpoint leaves the master node, which resigns; the next node takes the top priority', () => {
+    const before = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'], 'Local')], {
+      endpoints: { 'default/web': ['node-a', 'node-b', 'node-c'] },
+    });
+    const top = routerGroups(before).groups[0]!.ranking[0]!.node;
+    const rest = NODES.map((n) => n.name).filter((n) => n !== top);
+    const after = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'], 'Local')], { endpoints: { 'default/web': rest } });
+    const topSteps = diffRouters(desiredRouters(after, local(top)).routers, desiredRouters(before, local(top)).routers);
+    assert.deepEqual(topSteps, [{ op: 'stop', key: 'ipv4/7', resign: true }]);
+    const next = routerGroups(before).groups[0]!.ranking[1]!.node;
+    const nextSteps = diffRouters(
+      desiredRouters(after, local(next)).routers,
+      desiredRouters(before, local(next)).routers,
+    );
+    assert.equal(nextSteps.length, 1);
+    assert.equal(nextSteps[0]!.op, 'reconfigure');
+    assert.deepEqual(nextSteps[0]!.op === 'reconfigure' && nextSteps[0]!.configure, { priority: 254 });
+  });
+});
