@@ -14,8 +14,9 @@ import type { ConfigSource, ServiceSource } from '../k8s/sources.ts';
 import type { StatusWriter } from '../k8s/status-writer.ts';
 import type { Logger } from '../log.ts';
 import type { ControllerMetrics } from '../metrics.ts';
+import { parsePoolTunings, TUNING_ANNOTATIONS } from '../speaker/pool-tuning.ts';
 import { Allocator } from './allocator.ts';
-import { type ConfigSnapshot, parseConfig } from './config.ts';
+import { type ConfigProblem, type ConfigSnapshot, parseConfig } from './config.ts';
 import { PoolStatusPublisher } from './pool-status.ts';
 import { Reconciler } from './reconciler.ts';
 import { KeyedQueue } from './work-queue.ts';
@@ -66,6 +67,23 @@ export function configFingerprint(s: ConfigSnapshot): string {
     s.l2Advertisements.map((a) => [meta(a?.metadata), a?.spec]),
     (s.namespaces ?? []).map((n) => [n.name, n.labels]),
   ]);
+}
+
+/**
+ * tuningProblems are the pools' invalid failover-tuning annotations (src/speaker/pool-tuning.ts), reported here as
+ * warnings on the pool so a cluster gets one Event per problem, not one per speaker; the speakers only log and count
+ * them. The VRID range is left out: the allocator's own parse reports it.
+ */
+export function tuningProblems(snapshot: ConfigSnapshot): ConfigProblem[] {
+  return parsePoolTunings(snapshot.pools)
+    .problems.filter((p) => p.annotation !== TUNING_ANNOTATIONS.vridRange)
+    .map((p) => ({
+      kind: 'IPAddressPool' as const,
+      name: p.pool,
+      code: p.error.code,
+      message: `${p.error.message}; the default is used`,
+      rejected: false,
+    }));
 }
 
 /** runController starts the loop; the sources must be started by the caller (before or after). */
@@ -129,7 +147,8 @@ export function runController(deps: ControllerDeps): Controller {
     const fingerprint = configFingerprint(snapshot);
     if (fingerprint === applied) return false;
     applied = fingerprint;
-    reconciler.applyConfig(parseConfig(snapshot));
+    const parsed = parseConfig(snapshot);
+    reconciler.applyConfig({ ...parsed, problems: [...parsed.problems, ...tuningProblems(snapshot)] });
     pools.invalidate();
     pools.schedule();
     return true;

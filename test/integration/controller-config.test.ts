@@ -155,6 +155,29 @@ describe('virtual router ids', () => {
   });
 });
 
+describe('failover tuning annotations', () => {
+  test('an invalid tuning annotation is one warning Event on the pool (from the controller), naming it', async () => {
+    lab.apply(
+      pool(
+        'tuned',
+        ['10.92.0.0/30'],
+        { autoAssign: false },
+        {
+          'metal-vrrp.io/advert-interval': 'fast',
+          'metal-vrrp.io/preempt': 'false',
+        },
+      ),
+    );
+    const ev = await waitFor('tuning warning', () => poolEvents('tuned')[0]);
+    assert.equal(ev.type, 'Warning');
+    assert.equal(ev.reason, 'ConfigurationWarning');
+    assert.match(ev.message, /metal-vrrp\.io\/advert-interval/);
+    assert.match(ev.message, /"fast"/);
+    assert.match(ev.message, /the default is used/);
+    assert.equal(poolEvents('tuned').length, 1, 'the valid preempt annotation is not reported');
+  });
+});
+
 describe('pool fields', () => {
   test('avoidBuggyIPs skips .0 and .255 addresses', async () => {
     lab.store.create('namespaces', { metadata: { name: 'bug' } });

@@ -1,0 +1,131 @@
+/**
+ * startKubernetesSpeaker runs the speaker in Kubernetes mode: informers over the API (speaker-sources.ts), the
+ * ClusterSpeaker's decisions, a RouterHost on the real interfaces, ServiceL2Status writes and Events. Ready once every
+ * informer has listed once and the first reconcile ran. Changes are coalesced: a burst of watch events (a rollout, a
+ * re-list) costs one reconcile.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { BackoffOptions } from '../k8s/backoff.ts';
+import { makeClients } from '../k8s/clients.ts';
+import { createEventRecorder } from '../k8s/event-recorder.ts';
+import { createL2StatusWriter } from '../k8s/l2-status-writer.ts';
+import { createSpeakerSources } from '../k8s/speaker-sources.ts';
+import type { Logger } from '../log.ts';
+import type { SpeakerMetrics } from '../metrics.ts';
+import { readLocalNode } from '../net/local-addresses.ts';
+import { ClusterSpeaker } from './cluster-speaker.ts';
+import type { LocalNode } from './desired-routers.ts';
+import type { OwnerReference } from './l2-status.ts';
+import type { RouterHost } from './router-host.ts';
+
+/** KubernetesSpeakerDeps: the cluster, this node, and the data plane. */
+export interface KubernetesSpeakerDeps {
+  readonly kubeConfig: KubeConfig;
+  readonly nodeName: string;
+  readonly namespace: string;
+  readonly loadBalancerClass?: string;
+  readonly host: RouterHost;
+  readonly metrics: SpeakerMetrics;
+  readonly logger: Logger;
+  /** instance names the reporter of Events (the pod name). */
+  readonly instance: string;
+  readonly owner?: OwnerReference;
+  readonly local?: () => LocalNode;
+  readonly backoff?: BackoffOptions;
+  /** coalesceMs gathers changes before a reconcile (default 20). */
+  readonly coalesceMs?: number;
+}
+
+/** RunningKubernetesSpeaker is the started speaker. */
+export interface RunningKubernetesSpeaker {
+  readonly speaker: ClusterSpeaker;
+  /** ready resolves after the first reconcile. */
+  readonly ready: Promise<void>;
+  isReady(): boolean;
+  stop(): Promise<void>;
+}
+
+/** startKubernetesSpeaker: see the file comment. */
+export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKubernetesSpeaker {
+  const clients = makeClients(deps.kubeConfig);
+  const logger = deps.logger;
+  const k8sLog = logger.child({ component: 'k8s' });
+  const sources = createSpeakerSources({
+    clients,
+    namespace: deps.namespace,
+    logger: k8sLog,
+    backoff: deps.backoff,
+    onWatchError: (resource) => deps.metrics.apiWatchErrors.inc({ resource }),
+  });
+  const writer = createL2StatusWriter(clients, k8sLog);
+  const events = createEventRecorder({
+    core: clients.core,
+    logger: k8sLog,
+    component: 'metal-vrrp-speaker',
+    instance: deps.instance,
+  });
+  const local = deps.local ?? (() => readLocalNode(deps.nodeName));
+  const speaker = new ClusterSpeaker({
+    nodeName: deps.nodeName,
+    namespace: deps.namespace,
+    ...(deps.loadBalancerClass ? { loadBalancerClass: deps.loadBalancerClass } : {}),
+    objects: () => sources.objects(),
+    l2Statuses: () => sources.l2Statuses(),
+    local,
+    host: deps.host,
+    writeL2Status: (w) => writer.apply(w),
+    recordEvent: (ev, uid) =>
+      events.record(
+        { kind: 'Service', apiVersion: 'v1', namespace: ev.namespace, name: ev.name, ...(uid ? { uid } : {}) },
+        ev.type,
+        ev.reason,
+        ev.message,
+      ),
+    metrics: deps.metrics,
+    logger,
+    ...(deps.owner ? { owner: deps.owner } : {}),
+  });
+
+  let ready = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let statusOnly = true;
+  const schedule = (resource: string) => {
+    if (!ready || stopped) return;
+    if (resource !== 'servicel2statuses') statusOnly = false;
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      const onlyStatus = statusOnly;
+      statusOnly = true;
+      if (onlyStatus) speaker.syncStatus();
+      else speaker.reconcile();
+    }, deps.coalesceMs ?? 20);
+  };
+  sources.onChange(schedule);
+  sources.start();
+  const readyPromise = sources.synced().then(() => {
+    if (stopped) return;
+    speaker.reconcile();
+    ready = true;
+    logger.info({ routers: speaker.running.size }, 'speaker synced with the cluster');
+  });
+  // Interface addresses can change without any API event (DHCP, an operator): look again now and then.
+  const rescan = setInterval(() => ready && !stopped && speaker.reconcile(), 30_000);
+  rescan.unref();
+
+  return {
+    speaker,
+    ready: readyPromise,
+    isReady: () => ready && !stopped,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(timer);
+      clearInterval(rescan);
+      await speaker.stop();
+      await events.flush();
+      await sources.stop();
+    },
+  };
+}
