@@ -50,6 +50,8 @@ export interface AnnounceOptions {
   readonly count?: number;
   readonly spacingMs?: number;
   readonly forms?: readonly GratuitousForm[];
+  /** signal cancels this announcement only (e.g. the router became backup); stop() cancels every one. */
+  readonly signal?: AbortSignal;
 }
 
 /** AnnounceResult counts the frames sent, or says why the announcement stopped short. */
@@ -117,16 +119,17 @@ export class ArpResponder {
     if (!Number.isInteger(count) || count < 1 || !(spacingMs >= 0) || forms.length === 0) {
       return { ok: false, reason: 'bad-options', detail: JSON.stringify(options), frames: 0 };
     }
+    const signal = options.signal ? AbortSignal.any([this.#stop.signal, options.signal]) : this.#stop.signal;
     let frames = 0;
     for (let round = 0; round < count; round++) {
       if (round > 0) {
         try {
-          await this.#sleep(spacingMs, this.#stop.signal);
+          await this.#sleep(spacingMs, signal);
         } catch {
           return { ok: false, reason: 'stopped', detail: `after ${round} rounds`, frames };
         }
       }
-      if (this.#stop.signal.aborted) return { ok: false, reason: 'stopped', detail: `after ${round} rounds`, frames };
+      if (signal.aborted) return { ok: false, reason: 'stopped', detail: `after ${round} rounds`, frames };
       for (const form of forms) {
         const frame = gratuitousArp(this.mac, ip, form);
         const sent = frame === undefined ? undefined : this.#socket.send(frame);

@@ -135,9 +135,12 @@ export class NdpResponder {
 
   /**
    * announce multicasts unsolicited NAs for `ip` to ff02::1 (Override set, Solicited clear, RFC 4861 §7.2.6):
-   * `count` (default 3) advertisements `spacingMs` (default 1000) apart, the first at once.
+   * `count` (default 3) advertisements `spacingMs` (default 1000) apart, the first at once; `signal` cancels it.
    */
-  async announce(ip: string, options: { count?: number; spacingMs?: number } = {}): Promise<NdpAnnounceResult> {
+  async announce(
+    ip: string,
+    options: { count?: number; spacingMs?: number; signal?: AbortSignal } = {},
+  ): Promise<NdpAnnounceResult> {
     const count = options.count ?? NA_ANNOUNCE_DEFAULTS.count;
     const spacingMs = options.spacingMs ?? NA_ANNOUNCE_DEFAULTS.spacingMs;
     const frame = unsolicitedAdvertisement(this.mac, this.linkLocal, ip);
@@ -145,15 +148,16 @@ export class NdpResponder {
     if (!Number.isInteger(count) || count < 1 || !(spacingMs >= 0)) {
       return { ok: false, reason: 'bad-options', detail: JSON.stringify(options), frames: 0 };
     }
+    const signal = options.signal ? AbortSignal.any([this.#stop.signal, options.signal]) : this.#stop.signal;
     for (let frames = 0; frames < count; frames++) {
       if (frames > 0) {
         try {
-          await this.#sleep(spacingMs, this.#stop.signal);
+          await this.#sleep(spacingMs, signal);
         } catch {
           return { ok: false, reason: 'stopped', detail: `after ${frames} advertisements`, frames };
         }
       }
-      if (this.#stop.signal.aborted) return { ok: false, reason: 'stopped', detail: `after ${frames}`, frames };
+      if (signal.aborted) return { ok: false, reason: 'stopped', detail: `after ${frames}`, frames };
       const sent = this.#socket.send(frame);
       if (!sent.ok) return { ok: false, reason: 'send-failed', detail: sent.message, frames };
     }

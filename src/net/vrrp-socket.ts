@@ -20,6 +20,7 @@ import { canonicalIp, ipv4Bytes, ipv6Bytes, isIpv6Multicast } from './frames/add
 import { ipv6Filter } from './frames/bpf.ts';
 import { ETHERTYPE, ipv6MulticastMac } from './frames/ethernet.ts';
 import {
+  type BuildResult,
   type ReceiveContext,
   type ReceivedAdvert,
   receiveIpv4,
@@ -41,6 +42,9 @@ const IP_MULTICAST_IF = 32;
 const IP_MULTICAST_TTL = 33;
 const IP_MULTICAST_LOOP = 34;
 const IP_ADD_MEMBERSHIP = 35;
+
+/** ENCODED_CACHE_LIMIT bounds the encoded-advert cache: more than one entry per router and destination in practice. */
+const ENCODED_CACHE_LIMIT = 4096;
 
 /** VrrpPeer is a unicast destination; `mac` is required for IPv6 (and ignored for IPv4, the kernel resolves it). */
 export interface VrrpPeer {
@@ -104,6 +108,9 @@ export class VrrpSocket {
   readonly source: string;
   readonly #mac: string;
   readonly #transport: Transport;
+  // advert and destination -> the bytes sent: a router sends the same advert every interval, and encoding (address
+  // parsing, checksum) is most of the cost of a send. Bounded: cleared when it grows past ENCODED_CACHE_LIMIT.
+  readonly #encoded = new Map<string, Buffer>();
   #stopped = false;
 
   constructor(deps: VrrpSocketDeps) {
@@ -134,17 +141,30 @@ export class VrrpSocket {
   async send(advert: Advert, to?: VrrpPeer): Promise<VrrpSendResult> {
     if (this.#stopped) return { ok: false, reason: 'stopped', detail: 'socket stopped' };
     const destination = to?.address ?? VRRP_MULTICAST[this.family];
+    const key = `${advert.vrid}/${advert.priority}/${advert.maxAdvertIntervalCs}/${advert.addresses.join(',')}>${destination}/${to?.mac ?? ''}`;
+    const cached = this.#encoded.get(key);
+    if (cached !== undefined) return this.#transport.send(cached, destination);
+    const built = this.#build(advert, destination, to);
+    if (!built.ok) return built;
+    if (this.#encoded.size >= ENCODED_CACHE_LIMIT) this.#encoded.clear();
+    this.#encoded.set(key, built.bytes);
+    return this.#transport.send(built.bytes, destination);
+  }
+
+  #build(
+    advert: Advert,
+    destination: string,
+    to: VrrpPeer | undefined,
+  ): BuildResult | Extract<VrrpSendResult, { ok: false }> {
     if (this.family === 'ipv4') {
-      const built = vrrpIpv4Packet(advert, this.source, destination);
-      return built.ok ? this.#transport.send(built.bytes, destination) : built;
+      return vrrpIpv4Packet(advert, this.source, destination);
     }
     const dstBytes = ipv6Bytes(destination);
     if (dstBytes === undefined) return { ok: false, reason: 'bad-address', detail: destination };
     const dstMac = isIpv6Multicast(dstBytes) ? ipv6MulticastMac(dstBytes) : to?.mac;
     if (dstMac === undefined)
       return { ok: false, reason: 'no-peer-mac', detail: `unicast to ${destination} needs its MAC` };
-    const built = vrrpIpv6Frame(advert, { srcMac: this.#mac, src: this.source, dst: destination, dstMac });
-    return built.ok ? this.#transport.send(built.bytes, destination) : built;
+    return vrrpIpv6Frame(advert, { srcMac: this.#mac, src: this.source, dst: destination, dstMac });
   }
 
   /** stop closes the socket; later sends resolve 'stopped'. Safe to call twice. */

@@ -12,6 +12,7 @@ import { advertIntervalCs, parseDuration } from '../duration.ts';
  *   preemptDelay: 0s
  *   gratuitous: { count: 3, spacing: 100ms }
  *   unicastPeers: [10.0.0.2]     # optional; absent = multicast 224.0.0.18 / ff02::12
+ *   metrics: { address: 0.0.0.0, port: 7472 }   # /metrics, /healthz, /readyz; port 0 turns the server off
  *   routers:
  *     - { vrid: 51, priority: 200, vips: [10.0.0.100] }
  *     - { vrid: 51, priority: 200, vips: ["fd00::100"], advertInterval: 20ms }
@@ -36,8 +37,15 @@ export interface GratuitousSpec {
   readonly spacingMs: number;
 }
 
+/** MetricsSpec is where the speaker serves /metrics, /healthz and /readyz; port 0 serves nothing. */
+export interface MetricsSpec {
+  readonly address: string;
+  readonly port: number;
+}
+
 export interface StandaloneConfig {
   readonly interface: string;
+  readonly metrics: MetricsSpec;
   readonly routers: readonly RouterSpec[];
   readonly gratuitous: GratuitousSpec;
   readonly unicastPeers: readonly string[];
@@ -45,7 +53,15 @@ export interface StandaloneConfig {
 
 export type ParseResult = { readonly config: StandaloneConfig } | { readonly errors: readonly string[] };
 
-const DEFAULTS = { advertIntervalMs: 100, preempt: true, preemptDelayMs: 0, gratuitousCount: 3, spacingMs: 100 };
+const DEFAULTS = {
+  advertIntervalMs: 100,
+  preempt: true,
+  preemptDelayMs: 0,
+  gratuitousCount: 3,
+  spacingMs: 100,
+  metricsAddress: '0.0.0.0',
+  metricsPort: 7472, // MetalLB's speaker port
+};
 
 /** parseStandaloneConfig validates the YAML text; every problem is named, none is replaced by a default. */
 export function parseStandaloneConfig(text: string): ParseResult {
@@ -89,6 +105,20 @@ export function parseStandaloneConfig(text: string): ParseResult {
     }
   }
 
+  const metricsRaw = doc['metrics'] ?? {};
+  const metrics = { address: DEFAULTS.metricsAddress, port: DEFAULTS.metricsPort };
+  if (!isRecord(metricsRaw)) errors.push('metrics: must be a mapping with address and port');
+  else {
+    const port = metricsRaw['port'] ?? DEFAULTS.metricsPort;
+    if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) {
+      errors.push(`metrics.port: ${JSON.stringify(port)} is not a port number 0..65535`);
+    } else metrics.port = port as number;
+    const address = metricsRaw['address'] ?? DEFAULTS.metricsAddress;
+    const ip = canonicalIp(address);
+    if (ip === undefined) errors.push(`metrics.address: ${JSON.stringify(address)} is not an IP address`);
+    else metrics.address = ip;
+  }
+
   const routersRaw = doc['routers'];
   const routers: RouterSpec[] = [];
   if (!Array.isArray(routersRaw) || routersRaw.length === 0) errors.push('routers: required, a non-empty list');
@@ -113,7 +143,7 @@ export function parseStandaloneConfig(text: string): ParseResult {
     }
   }
   if (errors.length > 0) return { errors };
-  return { config: { interface: ifname as string, routers, gratuitous, unicastPeers } };
+  return { config: { interface: ifname as string, metrics, routers, gratuitous, unicastPeers } };
 }
 
 function parseRouter(

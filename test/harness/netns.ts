@@ -8,9 +8,9 @@
 //   the link-local address stays tentative ~1 s and NDP from it (and keepalived's IPv6 VIPs) is delayed.
 // - The switch namespace has IPv6 disabled, so the bridge and its ports add no RS/MLD frames to captures.
 // - Every set-up step is one `ip -batch` per namespace, hosts in parallel: ~2N+5 process spawns in all.
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
-import { ipBatch, killPids, killTracked, pidsInNetns, run, runOk } from './exec.ts';
+import { ipBatch, killPids, killTracked, PIDS_DIR, pidsInNetns, run, runOk } from './exec.ts';
 
 /** LabOptions: `prefix` names every namespace (`${prefix}-sw`, `-n1..N`, `-c`); subnets default to ones derived
  * from a hash of the prefix (they exist only inside the namespaces); VIPs default to .100 and ::100. */
@@ -239,6 +239,8 @@ export async function teardownByPrefix(prefix: string): Promise<TeardownReport> 
     const left = labNamespaces(prefix, listNetns());
     if (left.length > 0) throw new Error(`teardown left ${left.join(', ')}: ${res.stderr.trim()}`);
   }
+  // Per-host files (speaker and keepalived configs, pid files: test/harness/speaker.ts, keepalived.ts).
+  for (const ns of namespaces) rmSync(`${PIDS_DIR}/${ns}`, { recursive: true, force: true });
   return { namespaces, killed: [...killed, ...stragglers], ms: performance.now() - t0 };
 }
 

@@ -1,0 +1,125 @@
+/**
+ * `metal-vrrp speaker`: run the VRRP speaker. Today in standalone mode (`--config file.yaml`, the keepalived
+ * replacement); the Kubernetes mode (VIPs from Services) comes with the k8s issue and will make --config optional.
+ * Serves /metrics, /healthz and /readyz; on SIGTERM or SIGINT sends priority 0 for every router it masters, then exits.
+ */
+
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { hostname } from 'node:os';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { serveEndpoints } from '../http-endpoints.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { createSpeakerMetrics } from '../metrics.ts';
+import { type RunningSpeaker, StandaloneError, startStandalone } from '../speaker/standalone.ts';
+import { parseStandaloneConfig } from '../speaker/standalone-config.ts';
+
+/** SpeakerArgs are the command's options after parsing. */
+export interface SpeakerArgs {
+  readonly config: string;
+  readonly metricsPort: number | undefined;
+  readonly metricsAddress: string | undefined;
+  readonly nodeName: string;
+  readonly logLevel: string;
+}
+
+/** EXIT codes: 2 for a configuration the operator must fix, 1 for anything else that stops start-up. */
+const EXIT_CONFIG = 2;
+const EXIT_START = 1;
+
+function builder(y: Argv): Argv<SpeakerArgs> {
+  return y
+    .option('config', {
+      alias: 'c',
+      type: 'string',
+      demandOption: true,
+      describe: 'standalone YAML config: interface, routers (vrid, priority, vips), advertInterval, unicastPeers',
+    })
+    .option('metrics-port', {
+      type: 'number',
+      describe: 'port of /metrics, /healthz, /readyz (overrides the file; 0 off)',
+    })
+    .option('metrics-address', { type: 'string', describe: 'address the metrics server binds (overrides the file)' })
+    .option('node-name', {
+      type: 'string',
+      default: process.env['NODE_NAME'] ?? hostname(),
+      describe: 'this node, as the node label of metrics',
+    })
+    .option('log-level', {
+      type: 'string',
+      default: process.env['LOG_LEVEL'] ?? 'info',
+      choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
+    }) as unknown as Argv<SpeakerArgs>;
+}
+
+/** runSpeaker is the command's body; it resolves when the speaker has started and leaves the process running. */
+export async function runSpeaker(args: SpeakerArgs): Promise<void> {
+  const logger = createLogger({ level: args.logLevel, bindings: { component: 'speaker', node: args.nodeName } });
+  let text: string;
+  try {
+    text = await readFile(args.config, 'utf8');
+  } catch (err) {
+    return fail(logger, EXIT_CONFIG, `cannot read ${args.config}: ${(err as Error).message}`);
+  }
+  const parsed = parseStandaloneConfig(text);
+  if ('errors' in parsed) return fail(logger, EXIT_CONFIG, `invalid config ${args.config}`, parsed.errors);
+  const config = parsed.config;
+  const port = args.metricsPort ?? config.metrics.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    return fail(logger, EXIT_CONFIG, `--metrics-port ${args.metricsPort} is not a port number 0..65535`);
+  }
+  const metrics = createSpeakerMetrics();
+  let running: RunningSpeaker;
+  try {
+    running = await startStandalone({ config, nodeName: args.nodeName, logger, metrics });
+  } catch (err) {
+    if (err instanceof StandaloneError) return fail(logger, EXIT_CONFIG, 'speaker cannot start', err.problems);
+    return fail(logger, EXIT_START, `speaker cannot start: ${(err as Error).message}`);
+  }
+  const address = args.metricsAddress ?? config.metrics.address;
+  let server: Server | undefined;
+  if (port > 0) {
+    try {
+      server = await serveEndpoints(
+        {
+          registry: metrics.registry,
+          healthz: () => ({ ok: true }),
+          readyz: () => (running.speaker.started ? { ok: true } : { ok: false, reason: 'speaker not running' }),
+        },
+        address,
+        port,
+      );
+      logger.info({ address, port }, 'serving /metrics, /healthz, /readyz');
+    } catch (err) {
+      await running.stop();
+      return fail(logger, EXIT_START, `metrics server on ${address}:${port}: ${(err as Error).message}`);
+    }
+  }
+  let exiting = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (exiting) return;
+    exiting = true;
+    logger.info({ signal, masters: running.speaker.status().filter((r) => r.state === 'master').length }, 'stopping');
+    await running.stop();
+    server?.close();
+    logger.info('stopped: priority 0 sent for every router mastered here');
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', (s) => void shutdown(s));
+  process.on('SIGINT', (s) => void shutdown(s));
+}
+
+function fail(logger: Logger, code: number, msg: string, problems?: readonly string[]): void {
+  logger.error(problems === undefined ? {} : { problems }, msg);
+  logger.flush();
+  process.exitCode = code;
+}
+
+/** speakerCommand is the yargs module for `metal-vrrp speaker`. */
+export const speakerCommand: CommandModule<object, SpeakerArgs> = {
+  command: 'speaker',
+  describe: 'run the VRRP speaker (standalone: --config file.yaml)',
+  builder,
+  handler: (args: ArgumentsCamelCase<SpeakerArgs>) => runSpeaker(args),
+};

@@ -1,0 +1,111 @@
+/**
+ * openNetPorts opens the real sockets a speaker needs on one interface (src/net): a VRRP socket per family its
+ * routers use, an ARP responder when it has IPv4 routers and an NDP responder (joined to the solicited-node group
+ * of every IPv6 VIP, so solicitations pass the NIC filter whatever the state) when it has IPv6 routers.
+ * The responders ask `shouldAnswer`, which the speaker answers from its VIP table.
+ */
+
+import type { Family } from '../../vrrp/advert.ts';
+import type { Logger } from '../log.ts';
+import type { SpeakerMetrics } from '../metrics.ts';
+import { ArpResponder } from '../net/arp-responder.ts';
+import type { VrrpReceive } from '../net/frames/vrrp.ts';
+import type { InterfaceInfo } from '../net/interface-info.ts';
+import { NdpResponder } from '../net/ndp-responder.ts';
+import { VrrpSocket } from '../net/vrrp-socket.ts';
+import type { AdvertChannel, Announcer, SpeakerPorts } from './ports.ts';
+import type { PlannedRouter } from './router-plan.ts';
+
+/** NetPortsDeps: the interface, the routers (to know families and VIPs), and the speaker's two hooks. */
+export interface NetPortsDeps {
+  readonly info: InterfaceInfo;
+  readonly routers: readonly PlannedRouter[];
+  readonly sources: Partial<Record<Family, string>>;
+  readonly onReceive: (r: VrrpReceive) => void;
+  readonly shouldAnswer: (ip: string, ifname: string) => boolean;
+  readonly metrics: SpeakerMetrics;
+  readonly logger: Logger;
+}
+
+/** NetPorts are the speaker's ports and the close() that releases every socket. */
+export interface NetPorts extends SpeakerPorts {
+  close(): void;
+}
+
+/** openNetPorts opens every socket or none: on a failure it closes what it opened and rethrows. */
+export function openNetPorts(deps: NetPortsDeps): NetPorts {
+  const { info, logger } = deps;
+  const families = new Set(deps.routers.map((r) => r.config.family));
+  const closers: (() => void)[] = [];
+  const adverts: Partial<Record<Family, AdvertChannel>> = {};
+  const announcers: Partial<Record<Family, Announcer>> = {};
+  const onError = (what: string) => (err: Error) => logger.error({ err, interface: info.name }, `${what} error`);
+  try {
+    for (const family of families) {
+      const source = deps.sources[family];
+      const socket = new VrrpSocket({
+        family,
+        ifname: info.name,
+        interfaceInfo: info,
+        ...(source === undefined ? {} : { source }),
+        onAdvert: deps.onReceive,
+        onDrop: deps.onReceive,
+        onError: onError(`VRRP ${family} socket`),
+      });
+      closers.push(() => socket.stop());
+      adverts[family] = {
+        send: async (advert, to) => {
+          const sent = await socket.send(advert, to === undefined ? undefined : { address: to });
+          return sent.ok ? { ok: true } : { ok: false, detail: `${sent.reason}: ${sent.detail}` };
+        },
+      };
+    }
+    if (families.has('ipv4')) {
+      const arp = new ArpResponder({
+        ifname: info.name,
+        interfaceInfo: info,
+        shouldAnswer: deps.shouldAnswer,
+        onFrame: (r) => {
+          if (r.answer && r.sent.ok) deps.metrics.arpReplies.inc({ interface: info.name });
+        },
+        onError: onError('ARP responder'),
+      });
+      closers.push(() => arp.stop());
+      announcers.ipv4 = {
+        announce: async (ip, req) => {
+          const r = await arp.announce(ip, req);
+          return r.ok ? r : { ok: false, frames: r.frames, detail: `${r.reason}: ${r.detail}` };
+        },
+      };
+    }
+    if (families.has('ipv6')) {
+      const ndp = new NdpResponder({
+        ifname: info.name,
+        interfaceInfo: info,
+        shouldAnswer: deps.shouldAnswer,
+        onFrame: (r) => {
+          if (r.answer && r.sent.ok) deps.metrics.ndpReplies.inc({ interface: info.name });
+        },
+        onError: onError('NDP responder'),
+      });
+      closers.push(() => ndp.stop());
+      for (const r of deps.routers) if (r.config.family === 'ipv6') for (const vip of r.vips) ndp.listenFor(vip);
+      announcers.ipv6 = {
+        announce: async (ip, req) => {
+          const r = await ndp.announce(ip, req);
+          return r.ok ? r : { ok: false, frames: r.frames, detail: `${r.reason}: ${r.detail}` };
+        },
+      };
+    }
+  } catch (err) {
+    for (const close of closers.reverse()) close();
+    throw err;
+  }
+  return {
+    adverts,
+    announcers,
+    close: () => {
+      for (const close of closers.reverse()) close();
+    },
+  };
+}

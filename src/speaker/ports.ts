@@ -1,0 +1,39 @@
+/**
+ * The speaker's narrow view of the wire: one advert channel per family and one announcer per family. The real ones
+ * wrap src/net (net-ports.ts); unit tests pass fakes, so the runtime is driven without sockets.
+ */
+
+import type { Advert, Family } from '../../vrrp/advert.ts';
+
+/** SendOutcome is whether an advert left, with a human detail when it did not. */
+export type SendOutcome = { readonly ok: true } | { readonly ok: false; readonly detail: string };
+
+/** AdvertChannel sends adverts of one family: to the VRRP group, or to a unicast peer `to`. Never rejects. */
+export interface AdvertChannel {
+  send(advert: Advert, to?: string): Promise<SendOutcome>;
+}
+
+/** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */
+export interface AnnounceRequest {
+  readonly count: number;
+  readonly spacingMs: number;
+  readonly signal: AbortSignal;
+}
+
+/** AnnounceOutcome counts the frames sent; `ok` false with a detail when it stopped short (cancelled included). */
+export interface AnnounceOutcome {
+  readonly ok: boolean;
+  readonly frames: number;
+  readonly detail?: string;
+}
+
+/** Announcer sends gratuitous ARP (IPv4) or unsolicited NAs (IPv6) for one VIP. Never rejects. */
+export interface Announcer {
+  announce(ip: string, request: AnnounceRequest): Promise<AnnounceOutcome>;
+}
+
+/** SpeakerPorts are the channels of the families the speaker's routers use. */
+export interface SpeakerPorts {
+  readonly adverts: Partial<Record<Family, AdvertChannel>>;
+  readonly announcers: Partial<Record<Family, Announcer>>;
+}

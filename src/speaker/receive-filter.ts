@@ -1,0 +1,45 @@
+/**
+ * classifyReceive decides what happens to one packet from a VRRP socket before the engine sees it. Pure.
+ * - A packet the socket layer refused (TTL / hop limit, version, checksum, length, …: src/net/frames/vrrp.ts) is
+ *   dropped and counted by its reason, except our own adverts coming back, which are not invalid, only ours.
+ * - With unicast peers configured, an advert from an address that is not a peer is dropped as 'not-a-peer', as
+ *   keepalived does: a unicast setup must not be steered by whoever multicasts on the segment.
+ * - An advert for a VRID this node does not run is valid VRRP for someone else: ignored, not counted as invalid.
+ */
+
+import { DECODE_ERRORS } from '../../vrrp/codec.ts';
+import { VRRP_DROP_REASONS, type VrrpReceive } from '../net/frames/vrrp.ts';
+import { type RouterKey, routerKey } from './router-plan.ts';
+
+/** INVALID_REASONS are the labels of the invalid-packet counter, pre-registered so /metrics shows zeros. */
+export const INVALID_REASONS: readonly string[] = [
+  ...VRRP_DROP_REASONS.filter((r) => r !== 'own-packet'),
+  ...DECODE_ERRORS.filter((r) => r !== 'bad-pseudo-header'),
+  'not-a-peer',
+];
+
+/** ReceiveDecision is where a received packet goes. */
+export type ReceiveDecision =
+  | { readonly kind: 'deliver'; readonly key: RouterKey }
+  | { readonly kind: 'invalid'; readonly reason: string; readonly detail: string }
+  | { readonly kind: 'own' }
+  | { readonly kind: 'unknown-router'; readonly key: RouterKey };
+
+/** ReceiveContext: the routers this node runs and the unicast peers (empty: multicast, anyone may speak). */
+export interface ReceiveFilterContext {
+  readonly routers: ReadonlySet<RouterKey>;
+  readonly unicastPeers: ReadonlySet<string>;
+}
+
+export function classifyReceive(r: VrrpReceive, ctx: ReceiveFilterContext): ReceiveDecision {
+  if (!r.ok) {
+    if (r.reason === 'own-packet') return { kind: 'own' };
+    return { kind: 'invalid', reason: r.reason, detail: r.detail };
+  }
+  if (ctx.unicastPeers.size > 0 && !ctx.unicastPeers.has(r.from)) {
+    return { kind: 'invalid', reason: 'not-a-peer', detail: `${r.from} is not a unicast peer` };
+  }
+  const key = routerKey(r.family, r.advert.vrid);
+  if (!ctx.routers.has(key)) return { kind: 'unknown-router', key };
+  return { kind: 'deliver', key };
+}

@@ -1,0 +1,309 @@
+/**
+ * Speaker runs the engine's virtual routers of one interface: it feeds them received adverts and timer events,
+ * carries out what they decide (send adverts, answer or stop answering ARP/NDP, announce takeovers) through its
+ * ports, and keeps metrics and logs. All decisions are the engine's (vrrp/router.ts) or pure helpers here
+ * (receive-filter.ts, effects.ts); this class only sequences them. Time comes from the injected clock.
+ */
+
+import type { Advert, Family } from '../../vrrp/advert.ts';
+import { initialRouterState, type RouterEvent, type RouterState, step } from '../../vrrp/router.ts';
+import type { Logger } from '../log.ts';
+import type { SpeakerMetrics } from '../metrics.ts';
+import type { VrrpReceive } from '../net/frames/vrrp.ts';
+import { type Effect, planEffects, type StateName } from './effects.ts';
+import type { SpeakerPorts } from './ports.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { classifyReceive, INVALID_REASONS, type ReceiveFilterContext } from './receive-filter.ts';
+import type { PlannedRouter, RouterKey } from './router-plan.ts';
+import { type Clock, DeadlineScheduler } from './scheduler.ts';
+import { VipTable } from './vip-table.ts';
+
+/** GratuitousOptions: frames per VIP on takeover and their spacing (count 0 turns announcements off). */
+export interface GratuitousOptions {
+  readonly count: number;
+  readonly spacingMs: number;
+}
+
+/** SpeakerDeps are the speaker's collaborators; see the file comment. */
+export interface SpeakerDeps {
+  readonly ifname: string;
+  readonly nodeName: string;
+  readonly routers: readonly PlannedRouter[];
+  readonly ports: SpeakerPorts;
+  readonly clock: Clock;
+  readonly metrics: SpeakerMetrics;
+  readonly logger: Logger;
+  readonly gratuitous: GratuitousOptions;
+  /** unicastPeers: send adverts to these instead of the group, and accept adverts only from them. */
+  readonly unicastPeers?: readonly string[];
+  /** shouldAnswer narrows answering further (e.g. a Service with no local endpoint); mastership is checked first. */
+  readonly shouldAnswer?: (ip: string, ifname: string) => boolean;
+}
+
+/** RouterStatus is one router as `status` and readiness see it. */
+export interface RouterStatus {
+  readonly key: RouterKey;
+  readonly vrid: number;
+  readonly family: Family;
+  readonly priority: number;
+  readonly state: StateName;
+  readonly vips: readonly string[];
+  readonly master?: string;
+}
+
+const STATE_NUMBER: Record<StateName, number> = { initialize: 0, backup: 1, master: 2 };
+const MISMATCH_LOG_WINDOW_MS = 60_000; // also for invalid packets
+const SEND_ERROR_LOG_WINDOW_MS = 10_000;
+const STOP_SEND_TIMEOUT_MS = 1000;
+
+interface RouterSlot {
+  readonly router: PlannedRouter;
+  state: RouterState;
+  readonly log: Logger;
+  /** announce cancels the announcements in progress. */
+  announce: AbortController;
+  /** The per-router counters, bound once: they are bumped every advert interval. */
+  readonly sent: { inc(): void };
+  readonly received: { inc(): void };
+}
+
+export class Speaker {
+  readonly #deps: SpeakerDeps;
+  readonly #slots = new Map<RouterKey, RouterSlot>(); // router key -> its state and helpers
+  readonly #vips: VipTable;
+  readonly #scheduler: DeadlineScheduler<RouterKey>;
+  readonly #filter: ReceiveFilterContext;
+  readonly #limiter = new RateLimiter(MISMATCH_LOG_WINDOW_MS);
+  readonly #sendErrors = new RateLimiter(SEND_ERROR_LOG_WINDOW_MS);
+  readonly #invalidLog = new RateLimiter(MISMATCH_LOG_WINDOW_MS);
+  readonly #pending = new Set<Promise<unknown>>(); // sends and announcements in flight
+  #started = false;
+  #stopped = false;
+
+  constructor(deps: SpeakerDeps) {
+    this.#deps = deps;
+    this.#vips = new VipTable(deps.routers);
+    this.#scheduler = new DeadlineScheduler<RouterKey>({
+      clock: deps.clock,
+      onDue: (key) => this.#step(key, { type: 'timer' }),
+    });
+    for (const router of deps.routers) {
+      const { vrid, family } = router.config;
+      this.#slots.set(router.key, {
+        router,
+        state: initialRouterState(router.config),
+        log: deps.logger.child({ vrid, family, interface: deps.ifname }),
+        announce: new AbortController(),
+        sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
+        received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
+      });
+      for (const vip of router.vips) this.#vipGauge(router, vip).set(0);
+      deps.metrics.routerState.set({ vrid: String(vrid), family, interface: deps.ifname }, 0);
+    }
+    this.#filter = {
+      routers: new Set(this.#slots.keys()),
+      unicastPeers: new Set(deps.unicastPeers ?? []),
+    };
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      for (const reason of INVALID_REASONS) deps.metrics.invalidPackets.inc({ family, reason }, 0);
+    }
+  }
+
+  /** started is true between start() and stop(): the routers take part in elections. */
+  get started(): boolean {
+    return this.#started && !this.#stopped;
+  }
+
+  /** start moves every router from Initialize to Backup (RFC 5798 §6.4.1). */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    for (const key of this.#slots.keys()) this.#step(key, { type: 'startup' });
+  }
+
+  /** receive takes one packet from a VRRP socket: an advert or a drop. Never throws for a bad packet. */
+  receive(r: VrrpReceive): void {
+    if (!this.started) return;
+    const decision = classifyReceive(r, this.#filter);
+    const m = this.#deps.metrics;
+    switch (decision.kind) {
+      case 'own':
+        return;
+      case 'invalid':
+        m.invalidPackets.inc({ family: r.family, reason: decision.reason });
+        // Counted every time; logged once a minute per sender and reason, so a flood cannot flood the log.
+        if (this.#invalidLog.allow(`${r.family}/${decision.reason}/${r.from}`, this.#deps.clock.now())) {
+          this.#deps.logger.warn(
+            {
+              family: r.family,
+              reason: decision.reason,
+              detail: decision.detail,
+              from: r.from,
+              interface: this.#deps.ifname,
+            },
+            'invalid VRRP packet dropped',
+          );
+        }
+        return;
+      case 'unknown-router':
+        this.#deps.logger.debug({ router: decision.key }, 'advert for a router not run here');
+        return;
+      case 'deliver': {
+        if (!r.ok) return; // classifyReceive delivers only adverts; this narrows the type
+        this.#slots.get(decision.key)?.received.inc();
+        if (r.checksumMode === 'no-pseudo-header') m.legacyChecksum.inc({ vrid: String(r.advert.vrid) });
+        this.#step(decision.key, { type: 'advert', from: r.from, advert: r.advert });
+      }
+    }
+  }
+
+  /** shouldAnswer is the responders' predicate: a VIP of a router mastered here, and the injected check agrees. */
+  shouldAnswer(ip: string, ifname: string): boolean {
+    if (ifname !== this.#deps.ifname || !this.#vips.isMastered(ip)) return false;
+    return this.#deps.shouldAnswer?.(ip, ifname) ?? true;
+  }
+
+  /** status lists every router's state. */
+  status(): RouterStatus[] {
+    return [...this.#slots.values()].map((s) => {
+      const master = s.state.kind === 'backup' ? s.state.master?.address : undefined;
+      return {
+        key: s.router.key,
+        vrid: s.router.config.vrid,
+        family: s.router.config.family,
+        priority: s.router.config.priority,
+        state: s.state.kind,
+        vips: s.router.vips,
+        ...(master === undefined ? {} : { master }),
+      };
+    });
+  }
+
+  /**
+   * stop leaves every election: masters send priority 0 (RFC 5798 §6.4.3) so a backup takes over after Skew_Time,
+   * every router stops answering at once, and announcements are cancelled. Resolves once the adverts have been
+   * handed to the kernel (or STOP_SEND_TIMEOUT_MS passed). The caller closes the sockets afterwards.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    if (this.#started) for (const key of this.#slots.keys()) this.#step(key, { type: 'shutdown' });
+    this.#stopped = true;
+    this.#scheduler.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STOP_SEND_TIMEOUT_MS);
+    });
+    await Promise.race([Promise.allSettled([...this.#pending]), timeout]);
+    clearTimeout(timer);
+  }
+
+  #step(key: RouterKey, event: RouterEvent): void {
+    const slot = this.#slots.get(key);
+    if (!slot || this.#stopped) return;
+    const now = this.#deps.clock.now();
+    const res = step(slot.state, event, now);
+    const before = slot.state.kind;
+    slot.state = res.state;
+    this.#scheduler.set(key, res.deadline);
+    if (res.actions.length === 0) return;
+    const effects = planEffects(slot.router, res.actions, { unicastPeers: this.#deps.unicastPeers ?? [] });
+    for (const effect of effects) this.#apply(slot, effect, before, now);
+  }
+
+  #apply(slot: RouterSlot, effect: Effect, before: StateName, now: number): void {
+    const { router, log } = slot;
+    const { vrid, family } = router.config;
+    const m = this.#deps.metrics;
+    switch (effect.kind) {
+      case 'send':
+        this.#send(slot, effect.advert, effect.to, now);
+        return;
+      case 'answer':
+        this.#vips.setMaster(router.key, effect.on);
+        for (const vip of router.vips) this.#vipGauge(router, vip).set(effect.on ? 1 : 0);
+        return;
+      case 'announce':
+        this.#announce(slot);
+        return;
+      case 'cancel-announce':
+        slot.announce.abort();
+        return;
+      case 'transition': {
+        m.transitions.inc({ vrid: String(vrid), family, to: effect.to, reason: effect.reason });
+        m.routerState.set({ vrid: String(vrid), family, interface: this.#deps.ifname }, STATE_NUMBER[effect.to]);
+        const fields = {
+          from: before,
+          to: effect.to,
+          reason: effect.reason,
+          priority: router.config.priority,
+          ...(effect.master === undefined
+            ? {}
+            : { master: effect.master.address, masterPriority: effect.master.priority }),
+        };
+        // One line per VIP, so a search for a VIP finds every change of its master.
+        for (const vip of router.vips) log.info({ ...fields, vip }, `${vip} ${before} -> ${effect.to}`);
+        return;
+      }
+      case 'ignored':
+        log.debug({ reason: effect.reason, from: effect.from }, 'advert ignored');
+        return;
+      case 'mismatch':
+        if (this.#limiter.allow(`${router.key}/${effect.field}/${effect.from}`, now)) {
+          log.warn(
+            { field: effect.field, from: effect.from, ours: effect.ours, theirs: effect.theirs },
+            'advert differs from our configuration (RFC 5798 §7.1); processed anyway',
+          );
+        }
+        return;
+      case 'config-rejected':
+        log.error({ errors: effect.errors }, 'router configuration change rejected');
+        return;
+    }
+  }
+
+  #send(slot: RouterSlot, advert: Advert, to: string | undefined, now: number): void {
+    const { family } = slot.router.config;
+    const channel = this.#deps.ports.adverts[family];
+    if (!channel) return;
+    const sent = channel.send(advert, to).then((outcome) => {
+      if (outcome.ok) slot.sent.inc();
+      else if (this.#sendErrors.allow(slot.router.key, now)) {
+        slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
+      }
+    });
+    this.#track(sent);
+  }
+
+  #announce(slot: RouterSlot): void {
+    const { count, spacingMs } = this.#deps.gratuitous;
+    const announcer = this.#deps.ports.announcers[slot.router.config.family];
+    slot.announce.abort(); // a new announcement replaces one in progress
+    slot.announce = new AbortController();
+    if (!announcer || count < 1) return;
+    const signal = slot.announce.signal;
+    for (const vip of slot.router.vips) {
+      const done = announcer.announce(vip, { count, spacingMs, signal }).then((outcome) => {
+        const labels = { family: slot.router.config.family, interface: this.#deps.ifname };
+        this.#deps.metrics.gratuitousSent.inc(labels, outcome.frames);
+        if (!outcome.ok && !signal.aborted) slot.log.warn({ vip, detail: outcome.detail }, 'announcement cut short');
+      });
+      this.#track(done);
+    }
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+  }
+
+  #vipGauge(router: PlannedRouter, vip: string) {
+    const { vrid, family } = router.config;
+    return this.#deps.metrics.vipMaster.labels({
+      vip,
+      vrid: String(vrid),
+      family,
+      node: this.#deps.nodeName,
+      service: '',
+    });
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * startStandalone runs a speaker from a parsed standalone config (standalone-config.ts) on a real interface: reads
+ * the interface, plans the routers, opens the sockets, starts the elections. The CLI command adds the HTTP
+ * endpoints and signal handling; the lab and tests may call this directly.
+ */
+
+import type { Family } from '../../vrrp/advert.ts';
+import type { Logger } from '../log.ts';
+import type { SpeakerMetrics } from '../metrics.ts';
+import { type InterfaceInfo, readInterfaceInfo } from '../net/interface-info.ts';
+import { openNetPorts } from './net-ports.ts';
+import { planRouters, type Sources } from './router-plan.ts';
+import { type Clock, realClock } from './scheduler.ts';
+import { Speaker } from './speaker.ts';
+import type { StandaloneConfig } from './standalone-config.ts';
+
+/** StandaloneDeps: the config, this node's name (for metrics), the logger and metrics; clock and interface reader
+ * default to the real ones. */
+export interface StandaloneDeps {
+  readonly config: StandaloneConfig;
+  readonly nodeName: string;
+  readonly logger: Logger;
+  readonly metrics: SpeakerMetrics;
+  readonly clock?: Clock;
+  readonly readInterface?: (ifname: string) => ReturnType<typeof readInterfaceInfo>;
+}
+
+/** RunningSpeaker is a started speaker; stop() sends priority 0 where it masters, then closes the sockets. */
+export interface RunningSpeaker {
+  readonly speaker: Speaker;
+  readonly info: InterfaceInfo;
+  stop(): Promise<void>;
+}
+
+/** StandaloneError is a start-up failure the operator must fix (bad interface, config the interface cannot serve). */
+export class StandaloneError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'StandaloneError';
+    this.problems = problems;
+  }
+}
+
+/** sourcesOf picks the advert sources: the first IPv4 address of the interface, and its link-local (§5.1.2.1). */
+export function sourcesOf(info: InterfaceInfo): Sources {
+  const sources: { -readonly [F in Family]?: string } = {};
+  if (info.ipv4[0] !== undefined) sources.ipv4 = info.ipv4[0];
+  if (info.linkLocal !== undefined) sources.ipv6 = info.linkLocal;
+  return sources;
+}
+
+/** startStandalone starts the speaker; throws StandaloneError for config problems, socket errors as they come. */
+export async function startStandalone(deps: StandaloneDeps): Promise<RunningSpeaker> {
+  const { config, logger } = deps;
+  const read = deps.readInterface ?? readInterfaceInfo;
+  const info = read(config.interface);
+  if (!info.ok) throw new StandaloneError([`interface ${config.interface}: ${info.reason} (${info.detail})`]);
+  const v6Peers = config.unicastPeers.filter((p) => p.includes(':'));
+  if (v6Peers.length > 0) {
+    // VrrpSocket sends IPv6 adverts as whole frames and has no neighbour lookup for a unicast peer's MAC.
+    throw new StandaloneError([`unicastPeers: IPv6 unicast is not supported (${v6Peers.join(', ')}); use multicast`]);
+  }
+  const sources = sourcesOf(info);
+  const planned = planRouters(config.routers, sources);
+  if ('errors' in planned) throw new StandaloneError(planned.errors);
+  const routers = planned.routers;
+
+  let speaker: Speaker | undefined;
+  const ports = openNetPorts({
+    info,
+    routers,
+    sources,
+    onReceive: (r) => speaker?.receive(r),
+    shouldAnswer: (ip, ifname) => speaker?.shouldAnswer(ip, ifname) ?? false,
+    metrics: deps.metrics,
+    logger,
+  });
+  speaker = new Speaker({
+    ifname: info.name,
+    nodeName: deps.nodeName,
+    routers,
+    ports,
+    clock: deps.clock ?? realClock,
+    metrics: deps.metrics,
+    logger,
+    gratuitous: config.gratuitous,
+    unicastPeers: config.unicastPeers,
+  });
+  speaker.start();
+  logger.info(
+    {
+      interface: info.name,
+      mac: info.mac,
+      sources,
+      routers: routers.map((r) => ({ vrid: r.config.vrid, family: r.config.family, priority: r.config.priority })),
+    },
+    'speaker started',
+  );
+  const running = speaker;
+  let stopping: Promise<void> | undefined;
+  return {
+    speaker: running,
+    info,
+    stop: () => {
+      stopping ??= (async () => {
+        await running.stop();
+        ports.close();
+      })();
+      return stopping;
+    },
+  };
+}

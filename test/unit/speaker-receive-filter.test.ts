@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { VrrpReceive } from '../../src/net/frames/vrrp.ts';
+import { classifyReceive, INVALID_REASONS } from '../../src/speaker/receive-filter.ts';
+
+const advert = { vrid: 7, priority: 100, maxAdvertIntervalCs: 10, addresses: ['10.0.0.100'] };
+const good: VrrpReceive = {
+  ok: true,
+  family: 'ipv4',
+  from: '10.0.0.2',
+  to: '224.0.0.18',
+  advert,
+  checksumMode: 'pseudo-header',
+};
+const routers = new Set(['ipv4/7'] as const);
+
+const cases: [string, VrrpReceive, ReadonlySet<string>, ReturnType<typeof classifyReceive>['kind'], string?][] = [
+  ['a good advert for our router', good, new Set(), 'deliver'],
+  ['bad TTL', { ok: false, family: 'ipv4', reason: 'bad-ttl', detail: 'ttl 64' }, new Set(), 'invalid', 'bad-ttl'],
+  [
+    'bad checksum',
+    { ok: false, family: 'ipv6', reason: 'bad-checksum', detail: '' },
+    new Set(),
+    'invalid',
+    'bad-checksum',
+  ],
+  ['truncated', { ok: false, family: 'ipv4', reason: 'truncated', detail: '' }, new Set(), 'invalid', 'truncated'],
+  ['VRRPv2', { ok: false, family: 'ipv4', reason: 'bad-version', detail: '' }, new Set(), 'invalid', 'bad-version'],
+  ['our own advert back', { ok: false, family: 'ipv4', reason: 'own-packet', detail: '' }, new Set(), 'own'],
+  ['another VRID', { ...good, advert: { ...advert, vrid: 8 } }, new Set(), 'unknown-router'],
+  ['unicast: a peer', good, new Set(['10.0.0.2']), 'deliver'],
+  ['unicast: not a peer', good, new Set(['10.0.0.3']), 'invalid', 'not-a-peer'],
+];
+for (const [name, packet, peers, kind, reason] of cases) {
+  test(`classifyReceive: ${name} -> ${kind}${reason ? ` (${reason})` : ''}`, () => {
+    const d = classifyReceive(packet, { routers, unicastPeers: peers });
+    assert.equal(d.kind, kind);
+    if (reason !== undefined) assert.equal(d.kind === 'invalid' && d.reason, reason);
+    if (reason !== undefined) assert.ok(INVALID_REASONS.includes(reason), `${reason} is pre-registered`);
+  });
+}
+
+test('INVALID_REASONS leaves out own packets and has no duplicates', () => {
+  assert.equal(INVALID_REASONS.includes('own-packet'), false);
+  assert.equal(new Set(INVALID_REASONS).size, INVALID_REASONS.length);
+});

@@ -1,0 +1,293 @@
+// The Speaker runtime on a fake LAN: several speakers whose advert channels deliver to each other through the fake
+// clock (zero latency, in time order), fake announcers that record what they announce, a pino sink for the logs and
+// the real prom-client registry for the metrics. No sockets: the elections, answering and announcing are the real code.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLogger } from '../../src/log.ts';
+import { createSpeakerMetrics, type SpeakerMetrics } from '../../src/metrics.ts';
+import type { VrrpReceive } from '../../src/net/frames/vrrp.ts';
+import type { AnnounceRequest } from '../../src/speaker/ports.ts';
+import { RateLimiter } from '../../src/speaker/rate-limit.ts';
+import { planRouters } from '../../src/speaker/router-plan.ts';
+import { Speaker } from '../../src/speaker/speaker.ts';
+import type { Advert } from '../../vrrp/advert.ts';
+import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+
+const VIP = '10.0.0.100';
+const VIP6 = 'fd00::100';
+
+interface Node {
+  readonly name: string;
+  readonly ip: string;
+  readonly speaker: Speaker;
+  readonly metrics: SpeakerMetrics;
+  readonly logs: Record<string, unknown>[];
+  readonly announced: { ip: string; at: number; request: AnnounceRequest }[];
+  readonly sent: { advert: Advert; to: string | undefined; at: number }[];
+  linkUp: boolean;
+}
+
+/** lan builds one speaker per priority on a shared fake segment. */
+function lan(
+  priorities: readonly number[],
+  opts: { gratuitous?: number; ipv6?: boolean; shouldAnswer?: (ip: string) => boolean } = {},
+) {
+  const clock = new FakeClock();
+  const nodes: Node[] = [];
+  const deliver = (from: Node, advert: Advert, family: 'ipv4' | 'ipv6') => {
+    for (const n of nodes) {
+      if (n === from || !n.linkUp || !from.linkUp) continue;
+      const r: VrrpReceive = {
+        ok: true,
+        family,
+        from: family === 'ipv4' ? from.ip : `fe80::${from.name.slice(1)}`,
+        to: family === 'ipv4' ? '224.0.0.18' : 'ff02::12',
+        advert,
+        checksumMode: 'pseudo-header',
+      };
+      clock.setTimer(() => n.speaker.receive(r), 0);
+    }
+  };
+  priorities.forEach((priority, i) => {
+    const name = `n${i + 1}`;
+    const ip = `10.0.0.${i + 1}`;
+    const specs = [
+      {
+        vrid: 7,
+        family: 'ipv4' as const,
+        priority,
+        advertIntervalCs: 10,
+        preempt: true,
+        preemptDelayMs: 0,
+        vips: [VIP],
+      },
+      ...(opts.ipv6
+        ? [
+            {
+              vrid: 7,
+              family: 'ipv6' as const,
+              priority,
+              advertIntervalCs: 10,
+              preempt: true,
+              preemptDelayMs: 0,
+              vips: [VIP6],
+            },
+          ]
+        : []),
+    ];
+    const planned = planRouters(specs, { ipv4: ip, ipv6: `fe80::${i + 1}` });
+    assert.ok('routers' in planned, JSON.stringify(planned));
+    const logs: Record<string, unknown>[] = [];
+    const metrics = createSpeakerMetrics({ processMetrics: false });
+    const announced: Node['announced'] = [];
+    const sent: Node['sent'] = [];
+    const node = { name, ip, metrics, logs, announced, sent, linkUp: true } as Omit<Node, 'speaker'> & {
+      speaker?: Speaker;
+    };
+    const channel = (family: 'ipv4' | 'ipv6') => ({
+      send: async (advert: Advert, to?: string) => {
+        sent.push({ advert, to, at: clock.now() });
+        deliver(node as Node, advert, family);
+        return { ok: true as const };
+      },
+    });
+    const announcer = {
+      announce: async (ip: string, request: AnnounceRequest) => {
+        announced.push({ ip, at: clock.now(), request });
+        return { ok: true, frames: request.count };
+      },
+    };
+    node.speaker = new Speaker({
+      ifname: 'eth0',
+      nodeName: name,
+      routers: planned.routers,
+      ports: {
+        adverts: { ipv4: channel('ipv4'), ipv6: channel('ipv6') },
+        announcers: { ipv4: announcer, ipv6: announcer },
+      },
+      clock,
+      metrics,
+      logger: createLogger({ level: 'debug', destination: { write: (s: string) => void logs.push(JSON.parse(s)) } }),
+      gratuitous: { count: opts.gratuitous ?? 3, spacingMs: 100 },
+      ...(opts.shouldAnswer ? { shouldAnswer: opts.shouldAnswer } : {}),
+    });
+    nodes.push(node as Node);
+  });
+  const masters = (vip = VIP) => nodes.filter((n) => n.speaker.shouldAnswer(vip, 'eth0')).map((n) => n.name);
+  return { clock, nodes, masters };
+}
+
+async function counter(m: SpeakerMetrics, name: keyof SpeakerMetrics, labels: Record<string, string>) {
+  const metric = m[name] as { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> };
+  const { values } = await metric.get();
+  const hit = values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
+  return hit?.value;
+}
+
+test('three speakers elect the highest priority; only it answers, and it announces with the configured count', () => {
+  const { clock, nodes, masters } = lan([100, 200, 150], { gratuitous: 2 });
+  for (const n of nodes) n.speaker.start();
+  assert.deepEqual(masters(), [], 'nobody answers before an election');
+  clock.advance(1000);
+  assert.deepEqual(masters(), ['n2']);
+  assert.equal(nodes[1]!.speaker.shouldAnswer(VIP, 'eth1'), false, 'only on the speaker interface');
+  assert.equal(nodes[1]!.speaker.shouldAnswer('10.0.0.99', 'eth0'), false, 'only for VIPs');
+  assert.deepEqual(
+    nodes.map((n) => n.announced.length),
+    [0, 1, 0],
+  );
+  assert.equal(nodes[1]!.announced[0]!.request.count, 2);
+  assert.deepEqual(
+    nodes.map((n) => n.speaker.status()[0]!.state),
+    ['backup', 'master', 'backup'],
+  );
+  assert.equal(nodes[0]!.speaker.status()[0]!.master, '10.0.0.2');
+  // Every state change is logged with vip, vrid and interface.
+  const change = nodes[1]!.logs.find((l) => l['to'] === 'master');
+  assert.ok(change, 'a log line for the change to master');
+  assert.equal(change['vip'], VIP);
+  assert.equal(change['vrid'], 7);
+  assert.equal(change['interface'], 'eth0');
+  assert.equal(change['reason'], 'no-master');
+});
+
+test('node loss: the next priority takes over after its Master_Down_Interval, not before', () => {
+  const { clock, nodes, masters } = lan([100, 200, 150]);
+  for (const n of nodes) n.speaker.start();
+  clock.advance(1000);
+  const lost = nodes[1]!;
+  lost.linkUp = false; // its adverts stop reaching anyone
+  const t0 = clock.now();
+  const mdi = masterDownIntervalMs(150, 10);
+  // The last advert was at most one interval before t0, so the takeover is due within (mdi - 100, mdi].
+  clock.advance(mdi - 100 - 1);
+  assert.deepEqual(
+    masters().filter((n) => n !== 'n2'),
+    [],
+  );
+  clock.advance(102);
+  assert.deepEqual(
+    masters().filter((n) => n !== 'n2'),
+    ['n3'],
+  );
+  const took = nodes[2]!.announced.at(-1)!.at - t0;
+  assert.ok(took <= mdi, `took ${took} ms, Master_Down_Interval ${mdi}`);
+  lost.linkUp = true; // it comes back: preemption gives the VIP back and n3 stops answering at once
+  clock.advance(1000);
+  assert.deepEqual(masters(), ['n2']);
+});
+
+test('stop(): priority 0 from the master; the best backup takes over after Skew_Time', async () => {
+  const { clock, nodes, masters } = lan([100, 200, 150]);
+  for (const n of nodes) n.speaker.start();
+  clock.advance(1000);
+  const stopping = nodes[1]!.speaker.stop();
+  assert.deepEqual(masters(), [], 'the old master stops answering at once');
+  const last = nodes[1]!.sent.at(-1)!;
+  assert.equal(last.advert.priority, 0);
+  await stopping;
+  clock.advance(skewTimeMs(150, 10) - 1);
+  assert.deepEqual(masters(), []);
+  clock.advance(2);
+  assert.deepEqual(masters(), ['n3']);
+  assert.equal(nodes[2]!.logs.find((l) => l['to'] === 'master')?.['reason'], 'priority-zero');
+  // A stopped speaker neither sends nor reacts.
+  const count = nodes[1]!.sent.length;
+  clock.advance(1000);
+  assert.equal(nodes[1]!.sent.length, count);
+  assert.equal(nodes[1]!.speaker.started, false);
+});
+
+test('invalid packets are counted by reason and change no state', async () => {
+  const { clock, nodes, masters } = lan([200, 100]);
+  for (const n of nodes) n.speaker.start();
+  clock.advance(1000);
+  const before = nodes.map((n) => n.speaker.status());
+  const master = nodes[0]!;
+  for (const reason of ['bad-ttl', 'bad-checksum', 'truncated', 'bad-ttl'] as const) {
+    master.speaker.receive({ ok: false, family: 'ipv4', reason, detail: 'test', from: '10.0.0.9' });
+  }
+  master.speaker.receive({ ok: false, family: 'ipv4', reason: 'own-packet', detail: 'loop' });
+  clock.advance(500);
+  assert.deepEqual(
+    nodes.map((n) => n.speaker.status()),
+    before,
+  );
+  assert.deepEqual(masters(), ['n1']);
+  const m = master.metrics;
+  assert.equal(await counter(m, 'invalidPackets', { family: 'ipv4', reason: 'bad-ttl' }), 2);
+  assert.equal(await counter(m, 'invalidPackets', { family: 'ipv4', reason: 'bad-checksum' }), 1);
+  assert.equal(await counter(m, 'invalidPackets', { family: 'ipv4', reason: 'truncated' }), 1);
+  assert.equal(await counter(m, 'invalidPackets', { family: 'ipv6', reason: 'bad-ttl' }), 0, 'pre-registered');
+  assert.equal(await counter(m, 'invalidPackets', { family: 'ipv4', reason: 'own-packet' }), undefined);
+  const warned = master.logs.filter((l) => l['msg'] === 'invalid VRRP packet dropped');
+  assert.deepEqual(
+    warned.map((l) => l['reason']),
+    ['bad-ttl', 'bad-checksum', 'truncated'],
+    'logged once per reason and sender (rate-limited), counted every time',
+  );
+});
+
+test('a higher-priority advert makes the master stop answering at once and cancels its announcements', () => {
+  const { clock, nodes, masters } = lan([150]);
+  const [n1] = nodes;
+  n1!.speaker.start();
+  clock.advance(1000);
+  assert.deepEqual(masters(), ['n1']);
+  const signal = n1!.announced.at(-1)!.request.signal;
+  assert.equal(signal.aborted, false);
+  n1!.speaker.receive({
+    ok: true,
+    family: 'ipv4',
+    from: '10.0.0.9',
+    to: '224.0.0.18',
+    advert: { vrid: 7, priority: 250, maxAdvertIntervalCs: 10, addresses: [VIP] },
+    checksumMode: 'pseudo-header',
+  });
+  assert.deepEqual(masters(), [], 'stopped answering within the same step');
+  assert.equal(signal.aborted, true);
+});
+
+test('IPv6 and IPv4 routers with one VRID run apart; metrics follow the states', async () => {
+  const { clock, nodes, masters } = lan([200, 100], { ipv6: true });
+  for (const n of nodes) n.speaker.start();
+  clock.advance(1000);
+  assert.deepEqual(masters(VIP6), ['n1']);
+  assert.deepEqual(masters(VIP), ['n1']);
+  const six = nodes[0]!.sent.find((s) => s.advert.addresses.includes(VIP6));
+  assert.equal(six?.advert.addresses[0], 'fe80::200:5eff:fe00:207', 'virtual link-local first');
+  const m = nodes[0]!.metrics;
+  assert.equal(await counter(m, 'routerState', { vrid: '7', family: 'ipv6' }), 2);
+  assert.equal(await counter(m, 'vipMaster', { vip: VIP6, node: 'n1' }), 1);
+  assert.equal(await counter(nodes[1]!.metrics, 'vipMaster', { vip: VIP6, node: 'n2' }), 0);
+  assert.ok(((await counter(nodes[1]!.metrics, 'advertsReceived', { family: 'ipv6' })) ?? 0) > 5);
+  assert.equal(await counter(m, 'gratuitousSent', { family: 'ipv6' }), 3);
+});
+
+test('injected shouldAnswer narrows answering; the mastership check comes first', () => {
+  const asked: string[] = [];
+  const { clock, nodes } = lan([200], {
+    ipv6: true,
+    shouldAnswer: (ip) => {
+      asked.push(ip);
+      return ip !== VIP6; // e.g. no local endpoint for the IPv6 Service
+    },
+  });
+  const n = nodes[0]!;
+  assert.equal(n.speaker.shouldAnswer(VIP, 'eth0'), false);
+  assert.deepEqual(asked, [], 'not asked for a VIP this node does not master');
+  n.speaker.start();
+  clock.advance(1000);
+  assert.equal(n.speaker.shouldAnswer(VIP, 'eth0'), true);
+  assert.equal(n.speaker.shouldAnswer(VIP6, 'eth0'), false);
+  assert.deepEqual(asked, [VIP, VIP6]);
+});
+
+test('RateLimiter lets one event per key per window through', () => {
+  const r = new RateLimiter(1000);
+  assert.equal(r.allow('a', 0), true);
+  assert.equal(r.allow('a', 999), false);
+  assert.equal(r.allow('b', 999), true);
+  assert.equal(r.allow('a', 1000), true);
+});
