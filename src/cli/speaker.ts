@@ -7,16 +7,25 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { DEFAULT_LOAD_BALANCER_CLASS } from '../controller/service-request.ts';
 import { serveEndpoints } from '../http-endpoints.ts';
+import { loadKubeConfig } from '../k8s/clients.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createSpeakerMetrics } from '../metrics.ts';
+import { startKubernetesSpeaker } from '../speaker/kubernetes.ts';
+import { SpeakerHost } from '../speaker/speaker-host.ts';
 import { type RunningSpeaker, StandaloneError, startStandalone } from '../speaker/standalone.ts';
 import { parseStandaloneConfig } from '../speaker/standalone-config.ts';
 
 /** SpeakerArgs are the command's options after parsing. */
 export interface SpeakerArgs {
-  readonly config: string;
+  readonly config: string | undefined;
+  readonly kubernetes: boolean;
+  readonly kubeconfig: string | undefined;
+  readonly namespace: string;
+  readonly lbClass: string;
   readonly metricsPort: number | undefined;
   readonly metricsAddress: string | undefined;
   readonly nodeName: string;
@@ -32,8 +41,23 @@ function builder(y: Argv): Argv<SpeakerArgs> {
     .option('config', {
       alias: 'c',
       type: 'string',
-      demandOption: true,
       describe: 'standalone YAML config: interface, routers (vrid, priority, vips), advertInterval, unicastPeers',
+    })
+    .option('kubernetes', {
+      type: 'boolean',
+      default: false,
+      describe: 'Kubernetes mode (the default without --config): VIPs from Services, pools and L2Advertisements',
+    })
+    .option('kubeconfig', { type: 'string', describe: 'kubeconfig file (default: in-cluster, then $KUBECONFIG)' })
+    .option('namespace', {
+      type: 'string',
+      default: process.env['POD_NAMESPACE'] ?? 'metallb-system',
+      describe: 'namespace of the IPAddressPools, L2Advertisements and ServiceL2Statuses',
+    })
+    .option('lb-class', {
+      type: 'string',
+      default: DEFAULT_LOAD_BALANCER_CLASS,
+      describe: 'spec.loadBalancerClass served (besides Services with none)',
     })
     .option('metrics-port', {
       type: 'number',
@@ -55,6 +79,10 @@ function builder(y: Argv): Argv<SpeakerArgs> {
 /** runSpeaker is the command's body; it resolves when the speaker has started and leaves the process running. */
 export async function runSpeaker(args: SpeakerArgs): Promise<void> {
   const logger = createLogger({ level: args.logLevel, bindings: { component: 'speaker', node: args.nodeName } });
+  if (args.config !== undefined && args.kubernetes) {
+    return fail(logger, EXIT_CONFIG, '--config (standalone) and --kubernetes exclude each other');
+  }
+  if (args.config === undefined) return runKubernetesSpeaker(args, logger);
   let text: string;
   try {
     text = await readFile(args.config, 'utf8');
@@ -110,6 +138,67 @@ export async function runSpeaker(args: SpeakerArgs): Promise<void> {
   process.on('SIGINT', (s) => void shutdown(s));
 }
 
+/** runKubernetesSpeaker is Kubernetes mode: routers from the API, status and Events back to it. */
+async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<void> {
+  if (!Number.isInteger(args.metricsPort ?? 7472) || (args.metricsPort ?? 7472) < 0) {
+    return fail(logger, EXIT_CONFIG, `--metrics-port ${args.metricsPort} is not a port number`);
+  }
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(args.kubeconfig);
+  } catch (err) {
+    return fail(logger, EXIT_CONFIG, `cannot load kubeconfig: ${(err as Error).message}`);
+  }
+  const metrics = createSpeakerMetrics();
+  const host = new SpeakerHost({ nodeName: args.nodeName, metrics, logger });
+  const podUid = process.env['POD_UID'];
+  const podName = process.env['POD_NAME'];
+  const running = startKubernetesSpeaker({
+    kubeConfig,
+    nodeName: args.nodeName,
+    namespace: args.namespace,
+    loadBalancerClass: args.lbClass,
+    host,
+    metrics,
+    logger,
+    instance: podName ?? hostname(),
+    ...(podUid && podName ? { owner: { apiVersion: 'v1', kind: 'Pod', name: podName, uid: podUid } } : {}),
+  });
+  const port = args.metricsPort ?? 7472;
+  const address = args.metricsAddress ?? '0.0.0.0';
+  let server: Server | undefined;
+  if (port > 0) {
+    try {
+      server = await serveEndpoints(
+        {
+          registry: metrics.registry,
+          healthz: () => ({ ok: true }),
+          readyz: () => (running.isReady() ? { ok: true } : { ok: false, reason: 'not synced with the API yet' }),
+        },
+        address,
+        port,
+      );
+      logger.info({ address, port }, 'serving /metrics, /healthz, /readyz');
+    } catch (err) {
+      await running.stop();
+      return fail(logger, EXIT_START, `metrics server on ${address}:${port}: ${(err as Error).message}`);
+    }
+  }
+  let exiting = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (exiting) return;
+    exiting = true;
+    logger.info({ signal, routers: running.speaker.running.size }, 'stopping');
+    await running.stop();
+    server?.close();
+    logger.info('stopped: priority 0 sent for every router mastered here');
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', (s) => void shutdown(s));
+  process.on('SIGINT', (s) => void shutdown(s));
+}
+
 function fail(logger: Logger, code: number, msg: string, problems?: readonly string[]): void {
   logger.error(problems === undefined ? {} : { problems }, msg);
   logger.flush();
@@ -119,7 +208,7 @@ function fail(logger: Logger, code: number, msg: string, problems?: readonly str
 /** speakerCommand is the yargs module for `metal-vrrp speaker`. */
 export const speakerCommand: CommandModule<object, SpeakerArgs> = {
   command: 'speaker',
-  describe: 'run the VRRP speaker (standalone: --config file.yaml)',
+  describe: 'run the VRRP speaker: Kubernetes mode, or standalone with --config file.yaml',
   builder,
   handler: (args: ArgumentsCamelCase<SpeakerArgs>) => runSpeaker(args),
 };

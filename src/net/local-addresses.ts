@@ -1,7 +1,8 @@
 /**
  * readLocalNode reads this host's interface addresses (os.networkInterfaces) and the interface of the default route
  * per family (/proc/net/route, /proc/net/ipv6_route), which the speaker uses to pick the interface for a VIP when no
- * L2Advertisement names one. Loopback and link-local addresses are left out: a VIP is never served on them.
+ * L2Advertisement names one. Left out: loopback and link-local addresses, and host addresses (/32, /128) — kube-proxy
+ * in IPVS mode puts every LoadBalancer IP on kube-ipvs0 as a /32, and that "subnet" holds the VIP but is no link.
  */
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
@@ -48,7 +49,9 @@ export function readLocalNode(name: string): LocalNode {
     for (const a of list ?? []) {
       if (a.internal) continue;
       if (a.family === 'IPv6' && /^fe[89ab]/i.test(a.address)) continue;
-      const prefixLength = Number((a.cidr ?? '').split('/')[1] ?? (a.family === 'IPv4' ? 32 : 128));
+      const full = a.family === 'IPv4' ? 32 : 128;
+      const prefixLength = Number((a.cidr ?? '').split('/')[1] ?? full);
+      if (prefixLength >= full) continue;
       addresses.push({ ifname, address: a.address, prefixLength });
     }
   }

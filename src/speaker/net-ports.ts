@@ -20,6 +20,8 @@ import type { PlannedRouter } from './router-plan.ts';
 export interface NetPortsDeps {
   readonly info: InterfaceInfo;
   readonly routers: readonly PlannedRouter[];
+  /** families opens these families whatever the routers (Kubernetes mode: routers come and go). */
+  readonly families?: readonly Family[];
   readonly sources: Partial<Record<Family, string>>;
   readonly onReceive: (r: VrrpReceive) => void;
   readonly shouldAnswer: (ip: string, ifname: string) => boolean;
@@ -29,13 +31,16 @@ export interface NetPortsDeps {
 
 /** NetPorts are the speaker's ports and the close() that releases every socket. */
 export interface NetPorts extends SpeakerPorts {
+  /** listenFor joins the solicited-node group of an IPv6 VIP added after opening (no-op without IPv6). */
+  listenFor(ip: string): void;
   close(): void;
 }
 
 /** openNetPorts opens every socket or none: on a failure it closes what it opened and rethrows. */
 export function openNetPorts(deps: NetPortsDeps): NetPorts {
   const { info, logger } = deps;
-  const families = new Set(deps.routers.map((r) => r.config.family));
+  const families = new Set(deps.families ?? deps.routers.map((r) => r.config.family));
+  let ndpListen: ((ip: string) => void) | undefined;
   const closers: (() => void)[] = [];
   const adverts: Partial<Record<Family, AdvertChannel>> = {};
   const announcers: Partial<Record<Family, Announcer>> = {};
@@ -89,6 +94,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         onError: onError('NDP responder'),
       });
       closers.push(() => ndp.stop());
+      ndpListen = (ip) => void ndp.listenFor(ip);
       for (const r of deps.routers) if (r.config.family === 'ipv6') for (const vip of r.vips) ndp.listenFor(vip);
       announcers.ipv6 = {
         announce: async (ip, req) => {
@@ -104,6 +110,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
   return {
     adverts,
     announcers,
+    listenFor: (ip) => ndpListen?.(ip),
     close: () => {
       for (const close of closers.reverse()) close();
     },

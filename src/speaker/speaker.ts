@@ -7,6 +7,7 @@
 
 import type { Advert, Family } from '../../vrrp/advert.ts';
 import { initialRouterState, type RouterEvent, type RouterState, step } from '../../vrrp/router.ts';
+import type { RouterConfigChanges } from '../../vrrp/router-config.ts';
 import type { Logger } from '../log.ts';
 import type { SpeakerMetrics } from '../metrics.ts';
 import type { VrrpReceive } from '../net/frames/vrrp.ts';
@@ -38,6 +39,22 @@ export interface SpeakerDeps {
   readonly unicastPeers?: readonly string[];
   /** shouldAnswer narrows answering further (e.g. a Service with no local endpoint); mastership is checked first. */
   readonly shouldAnswer?: (ip: string, ifname: string) => boolean;
+  /** onTransition hears every state change of a router (Kubernetes mode writes status and Events from it). */
+  readonly onTransition?: (key: RouterKey, to: StateName, reason: string) => void;
+}
+
+/** RouterOptions override, for one router, the speaker-wide announcement settings and unicast peers. */
+export interface RouterOptions {
+  readonly gratuitous?: GratuitousOptions;
+  /** unicastPeers: send this router's adverts to these addresses instead of the group ([]: multicast). */
+  readonly unicastPeers?: readonly string[];
+}
+
+/** RouterChanges change a running router: engine fields (priority, interval, preempt, addresses) and options. */
+export interface RouterChanges extends RouterOptions {
+  readonly configure?: RouterConfigChanges;
+  /** vips replace the router's answered addresses (configure.addresses carries them to the engine). */
+  readonly vips?: readonly string[];
 }
 
 /** RouterStatus is one router as `status` and readiness see it. */
@@ -57,8 +74,9 @@ const SEND_ERROR_LOG_WINDOW_MS = 10_000;
 const STOP_SEND_TIMEOUT_MS = 1000;
 
 interface RouterSlot {
-  readonly router: PlannedRouter;
+  router: PlannedRouter;
   state: RouterState;
+  options: RouterOptions;
   readonly log: Logger;
   /** announce cancels the announcements in progress. */
   announce: AbortController;
@@ -70,6 +88,7 @@ interface RouterSlot {
 export class Speaker {
   readonly #deps: SpeakerDeps;
   readonly #slots = new Map<RouterKey, RouterSlot>(); // router key -> its state and helpers
+  readonly #routerKeys = new Set<RouterKey>(); // the keys of #slots, as the receive filter reads them
   readonly #vips: VipTable;
   readonly #scheduler: DeadlineScheduler<RouterKey>;
   readonly #filter: ReceiveFilterContext;
@@ -87,23 +106,8 @@ export class Speaker {
       clock: deps.clock,
       onDue: (key) => this.#step(key, { type: 'timer' }),
     });
-    for (const router of deps.routers) {
-      const { vrid, family } = router.config;
-      this.#slots.set(router.key, {
-        router,
-        state: initialRouterState(router.config),
-        log: deps.logger.child({ vrid, family, interface: deps.ifname }),
-        announce: new AbortController(),
-        sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
-        received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
-      });
-      for (const vip of router.vips) this.#vipGauge(router, vip).set(0);
-      deps.metrics.routerState.set({ vrid: String(vrid), family, interface: deps.ifname }, 0);
-    }
-    this.#filter = {
-      routers: new Set(this.#slots.keys()),
-      unicastPeers: new Set(deps.unicastPeers ?? []),
-    };
+    this.#filter = { routers: this.#routerKeys, unicastPeers: new Set(deps.unicastPeers ?? []) };
+    for (const router of deps.routers) this.#addSlot(router, {});
     for (const family of ['ipv4', 'ipv6'] as const) {
       for (const reason of INVALID_REASONS) deps.metrics.invalidPackets.inc({ family, reason }, 0);
     }
@@ -179,6 +183,71 @@ export class Speaker {
     });
   }
 
+  /** stateOf is the engine state of one router, undefined when it does not run here. */
+  stateOf(key: RouterKey): StateName | undefined {
+    return this.#slots.get(key)?.state.kind;
+  }
+
+  /** addRouter runs one more router (started at once when the speaker runs); false when the key already runs. */
+  addRouter(router: PlannedRouter, options: RouterOptions = {}): boolean {
+    if (this.#stopped || this.#slots.has(router.key)) return false;
+    this.#addSlot(router, options);
+    if (this.#started) this.#step(router.key, { type: 'startup' });
+    return true;
+  }
+
+  /**
+   * removeRouter leaves one election as stop() does for all: a master sends priority 0 and stops answering at
+   * once, so a backup takes over after Skew_Time. The other routers are not touched.
+   */
+  removeRouter(key: RouterKey): boolean {
+    const slot = this.#slots.get(key);
+    if (!slot) return false;
+    if (this.started) this.#step(key, { type: 'shutdown' });
+    slot.announce.abort();
+    this.#scheduler.set(key, undefined);
+    this.#vips.removeRouter(key);
+    this.#slots.delete(key);
+    this.#routerKeys.delete(key);
+    const { vrid, family } = slot.router.config;
+    for (const vip of slot.router.vips) this.#vipGauge(slot.router, vip).set(0);
+    this.#deps.metrics.routerState.set({ vrid: String(vrid), family, interface: this.#deps.ifname }, 0);
+    return true;
+  }
+
+  /**
+   * reconfigureRouter changes a running router without an election of its own (the engine's `configure` event): a
+   * new priority or interval applies from the next advert. A master that gains VIPs answers and announces them at
+   * once; VIPs it loses stop being answered at once. Returns the engine's objection, if any.
+   */
+  reconfigureRouter(key: RouterKey, changes: RouterChanges): string | undefined {
+    const slot = this.#slots.get(key);
+    if (!slot) return `router ${key} does not run here`;
+    if (changes.configure && Object.keys(changes.configure).length > 0) {
+      const res = step(slot.state, { type: 'configure', changes: changes.configure }, this.#deps.clock.now());
+      const rejected = res.actions.find((a) => a.type === 'config-rejected');
+      if (rejected?.type === 'config-rejected') return rejected.errors.join('; ');
+      slot.state = res.state;
+      this.#scheduler.set(key, res.deadline);
+    }
+    const gratuitous = changes.gratuitous ?? slot.options.gratuitous;
+    const unicastPeers = changes.unicastPeers ?? slot.options.unicastPeers;
+    slot.options = { ...(gratuitous ? { gratuitous } : {}), ...(unicastPeers ? { unicastPeers } : {}) };
+    const before = slot.router.vips;
+    const vips = changes.vips ?? before;
+    slot.router = { key, config: slot.state.config, vips };
+    if (changes.vips) {
+      const master = slot.state.kind === 'master';
+      if (master) this.#vips.setMaster(key, false);
+      this.#vips.setRouter(key, vips);
+      if (master) this.#vips.setMaster(key, true);
+      for (const vip of before) if (!vips.includes(vip)) this.#vipGauge(slot.router, vip).set(0);
+      for (const vip of vips) this.#vipGauge(slot.router, vip).set(master ? 1 : 0);
+      if (master && vips.some((v) => !before.includes(v))) this.#announce(slot);
+    }
+    return undefined;
+  }
+
   /**
    * stop leaves every election: masters send priority 0 (RFC 5798 §6.4.3) so a backup takes over after Skew_Time,
    * every router stops answering at once, and announcements are cancelled. Resolves once the adverts have been
@@ -197,6 +266,24 @@ export class Speaker {
     clearTimeout(timer);
   }
 
+  #addSlot(router: PlannedRouter, options: RouterOptions): void {
+    const deps = this.#deps;
+    const { vrid, family } = router.config;
+    this.#slots.set(router.key, {
+      router,
+      state: initialRouterState(router.config),
+      options,
+      log: deps.logger.child({ vrid, family, interface: deps.ifname }),
+      announce: new AbortController(),
+      sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
+      received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
+    });
+    this.#routerKeys.add(router.key);
+    this.#vips.setRouter(router.key, router.vips);
+    for (const vip of router.vips) this.#vipGauge(router, vip).set(0);
+    deps.metrics.routerState.set({ vrid: String(vrid), family, interface: deps.ifname }, 0);
+  }
+
   #step(key: RouterKey, event: RouterEvent): void {
     const slot = this.#slots.get(key);
     if (!slot || this.#stopped) return;
@@ -206,7 +293,9 @@ export class Speaker {
     slot.state = res.state;
     this.#scheduler.set(key, res.deadline);
     if (res.actions.length === 0) return;
-    const effects = planEffects(slot.router, res.actions, { unicastPeers: this.#deps.unicastPeers ?? [] });
+    const effects = planEffects(slot.router, res.actions, {
+      unicastPeers: slot.options.unicastPeers ?? this.#deps.unicastPeers ?? [],
+    });
     for (const effect of effects) this.#apply(slot, effect, before, now);
   }
 
@@ -242,6 +331,7 @@ export class Speaker {
         };
         // One line per VIP, so a search for a VIP finds every change of its master.
         for (const vip of router.vips) log.info({ ...fields, vip }, `${vip} ${before} -> ${effect.to}`);
+        this.#deps.onTransition?.(router.key, effect.to, effect.reason);
         return;
       }
       case 'ignored':
@@ -275,7 +365,7 @@ export class Speaker {
   }
 
   #announce(slot: RouterSlot): void {
-    const { count, spacingMs } = this.#deps.gratuitous;
+    const { count, spacingMs } = slot.options.gratuitous ?? this.#deps.gratuitous;
     const announcer = this.#deps.ports.announcers[slot.router.config.family];
     slot.announce.abort(); // a new announcement replaces one in progress
     slot.announce = new AbortController();

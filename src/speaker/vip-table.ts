@@ -16,6 +16,17 @@ export class VipTable {
     for (const r of routers) this.#vipsOf.set(r.key, r.vips);
   }
 
+  /** setRouter records (or replaces) the VIPs of router `key`; mastership is set apart with setMaster. */
+  setRouter(key: RouterKey, vips: readonly string[]): void {
+    this.#vipsOf.set(key, vips);
+  }
+
+  /** removeRouter forgets router `key`: its VIPs stop being answered for at once. */
+  removeRouter(key: RouterKey): void {
+    this.setMaster(key, false);
+    this.#vipsOf.delete(key);
+  }
+
   /** setMaster marks every VIP of `key` as mastered (true) or not (false); returns the VIPs concerned. */
   setMaster(key: RouterKey, master: boolean): readonly string[] {
     const vips = this.#vipsOf.get(key) ?? [];

@@ -79,8 +79,23 @@ export async function startSpeaker(host: LabHost, opts: SpeakerOptions, timeoutM
   mkdirSync(dir, { recursive: true });
   const file = `${dir}/speaker.yaml`;
   writeFileSync(file, speakerConfigYaml(host, opts));
-  const argv = [process.execPath, `${REPO}bin/metal-vrrp.js`, 'speaker', '--config', file, '--node-name', host.name];
+  const argv = ['--config', file, '--node-name', host.name];
   if (opts.logLevel) argv.push('--log-level', opts.logLevel);
+  return startSpeakerProcess(host, argv, opts.metricsPort ?? 7472, 'speaker started', timeoutMs);
+}
+
+/**
+ * startSpeakerProcess runs `metal-vrrp speaker ARGS` in the host's namespace (recorded in the lab's pid file) and
+ * resolves once it logs `readyMsg`; the Kubernetes-mode tests pass their own flags and ready line.
+ */
+export async function startSpeakerProcess(
+  host: LabHost,
+  args: readonly string[],
+  port: number,
+  readyMsg: string,
+  timeoutMs = 15_000,
+): Promise<SpeakerProcess> {
+  const argv = [process.execPath, `${REPO}bin/metal-vrrp.js`, 'speaker', ...args];
   const child = spawnIn(host.ns, argv, { cwd: REPO });
   const logs: LogLine[] = [];
   const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
@@ -128,8 +143,7 @@ export async function startSpeaker(host: LabHost, opts: SpeakerOptions, timeoutM
       waiters.add(w);
     });
   };
-  const port = opts.metricsPort ?? 7472;
-  const started = waitForLog((l) => l['msg'] === 'speaker started', timeoutMs);
+  const started = waitForLog((l) => l['msg'] === readyMsg, timeoutMs);
   const failed = exited.then(([code]) => {
     throw new Error(`speaker in ${host.ns} exited ${code}: ${stderr.slice(-2000)} ${JSON.stringify(logs.slice(-3))}`);
   });

@@ -1,0 +1,187 @@
+/**
+ * SpeakerHost is the RouterHost of Kubernetes mode over real interfaces: one Speaker and one set of sockets per
+ * interface that carries routers (opened on the first router, closed with the last), routers added, changed and
+ * removed one by one while the others keep their state. IPv6 unicast adverts are not supported by the socket layer,
+ * so an IPv6 router of a unicast pool advertises by multicast (logged once).
+ */
+import type { Family } from '../../vrrp/advert.ts';
+import type { Logger } from '../log.ts';
+import type { SpeakerMetrics } from '../metrics.ts';
+import { type InterfaceInfo, readInterfaceInfo } from '../net/interface-info.ts';
+import type { DesiredRouter, RouterKey, RouterStep } from './desired-routers.ts';
+import { type NetPorts, openNetPorts } from './net-ports.ts';
+import type { RouterHost, TransitionListener } from './router-host.ts';
+import { planRouters, type Sources } from './router-plan.ts';
+import { type Clock, realClock } from './scheduler.ts';
+import { type RouterOptions, Speaker } from './speaker.ts';
+import { sourcesOf } from './standalone.ts';
+
+/** SpeakerHostDeps: this node, metrics and logs; clock, interface reader and socket opener default to the real ones. */
+export interface SpeakerHostDeps {
+  readonly nodeName: string;
+  readonly metrics: SpeakerMetrics;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly readInterface?: typeof readInterfaceInfo;
+  readonly openPorts?: typeof openNetPorts;
+}
+
+interface Link {
+  readonly info: InterfaceInfo;
+  readonly sources: Sources;
+  readonly ports: NetPorts;
+  readonly speaker: Speaker;
+}
+
+/** SpeakerHost: see the file comment. */
+export class SpeakerHost implements RouterHost {
+  readonly #deps: SpeakerHostDeps;
+  readonly #links = new Map<string, Link>(); // interface -> its speaker and sockets
+  readonly #routers = new Map<RouterKey, DesiredRouter>(); // router key -> as last given
+  readonly #listeners: TransitionListener[] = [];
+  readonly #warned = new Set<RouterKey>();
+
+  constructor(deps: SpeakerHostDeps) {
+    this.#deps = deps;
+  }
+
+  onTransition(listener: TransitionListener): void {
+    this.#listeners.push(listener);
+  }
+
+  state(key: RouterKey) {
+    const router = this.#routers.get(key);
+    return router ? this.#links.get(router.interface)?.speaker.stateOf(key) : undefined;
+  }
+
+  apply(step: RouterStep): string | undefined {
+    try {
+      switch (step.op) {
+        case 'start':
+          return this.#start(step.router);
+        case 'stop':
+          this.#stop(step.key);
+          return undefined;
+        case 'restart':
+          this.#stop(step.key);
+          return this.#start(step.router);
+        case 'reconfigure':
+          return this.#reconfigure(step);
+      }
+    } catch (err) {
+      return (err as Error)?.message ?? String(err);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const links = [...this.#links.values()];
+    this.#links.clear();
+    await Promise.all(links.map((l) => l.speaker.stop()));
+    for (const l of links) l.ports.close();
+  }
+
+  #options(router: DesiredRouter): RouterOptions {
+    let peers = router.peerMode === 'unicast' ? router.peers : [];
+    if (peers.length > 0 && router.family === 'ipv6') {
+      if (!this.#warned.has(router.key)) {
+        this.#warned.add(router.key);
+        this.#deps.logger.warn(
+          { router: router.key },
+          'IPv6 unicast adverts are not supported; advertising by multicast',
+        );
+      }
+      peers = [];
+    }
+    return { gratuitous: router.gratuitous, unicastPeers: peers };
+  }
+
+  #start(router: DesiredRouter): string | undefined {
+    const link = this.#link(router.interface);
+    if (typeof link === 'string') return link;
+    const planned = planRouters([router], link.sources);
+    if ('errors' in planned) return planned.errors.join('; ');
+    const [one] = planned.routers;
+    if (!one) return `router ${router.key}: nothing planned`;
+    if (router.family === 'ipv6') for (const vip of one.vips) link.ports.listenFor(vip);
+    this.#routers.set(router.key, router); // before addRouter: its startup transition looks the router up
+    link.speaker.addRouter(one, this.#options(router));
+    return undefined;
+  }
+
+  #stop(key: RouterKey): void {
+    const router = this.#routers.get(key);
+    if (!router) return;
+    this.#routers.delete(key);
+    const link = this.#links.get(router.interface);
+    link?.speaker.removeRouter(key);
+    // The last router of an interface closes its sockets; a priority-0 advert is already handed to the kernel.
+    if (link && ![...this.#routers.values()].some((r) => r.interface === router.interface)) {
+      this.#links.delete(router.interface);
+      void link.speaker.stop().then(() => link.ports.close());
+    }
+  }
+
+  #reconfigure(step: Extract<RouterStep, { op: 'reconfigure' }>): string | undefined {
+    const router = step.router;
+    const link = this.#links.get(router.interface);
+    if (!link) return this.#start(router);
+    const { vips: _vips, ...engine } = step.configure;
+    let addresses: readonly string[] | undefined;
+    let vips: readonly string[] | undefined;
+    if (step.configure.vips) {
+      const planned = planRouters([router], link.sources);
+      if ('errors' in planned) return planned.errors.join('; ');
+      addresses = planned.routers[0]?.config.addresses;
+      vips = planned.routers[0]?.vips;
+      if (router.family === 'ipv6') for (const vip of vips ?? []) link.ports.listenFor(vip);
+    }
+    const failure = link.speaker.reconfigureRouter(router.key, {
+      configure: { ...engine, ...(addresses ? { addresses } : {}) },
+      ...(vips ? { vips } : {}),
+      ...this.#options(router),
+    });
+    if (failure === undefined) this.#routers.set(router.key, router);
+    return failure;
+  }
+
+  #link(ifname: string): Link | string {
+    const existing = this.#links.get(ifname);
+    if (existing) return existing;
+    const d = this.#deps;
+    const read = (d.readInterface ?? readInterfaceInfo)(ifname);
+    if (!read.ok) return `interface ${ifname}: ${read.reason} (${read.detail})`;
+    const info = read;
+    const sources = sourcesOf(info);
+    const families = (['ipv4', 'ipv6'] as const).filter((f: Family) => sources[f] !== undefined);
+    let speaker: Speaker | undefined;
+    const ports = (d.openPorts ?? openNetPorts)({
+      info,
+      routers: [],
+      families,
+      sources,
+      onReceive: (r) => speaker?.receive(r),
+      shouldAnswer: (ip, name) => speaker?.shouldAnswer(ip, name) ?? false,
+      metrics: d.metrics,
+      logger: d.logger,
+    });
+    speaker = new Speaker({
+      ifname,
+      nodeName: d.nodeName,
+      routers: [],
+      ports,
+      clock: d.clock ?? realClock,
+      metrics: d.metrics,
+      logger: d.logger,
+      gratuitous: { count: 3, spacingMs: 100 },
+      onTransition: (key, to, reason) => {
+        const router = this.#routers.get(key);
+        if (router) for (const l of this.#listeners) l(router, to, reason);
+      },
+    });
+    speaker.start();
+    const link: Link = { info, sources, ports, speaker };
+    this.#links.set(ifname, link);
+    d.logger.info({ interface: ifname, mac: info.mac, sources }, 'interface opened');
+    return link;
+  }
+}
