@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { PIDS_DIR, spawnIn } from './exec.ts';
 
 /** BRIDGE_PORT is where the forwarder listens inside each namespace. */
@@ -29,6 +29,9 @@ export interface ApiBridge {
   /** serverURL is the stand-in's address as seen from inside a bridged namespace. */
   readonly serverURL: string;
   addNamespace(ns: string): Promise<ChildProcess>;
+  /** pause cuts every connection and refuses new ones: the API server is unreachable until resume(). */
+  pause(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -38,7 +41,15 @@ export async function startApiBridge(prefix: string, apiPort: number): Promise<A
   mkdirSync(dir, { recursive: true });
   const socketPath = `${dir}/api.sock`;
   rmSync(socketPath, { force: true });
+  let paused = false;
+  const open = new Set<Socket>(); // client sockets, to cut them on pause()
   const server: Server = createServer((c) => {
+    if (paused) {
+      c.destroy();
+      return;
+    }
+    open.add(c);
+    c.on('close', () => open.delete(c));
     const u = createConnection(apiPort, '127.0.0.1');
     c.pipe(u).pipe(c);
     const end = () => {
@@ -62,6 +73,13 @@ export async function startApiBridge(prefix: string, apiPort: number): Promise<A
         child.once('exit', (code) => reject(new Error(`API forwarder in ${ns} exited ${code}`)));
       });
       return child;
+    },
+    pause() {
+      paused = true;
+      for (const c of open) c.destroy();
+    },
+    resume() {
+      paused = false;
     },
     async close() {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
