@@ -92,7 +92,7 @@ export class SpeakerHost implements RouterHost {
       }
       peers = [];
     }
-    return { gratuitous: router.gratuitous, unicastPeers: peers };
+    return { gratuitous: router.gratuitous, unicastPeers: peers, service: router.services.join(',') };
   }
 
   #start(router: DesiredRouter): string | undefined {

@@ -48,6 +48,8 @@ export interface RouterOptions {
   readonly gratuitous?: GratuitousOptions;
   /** unicastPeers: send this router's adverts to these addresses instead of the group ([]: multicast). */
   readonly unicastPeers?: readonly string[];
+  /** service is the `service` label of metal_vrrp_vip_master ("namespace/name", comma-separated when shared). */
+  readonly service?: string;
 }
 
 /** RouterChanges change a running router: engine fields (priority, interval, preempt, addresses) and options. */
@@ -210,7 +212,7 @@ export class Speaker {
     this.#slots.delete(key);
     this.#routerKeys.delete(key);
     const { vrid, family } = slot.router.config;
-    for (const vip of slot.router.vips) this.#vipGauge(slot.router, vip).set(0);
+    for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
     this.#deps.metrics.routerState.set({ vrid: String(vrid), family, interface: this.#deps.ifname }, 0);
     return true;
   }
@@ -232,7 +234,13 @@ export class Speaker {
     }
     const gratuitous = changes.gratuitous ?? slot.options.gratuitous;
     const unicastPeers = changes.unicastPeers ?? slot.options.unicastPeers;
-    slot.options = { ...(gratuitous ? { gratuitous } : {}), ...(unicastPeers ? { unicastPeers } : {}) };
+    const service = changes.service ?? slot.options.service;
+    if (service !== slot.options.service) for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
+    slot.options = {
+      ...(gratuitous ? { gratuitous } : {}),
+      ...(unicastPeers ? { unicastPeers } : {}),
+      ...(service !== undefined ? { service } : {}),
+    };
     const before = slot.router.vips;
     const vips = changes.vips ?? before;
     slot.router = { key, config: slot.state.config, vips };
@@ -241,8 +249,8 @@ export class Speaker {
       if (master) this.#vips.setMaster(key, false);
       this.#vips.setRouter(key, vips);
       if (master) this.#vips.setMaster(key, true);
-      for (const vip of before) if (!vips.includes(vip)) this.#vipGauge(slot.router, vip).set(0);
-      for (const vip of vips) this.#vipGauge(slot.router, vip).set(master ? 1 : 0);
+      for (const vip of before) if (!vips.includes(vip)) this.#dropVipGauge(slot, vip);
+      for (const vip of vips) this.#vipGauge(slot, vip).set(master ? 1 : 0);
       if (master && vips.some((v) => !before.includes(v))) this.#announce(slot);
     }
     return undefined;
@@ -280,7 +288,7 @@ export class Speaker {
     });
     this.#routerKeys.add(router.key);
     this.#vips.setRouter(router.key, router.vips);
-    for (const vip of router.vips) this.#vipGauge(router, vip).set(0);
+    for (const vip of router.vips) this.#vipGauge(this.#slots.get(router.key)!, vip).set(0);
     deps.metrics.routerState.set({ vrid: String(vrid), family, interface: deps.ifname }, 0);
   }
 
@@ -309,7 +317,7 @@ export class Speaker {
         return;
       case 'answer':
         this.#vips.setMaster(router.key, effect.on);
-        for (const vip of router.vips) this.#vipGauge(router, vip).set(effect.on ? 1 : 0);
+        for (const vip of router.vips) this.#vipGauge(slot, vip).set(effect.on ? 1 : 0);
         return;
       case 'announce':
         this.#announce(slot);
@@ -386,14 +394,21 @@ export class Speaker {
     void p.finally(() => this.#pending.delete(p));
   }
 
-  #vipGauge(router: PlannedRouter, vip: string) {
-    const { vrid, family } = router.config;
+  /** dropVipGauge removes a VIP's series (its labels change, or the router goes): no stale 0/1 lingers. */
+  #dropVipGauge(slot: RouterSlot, vip: string): void {
+    const { vrid, family } = slot.router.config;
+    const labels = { vip, vrid: String(vrid), family, node: this.#deps.nodeName, service: slot.options.service ?? '' };
+    this.#deps.metrics.vipMaster.remove(labels);
+  }
+
+  #vipGauge(slot: RouterSlot, vip: string) {
+    const { vrid, family } = slot.router.config;
     return this.#deps.metrics.vipMaster.labels({
       vip,
       vrid: String(vrid),
       family,
       node: this.#deps.nodeName,
-      service: '',
+      service: slot.options.service ?? '',
     });
   }
 }

@@ -230,6 +230,8 @@ describe('speaker in Kubernetes mode', () => {
       }
     }
     assert.equal(await curlOnce(lab, vipOf('web0')), expectedMaster('web0'));
+    const text = await speakers.get(expectedMaster('web0'))!.metrics();
+    assert.equal(metricValue(text, 'metal_vrrp_vip_master', { vip: vipOf('web0'), service: 'default/web0' }), 1);
   });
 
   test("a Local Service's VIP moves at once when its master loses the ready endpoint", async () => {

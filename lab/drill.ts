@@ -1,0 +1,265 @@
+// drill.ts — the failover drill, seen from the client: who answers ARP/NDP for each VIP, a hard node loss (switch
+// port down + speaker SIGKILL: a speaker killed alone leaves kube-proxy's datapath up, which would hide the
+// failover), a graceful SIGTERM (priority 0), then both nodes back and the VIPs returning to them (preempt).
+//
+// Two views of each event, both from the client:
+// - the datapath: `ping -i 0.005` to one VIP the node mastered. Its gap is the longest silence between replies
+//   around the event minus ping's normal spacing: the time traffic was lost. It moves with the client's neighbour
+//   entry, i.e. with gratuitous ARP; after a graceful stop the old node still forwards (kube-proxy) until then.
+// - ARP: the harness's prober sends a broadcast ARP request every 10 ms to every VIP, replies stamped by the
+//   kernel: who answers, and when the new master first answers (takeover). After a graceful stop this shows
+//   Skew_Time, the window in which nobody answers ARP for the VIP (RFC 5798 §6.4.2).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Lab } from '../test/harness/netns.ts';
+import {
+  type ArpProbeResult,
+  arpProbe,
+  type PingProbeResult,
+  startArpProbe,
+  startPingProbe,
+} from '../test/harness/probe.ts';
+import type { LabNode, RunPlan } from './plan.ts';
+import { type ManagedProcess, restart } from './processes.ts';
+
+/** PROBE_INTERVAL_MS between the client's ARP probes during the drill. */
+export const PROBE_INTERVAL_MS = 10;
+
+/** DrillDeps: `speakers[i]` runs on plan.nodes[i] and is replaced when the drill restarts it. */
+export interface DrillDeps {
+  readonly lab: Lab;
+  readonly plan: RunPlan;
+  readonly advertIntervalMs: number;
+  readonly speakers: ManagedProcess[];
+  readonly vips: readonly string[];
+  readonly say: (line: string) => void;
+  readonly waitSpeakerReady: (i: number) => Promise<void>;
+}
+
+/** Masters maps each VIP to the MACs that answered the client's ARP/NDP probes (exactly one when healthy). */
+export type Masters = ReadonlyMap<string, readonly string[]>;
+
+/** probeMasters asks, for every VIP in parallel, which MACs answer (probes every 20 ms for durationMs). */
+export async function probeMasters(lab: Lab, vips: readonly string[], durationMs = 300): Promise<Masters> {
+  const results = await Promise.all(vips.map((vip) => arpProbe(lab, vip, { intervalMs: 20, durationMs })));
+  return new Map(results.map((r) => [r.vip, distinct(r.answers.filter((a) => a.kind === 'reply').map((a) => a.mac))]));
+}
+
+/** waitMasters polls probeMasters until every VIP has exactly one answering MAC and `accept` agrees. */
+export async function waitMasters(
+  lab: Lab,
+  vips: readonly string[],
+  timeoutMs: number,
+  accept: (m: Masters) => boolean = () => true,
+): Promise<{ masters: Masters; ok: boolean; ms: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    const masters = await probeMasters(lab, vips);
+    const single = [...masters.values()].every((macs) => macs.length === 1);
+    if (single && accept(masters)) return { masters, ok: true, ms: Date.now() - t0 };
+    if (Date.now() - t0 > timeoutMs) return { masters, ok: false, ms: Date.now() - t0 };
+    await sleep(200);
+  }
+}
+
+/** PING_INTERVAL_MS: ping keeps 5 ms when asked for it (it does not keep 10 ms; see probe.ts). */
+export const PING_INTERVAL_MS = 5;
+
+/** FailoverMeasure is one event's effect on one VIP, as ARP shows it. */
+export interface FailoverMeasure {
+  readonly vip: string;
+  readonly from: string; // node name
+  readonly to: string | null;
+  readonly arpSilenceMs: number | null; // last ARP reply from the old MAC → first from the new one
+  readonly takeoverMs: number | null; // event → first ARP reply from the new MAC
+}
+
+/** PingGap is the datapath's view of an event: `gapMs` = `silenceMs` − `spacingMs`, the traffic lost. */
+export interface PingGap {
+  readonly vip: string;
+  readonly silenceMs: number;
+  readonly spacingMs: number;
+  readonly gapMs: number;
+  readonly lost: number;
+}
+
+/** DrillEvent is the result of a hard loss or a graceful stop. */
+export interface DrillEvent {
+  readonly node: string;
+  readonly vips: readonly FailoverMeasure[];
+  readonly ping: PingGap | null;
+  readonly othersMoved: readonly string[]; // VIPs of other nodes that changed master (should be none)
+}
+
+/** DrillResult is the whole drill. */
+export interface DrillResult {
+  readonly hard: DrillEvent;
+  readonly graceful: DrillEvent;
+  readonly preemptBackOk: boolean;
+  readonly preemptBackMs: number;
+  readonly mastersAfter: Record<string, string | null>;
+}
+
+/** runDrill plays the three acts against the initial masters `before` (VIP → single MAC). */
+export async function runDrill(deps: DrillDeps, before: Masters): Promise<DrillResult> {
+  const { plan, vips, say } = deps;
+  const macNode = new Map(plan.nodes.map((n) => [n.host.mac, n] as const));
+  const current = new Map([...before].map(([vip, macs]) => [vip, macs[0] ?? ''] as const));
+  const v4 = vips.filter((v) => !v.includes(':'));
+  const target = v4.find((v) => macNode.has(current.get(v) ?? '')) ?? vips[0];
+  if (target === undefined) throw new Error('drill: no VIP to drill on');
+  const hardNode = macNode.get(current.get(target) ?? '');
+  if (!hardNode) throw new Error(`drill: no node answers for ${target}`);
+  const mdi = masterDownMs(deps.advertIntervalMs);
+  const settleMs = Math.max(1500, mdi * 2 + 500);
+
+  // Act 1: hard loss of the node that masters `target`.
+  say(`hard loss of ${hardNode.nodeName} (master of ${target}): switch port down + speaker SIGKILL`);
+  const hard = await measure(deps, current, target, hardNode, settleMs, async () => {
+    const i = plan.nodes.indexOf(hardNode);
+    deps.speakers[i]!.signal('SIGKILL');
+    await deps.lab.setLinkDown(hardNode.host);
+  });
+  reportEvent(say, hard);
+
+  // Act 2: graceful stop of the node that now masters `target` (another node).
+  const gracefulNode = macNode.get(current.get(target) ?? '');
+  if (!gracefulNode || gracefulNode === hardNode) throw new Error(`drill: nobody took over ${target}`);
+  say(`graceful stop of ${gracefulNode.nodeName} (now master of ${target}): SIGTERM`);
+  const gi = plan.nodes.indexOf(gracefulNode);
+  const graceful = await measure(deps, current, target, gracefulNode, settleMs, async () => {
+    deps.speakers[gi]!.signal('SIGTERM');
+  });
+  if (!(await deps.speakers[gi]!.waitExit(5000))) say(`  (speaker ${gracefulNode.nodeName} still running 5 s later)`);
+  else say(`  speaker ${gracefulNode.nodeName} exited (${deps.speakers[gi]!.exitText()})`);
+  reportEvent(say, graceful);
+
+  // Act 3: both nodes back; every VIP should return to the master it had at the start (preempt).
+  say(`restoring ${hardNode.nodeName} (port up) and restarting both speakers`);
+  const hi = plan.nodes.indexOf(hardNode);
+  await deps.lab.setLinkUp(hardNode.host);
+  deps.speakers[hi] = restart(deps.speakers[hi]!);
+  deps.speakers[gi] = restart(deps.speakers[gi]!);
+  const t0 = Date.now();
+  await Promise.all([deps.waitSpeakerReady(hi), deps.waitSpeakerReady(gi)]);
+  const back = await waitMasters(deps.lab, vips, Math.max(15_000, mdi * 20), (m) =>
+    vips.every((v) => m.get(v)?.[0] === before.get(v)?.[0]),
+  );
+  const preemptBackMs = Date.now() - t0;
+  const mastersAfter = Object.fromEntries(
+    vips.map((v) => {
+      const macs = back.masters.get(v) ?? [];
+      return [v, macs.length === 1 ? (macNode.get(macs[0]!)?.nodeName ?? macs[0]!) : null] as const;
+    }),
+  );
+  say(
+    back.ok
+      ? `every VIP is back on its first master ${(preemptBackMs / 1000).toFixed(1)} s after the restart (preempt)`
+      : `VIPs NOT back on their first masters after ${(preemptBackMs / 1000).toFixed(1)} s: ${JSON.stringify(mastersAfter)}`,
+  );
+  return { hard, graceful, preemptBackOk: back.ok, preemptBackMs, mastersAfter };
+}
+
+/** measure probes every VIP (and pings `pingVip`) around `act`, then works out who took over from `node`.
+ * Updates `current` (VIP → MAC) to the masters at the end. */
+async function measure(
+  deps: DrillDeps,
+  current: Map<string, string>,
+  pingVip: string,
+  node: LabNode,
+  settleMs: number,
+  act: () => Promise<void>,
+): Promise<DrillEvent> {
+  const { lab, vips } = deps;
+  const probes = await Promise.all(
+    vips.map((v) => startArpProbe(lab, v, { intervalMs: PROBE_INTERVAL_MS, maxDurationMs: 60_000 })),
+  );
+  const ping = await startPingProbe(lab, pingVip, { intervalMs: PING_INTERVAL_MS, maxDurationMs: 60_000 });
+  // A random point of the advert cycle, or every run would land at the same phase (NETLAB-NOTES).
+  await sleep(300 + Math.random() * deps.advertIntervalMs);
+  const t0 = Date.now();
+  await act();
+  await sleep(settleMs);
+  const results = await Promise.all(probes.map((p) => p.stop()));
+  const pingRes = await ping.stop();
+  const macNode = new Map(deps.plan.nodes.map((n) => [n.host.mac, n.nodeName] as const));
+  const measures: FailoverMeasure[] = [];
+  const othersMoved: string[] = [];
+  for (const r of results) {
+    const was = current.get(r.vip);
+    const m = analyse(r, t0, node.host.mac);
+    if (was === node.host.mac) {
+      const to = m.newMac ? (macNode.get(m.newMac) ?? m.newMac) : null;
+      measures.push({ vip: r.vip, from: node.nodeName, to, arpSilenceMs: m.gapMs, takeoverMs: m.takeoverMs });
+    } else if (m.macsAfter.some((mac) => mac !== was)) {
+      othersMoved.push(r.vip);
+    }
+    const last = m.lastMac;
+    if (last) current.set(r.vip, last);
+  }
+  return { node: node.nodeName, vips: measures, ping: pingGap(pingRes, t0), othersMoved };
+}
+
+/** pingGap is the longest silence between consecutive ping replies from just before the event on, less ping's
+ * median spacing; null when ping got no reply on one side of the event (nothing to measure against). */
+export function pingGap(r: PingProbeResult, t0: number): PingGap | null {
+  const replies = [...r.replies].sort((a, b) => a.t - b.t);
+  const i0 = replies.findIndex((x) => x.t >= t0);
+  if (i0 < 1 || r.effectiveIntervalMs === null) return null;
+  let silenceMs = 0;
+  for (let i = i0; i < replies.length; i++) silenceMs = Math.max(silenceMs, replies[i]!.t - replies[i - 1]!.t);
+  const spacingMs = r.effectiveIntervalMs;
+  return { vip: r.vip, silenceMs, spacingMs, gapMs: Math.max(0, silenceMs - spacingMs), lost: r.lost.length };
+}
+
+/** analyse reads one VIP's probe answers around an event at t0 that removed `oldMac`. */
+export function analyse(
+  r: ArpProbeResult,
+  t0: number,
+  oldMac: string,
+): {
+  newMac: string | null;
+  gapMs: number | null;
+  takeoverMs: number | null;
+  lastMac: string | null;
+  macsAfter: string[];
+} {
+  const replies = r.answers.filter((a) => a.kind === 'reply');
+  const after = replies.filter((a) => a.t >= t0);
+  const firstNew = after.find((a) => a.mac !== oldMac);
+  const lastOld = firstNew ? [...replies].reverse().find((a) => a.mac === oldMac && a.t <= firstNew.t) : undefined;
+  return {
+    newMac: firstNew?.mac ?? null,
+    gapMs: firstNew && lastOld ? firstNew.t - lastOld.t : null,
+    takeoverMs: firstNew ? firstNew.t - t0 : null,
+    lastMac: replies.at(-1)?.mac ?? null,
+    macsAfter: distinct(after.map((a) => a.mac)),
+  };
+}
+
+/** masterDownMs is Master_Down_Interval for the lowest useful backup priority: 3 × interval + Skew_Time, with
+ * Skew_Time < interval (RFC 5798 §6.1), so 4 × interval bounds it. */
+export function masterDownMs(advertIntervalMs: number): number {
+  return 4 * advertIntervalMs;
+}
+
+function reportEvent(say: (line: string) => void, e: DrillEvent): void {
+  if (e.ping) {
+    const p = e.ping;
+    say(
+      `  client traffic to ${p.vip} (ping every ${p.spacingMs.toFixed(1)} ms): gap ${p.gapMs.toFixed(1)} ms ` +
+        `(longest silence ${p.silenceMs.toFixed(1)} ms, ${p.lost} pings lost)`,
+    );
+  } else say('  client traffic: no ping replies on both sides of the event');
+  for (const m of e.vips) {
+    const tk =
+      m.takeoverMs === null
+        ? 'no takeover seen'
+        : `new master answers ARP/NDP ${m.takeoverMs.toFixed(1)} ms after the event`;
+    say(`  ${m.vip}: ${m.from} → ${m.to ?? '?'}: ${tk}`);
+  }
+  say(e.othersMoved.length === 0 ? '  VIPs of other nodes did not move' : `  also moved: ${e.othersMoved.join(', ')}`);
+}
+
+function distinct(xs: readonly string[]): string[] {
+  return [...new Set(xs)];
+}

@@ -1,0 +1,224 @@
+// lab.test.ts — `npm run lab` end to end: the lab run with --json (3 nodes, the seed's demo-svc + 3 Services)
+// reports VIPs spread over the nodes, a hard-loss gap under a second at the default 100 ms interval, a graceful
+// hand-over that loses (almost) nothing, and the VIPs back on their first masters after the restart; a run
+// killed with -9 is cleaned up by the next one. Plus the lab's pure parts. Needs root; namespaces are mvlt-*.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { extraObjects, seedObjects } from '../../lab/cluster.ts';
+import { analyse, pingGap } from '../../lab/drill.ts';
+import { parseLabArgs } from '../../lab/options.ts';
+import { planRun, REPO } from '../../lab/plan.ts';
+import { type LabResult, parseMetrics, renderTable } from '../../lab/report.ts';
+import { isRunning, readTracked } from '../harness/exec.ts';
+import { labNamespaces, listNetns, teardownByPrefix } from '../harness/netns.ts';
+import type { ArpProbeResult, PingProbeResult } from '../harness/probe.ts';
+
+const PREFIX = 'mvlt';
+const KILLED = 'mvlt-k';
+
+after(async () => {
+  for (const p of [PREFIX, KILLED]) {
+    await teardownByPrefix(p);
+    rmSync(join(REPO, '.lab', p), { recursive: true, force: true });
+  }
+});
+
+/** startLab runs lab/run.ts as `npm run lab` would (without the set-up script), collecting its output. */
+function startLab(args: readonly string[]): { child: ChildProcess; out: () => string; err: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'lab', 'run.ts'), ...args], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  return { child, out: () => out, err: () => err };
+}
+
+async function runLab(args: readonly string[]): Promise<{ code: number; result: LabResult; err: string }> {
+  const lab = startLab(args);
+  const [code] = (await once(lab.child, 'close')) as [number | null];
+  let result: LabResult;
+  try {
+    result = JSON.parse(lab.out()) as LabResult;
+  } catch {
+    throw new Error(`lab printed no JSON (exit ${code}).\nstdout:\n${lab.out()}\nstderr:\n${lab.err()}`);
+  }
+  return { code: code ?? 1, result, err: lab.err() };
+}
+
+test('options: defaults, and bad flags are refused with a message', () => {
+  const cfg = parseLabArgs([]);
+  assert.deepEqual(
+    [cfg.nodes, cfg.services, cfg.advertIntervalMs, cfg.ipv6, cfg.keep, cfg.prefix],
+    [3, 3, 100, false, false, 'mvlab'],
+  );
+  assert.equal(parseLabArgs(['--advert-interval', '20ms']).advertIntervalMs, 20);
+  assert.throws(() => parseLabArgs(['--nodes', '0']), /--nodes/);
+  assert.throws(() => parseLabArgs(['--advert-interval', '5ms']), /advert-interval/);
+  assert.throws(() => parseLabArgs(['--advert-interval', '15ms']), /centiseconds/);
+  assert.throws(() => parseLabArgs(['--prefix', 'Bad_Prefix']), /--prefix/);
+  assert.throws(() => parseLabArgs(['--bogus']), /Unknown/);
+});
+
+test('plan: the seed pool is rewritten to the lab subnet, the rest of the seed applies unchanged', () => {
+  const cfg = parseLabArgs(['--prefix', 'mvlt-p', '--services', '6', '--ipv6', '--advert-interval', '50ms']);
+  const plan = planRun(cfg);
+  const objs = seedObjects(plan, cfg);
+  assert.deepEqual(
+    objs.map((o) => o.kind),
+    ['IPAddressPool', 'L2Advertisement', 'Service'],
+  );
+  const pool = objs[0] as { spec: { addresses: string[] }; metadata: { annotations: Record<string, string> } };
+  const net = plan.net.ipv4Subnet.replace(/0\/24$/, '');
+  assert.deepEqual(pool.spec.addresses[0], `${net}200-${net}206`); // 7 Services need 7 addresses
+  assert.match(pool.spec.addresses[1] ?? '', /::200-.*::206$/);
+  assert.equal(pool.metadata.annotations['metal-vrrp.io/advert-interval'], '50ms');
+  assert.deepEqual((objs[1] as { spec: unknown }).spec, { ipAddressPools: ['ip-pool'] });
+  assert.deepEqual((objs[2] as { metadata: unknown }).metadata, { name: 'demo-svc' });
+  const extra = extraObjects(plan);
+  assert.equal(extra.filter((o) => o.kind === 'Service').length, 6);
+  assert.equal(extra.filter((o) => o.kind === 'EndpointSlice').length, 7);
+  // Without --advert-interval the pool carries no annotation at all (the speakers' default applies).
+  const plain = seedObjects(planRun(parseLabArgs([])), parseLabArgs([]))[0]!;
+  assert.equal(plain.metadata?.annotations, undefined);
+});
+
+test('drill analysis: ARP takeover and ping gap around an event', () => {
+  const old = '02:00:00:00:00:01';
+  const neu = '02:00:00:00:00:02';
+  const r: ArpProbeResult = {
+    vip: '10.0.0.200',
+    intervalMs: 10,
+    sent: 100,
+    startedAt: 0,
+    stoppedAt: 1000,
+    answers: [
+      { t: 990, kind: 'reply', mac: old },
+      { t: 1000, kind: 'reply', mac: old },
+      { t: 1290, kind: 'announce', mac: neu },
+      { t: 1300, kind: 'reply', mac: neu },
+      { t: 1310, kind: 'reply', mac: neu },
+    ],
+  };
+  const a = analyse(r, 1005, old);
+  assert.deepEqual([a.newMac, a.gapMs, a.takeoverMs, a.lastMac], [neu, 300, 295, neu]);
+  assert.equal(analyse({ ...r, answers: r.answers.slice(0, 2) }, 1005, old).newMac, null);
+  const replies = [0, 5, 10, 15, 20, 250, 255, 260].map((t, i) => ({ seq: i + 1, t: 1000 + t }));
+  const p: PingProbeResult = {
+    vip: r.vip,
+    intervalMs: 5,
+    transmitted: 30,
+    replies,
+    lost: [6, 7, 8],
+    maxConsecutiveLost: 3,
+    effectiveIntervalMs: 5,
+    longestGap: null,
+  };
+  assert.deepEqual(pingGap(p, 1012), { vip: r.vip, silenceMs: 230, spacingMs: 5, gapMs: 225, lost: 3 });
+  assert.equal(pingGap(p, 900), null, 'no reply before the event: nothing to measure against');
+});
+
+test('report: metrics text and tables', () => {
+  const s = parseMetrics(
+    '# HELP x y\nmetal_vrrp_transitions_total{vrid="1",family="ipv4",to="master",reason="master_down"} 2\nup 1\n',
+  );
+  assert.deepEqual(s[0], {
+    name: 'metal_vrrp_transitions_total',
+    labels: { vrid: '1', family: 'ipv4', to: 'master', reason: 'master_down' },
+    value: 2,
+  });
+  assert.equal(s.length, 2);
+  assert.equal(renderTable(['a', 'bb'], [['xyz', '1']]), 'A    BB\nxyz  1');
+});
+
+test('lab --json: spread, hard-loss gap < 1 s, graceful hand-over, VIPs back after restart; nothing left', {
+  timeout: 300_000,
+}, async () => {
+  const { code, result, err } = await runLab(['--json', '--prefix', PREFIX, '--nodes', '3', '--services', '3']);
+  assert.equal(code, 0, `lab failed: ${result.error}\n${err.slice(-3000)}`);
+  assert.equal(result.ok, true);
+  // Every VIP has exactly one master, and the masters are not all one node (MetalLB's pain #2).
+  const vips = result.services.flatMap((s) => s.vips);
+  assert.equal(vips.length, 4);
+  assert.ok(
+    result.services.every((s) => s.masters.every((m) => m !== null)),
+    JSON.stringify(result.services),
+  );
+  for (const s of result.services) {
+    assert.deepEqual(s.curl, s.masters, `curl http://VIP/ reaches the node that answers ARP: ${JSON.stringify(s)}`);
+  }
+  // Visibility: MetalLB's ServiceL2Status names the node the client actually reaches.
+  assert.equal(result.statusAgrees, true, 'ServiceL2Status names the master the client sees');
+  const busy = Object.values(result.spread).filter((n) => n > 0).length;
+  assert.ok(busy >= 2, `VIPs spread over ${busy} node(s): ${JSON.stringify(result.spread)}`);
+  assert.equal(
+    Object.values(result.spread).reduce((a, b) => a + b, 0),
+    vips.length,
+  );
+  const d = result.drill;
+  assert.ok(d, 'the drill ran');
+  // Hard loss at 100 ms: Master_Down_Interval ≈ 3.6 intervals ≈ 360 ms; the client must be back within a second.
+  assert.ok(d.hardGapMs !== null && d.hardGapMs < 1000, `hard gap ${d.hardGapMs} ms`);
+  assert.ok(d.hardTakeoverMs !== null && d.hardTakeoverMs < 1000, `hard takeover ${d.hardTakeoverMs} ms`);
+  // A hard loss really interrupts traffic (else the drill measured nothing): at least one advert interval.
+  assert.ok(d.hardGapMs >= 100, `hard gap ${d.hardGapMs} ms is shorter than one advert interval`);
+  // Graceful: priority 0 → the backup takes over after Skew_Time and the old node forwards until then (generous
+  // bound: behaviour, not speed).
+  assert.ok(d.gracefulGapMs !== null && d.gracefulGapMs < 200, `graceful gap ${d.gracefulGapMs} ms`);
+  assert.ok(d.gracefulTakeoverMs !== null && d.gracefulTakeoverMs < 1000, `graceful takeover ${d.gracefulTakeoverMs}`);
+  assert.notEqual(d.gracefulNode, d.hardNode);
+  assert.deepEqual(d.othersMoved, [], "only the lost node's VIPs move");
+  assert.equal(d.preemptBackOk, true, JSON.stringify(d.detail.mastersAfter));
+  // Torn down: no namespace and no recorded process left.
+  assert.deepEqual(labNamespaces(PREFIX, listNetns()), []);
+  assert.deepEqual(readTracked(PREFIX), []);
+});
+
+test('a lab killed with -9 leaves a mess that the next run removes before it starts', {
+  timeout: 300_000,
+}, async () => {
+  const first = startLab(['--prefix', KILLED, '--nodes', '3', '--services', '1', '--no-drill']);
+  // Kill it once the controller and the API stand-in run inside the namespaces.
+  const deadline = Date.now() + 120_000;
+  while (!first.out().includes('starting metal-vrrp controller')) {
+    if (Date.now() > deadline || first.child.exitCode !== null) {
+      assert.fail(`first run did not get to the controller:\n${first.out()}\n${first.err()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const exited = once(first.child, 'exit');
+  first.child.kill('SIGKILL');
+  await exited;
+  const leftNs = labNamespaces(KILLED, listNetns());
+  const leftPids = readTracked(KILLED)
+    .map((p) => p.pid)
+    .filter(isRunning);
+  assert.equal(leftNs.length, 5, 'the killed run left its namespaces');
+  assert.ok(leftPids.length >= 3, `the killed run left its processes running: ${leftPids}`);
+
+  const { code, result, err } = await runLab([
+    '--json',
+    '--prefix',
+    KILLED,
+    '--nodes',
+    '3',
+    '--services',
+    '1',
+    '--no-drill',
+  ]);
+  assert.match(err, /cleaned what an earlier run left: 5 namespaces, \d+ processes/);
+  assert.deepEqual(leftPids.filter(isRunning), [], 'every process of the killed run is gone');
+  assert.equal(code, 0, `second run failed: ${result.error}\n${err.slice(-3000)}`);
+  assert.equal(result.ok, true);
+  assert.deepEqual(labNamespaces(KILLED, listNetns()), []);
+});
