@@ -293,6 +293,44 @@ export async function startCapture(ns: string, ifname: string, filter: string): 
   };
 }
 
+/** TsharkCapture is a running tshark; stop() ends it and returns one array of field values per packet. */
+export interface TsharkCapture {
+  stop(): Promise<string[][]>;
+}
+
+/**
+ * startTshark runs `tshark -T fields` on `ifname` in `ns` with a capture filter and the named fields, resolving once
+ * it captures (tshark says "Capturing on" on stderr), so nothing sent after this resolves is missed.
+ */
+export async function startTshark(
+  ns: string,
+  ifname: string,
+  filter: string,
+  fields: readonly string[],
+): Promise<TsharkCapture> {
+  const argv = ['tshark', '-l', '-n', '-i', ifname, '-f', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])];
+  const child = spawnIn(ns, argv);
+  const rows: string[][] = [];
+  onLines(child, (line) => rows.push(line.split('\t')));
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      if (err.includes('Capturing on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`tshark exited ${code}: ${err}`)));
+  });
+  return {
+    async stop() {
+      await sleep(200); // let tshark print what it has read
+      const closed = once(child, 'close');
+      if (child.pid !== undefined && child.exitCode === null) await killPids([child.pid]);
+      await closed;
+      return rows;
+    },
+  };
+}
+
 /** onLines calls fn for each complete stdout line of a child. */
 function onLines(child: ChildProcess, fn: (line: string) => void): void {
   let buf = '';

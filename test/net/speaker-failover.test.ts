@@ -13,7 +13,14 @@ import { run, runOk } from '../harness/exec.ts';
 import { startHttpResponders } from '../harness/http-responder.ts';
 import { emulateKubeProxy } from '../harness/kube-proxy.ts';
 import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../harness/netns.ts';
-import { curlOnce, firstAnswerAfter, startArpProbe, startCapture, startPingProbe } from '../harness/probe.ts';
+import {
+  curlOnce,
+  firstAnswerAfter,
+  startArpProbe,
+  startCapture,
+  startPingProbe,
+  startTshark,
+} from '../harness/probe.ts';
 import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../harness/speaker.ts';
 
 const PREFIX = 'mvsp-f';
@@ -148,6 +155,12 @@ test('three speakers: one master answers, node loss, preemption, graceful hand-o
 
     await t.test('the best node returns (preempt): it takes the VIP back, never two answering at once', async () => {
       await lab.setLinkUp(n1);
+      const capture = await startTshark(lab.client.ns, lab.client.ifname, 'arp', [
+        'frame.time_epoch',
+        'arp.opcode',
+        'arp.src.hw_mac',
+        'arp.src.proto_ipv4',
+      ]);
       const probe = await startArpProbe(lab, vip4, { intervalMs: 10 });
       const back = await start(n1);
       await back.waitForLog((l) => l['to'] === 'master' && l['family'] === 'ipv4' && l['reason'] === 'preempt', 5000);
@@ -161,6 +174,21 @@ test('three speakers: one master answers, node loss, preemption, graceful hand-o
       // After the first answer from n1 (plus one probe interval for replies already in flight) n2 is silent.
       const lateN2 = res.answers.filter((a) => a.mac === n2.mac && a.t > firstN1.t + 10);
       assert.deepEqual(lateN2, [], 'n2 answered after n1 took over');
+      // The same from tshark's decoding of the client's wire: ARP replies (opcode 2) for the VIP, by sender MAC.
+      const replies = (await capture.stop())
+        .filter(([, op, , ip]) => op === '2' && ip === vip4)
+        .map(([t, , mac]) => ({ t: Number(t) * 1000, mac }));
+      const n1First = replies.find((r) => r.mac === n1.mac);
+      assert.ok(n1First, `tshark saw n1 reply: ${JSON.stringify(replies.slice(-5))}`);
+      assert.ok(
+        replies.some((r) => r.mac === n2.mac),
+        'tshark saw n2 reply before the preemption',
+      );
+      assert.deepEqual(
+        replies.filter((r) => r.mac === n2.mac && r.t > n1First.t + 10),
+        [],
+        'tshark: two nodes answered ARP for the VIP after n1 took over',
+      );
       assert.deepEqual(await arpingMacs(lab, vip4), [n1.mac]);
     });
 
