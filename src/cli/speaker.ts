@@ -5,12 +5,10 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULT_LOAD_BALANCER_CLASS } from '../controller/service-request.ts';
-import { serveEndpoints } from '../http-endpoints.ts';
 import { loadKubeConfig } from '../k8s/clients.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createSpeakerMetrics } from '../metrics.ts';
@@ -18,6 +16,7 @@ import { startKubernetesSpeaker } from '../speaker/kubernetes.ts';
 import { SpeakerHost } from '../speaker/speaker-host.ts';
 import { type RunningSpeaker, StandaloneError, startStandalone } from '../speaker/standalone.ts';
 import { parseStandaloneConfig } from '../speaker/standalone-config.ts';
+import { serveUntilSignal } from './lifecycle.ts';
 
 /** SpeakerArgs are the command's options after parsing. */
 export interface SpeakerArgs {
@@ -104,38 +103,17 @@ export async function runSpeaker(args: SpeakerArgs): Promise<void> {
     if (err instanceof StandaloneError) return fail(logger, EXIT_CONFIG, 'speaker cannot start', err.problems);
     return fail(logger, EXIT_START, `speaker cannot start: ${(err as Error).message}`);
   }
-  const address = args.metricsAddress ?? config.metrics.address;
-  let server: Server | undefined;
-  if (port > 0) {
-    try {
-      server = await serveEndpoints(
-        {
-          registry: metrics.registry,
-          healthz: () => ({ ok: true }),
-          readyz: () => (running.speaker.started ? { ok: true } : { ok: false, reason: 'speaker not running' }),
-        },
-        address,
-        port,
-      );
-      logger.info({ address, port }, 'serving /metrics, /healthz, /readyz');
-    } catch (err) {
-      await running.stop();
-      return fail(logger, EXIT_START, `metrics server on ${address}:${port}: ${(err as Error).message}`);
-    }
-  }
-  let exiting = false;
-  const shutdown = async (signal: NodeJS.Signals) => {
-    if (exiting) return;
-    exiting = true;
-    logger.info({ signal, masters: running.speaker.status().filter((r) => r.state === 'master').length }, 'stopping');
-    await running.stop();
-    server?.close();
-    logger.info('stopped: priority 0 sent for every router mastered here');
-    logger.flush();
-    process.exit(0);
-  };
-  process.on('SIGTERM', (s) => void shutdown(s));
-  process.on('SIGINT', (s) => void shutdown(s));
+  const failure = await serveUntilSignal({
+    logger,
+    registry: metrics.registry,
+    ready: () => (running.speaker.started ? { ok: true } : { ok: false, reason: 'speaker not running' }),
+    address: args.metricsAddress ?? config.metrics.address,
+    port,
+    stop: () => running.stop(),
+    stopping: () => ({ masters: running.speaker.status().filter((r) => r.state === 'master').length }),
+    stoppedMessage: 'stopped: priority 0 sent for every router mastered here',
+  });
+  if (failure !== undefined) fail(logger, EXIT_START, failure);
 }
 
 /** runKubernetesSpeaker is Kubernetes mode: routers from the API, status and Events back to it. */
@@ -164,39 +142,17 @@ async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<
     instance: podName ?? hostname(),
     ...(podUid && podName ? { owner: { apiVersion: 'v1', kind: 'Pod', name: podName, uid: podUid } } : {}),
   });
-  const port = args.metricsPort ?? 7472;
-  const address = args.metricsAddress ?? '0.0.0.0';
-  let server: Server | undefined;
-  if (port > 0) {
-    try {
-      server = await serveEndpoints(
-        {
-          registry: metrics.registry,
-          healthz: () => ({ ok: true }),
-          readyz: () => (running.isReady() ? { ok: true } : { ok: false, reason: 'not synced with the API yet' }),
-        },
-        address,
-        port,
-      );
-      logger.info({ address, port }, 'serving /metrics, /healthz, /readyz');
-    } catch (err) {
-      await running.stop();
-      return fail(logger, EXIT_START, `metrics server on ${address}:${port}: ${(err as Error).message}`);
-    }
-  }
-  let exiting = false;
-  const shutdown = async (signal: NodeJS.Signals) => {
-    if (exiting) return;
-    exiting = true;
-    logger.info({ signal, routers: running.speaker.running.size }, 'stopping');
-    await running.stop();
-    server?.close();
-    logger.info('stopped: priority 0 sent for every router mastered here');
-    logger.flush();
-    process.exit(0);
-  };
-  process.on('SIGTERM', (s) => void shutdown(s));
-  process.on('SIGINT', (s) => void shutdown(s));
+  const failure = await serveUntilSignal({
+    logger,
+    registry: metrics.registry,
+    ready: () => (running.isReady() ? { ok: true } : { ok: false, reason: 'not synced with the API yet' }),
+    address: args.metricsAddress ?? '0.0.0.0',
+    port: args.metricsPort ?? 7472,
+    stop: () => running.stop(),
+    stopping: () => ({ routers: running.speaker.running.size }),
+    stoppedMessage: 'stopped: priority 0 sent for every router mastered here',
+  });
+  if (failure !== undefined) fail(logger, EXIT_START, failure);
 }
 
 function fail(logger: Logger, code: number, msg: string, problems?: readonly string[]): void {
