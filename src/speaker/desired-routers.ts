@@ -26,7 +26,7 @@ import { type CodedError, codedError, type ErrorCode } from '../errors.ts';
 import { type ClusterSnapshot, familyOf, type ServiceView, serviceKeyOf } from './cluster-snapshot.ts';
 import { eligibleNodes } from './eligibility.ts';
 import { type GratuitousTuning, type PeerMode, type PoolTuning, tuningOf } from './pool-tuning.ts';
-import { type RouterKey, routerKey } from './router-plan.ts';
+import { type RouterKey, type RouterSpecInput, routerKey } from './router-plan.ts';
 import { parseServiceVrids } from './service-vrids.ts';
 
 export type { RouterKey } from './router-plan.ts';
@@ -55,17 +55,12 @@ export interface RouterGroup {
   readonly interfaces: ReadonlyMap<string, readonly string[]>;
 }
 
-/** DesiredRouter is one router this node should run; the engine fields match router-plan's RouterSpecInput. */
-export interface DesiredRouter {
+/**
+ * DesiredRouter is one router this node should run: the engine fields of router-plan's RouterSpecInput (vips in
+ * address order; the runtime's planner adds the IPv6 virtual link-local in front) and where and how to run it.
+ */
+export interface DesiredRouter extends RouterSpecInput {
   readonly key: RouterKey;
-  readonly vrid: number;
-  readonly family: Family;
-  readonly priority: number;
-  readonly advertIntervalCs: number;
-  readonly preempt: boolean;
-  readonly preemptDelayMs: number;
-  /** vips in address order; the runtime's planner adds the IPv6 virtual link-local in front. */
-  readonly vips: readonly string[];
   /** interface carries the adverts and the ARP/NDP answers for the VIPs. */
   readonly interface: string;
   readonly peerMode: PeerMode;

@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import type { Family } from '../../vrrp/advert.ts';
 import { advertIntervalCs, parseDuration } from '../duration.ts';
+import type { RouterSpecInput } from './router-plan.ts';
 
 /**
  * Standalone mode: a speaker driven by a static YAML file instead of Kubernetes — the keepalived-replacement use case.
@@ -20,16 +21,8 @@ import { advertIntervalCs, parseDuration } from '../duration.ts';
  * A router's family comes from its VIPs (all of one family). IPv4 and IPv6 routers may reuse a VRID (RFC 5798 §5.2.3).
  */
 
-/** RouterSpec is one virtual router as the speaker runs it. */
-export interface RouterSpec {
-  readonly vrid: number;
-  readonly family: Family;
-  readonly priority: number;
-  readonly advertIntervalCs: number;
-  readonly preempt: boolean;
-  readonly preemptDelayMs: number;
-  readonly vips: readonly string[];
-}
+/** RouterSpec is one virtual router as the speaker runs it: what router-plan.ts turns into an engine config. */
+export type RouterSpec = RouterSpecInput;
 
 /** GratuitousSpec is how takeovers are announced: `count` frames per VIP, `spacingMs` apart. */
 export interface GratuitousSpec {
