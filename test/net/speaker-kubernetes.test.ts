@@ -326,6 +326,48 @@ describe('speaker in Kubernetes mode', () => {
     await waitFor('late status removed', () => mastersOf('late').length === 0);
   });
 
+  test('the peers annotation switches a pool to unicast adverts to the other nodes, without a failover', async () => {
+    const vrid = vridOf('web0');
+    const master = expectedMaster('web0');
+    const backup = lab.nodes.find((n) => n.name !== master)!;
+    const t0 = Date.now();
+    server.store.patch('ipaddresspools.metallb.io', NS, 'lab', 'merge', {
+      metadata: { annotations: { 'metal-vrrp.io/peers': 'unicast' } },
+    });
+    await speakers.get(master)!.waitForLog((l) => l.t >= t0 && l['msg'] === 'router reconfigure', 5000);
+    const { stdout } = await run('ip', [
+      'netns',
+      'exec',
+      backup.ns,
+      'tshark',
+      '-q',
+      '-i',
+      backup.ifname,
+      '-f',
+      'ip proto 112',
+      '-a',
+      'duration:1',
+      '-T',
+      'fields',
+      '-e',
+      'vrrp.virt_rtr_id',
+      '-e',
+      'ip.dst',
+      '-e',
+      'ip.ttl',
+    ]);
+    const adverts = stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .filter((f) => Number(f[0]) === vrid);
+    assert.ok(adverts.length >= 10, `${adverts.length} adverts for VRID ${vrid} reached ${backup.name}`);
+    assert.deepEqual([...new Set(adverts.map((f) => `${f[1]} ttl ${f[2]}`))], [`${backup.ipv4} ttl 255`]);
+    for (const sp of speakers.values()) {
+      assert.ok(!sp.logs.some((l) => l.t >= t0 && isStateChange('master')(l)), `${sp.host.name} took over`);
+    }
+  });
+
   test('a node labelled exclude-from-external-load-balancers resigns; the next-ranked node takes over at once', async () => {
     const best = expectedMaster('web0');
     eligible = eligible.filter((n) => n !== best);
