@@ -35,6 +35,10 @@ export interface ControllerMetrics {
   readonly allocations: Counter<'pool'>;
   readonly apiWatchErrors: Counter<'resource'>;
   readonly configErrors: Counter<'kind' | 'code'>;
+  /** 1 while this replica holds the leader Lease and allocates (1 when leader election is off), else 0. */
+  readonly leader: Gauge;
+  /** Failed leader-Lease calls by operation (get, create, update, release); they are retried. */
+  readonly leaderElectionErrors: Counter<'operation'>;
 }
 
 function registryFor(component: string, withProcess: boolean): Registry {
@@ -179,6 +183,17 @@ export function createControllerMetrics(opts: { processMetrics?: boolean } = {})
     }),
     apiWatchErrors: apiWatchErrors(r),
     configErrors: configErrors(r),
+    leader: new Gauge({
+      name: 'metal_vrrp_leader',
+      help: '1 while this controller replica holds the leader Lease and allocates',
+      registers: r,
+    }),
+    leaderElectionErrors: new Counter({
+      name: 'metal_vrrp_leader_election_errors_total',
+      help: 'Failed leader Lease API calls by operation (retried)',
+      labelNames: ['operation'],
+      registers: r,
+    }),
   };
 }
 

@@ -1,19 +1,21 @@
 /**
  * `metal-vrrp controller`: allocate addresses to LoadBalancer Services from MetalLB IPAddressPools, through the
  * Kubernetes API. Serves /metrics, /healthz and /readyz (ready once the caches synced and every existing assignment
- * was restored); stops on SIGTERM or SIGINT. Runs as one replica (the Deployment's strategy is Recreate): two
- * controllers would each trust their own allocator.
+ * was restored); stops on SIGTERM or SIGINT. Only the holder of the leader Lease allocates (--leader-elect, on by
+ * default): further replicas are hot standbys, since two allocators side by side would each trust their own memory.
  */
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { Allocator } from '../controller/allocator.ts';
 import { type Controller, runController } from '../controller/controller.ts';
 import { DEFAULT_LOAD_BALANCER_CLASS } from '../controller/service-request.ts';
 import { serveEndpoints } from '../http-endpoints.ts';
 import type { BackoffOptions } from '../k8s/backoff.ts';
 import { loadKubeConfig } from '../k8s/clients.ts';
 import { connectKube } from '../k8s/connect.ts';
+import { LeaderElector, leaseApiFor } from '../k8s/leader-election.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics.ts';
 
@@ -25,7 +27,28 @@ export interface ControllerArgs {
   readonly metricsAddress: string;
   readonly logLevel: string;
   readonly lbClass: string;
+  readonly leaderElect: boolean;
+  readonly leaseName: string;
 }
+
+/** LeaderElectionOptions turn on Lease-based leader election (src/k8s/leader-election.ts); durations default to client-go's. */
+export interface LeaderElectionOptions {
+  /** leaseName is the Lease in the controller's namespace (RBAC allows metal-vrrp-controller). */
+  readonly leaseName?: string;
+  /** identity is the holder name: the pod name, else host_pid. */
+  readonly identity?: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  /**
+   * onLost runs when leadership is lost (renewal failed past renewDeadline, or another holder took the Lease), after
+   * the controller stopped. The command exits; in-process callers (tests) are told.
+   */
+  readonly onLost?: (reason: string) => void;
+}
+
+/** DEFAULT_LEASE_NAME is the Lease manifests/rbac/controller.yaml lets the controller get and update. */
+export const DEFAULT_LEASE_NAME = 'metal-vrrp-controller';
 
 /** StartOptions start a controller in this process (the command, tests and benchmarks). */
 export interface StartOptions {
@@ -36,46 +59,144 @@ export interface StartOptions {
   readonly loadBalancerClass?: string;
   readonly backoff?: BackoffOptions;
   readonly concurrency?: number;
+  /** leaderElection: absent, the controller starts at once (tests, benchmarks); the command turns it on. */
+  readonly leaderElection?: LeaderElectionOptions;
 }
 
 /** RunningController is a started controller with its adapters. */
 export interface RunningController {
+  /** controller: with leader election, a view that is empty and not ready until this replica leads. */
   readonly controller: Controller;
   readonly metrics: ControllerMetrics;
-  stop(): Promise<void>;
+  /** identity is the Lease holder name (and the Events' reporting instance). */
+  readonly identity: string;
+  /** isLeader is true while this replica allocates (always, without leader election). */
+  isLeader(): boolean;
+  /** whenLeading resolves once this replica leads. */
+  whenLeading(): Promise<void>;
+  /** standbyHealthy: a standby that reads the Lease (readiness of a standby); true without election. */
+  standbyHealthy(): boolean;
+  /** stop stops the controller, then releases the Lease; `releaseLease: false` leaves it to expire (a crash). */
+  stop(opts?: { releaseLease?: boolean }): Promise<void>;
 }
 
-/** startController connects to the API, starts the informers and the reconcile loop. */
+/** defaultIdentity is client-go's choice: the pod name, else host name and pid (unique per process). */
+export function defaultIdentity(): string {
+  return process.env['POD_NAME'] ?? `${hostname()}_${process.pid}`;
+}
+
+/** startController connects to the API, then starts the informers and the reconcile loop (once leading, with election). */
 export function startController(opts: StartOptions): RunningController {
   const metrics = opts.metrics ?? createControllerMetrics();
+  const election = opts.leaderElection;
+  const identity = election?.identity ?? (election ? defaultIdentity() : (process.env['POD_NAME'] ?? hostname()));
   const kube = connectKube({
     kubeConfig: opts.kubeConfig,
     namespace: opts.namespace,
     logger: opts.logger,
     watchErrors: metrics.apiWatchErrors,
     component: 'metal-vrrp-controller',
-    instance: process.env['POD_NAME'] ?? hostname(),
+    instance: identity,
     backoff: opts.backoff,
   });
-  const controller = runController({
-    services: kube.sources.services,
-    config: kube.sources.config,
-    status: kube.status,
-    events: kube.events,
-    metrics,
-    logger: opts.logger,
-    namespace: opts.namespace,
-    loadBalancerClass: opts.loadBalancerClass,
-    concurrency: opts.concurrency,
+  const start = (): Controller => {
+    const controller = runController({
+      services: kube.sources.services,
+      config: kube.sources.config,
+      status: kube.status,
+      events: kube.events,
+      metrics,
+      logger: opts.logger,
+      namespace: opts.namespace,
+      loadBalancerClass: opts.loadBalancerClass,
+      concurrency: opts.concurrency,
+    });
+    kube.sources.start();
+    return controller;
+  };
+  const stopController = async (c: Controller | undefined) => {
+    if (!c) return;
+    await c.stop();
+    await kube.sources.stop();
+  };
+  if (!election) {
+    metrics.leader.set(1);
+    const controller = start();
+    return {
+      controller,
+      metrics,
+      identity,
+      isLeader: () => true,
+      whenLeading: () => Promise.resolve(),
+      standbyHealthy: () => true,
+      stop: () => stopController(controller),
+    };
+  }
+
+  let inner: Controller | undefined;
+  let stopping = false;
+  const take = () => {
+    const c = inner;
+    inner = undefined;
+    return c;
+  };
+  let innerStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    innerStarted = resolve;
   });
-  kube.sources.start();
-  return {
-    controller,
-    metrics,
-    async stop() {
-      await controller.stop();
-      await kube.sources.stop();
+  const log = opts.logger.child({ component: 'leader-election' });
+  const elector = new LeaderElector({
+    api: leaseApiFor(opts.kubeConfig, opts.namespace, election.leaseName ?? DEFAULT_LEASE_NAME),
+    identity,
+    logger: log,
+    leaseDurationMs: election.leaseDurationMs,
+    renewDeadlineMs: election.renewDeadlineMs,
+    retryPeriodMs: election.retryPeriodMs,
+    leader: metrics.leader,
+    errors: metrics.leaderElectionErrors,
+    onStartedLeading: () => {
+      if (stopping) return;
+      inner = start();
+      innerStarted();
     },
+    onStoppedLeading: (reason) => {
+      // Stop acting at once: the allocator's view may already be stale.
+      void stopController(take()).finally(() => election.onLost?.(reason));
+    },
+  });
+  elector.start();
+  return {
+    controller: deferredController(() => inner, started),
+    metrics,
+    identity,
+    isLeader: () => elector.isLeader(),
+    whenLeading: () => elector.whenLeading(),
+    standbyHealthy: () => elector.healthyCandidate(),
+    async stop(o = {}) {
+      stopping = true;
+      if (o.releaseLease === false) {
+        await elector.stop({ release: false });
+        await stopController(take());
+        return;
+      }
+      // client-go's order: stop working, then hand the Lease over so a standby starts at its next retry.
+      await stopController(take());
+      await elector.stop({ release: true });
+    },
+  };
+}
+
+/** deferredController is the Controller of a replica that may not lead yet: empty and not ready until it does. */
+function deferredController(current: () => Controller | undefined, started: Promise<void>): Controller {
+  const idle = new Allocator();
+  return {
+    isReady: () => current()?.isReady() ?? false,
+    whenReady: () => started.then(() => current()?.whenReady()),
+    idle: () => current()?.idle() ?? Promise.resolve(),
+    get allocator() {
+      return current()?.allocator ?? idle;
+    },
+    stop: async () => {},
   };
 }
 
@@ -98,11 +219,35 @@ function builder(y: Argv): Argv<ControllerArgs> {
       default: DEFAULT_LOAD_BALANCER_CLASS,
       describe: 'spec.loadBalancerClass served besides Services with no class',
     })
+    .option('leader-elect', {
+      type: 'boolean',
+      default: true,
+      describe: 'allocate only while holding the leader Lease, so further replicas are hot standbys',
+    })
+    .option('lease-name', {
+      type: 'string',
+      default: DEFAULT_LEASE_NAME,
+      describe: 'name of the leader Lease in --namespace (the RBAC manifests allow only the default)',
+    })
     .option('log-level', {
       type: 'string',
       default: process.env['LOG_LEVEL'] ?? 'info',
       choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
     }) as unknown as Argv<ControllerArgs>;
+}
+
+/**
+ * readiness answers /readyz. The leader is ready once its caches synced and assignments were restored. A standby is
+ * ready while it reads the Lease: it is a healthy spare, and a never-ready standby would keep the Deployment short of
+ * its replicas and fire the usual "pod not ready" alerts. Who leads is in the Lease and in `metal_vrrp_leader`.
+ */
+export function readiness(r: RunningController): { ok: true } | { ok: false; reason: string } {
+  if (r.isLeader()) {
+    return r.controller.isReady()
+      ? { ok: true }
+      : { ok: false, reason: 'waiting for caches to sync and assignments to be restored' };
+  }
+  return r.standbyHealthy() ? { ok: true } : { ok: false, reason: 'standby cannot read the leader Lease' };
 }
 
 /** runControllerCommand is the command's body; it leaves the process running until a signal. */
@@ -122,6 +267,17 @@ export async function runControllerCommand(args: ControllerArgs): Promise<void> 
     namespace: args.namespace,
     logger,
     loadBalancerClass: args.lbClass,
+    leaderElection: args.leaderElect
+      ? {
+          leaseName: args.leaseName,
+          // client-go's behaviour: a replica that lost the Lease exits, to restart with no stale allocations.
+          onLost: (reason) => {
+            logger.fatal({ reason }, 'leader election lost; exiting');
+            logger.flush();
+            process.exit(1);
+          },
+        }
+      : undefined,
   });
   let server: Server | undefined;
   if (args.metricsPort > 0) {
@@ -130,10 +286,7 @@ export async function runControllerCommand(args: ControllerArgs): Promise<void> 
         {
           registry: running.metrics.registry,
           healthz: () => ({ ok: true }),
-          readyz: () =>
-            running.controller.isReady()
-              ? { ok: true }
-              : { ok: false, reason: 'waiting for caches to sync and assignments to be restored' },
+          readyz: () => readiness(running),
         },
         args.metricsAddress,
         args.metricsPort,
