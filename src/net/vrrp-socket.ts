@@ -125,7 +125,7 @@ export class VrrpSocket {
     }
     this.source = canonical;
     const own = new Set([...(deps.family === 'ipv4' ? info.ipv4 : info.ipv6), canonical]);
-    const ctx: ReceiveContext = { ownAddresses: own, mac: info.mac };
+    const ctx: ReceiveContext = { ownAddresses: own, mac: info.mac, decoded: new Map() };
     const deliver = (r: ReturnType<typeof receiveIpv4>) => (r.ok ? deps.onAdvert(r) : deps.onDrop(r));
     const onError = deps.onError ?? (() => {});
     this.#transport =

@@ -111,7 +111,10 @@ export class DeadlineScheduler<K> {
       this.#armedFor = undefined;
       return;
     }
-    if (this.#armedFor === top.at) return;
+    // A timer already armed at or before the earliest deadline stays: when it fires early, runDue finds nothing due
+    // and arms for the new earliest. A backup pushes its earliest deadline later on nearly every advert it hears;
+    // re-arming each time would cost a clearTimeout + setTimeout per received advert.
+    if (this.#armedFor !== undefined && this.#armedFor <= top.at) return;
     if (this.#timer !== undefined) this.#deps.clock.clearTimer(this.#timer);
     this.#armedFor = top.at;
     this.#timer = this.#deps.clock.setTimer(() => this.runDue(), top.at - this.#deps.clock.now());

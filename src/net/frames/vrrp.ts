@@ -118,7 +118,17 @@ export type VrrpReceive = ReceivedAdvert | VrrpDrop;
 export interface ReceiveContext {
   readonly ownAddresses: ReadonlySet<string>;
   readonly mac?: string;
+  /**
+   * decoded, when given, keeps adverts already decoded, by source, destination and VRRP bytes: a master sends the
+   * same advert every interval, and decoding (address parsing, checksum) is most of the cost of a receive. Only
+   * valid adverts are kept (a result is a pure function of its key); bounded by DECODED_CACHE_LIMIT.
+   */
+  readonly decoded?: Map<string, ReceivedAdvert>;
 }
+
+/** DECODED_CACHE_LIMIT bounds ReceiveContext.decoded: cleared when full, so a flood of distinct adverts costs a decode
+ * each, as without the cache, and never memory. */
+export const DECODED_CACHE_LIMIT = 4096;
 
 function drop(family: Family, reason: VrrpDropReason, detail: string, from?: string): VrrpDrop {
   return from === undefined ? { ok: false, family, reason, detail } : { ok: false, family, reason, detail, from };
@@ -136,9 +146,29 @@ function checkAndDecode(
   if (h.dst !== VRRP_MULTICAST[family] && !ctx.ownAddresses.has(h.dst)) {
     return drop(family, 'not-for-us', `to ${h.dst}`, h.src);
   }
+  const cache = ctx.decoded;
+  const key = cache === undefined ? '' : `${h.src}>${h.dst}>${h.payload.toString('latin1')}`;
+  const hit = cache?.get(key);
+  if (hit !== undefined) return hit;
   const decoded = decodeAdvert(h.payload, { family, source: h.src, destination: h.dst });
   if (!decoded.ok) return drop(family, decoded.reason, decoded.detail, h.src);
-  return { ok: true, family, from: h.src, to: h.dst, advert: decoded.advert, checksumMode: decoded.checksum };
+  const received: ReceivedAdvert = {
+    ok: true,
+    family,
+    from: h.src,
+    to: h.dst,
+    advert: decoded.advert,
+    checksumMode: decoded.checksum,
+  };
+  if (cache !== undefined) {
+    // Shared by every later receive of the same bytes: frozen, so no consumer can change what the next one sees.
+    Object.freeze(decoded.advert.addresses);
+    Object.freeze(decoded.advert);
+    Object.freeze(received);
+    if (cache.size >= DECODED_CACHE_LIMIT) cache.clear();
+    cache.set(key, received);
+  }
+  return received;
 }
 
 /** receiveIpv4 checks and decodes a packet read from the IPv4 raw socket (which includes the IP header). */
