@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { spawnIn } from '../test/harness/exec.ts';
 import { buildLab, hostAddress, type Lab, type LabHost, teardownByPrefix } from '../test/harness/netns.ts';
-import { type LogLine, REPO, type RouterOptions, speakerConfigYaml } from '../test/harness/speaker.ts';
+import { type LogLine, onLogLines, REPO, type RouterOptions, speakerConfigYaml } from '../test/harness/speaker.ts';
 
 const PREFIX = 'mvload';
 const { values } = parseArgs({
@@ -99,19 +99,7 @@ function start(host: LabHost, lab: Lab, mode: Mode, role: Proc['role']): Proc {
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     proc.stderr = (proc.stderr + d).slice(-4000);
   });
-  let buf = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const text = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        logs.push({ ...(JSON.parse(text) as Record<string, unknown>), t: Date.now() });
-      } catch {
-        // not a log line
-      }
-    }
-  });
+  onLogLines(child, (line) => logs.push(line));
   return proc;
 }
 

@@ -103,24 +103,12 @@ export async function startSpeakerProcess(
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
-  let buf = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const text = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      let line: LogLine;
-      try {
-        line = { ...(JSON.parse(text) as Record<string, unknown>), t: Date.now() };
-      } catch {
-        continue;
-      }
-      logs.push(line);
-      for (const w of waiters) {
-        if (w.pred(line)) {
-          waiters.delete(w);
-          w.resolve(line);
-        }
+  onLogLines(child, (line) => {
+    logs.push(line);
+    for (const w of waiters) {
+      if (w.pred(line)) {
+        waiters.delete(w);
+        w.resolve(line);
       }
     }
   });
@@ -168,6 +156,26 @@ export async function startSpeakerProcess(
       return res.stdout;
     },
   };
+}
+
+/** onLogLines calls fn with each JSON log line a child prints on stdout (other lines are skipped), stamped with
+ * the time the harness read it. */
+export function onLogLines(child: ChildProcess, fn: (line: LogLine) => void): void {
+  let buf = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const text = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let line: LogLine;
+      try {
+        line = { ...(JSON.parse(text) as Record<string, unknown>), t: Date.now() };
+      } catch {
+        continue;
+      }
+      fn(line);
+    }
+  });
 }
 
 /** metricValue reads one sample from Prometheus text: the first series of `name` whose labels include `labels`. */
