@@ -9,6 +9,7 @@
  */
 import { type AllocationRequest, Allocator } from '../src/controller/allocator.ts';
 import { parseConfig } from '../src/controller/config.ts';
+import { seededRandom } from '../vrrp/sim/clock.ts';
 
 const RUNS = 7;
 
@@ -27,18 +28,6 @@ function allocator(addresses: string[]): Allocator {
   const { config } = parseConfig({ pools: [{ metadata: { name: 'p' }, spec: { addresses } }], l2Advertisements: [] });
   a.setPools(config.pools);
   return a;
-}
-
-/** mulberry32 is a tiny seeded PRNG so every run does the same work. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** measure runs `work` (which returns how many allocations it made) and returns allocations per second. */
@@ -62,7 +51,7 @@ const workloads: Record<string, () => number> = {
   churn: () => {
     const size = 4_096;
     const a = allocator(['10.1.0.0/20']);
-    const rand = mulberry32(42);
+    const rand = seededRandom(42);
     const live: string[] = [];
     for (let i = 0; i < size * 0.9; i++) {
       must(a.assign(`ns/c${i}`, base).ok, 'churn fill');

@@ -5,6 +5,7 @@
  */
 
 import { setTimeout as delay } from 'node:timers/promises';
+import { type AnnounceResult, announceRounds, type Sleep, validRounds } from './announce.ts';
 import { ipv4Bytes } from './frames/address.ts';
 import {
   ARP_DROP_REASONS,
@@ -27,9 +28,6 @@ export type ArpResult =
 
 /** ArpCounter is a drop reason or the fate of an answer; stats() counts each. */
 export type ArpCounter = ArpDropReason | 'answered' | 'send-failed';
-
-/** Sleep waits `ms` or rejects when `signal` aborts; injected so tests need not wait. */
-export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
 /** ArpResponderDeps are the responder's collaborators; only `ifname` and `shouldAnswer` are required. */
 export interface ArpResponderDeps {
@@ -54,21 +52,13 @@ export interface AnnounceOptions {
   readonly signal?: AbortSignal;
 }
 
-/** AnnounceResult counts the frames sent, or says why the announcement stopped short. */
-export type AnnounceResult =
-  | { readonly ok: true; readonly frames: number }
-  | {
-      readonly ok: false;
-      readonly reason: 'bad-address' | 'bad-options' | 'stopped' | 'send-failed';
-      readonly detail: string;
-      readonly frames: number;
-    };
-
 /** ANNOUNCE_DEFAULTS are RFC 5227 §1.1's ANNOUNCE_NUM 2 and ANNOUNCE_INTERVAL 2 s. */
 export const ANNOUNCE_DEFAULTS = { count: 2, spacingMs: 2000 } as const;
 
 /** GRATUITOUS_FORMS sends both forms: the RFC 5227 request updates Linux and most stacks, the reply the rest. */
 export const GRATUITOUS_FORMS: readonly GratuitousForm[] = ['request', 'reply'];
+
+export type { AnnounceResult, Sleep } from './announce.ts';
 
 /**
  * ArpResponder owns one ARP socket and its read loop. The constructor opens the socket and starts answering;
@@ -116,30 +106,12 @@ export class ArpResponder {
     const spacingMs = options.spacingMs ?? ANNOUNCE_DEFAULTS.spacingMs;
     const forms = options.forms ?? GRATUITOUS_FORMS;
     if (ipv4Bytes(ip) === undefined) return { ok: false, reason: 'bad-address', detail: ip, frames: 0 };
-    if (!Number.isInteger(count) || count < 1 || !(spacingMs >= 0) || forms.length === 0) {
+    if (!validRounds(count, spacingMs) || forms.length === 0) {
       return { ok: false, reason: 'bad-options', detail: JSON.stringify(options), frames: 0 };
     }
     const signal = options.signal ? AbortSignal.any([this.#stop.signal, options.signal]) : this.#stop.signal;
-    let frames = 0;
-    for (let round = 0; round < count; round++) {
-      if (round > 0) {
-        try {
-          await this.#sleep(spacingMs, signal);
-        } catch {
-          return { ok: false, reason: 'stopped', detail: `after ${round} rounds`, frames };
-        }
-      }
-      if (signal.aborted) return { ok: false, reason: 'stopped', detail: `after ${round} rounds`, frames };
-      for (const form of forms) {
-        const frame = gratuitousArp(this.mac, ip, form);
-        const sent = frame === undefined ? undefined : this.#socket.send(frame);
-        if (sent === undefined || !sent.ok) {
-          return { ok: false, reason: 'send-failed', detail: sent?.message ?? 'frame not built', frames };
-        }
-        frames++;
-      }
-    }
-    return { ok: true, frames };
+    const frames = forms.map((form) => gratuitousArp(this.mac, ip, form));
+    return announceRounds({ count, spacingMs, signal, sleep: this.#sleep, frames, send: (f) => this.#socket.send(f) });
   }
 
   /** stop closes the socket and cancels announcements in progress; safe to call twice. */

@@ -9,6 +9,7 @@
  */
 
 import { setTimeout as delay } from 'node:timers/promises';
+import { type AnnounceResult, announceRounds, type Sleep, validRounds } from './announce.ts';
 import { formatIpv6, ipv6Bytes, solicitedNodeMulticast } from './frames/address.ts';
 import { ipv6Filter } from './frames/bpf.ts';
 import { ETHERTYPE, ipv6MulticastMac } from './frames/ethernet.ts';
@@ -46,18 +47,11 @@ export interface NdpResponderDeps {
   /** Receive every multicast frame (PACKET_MR_ALLMULTI) instead of joining groups with listenFor. */
   readonly allMulticast?: boolean;
   readonly openSocket?: OpenFrameSocket;
-  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly sleep?: Sleep;
 }
 
-/** NdpAnnounceResult counts the advertisements sent, or says why the announcement stopped short. */
-export type NdpAnnounceResult =
-  | { readonly ok: true; readonly frames: number }
-  | {
-      readonly ok: false;
-      readonly reason: 'bad-address' | 'bad-options' | 'stopped' | 'send-failed';
-      readonly detail: string;
-      readonly frames: number;
-    };
+/** NdpAnnounceResult is the shared announcement result (announce.ts). */
+export type NdpAnnounceResult = AnnounceResult;
 
 /**
  * NA_ANNOUNCE_DEFAULTS: RFC 4861 §7.2.6 allows up to MAX_NEIGHBOR_ADVERTISEMENT (3) unsolicited NAs, at least
@@ -77,7 +71,7 @@ export class NdpResponder {
   readonly #socket: FrameSocket;
   readonly #ctx: NdpContext;
   readonly #onFrame: ((result: NdpResult) => void) | undefined;
-  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly #sleep: Sleep;
   readonly #stop = new AbortController();
   readonly #counts = new Map<NdpCounter, number>(); // counter -> frames
   readonly #listening = new Set<string>(); // VIPs whose solicited-node group we joined
@@ -145,23 +139,12 @@ export class NdpResponder {
     const spacingMs = options.spacingMs ?? NA_ANNOUNCE_DEFAULTS.spacingMs;
     const frame = unsolicitedAdvertisement(this.mac, this.linkLocal, ip);
     if (frame === undefined) return { ok: false, reason: 'bad-address', detail: ip, frames: 0 };
-    if (!Number.isInteger(count) || count < 1 || !(spacingMs >= 0)) {
+    if (!validRounds(count, spacingMs)) {
       return { ok: false, reason: 'bad-options', detail: JSON.stringify(options), frames: 0 };
     }
     const signal = options.signal ? AbortSignal.any([this.#stop.signal, options.signal]) : this.#stop.signal;
-    for (let frames = 0; frames < count; frames++) {
-      if (frames > 0) {
-        try {
-          await this.#sleep(spacingMs, signal);
-        } catch {
-          return { ok: false, reason: 'stopped', detail: `after ${frames} advertisements`, frames };
-        }
-      }
-      if (signal.aborted) return { ok: false, reason: 'stopped', detail: `after ${frames}`, frames };
-      const sent = this.#socket.send(frame);
-      if (!sent.ok) return { ok: false, reason: 'send-failed', detail: sent.message, frames };
-    }
-    return { ok: true, frames: count };
+    const send = (f: Buffer) => this.#socket.send(f);
+    return announceRounds({ count, spacingMs, signal, sleep: this.#sleep, frames: [frame], send });
   }
 
   /** stop closes the socket (leaving every group) and cancels announcements in progress; safe to call twice. */
