@@ -8,7 +8,7 @@
  *           without a key, which must scan past it (the sharing scan is O(used)).
  */
 import { type AllocationRequest, Allocator } from '../src/controller/allocator.ts';
-import { parseConfig } from '../src/controller/config.ts';
+import { parseConfig } from '../src/model/config.ts';
 import { seededRandom } from '../vrrp/sim/clock.ts';
 
 const RUNS = 7;

@@ -10,11 +10,11 @@
  * - moved on join: share of VIPs that move to a new node (ideal 1/(N+1)).
  */
 
-import { parseConfig } from '../src/controller/config.ts';
-import { VridAllocator } from '../src/controller/vrid.ts';
-import type { ClusterSnapshot, NodeView, ServiceView } from '../src/speaker/cluster-snapshot.ts';
-import { routerGroups } from '../src/speaker/desired-routers.ts';
-import { formatServiceVrids } from '../src/speaker/service-vrids.ts';
+import { VridAllocator } from '../src/controller/vrid-allocator.ts';
+import type { ClusterSnapshot, NodeView, ServiceView } from '../src/model/cluster-snapshot.ts';
+import { parseConfig } from '../src/model/config.ts';
+import { formatServiceVrids } from '../src/model/service-vrids.ts';
+import { routerGroups } from '../src/speaker/cluster/desired-routers.ts';
 import type { Family } from '../vrrp/advert.ts';
 
 const POOLS = [{ metadata: { name: 'p' }, spec: { addresses: ['10.0.0.0/16', 'fd00::/112'] } }];

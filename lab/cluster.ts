@@ -13,7 +13,7 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { TUNING_ANNOTATIONS } from '../src/speaker/pool-tuning.ts';
+import { TUNING_ANNOTATIONS } from '../src/model/pool-tuning.ts';
 import { kubeConfigFor, writeKubeconfigFile } from '../test/apiserver/kubeconfig.ts';
 import type { LabConfig } from './options.ts';
 import { API_PORT, type LabService, METALLB_NAMESPACE, REPO, type RunPlan } from './plan.ts';

@@ -1,7 +1,7 @@
 // options.ts — the lab's flags, parsed once and frozen. The same argv is handed from the outer process (root
 // namespace) to the inner one (client namespace), so both parse it with this one function.
 import yargs from 'yargs';
-import { advertIntervalCs, parseDuration } from '../src/duration.ts';
+import { advertIntervalCs, parseDuration } from '../src/model/duration.ts';
 
 /** LabConfig is what one lab run does. `advertIntervalMs` is null when the pool keeps the default (100 ms). */
 export interface LabConfig {

@@ -10,7 +10,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { Allocator } from '../controller/allocator.ts';
 import { type Controller, runController } from '../controller/controller.ts';
-import { DEFAULT_LOAD_BALANCER_CLASS } from '../controller/service-request.ts';
 import { serveEndpoints } from '../http-endpoints.ts';
 import type { BackoffOptions } from '../k8s/backoff.ts';
 import { loadKubeConfig } from '../k8s/clients.ts';
@@ -18,6 +17,7 @@ import { connectKube } from '../k8s/connect.ts';
 import { LeaderElector, leaseApiFor } from '../k8s/leader-election.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics.ts';
+import { DEFAULT_LOAD_BALANCER_CLASS } from '../model/service-request.ts';
 
 /** ControllerArgs are the command's options after parsing. */
 export interface ControllerArgs {

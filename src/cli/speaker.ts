@@ -8,15 +8,15 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { DEFAULT_LOAD_BALANCER_CLASS } from '../controller/service-request.ts';
 import { loadKubeConfig } from '../k8s/clients.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createSpeakerMetrics } from '../metrics.ts';
-import { startKubernetesSpeaker } from '../speaker/kubernetes.ts';
-import { SpeakerHost } from '../speaker/speaker-host.ts';
-import { type RunningSpeaker, StandaloneError, startStandalone } from '../speaker/standalone.ts';
-import { parseStandaloneConfig } from '../speaker/standalone-config.ts';
+import { DEFAULT_LOAD_BALANCER_CLASS } from '../model/service-request.ts';
+import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
+import { type RunningSpeaker, StandaloneError, startStandalone } from '../speaker/standalone/standalone.ts';
+import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { serveUntilSignal } from './lifecycle.ts';
+import { startKubernetesSpeaker } from './speaker-kubernetes.ts';
 
 /** SpeakerArgs are the command's options after parsing. */
 export interface SpeakerArgs {

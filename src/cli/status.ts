@@ -4,11 +4,11 @@
  * and takes the master from the ServiceL2Status objects the speakers write.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { DEFAULT_LOAD_BALANCER_CLASS } from '../controller/service-request.ts';
 import { loadKubeConfig, makeClients } from '../k8s/clients.ts';
 import { listCluster } from '../k8s/list-cluster.ts';
-import { snapshotOf } from '../speaker/cluster-objects.ts';
-import { routerGroups } from '../speaker/desired-routers.ts';
+import { snapshotOf } from '../model/cluster-objects.ts';
+import { DEFAULT_LOAD_BALANCER_CLASS } from '../model/service-request.ts';
+import { routerGroups } from '../speaker/cluster/desired-routers.ts';
 import { buildStatusRows, renderStatusJson, renderStatusTable, type StatusRow } from '../status/table.ts';
 
 /** StatusArgs are the command's options after parsing. */

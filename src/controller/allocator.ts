@@ -6,6 +6,25 @@
 import type { Family } from '../../vrrp/advert.ts';
 import { type CodedError, codedError } from '../errors.ts';
 import {
+  firstUsable,
+  formatIp,
+  type IpAddress,
+  type IpRange,
+  isBuggy,
+  parseIp,
+  rangeContains,
+  toSafeNumber,
+} from '../model/ip-range.ts';
+import type { Pool } from '../model/pool.ts';
+import {
+  type AllocationRequest,
+  admits,
+  autoPools,
+  comparePriority,
+  type Wanted,
+  wantedFor,
+} from '../model/request.ts';
+import {
   type Assignment,
   type AssignResult,
   byText,
@@ -20,22 +39,10 @@ import {
   sharingError,
   toAssignment,
 } from './holding.ts';
-import {
-  firstUsable,
-  formatIp,
-  type IpAddress,
-  type IpRange,
-  isBuggy,
-  parseIp,
-  rangeContains,
-  toSafeNumber,
-} from './ip-range.ts';
-import type { Pool } from './pool.ts';
-import { type AllocationRequest, admits, autoPools, comparePriority, type Wanted, wantedFor } from './request.ts';
-import { VridAllocator } from './vrid.ts';
+import { VridAllocator } from './vrid-allocator.ts';
 
+export type { AllocationRequest, IpFamilyPolicy, ServicePort } from '../model/request.ts';
 export type { Assignment, AssignResult, Orphan, PoolUsage } from './holding.ts';
-export type { AllocationRequest, IpFamilyPolicy, ServicePort } from './request.ts';
 
 type Pick = { readonly addrs: readonly IpAddress[] } | { readonly error: CodedError };
 

@@ -5,9 +5,9 @@
  */
 import type { Family } from '../../vrrp/advert.ts';
 import { type CodedError, codedError } from '../errors.ts';
-import { usableCount } from './ip-range.ts';
-import type { Pool } from './pool.ts';
-import { type AllocationRequest, backendKey, portKey } from './request.ts';
+import { usableCount } from '../model/ip-range.ts';
+import type { Pool } from '../model/pool.ts';
+import { type AllocationRequest, backendKey, portKey } from '../model/request.ts';
 
 /** AssignResult is the outcome of assign/restore: the addresses (primary family first), their pool and VRIDs. */
 export type AssignResult =

@@ -16,18 +16,18 @@ import type { EventRecorder, EventType, ObjectRef } from '../k8s/event-recorder.
 import type { ObjectKey, StatusWriter } from '../k8s/status-writer.ts';
 import type { Logger } from '../log.ts';
 import type { ControllerMetrics } from '../metrics.ts';
-import { formatServiceVrids, parseServiceVrids, SERVICE_VRIDS_ANNOTATION } from '../speaker/service-vrids.ts';
-import type { AllocationRequest, Allocator, Assignment } from './allocator.ts';
-import type { ConfigProblem, ConfigResult } from './config.ts';
-import { canonicalIp } from './ip-range.ts';
-import { annotationOf, ingressIps, type ObservedService } from './observed-service.ts';
+import type { ConfigProblem, ConfigResult } from '../model/config.ts';
+import { canonicalIp } from '../model/ip-range.ts';
+import { annotationOf, ingressIps, type ObservedService } from '../model/observed-service.ts';
 import {
   ANNOTATIONS,
   DEFAULT_LOAD_BALANCER_CLASS,
   isManaged,
   serviceKey,
   toServiceRequest,
-} from './service-request.ts';
+} from '../model/service-request.ts';
+import { formatServiceVrids, parseServiceVrids, SERVICE_VRIDS_ANNOTATION } from '../model/service-vrids.ts';
+import type { AllocationRequest, Allocator, Assignment } from './allocator.ts';
 
 /** POOL_ANNOTATION is MetalLB's record of the pool an address came from. */
 export const POOL_ANNOTATION = 'metallb.io/ip-allocated-from-pool';

@@ -5,7 +5,7 @@
  * so nothing is lost. A 404 on delete and a 409 on create mean someone else already did it: not a failure.
  */
 import type { Logger } from '../log.ts';
-import type { L2StatusWrite, ServiceL2StatusObject } from '../speaker/l2-status.ts';
+import type { L2StatusWrite, ServiceL2StatusObject } from '../model/service-l2-status.ts';
 import { type Clients, METALLB_GROUP, METALLB_VERSION, statusCodeOf } from './clients.ts';
 import { SERVICE_L2_STATUS_PLURAL } from './list-cluster.ts';
 import { describeError } from './watched-cache.ts';

@@ -4,8 +4,8 @@
  * watches the same objects through informers instead (speaker-sources.ts).
  */
 import { DiscoveryV1Api } from '@kubernetes/client-node';
-import type { ClusterObjects } from '../speaker/cluster-objects.ts';
-import type { ServiceL2StatusObject } from '../speaker/l2-status.ts';
+import type { ClusterObjects } from '../model/cluster-objects.ts';
+import type { ServiceL2StatusObject } from '../model/service-l2-status.ts';
 import { type Clients, METALLB_GROUP, METALLB_VERSION } from './clients.ts';
 import { toPlain } from './plain.ts';
 

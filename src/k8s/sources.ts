@@ -4,9 +4,9 @@
  * feed serviceAllocation.namespaceSelectors) — handed out as the snapshot parseConfig reads.
  */
 import { type KubernetesListObject, type KubernetesObject, makeInformer } from '@kubernetes/client-node';
-import type { ConfigSnapshot, IPAddressPoolObject, L2AdvertisementObject } from '../controller/config.ts';
-import type { ObservedService } from '../controller/observed-service.ts';
 import type { Logger } from '../log.ts';
+import type { ConfigSnapshot, IPAddressPoolObject, L2AdvertisementObject } from '../model/config.ts';
+import type { ObservedService } from '../model/observed-service.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { type Clients, METALLB_GROUP, METALLB_VERSION } from './clients.ts';
 import { type ChangeKind, type ClientInformer, type Timers, WatchedCache } from './watched-cache.ts';

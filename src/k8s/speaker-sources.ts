@@ -11,8 +11,8 @@ import {
   makeInformer,
 } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
-import type { ClusterObjects } from '../speaker/cluster-objects.ts';
-import type { ServiceL2StatusObject } from '../speaker/l2-status.ts';
+import type { ClusterObjects } from '../model/cluster-objects.ts';
+import type { ServiceL2StatusObject } from '../model/service-l2-status.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { type Clients, METALLB_GROUP, METALLB_VERSION } from './clients.ts';
 import { SERVICE_L2_STATUS_PLURAL } from './list-cluster.ts';

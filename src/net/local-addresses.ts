@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Family } from '../../vrrp/advert.ts';
-import type { LocalAddress, LocalNode } from '../speaker/desired-routers.ts';
+import type { LocalAddress, LocalNode } from '../model/local-node.ts';
 
 /** defaultRouteInterfaces parses the kernel's route tables; a family without a default route is absent. */
 export function defaultRouteInterfaces(

@@ -3,8 +3,8 @@
  * the others keep running (a restart of every router would be a failover), say which state each is in, and tell about
  * every state change. host-on-speakers.ts implements it over one Speaker per interface; tests pass a fake.
  */
-import type { DesiredRouter, RouterKey, RouterStep } from './desired-routers.ts';
-import type { StateName } from './effects.ts';
+import type { DesiredRouter, RouterKey, RouterStep } from './cluster/desired-routers.ts';
+import type { StateName } from './runtime/effects.ts';
 
 /** TransitionListener hears one router change state, with the router as it was given (services, VIPs, interface). */
 export type TransitionListener = (router: DesiredRouter, to: StateName, reason: string) => void;

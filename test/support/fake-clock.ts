@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/speaker/scheduler.ts';
+import type { Clock } from '../../src/speaker/runtime/scheduler.ts';
 
 /** FakeClock is a Clock whose time moves only when a test calls advance(); timers fire in deadline order. */
 export class FakeClock implements Clock {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { type AllocationRequest, Allocator } from '../../src/controller/allocator.ts';
-import { type Config, type IPAddressPoolObject, parseConfig } from '../../src/controller/config.ts';
-import { formatIp, isBuggy, parseIp, parseRange, rangeContains } from '../../src/controller/ip-range.ts';
+import { type Config, type IPAddressPoolObject, parseConfig } from '../../src/model/config.ts';
+import { formatIp, isBuggy, parseIp, parseRange, rangeContains } from '../../src/model/ip-range.ts';
 
 // Random sequences of assign / restore / release / setPools against one allocator; after every step the invariants
 // below must hold, whatever succeeded or failed.

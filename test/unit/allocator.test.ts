@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type AllocationRequest, Allocator, type PoolUsage } from '../../src/controller/allocator.ts';
-import { type IPAddressPoolObject, parseConfig } from '../../src/controller/config.ts';
 import type { ErrorCode } from '../../src/errors.ts';
+import { type IPAddressPoolObject, parseConfig } from '../../src/model/config.ts';
 
 // Scenario tables in MetalLB's style: one allocator per table, steps played in order, each with its expected outcome.
 

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { createSpeakerMetrics } from '../../src/metrics.ts';
-import type { ClusterObjects } from '../../src/speaker/cluster-objects.ts';
-import { ClusterSpeaker } from '../../src/speaker/cluster-speaker.ts';
-import type { DesiredRouter, RouterKey, RouterStep } from '../../src/speaker/desired-routers.ts';
-import type { StateName } from '../../src/speaker/effects.ts';
-import type { L2StatusWrite, ServiceEvent, ServiceL2StatusObject } from '../../src/speaker/l2-status.ts';
+import type { ClusterObjects } from '../../src/model/cluster-objects.ts';
+import type { L2StatusWrite, ServiceEvent, ServiceL2StatusObject } from '../../src/model/service-l2-status.ts';
+import { ClusterSpeaker } from '../../src/speaker/cluster/cluster-speaker.ts';
+import type { DesiredRouter, RouterKey, RouterStep } from '../../src/speaker/cluster/desired-routers.ts';
 import type { RouterHost, TransitionListener } from '../../src/speaker/router-host.ts';
+import type { StateName } from '../../src/speaker/runtime/effects.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
 
 const NS = 'metallb-system';

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { ErrorCode } from '../../src/errors.ts';
 import {
   type ConfigSnapshot,
   type IPAddressPoolObject,
   type L2AdvertisementObject,
   parseConfig,
-} from '../../src/controller/config.ts';
+} from '../../src/model/config.ts';
 import {
   buggyCount,
   canonicalIp,
@@ -15,9 +16,8 @@ import {
   rangeSize,
   toSafeNumber,
   usableCount,
-} from '../../src/controller/ip-range.ts';
-import { matches, parseSelector } from '../../src/controller/selectors.ts';
-import type { ErrorCode } from '../../src/errors.ts';
+} from '../../src/model/ip-range.ts';
+import { matches, parseSelector } from '../../src/model/selectors.ts';
 
 const pool = (name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}) =>
   ({ metadata: { name, ...meta }, spec }) as IPAddressPoolObject;

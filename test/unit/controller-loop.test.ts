@@ -4,14 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ConfigSnapshot, IPAddressPoolObject } from '../../src/controller/config.ts';
 import { configFingerprint, runController } from '../../src/controller/controller.ts';
-import type { ObservedService } from '../../src/controller/observed-service.ts';
 import type { EventRecorder } from '../../src/k8s/event-recorder.ts';
 import type { ConfigSource, ServiceSource } from '../../src/k8s/sources.ts';
 import type { ObjectKey, StatusWriter } from '../../src/k8s/status-writer.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createControllerMetrics } from '../../src/metrics.ts';
+import type { ConfigSnapshot, IPAddressPoolObject } from '../../src/model/config.ts';
+import type { ObservedService } from '../../src/model/observed-service.ts';
 
 class World implements ServiceSource, StatusWriter, EventRecorder {
   readonly services = new Map<string, ObservedService>();

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type IPAddressPoolObject, type L2AdvertisementObject, parseConfig } from '../../src/controller/config.ts';
-import type { ClusterSnapshot, NodeView, ServiceView } from '../../src/speaker/cluster-snapshot.ts';
+import type { ClusterSnapshot, NodeView, ServiceView } from '../../src/model/cluster-snapshot.ts';
+import { type IPAddressPoolObject, type L2AdvertisementObject, parseConfig } from '../../src/model/config.ts';
+import type { LocalNode } from '../../src/model/local-node.ts';
+import { parsePoolTunings } from '../../src/model/pool-tuning.ts';
+import { formatServiceVrids, parseServiceVrids } from '../../src/model/service-vrids.ts';
 import {
   chooseInterface,
   type DesiredRouter,
   desiredRouters,
   diffRouters,
   inSubnet,
-  type LocalNode,
   type RouterKey,
   routerGroups,
-} from '../../src/speaker/desired-routers.ts';
-import { parsePoolTunings } from '../../src/speaker/pool-tuning.ts';
-import { formatServiceVrids, parseServiceVrids } from '../../src/speaker/service-vrids.ts';
+} from '../../src/speaker/cluster/desired-routers.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
 
 const NODES: NodeView[] = [

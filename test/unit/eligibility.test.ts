@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type L2AdvertisementObject, parseConfig } from '../../src/controller/config.ts';
 import {
   type ClusterSnapshot,
   EXCLUDE_LABEL,
@@ -10,8 +9,9 @@ import {
   readyEndpointNodes,
   type ServiceView,
   serviceView,
-} from '../../src/speaker/cluster-snapshot.ts';
-import { eligibleNodes } from '../../src/speaker/eligibility.ts';
+} from '../../src/model/cluster-snapshot.ts';
+import { type L2AdvertisementObject, parseConfig } from '../../src/model/config.ts';
+import { eligibleNodes } from '../../src/speaker/cluster/eligibility.ts';
 
 const node = (name: string, labels: Record<string, string> = {}, ready = true): NodeView => ({
   name,

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ServiceView } from '../../src/speaker/cluster-snapshot.ts';
+import type { ServiceView } from '../../src/model/cluster-snapshot.ts';
+import { L2_STATUS_VIPS_ANNOTATION, type ServiceL2StatusObject } from '../../src/model/service-l2-status.ts';
 import {
   buildL2Status,
-  L2_STATUS_VIPS_ANNOTATION,
   l2StatusesFor,
   l2StatusName,
   masterChangeEvents,
   planL2StatusWrites,
-  type ServiceL2StatusObject,
-} from '../../src/speaker/l2-status.ts';
+} from '../../src/speaker/cluster/l2-status.ts';
 
 const NS = 'metallb-system';
 const svc = (name: string, vips: string[]): ServiceView => ({

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { createControllerMetrics, createSpeakerMetrics } from '../../src/metrics.ts';
-import { DEFAULT_POOL_TUNING, TUNING_ANNOTATIONS } from '../../src/speaker/pool-tuning.ts';
-import { routerKey } from '../../src/speaker/router-plan.ts';
+import { DEFAULT_POOL_TUNING, TUNING_ANNOTATIONS } from '../../src/model/pool-tuning.ts';
+import { routerKey } from '../../src/speaker/router-spec.ts';
 import { renderStatusTable } from '../../src/status/table.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
 

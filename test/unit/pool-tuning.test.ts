@@ -8,7 +8,7 @@ import {
   parsePoolTuning,
   parsePoolTunings,
   tuningOf,
-} from '../../src/speaker/pool-tuning.ts';
+} from '../../src/model/pool-tuning.ts';
 
 /** pick reads one field (or nested path) of a tuning for table comparisons. */
 function field(t: PoolTuning, name: string): unknown {

@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Allocator } from '../../src/controller/allocator.ts';
-import { type IPAddressPoolObject, parseConfig } from '../../src/controller/config.ts';
-import type { ObservedService } from '../../src/controller/observed-service.ts';
 import { Reconciler } from '../../src/controller/reconciler.ts';
 import type { EventRecorder, ObjectRef } from '../../src/k8s/event-recorder.ts';
 import type { ObjectKey, PoolStatus, StatusWriter, WriteOutcome } from '../../src/k8s/status-writer.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createControllerMetrics } from '../../src/metrics.ts';
+import { type IPAddressPoolObject, parseConfig } from '../../src/model/config.ts';
+import type { ObservedService } from '../../src/model/observed-service.ts';
 
 type Write = [string, string, unknown];
 

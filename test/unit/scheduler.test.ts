@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DeadlineScheduler } from '../../src/speaker/scheduler.ts';
+import { DeadlineScheduler } from '../../src/speaker/runtime/scheduler.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
 function setup() {

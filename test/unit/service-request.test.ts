@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AllocationRequest } from '../../src/controller/allocator.ts';
+import type { ErrorCode } from '../../src/errors.ts';
 import {
   DEFAULT_LOAD_BALANCER_CLASS,
   isManaged,
   type ServiceObject,
   serviceKey,
   toServiceRequest,
-} from '../../src/controller/service-request.ts';
-import type { ErrorCode } from '../../src/errors.ts';
+} from '../../src/model/service-request.ts';
 
 /** svc builds a LoadBalancer Service with the given annotations and spec fields. */
 function svc(annotations: Record<string, string> = {}, spec: Record<string, unknown> = {}): ServiceObject {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseStandaloneConfig } from '../../src/speaker/standalone-config.ts';
+import { parseStandaloneConfig } from '../../src/speaker/standalone/standalone-config.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/metal-vrrp.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'mv-cli-'));

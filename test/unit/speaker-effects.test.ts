@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planEffects } from '../../src/speaker/effects.ts';
-import { planRouters } from '../../src/speaker/router-plan.ts';
+import { planRouters } from '../../src/speaker/router-spec.ts';
+import { planEffects } from '../../src/speaker/runtime/effects.ts';
 import type { RouterAction } from '../../vrrp/router.ts';
 
 const planned = planRouters(

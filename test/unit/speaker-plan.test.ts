@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planRouters, type RouterSpecInput, virtualLinkLocal } from '../../src/speaker/router-plan.ts';
-import { VipTable } from '../../src/speaker/vip-table.ts';
+import { planRouters, type RouterSpecInput, virtualLinkLocal } from '../../src/speaker/router-spec.ts';
+import { VipTable } from '../../src/speaker/runtime/vip-table.ts';
 
 const base: RouterSpecInput = {
   vrid: 51,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { VrrpReceive } from '../../src/net/frames/vrrp.ts';
-import { classifyReceive, INVALID_REASONS } from '../../src/speaker/receive-filter.ts';
+import { classifyReceive, INVALID_REASONS } from '../../src/speaker/runtime/receive-filter.ts';
 
 const advert = { vrid: 7, priority: 100, maxAdvertIntervalCs: 10, addresses: ['10.0.0.100'] };
 const good: VrrpReceive = {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { advertIntervalCs, parseDuration } from '../../src/duration.ts';
-import { parseStandaloneConfig } from '../../src/speaker/standalone-config.ts';
+import { advertIntervalCs, parseDuration } from '../../src/model/duration.ts';
+import { parseStandaloneConfig } from '../../src/speaker/standalone/standalone-config.ts';
 
 const good = `
 interface: eth0

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseConfig } from '../../src/controller/config.ts';
-import type { ClusterSnapshot, NodeView, ServiceView } from '../../src/speaker/cluster-snapshot.ts';
-import { routerGroups } from '../../src/speaker/desired-routers.ts';
-import { buildL2Status, type ServiceL2StatusObject } from '../../src/speaker/l2-status.ts';
-import { parsePoolTunings } from '../../src/speaker/pool-tuning.ts';
+import type { ClusterSnapshot, NodeView, ServiceView } from '../../src/model/cluster-snapshot.ts';
+import { parseConfig } from '../../src/model/config.ts';
+import { parsePoolTunings } from '../../src/model/pool-tuning.ts';
+import type { ServiceL2StatusObject } from '../../src/model/service-l2-status.ts';
+import { routerGroups } from '../../src/speaker/cluster/desired-routers.ts';
+import { buildL2Status } from '../../src/speaker/cluster/l2-status.ts';
 import {
   buildStatusRows,
   formatInterval,

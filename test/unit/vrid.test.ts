@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type AllocationRequest, Allocator } from '../../src/controller/allocator.ts';
-import { type IPAddressPoolObject, parseConfig } from '../../src/controller/config.ts';
-import { MAX_VIPS_PER_VRID, VridAllocator } from '../../src/controller/vrid.ts';
+import { VridAllocator } from '../../src/controller/vrid-allocator.ts';
+import { type IPAddressPoolObject, parseConfig } from '../../src/model/config.ts';
+import { MAX_VIPS_PER_VRID } from '../../src/model/vrid.ts';
 
 const FULL = { lo: 1, hi: 255 };
 

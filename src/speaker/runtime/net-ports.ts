@@ -5,16 +5,16 @@
  * The responders ask `shouldAnswer`, which the speaker answers from its VIP table.
  */
 
-import type { Family } from '../../vrrp/advert.ts';
-import type { Logger } from '../log.ts';
-import type { SpeakerMetrics } from '../metrics.ts';
-import { ArpResponder } from '../net/arp-responder.ts';
-import type { VrrpReceive } from '../net/frames/vrrp.ts';
-import type { InterfaceInfo } from '../net/interface-info.ts';
-import { NdpResponder } from '../net/ndp-responder.ts';
-import { VrrpSocket } from '../net/vrrp-socket.ts';
+import type { Family } from '../../../vrrp/advert.ts';
+import type { Logger } from '../../log.ts';
+import type { SpeakerMetrics } from '../../metrics.ts';
+import { ArpResponder } from '../../net/arp-responder.ts';
+import type { VrrpReceive } from '../../net/frames/vrrp.ts';
+import type { InterfaceInfo } from '../../net/interface-info.ts';
+import { NdpResponder } from '../../net/ndp-responder.ts';
+import { VrrpSocket } from '../../net/vrrp-socket.ts';
+import type { PlannedRouter } from '../router-spec.ts';
 import type { AdvertChannel, Announcer, SpeakerPorts } from './ports.ts';
-import type { PlannedRouter } from './router-plan.ts';
 
 /** NetPortsDeps: the interface, the routers (to know families and VIPs), and the speaker's two hooks. */
 export interface NetPortsDeps {

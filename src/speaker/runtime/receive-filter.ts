@@ -7,9 +7,9 @@
  * - An advert for a VRID this node does not run is valid VRRP for someone else: ignored, not counted as invalid.
  */
 
-import { DECODE_ERRORS } from '../../vrrp/codec.ts';
-import { VRRP_DROP_REASONS, type VrrpReceive } from '../net/frames/vrrp.ts';
-import { type RouterKey, routerKey } from './router-plan.ts';
+import { DECODE_ERRORS } from '../../../vrrp/codec.ts';
+import { VRRP_DROP_REASONS, type VrrpReceive } from '../../net/frames/vrrp.ts';
+import { type RouterKey, routerKey } from '../router-spec.ts';
 
 /** INVALID_REASONS are the labels of the invalid-packet counter, pre-registered so /metrics shows zeros. */
 export const INVALID_REASONS: readonly string[] = [

@@ -9,22 +9,21 @@
  * every change of the stored ServiceL2Status objects, re-plans the status writes; planL2StatusWrites returns none
  * when nothing changed, so the API is written on change only, never per advert.
  */
-import type { Logger } from '../log.ts';
-import type { SpeakerMetrics } from '../metrics.ts';
-import { type ClusterObjects, snapshotOf } from './cluster-objects.ts';
-import type { ClusterSnapshot } from './cluster-snapshot.ts';
-import { type DesiredRouter, desiredRouters, diffRouters, type LocalNode, type RouterKey } from './desired-routers.ts';
-import type { L2StatusWrite } from './l2-status.ts';
+import type { Logger } from '../../log.ts';
+import type { SpeakerMetrics } from '../../metrics.ts';
+import { type ClusterObjects, snapshotOf } from '../../model/cluster-objects.ts';
+import type { ClusterSnapshot } from '../../model/cluster-snapshot.ts';
+import type { LocalNode } from '../../model/local-node.ts';
 import {
   L2_STATUS_LABELS,
-  l2StatusesFor,
-  masterChangeEvents,
+  type L2StatusWrite,
   type OwnerReference,
-  planL2StatusWrites,
   type ServiceEvent,
   type ServiceL2StatusObject,
-} from './l2-status.ts';
-import type { RouterHost } from './router-host.ts';
+} from '../../model/service-l2-status.ts';
+import type { RouterHost } from '../router-host.ts';
+import { type DesiredRouter, desiredRouters, diffRouters, type RouterKey } from './desired-routers.ts';
+import { l2StatusesFor, masterChangeEvents, planL2StatusWrites } from './l2-status.ts';
 
 /** ClusterSpeakerDeps are the ports; each is a narrow interface so tests drive the logic without an API server. */
 export interface ClusterSpeakerDeps {

@@ -25,15 +25,10 @@ import {
   type RouterConfigChanges,
 } from '../../vrrp/router-config.ts';
 import { DEFAULT_ADVERT_INTERVAL_CS } from '../../vrrp/timing.ts';
-import {
-  FULL_VRID_RANGE,
-  type IPAddressPoolObject,
-  parseVridRange,
-  VRID_RANGE_ANNOTATION,
-} from '../controller/pool.ts';
-import type { VridRange } from '../controller/vrid.ts';
-import { advertIntervalCs, parseDuration } from '../duration.ts';
 import { type CodedError, codedError } from '../errors.ts';
+import { advertIntervalCs, parseDuration } from './duration.ts';
+import { FULL_VRID_RANGE, type IPAddressPoolObject, parseVridRange, VRID_RANGE_ANNOTATION } from './pool.ts';
+import type { VridRange } from './vrid.ts';
 
 /** TUNING_PREFIX is the annotation prefix of every metal-vrrp pool setting. */
 export const TUNING_PREFIX = 'metal-vrrp.io/';

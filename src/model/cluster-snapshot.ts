@@ -4,11 +4,11 @@
  * core/v1 Service and Node, discovery.k8s.io/v1 EndpointSlice) into these views; nothing here talks to the API.
  */
 import type { Family } from '../../vrrp/advert.ts';
-import type { L2Advertisement, Pool } from '../controller/config.ts';
-import { canonicalIp as canonical, parseIp, rangeContains } from '../controller/ip-range.ts';
-import type { Labels } from '../controller/selectors.ts';
-import { isManaged, type ServiceObject } from '../controller/service-request.ts';
+import type { L2Advertisement, Pool } from './config.ts';
+import { canonicalIp as canonical, parseIp, rangeContains } from './ip-range.ts';
 import type { PoolTuning } from './pool-tuning.ts';
+import type { Labels } from './selectors.ts';
+import { isManaged, type ServiceObject } from './service-request.ts';
 import { SERVICE_VRIDS_ANNOTATION } from './service-vrids.ts';
 
 /** EXCLUDE_LABEL keeps a node out of every load balancer (Kubernetes' well-known label; any value counts). */

@@ -8,9 +8,16 @@
  *    dropped by kube-proxy).
  * Every node that is not eligible gets the first reason that ruled it out, so `why not` is answerable and testable.
  */
-import type { L2Advertisement } from '../controller/config.ts';
-import { matchesAny } from '../controller/selectors.ts';
-import { type ClusterSnapshot, EXCLUDE_LABEL, poolForVip, type ServiceView, serviceKeyOf } from './cluster-snapshot.ts';
+
+import {
+  type ClusterSnapshot,
+  EXCLUDE_LABEL,
+  poolForVip,
+  type ServiceView,
+  serviceKeyOf,
+} from '../../model/cluster-snapshot.ts';
+import type { L2Advertisement } from '../../model/config.ts';
+import { matchesAny } from '../../model/selectors.ts';
 
 /** IneligibleReason says why a node may not serve a VIP, in the order the checks run. */
 export type IneligibleReason =

@@ -12,11 +12,11 @@ import { createL2StatusWriter } from '../k8s/l2-status-writer.ts';
 import { createSpeakerSources } from '../k8s/speaker-sources.ts';
 import type { Logger } from '../log.ts';
 import type { SpeakerMetrics } from '../metrics.ts';
+import type { LocalNode } from '../model/local-node.ts';
+import type { OwnerReference } from '../model/service-l2-status.ts';
 import { readLocalNode } from '../net/local-addresses.ts';
-import { ClusterSpeaker } from './cluster-speaker.ts';
-import type { LocalNode } from './desired-routers.ts';
-import type { OwnerReference } from './l2-status.ts';
-import type { RouterHost } from './router-host.ts';
+import { ClusterSpeaker } from '../speaker/cluster/cluster-speaker.ts';
+import type { RouterHost } from '../speaker/router-host.ts';
 
 /** KubernetesSpeakerDeps: the cluster, this node, and the data plane. */
 export interface KubernetesSpeakerDeps {

@@ -4,17 +4,17 @@
  * removed one by one while the others keep their state. IPv6 unicast adverts are not supported by the socket layer,
  * so an IPv6 router of a unicast pool advertises by multicast (logged once).
  */
-import type { Family } from '../../vrrp/advert.ts';
-import type { Logger } from '../log.ts';
-import type { SpeakerMetrics } from '../metrics.ts';
-import { type InterfaceInfo, readInterfaceInfo } from '../net/interface-info.ts';
-import type { DesiredRouter, RouterKey, RouterStep } from './desired-routers.ts';
+import type { Family } from '../../../vrrp/advert.ts';
+import type { Logger } from '../../log.ts';
+import type { SpeakerMetrics } from '../../metrics.ts';
+import { type InterfaceInfo, readInterfaceInfo } from '../../net/interface-info.ts';
+import type { DesiredRouter, RouterKey, RouterStep } from '../cluster/desired-routers.ts';
+import type { RouterHost, TransitionListener } from '../router-host.ts';
+import { planRouters, type Sources } from '../router-spec.ts';
+import { sourcesOf } from '../standalone/standalone.ts';
 import { type NetPorts, openNetPorts } from './net-ports.ts';
-import type { RouterHost, TransitionListener } from './router-host.ts';
-import { planRouters, type Sources } from './router-plan.ts';
 import { type Clock, realClock } from './scheduler.ts';
 import { type RouterOptions, Speaker } from './speaker.ts';
-import { sourcesOf } from './standalone.ts';
 
 /** SpeakerHostDeps: this node, metrics and logs; clock, interface reader and socket opener default to the real ones. */
 export interface SpeakerHostDeps {

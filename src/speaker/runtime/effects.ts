@@ -8,9 +8,9 @@
  * - adverts go to the VRRP group, or with unicast peers to each peer of the router's family.
  */
 
-import type { Advert, Family } from '../../vrrp/advert.ts';
-import type { BackupReason, IgnoreReason, MasterReason, Peer, RouterAction } from '../../vrrp/router.ts';
-import type { PlannedRouter } from './router-plan.ts';
+import type { Advert, Family } from '../../../vrrp/advert.ts';
+import type { BackupReason, IgnoreReason, MasterReason, Peer, RouterAction } from '../../../vrrp/router.ts';
+import type { PlannedRouter } from '../router-spec.ts';
 
 /** StateName is what the speaker reports for a router: the engine state kinds. */
 export type StateName = 'initialize' | 'backup' | 'master';

@@ -1,8 +1,8 @@
 import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
-import type { Family } from '../../vrrp/advert.ts';
-import { advertIntervalCs, parseDuration } from '../duration.ts';
-import type { RouterSpecInput } from './router-plan.ts';
+import type { Family } from '../../../vrrp/advert.ts';
+import { advertIntervalCs, parseDuration } from '../../model/duration.ts';
+import type { RouterSpecInput } from '../router-spec.ts';
 
 /**
  * Standalone mode: a speaker driven by a static YAML file instead of Kubernetes — the keepalived-replacement use case.

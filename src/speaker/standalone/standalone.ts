@@ -4,14 +4,14 @@
  * endpoints and signal handling; the lab and tests may call this directly.
  */
 
-import type { Family } from '../../vrrp/advert.ts';
-import type { Logger } from '../log.ts';
-import type { SpeakerMetrics } from '../metrics.ts';
-import { type InterfaceInfo, readInterfaceInfo } from '../net/interface-info.ts';
-import { openNetPorts } from './net-ports.ts';
-import { planRouters, type Sources } from './router-plan.ts';
-import { type Clock, realClock } from './scheduler.ts';
-import { Speaker } from './speaker.ts';
+import type { Family } from '../../../vrrp/advert.ts';
+import type { Logger } from '../../log.ts';
+import type { SpeakerMetrics } from '../../metrics.ts';
+import { type InterfaceInfo, readInterfaceInfo } from '../../net/interface-info.ts';
+import { planRouters, type Sources } from '../router-spec.ts';
+import { openNetPorts } from '../runtime/net-ports.ts';
+import { type Clock, realClock } from '../runtime/scheduler.ts';
+import { Speaker } from '../runtime/speaker.ts';
 import type { StandaloneConfig } from './standalone-config.ts';
 
 /** StandaloneDeps: the config, this node's name (for metrics), the logger and metrics; clock and interface reader

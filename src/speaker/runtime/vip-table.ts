@@ -4,7 +4,7 @@
  * router leaves master it is not (RFC 5798 §6.4.3: a master that becomes backup stops answering at once).
  */
 
-import type { PlannedRouter, RouterKey } from './router-plan.ts';
+import type { PlannedRouter, RouterKey } from '../router-spec.ts';
 
 export class VipTable {
   // router key -> its VIPs

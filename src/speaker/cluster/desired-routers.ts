@@ -18,18 +18,19 @@
  * priority 0 and the next node takes over after Skew_Time), restart (the interface moved), reconfigure (live, through
  * the engine's `configure` event), start.
  */
-import type { Family } from '../../vrrp/advert.ts';
-import { nodePriorities, rankNodes } from '../../vrrp/priority.ts';
-import { PRIORITY_MAX, PRIORITY_MIN } from '../../vrrp/router-config.ts';
-import { parseIp } from '../controller/ip-range.ts';
-import { type CodedError, codedError, type ErrorCode } from '../errors.ts';
-import { type ClusterSnapshot, familyOf, type ServiceView, serviceKeyOf } from './cluster-snapshot.ts';
+import type { Family } from '../../../vrrp/advert.ts';
+import { nodePriorities, rankNodes } from '../../../vrrp/priority.ts';
+import { PRIORITY_MAX, PRIORITY_MIN } from '../../../vrrp/router-config.ts';
+import { type CodedError, codedError, type ErrorCode } from '../../errors.ts';
+import { type ClusterSnapshot, familyOf, type ServiceView, serviceKeyOf } from '../../model/cluster-snapshot.ts';
+import { parseIp } from '../../model/ip-range.ts';
+import type { LocalNode } from '../../model/local-node.ts';
+import { type GratuitousTuning, type PeerMode, type PoolTuning, tuningOf } from '../../model/pool-tuning.ts';
+import { parseServiceVrids } from '../../model/service-vrids.ts';
+import { type RouterKey, type RouterSpecInput, routerKey } from '../router-spec.ts';
 import { eligibleNodes } from './eligibility.ts';
-import { type GratuitousTuning, type PeerMode, type PoolTuning, tuningOf } from './pool-tuning.ts';
-import { type RouterKey, type RouterSpecInput, routerKey } from './router-plan.ts';
-import { parseServiceVrids } from './service-vrids.ts';
 
-export type { RouterKey } from './router-plan.ts';
+export type { RouterKey } from '../router-spec.ts';
 
 /** RankedNode is one candidate of a router with its priority. */
 export interface RankedNode {
@@ -81,20 +82,6 @@ export interface DecisionProblem {
   readonly service?: string;
   readonly key?: RouterKey;
   readonly vip?: string;
-}
-
-/** LocalAddress is one address of this node's interfaces, as the runtime reads them from the kernel. */
-export interface LocalAddress {
-  readonly ifname: string;
-  readonly address: string;
-  readonly prefixLength: number;
-}
-
-/** LocalNode is this node: its name, its interface addresses and the default route's interface per family. */
-export interface LocalNode {
-  readonly name: string;
-  readonly addresses: readonly LocalAddress[];
-  readonly defaultInterface?: Partial<Record<Family, string>>;
 }
 
 interface Member {

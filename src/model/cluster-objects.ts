@@ -3,13 +3,7 @@
  * into the ClusterSnapshot every decision reads, with the problems found on the way. Pure: the same objects give the
  * same snapshot on every node, which is what lets every speaker compute the same rendezvous ranking.
  */
-import {
-  type ConfigProblem,
-  type IPAddressPoolObject,
-  type L2AdvertisementObject,
-  type NamespaceObject,
-  parseConfig,
-} from '../controller/config.ts';
+
 import {
   type ClusterSnapshot,
   type EndpointSliceObject,
@@ -21,6 +15,13 @@ import {
   type ServiceView,
   serviceView,
 } from './cluster-snapshot.ts';
+import {
+  type ConfigProblem,
+  type IPAddressPoolObject,
+  type L2AdvertisementObject,
+  type NamespaceObject,
+  parseConfig,
+} from './config.ts';
 import { parsePoolTunings, type TuningProblem } from './pool-tuning.ts';
 
 /** ClusterObjects is one consistent read of the objects a speaker watches. */

@@ -15,52 +15,18 @@
  * Writes happen only when the wanted object differs from the stored one, never per advert.
  */
 import { createHash } from 'node:crypto';
-import type { Family } from '../../vrrp/advert.ts';
-import { familyOf, type ServiceView, serviceKeyOf } from './cluster-snapshot.ts';
+import type { Family } from '../../../vrrp/advert.ts';
+import { familyOf, type ServiceView, serviceKeyOf } from '../../model/cluster-snapshot.ts';
+import {
+  L2_STATUS_LABELS,
+  L2_STATUS_VIPS_ANNOTATION,
+  type L2StatusBody,
+  type L2StatusWrite,
+  type OwnerReference,
+  type ServiceEvent,
+  type ServiceL2StatusObject,
+} from '../../model/service-l2-status.ts';
 import type { DesiredRouter } from './desired-routers.ts';
-
-/** L2_STATUS_LABELS are MetalLB's labels on a ServiceL2Status (its controllers and e2e tests select by them). */
-export const L2_STATUS_LABELS = Object.freeze({
-  node: 'metallb.io/node',
-  serviceName: 'metallb.io/service-name',
-  serviceNamespace: 'metallb.io/service-namespace',
-} as const);
-
-/** L2_STATUS_VIPS_ANNOTATION lists the VIPs of the Service this node is VRRP master of (comma-separated). */
-export const L2_STATUS_VIPS_ANNOTATION = 'metal-vrrp.io/vips';
-
-/** OwnerReference ties a status object to the speaker Pod, so it is garbage-collected with the Pod (as in MetalLB). */
-export interface OwnerReference {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly name: string;
-  readonly uid: string;
-}
-
-/** L2StatusBody is `status` of a ServiceL2Status. */
-export interface L2StatusBody {
-  readonly node: string;
-  readonly serviceName: string;
-  readonly serviceNamespace: string;
-  readonly interfaces?: readonly { readonly name: string }[];
-}
-
-/** ServiceL2StatusObject is a ServiceL2Status as plain JSON (what is written, and the part of what is read we use). */
-export interface ServiceL2StatusObject {
-  readonly apiVersion: 'metallb.io/v1beta1';
-  readonly kind: 'ServiceL2Status';
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly annotations?: Readonly<Record<string, string>>;
-    readonly ownerReferences?: readonly OwnerReference[];
-    readonly resourceVersion?: string;
-    readonly creationTimestamp?: string;
-  };
-  readonly spec?: Readonly<Record<string, never>>;
-  readonly status?: L2StatusBody;
-}
 
 /** l2StatusName is `l2-` and 16 hex digits of SHA-256 over node, namespace and name: stable and collision-safe. */
 export function l2StatusName(node: string, serviceNamespace: string, serviceName: string): string {
@@ -139,22 +105,6 @@ export function l2StatusesFor(args: {
   }
   return out.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
 }
-
-/** L2StatusWrite is one write to bring the stored objects to the wanted ones. */
-export type L2StatusWrite =
-  /**
-   * create: POST the object, then PUT its `status` through the status subresource with the returned resourceVersion:
-   * with the subresource on, the API server drops `status` from a create (MetalLB patches a second time likewise).
-   */
-  | { readonly op: 'create'; readonly object: ServiceL2StatusObject }
-  /** update: `object` carries the stored name and resourceVersion; metadata and/or the status subresource changed. */
-  | {
-      readonly op: 'update';
-      readonly object: ServiceL2StatusObject;
-      readonly metadata: boolean;
-      readonly status: boolean;
-    }
-  | { readonly op: 'delete'; readonly namespace: string; readonly name: string };
 
 function serviceOf(obj: ServiceL2StatusObject): string {
   const l = obj.metadata.labels ?? {};
@@ -236,15 +186,6 @@ export function planL2StatusWrites(
   for (const [svc, list] of byService) if (!wantedServices.has(svc)) for (const o of list) del(o);
   // Deletes first: a new object for a Service must not sit beside a stale one longer than needed.
   return [...deletes, ...writes];
-}
-
-/** ServiceEvent is a core/v1 Event about a Service, before src/k8s adds the object reference and timestamps. */
-export interface ServiceEvent {
-  readonly namespace: string;
-  readonly name: string;
-  readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
-  readonly message: string;
 }
 
 /** NODE_ASSIGNED_REASON is MetalLB's reason for "this node now announces the Service". */

@@ -3,7 +3,7 @@
  * wrap src/net (net-ports.ts); unit tests pass fakes, so the runtime is driven without sockets.
  */
 
-import type { Advert, Family } from '../../vrrp/advert.ts';
+import type { Advert, Family } from '../../../vrrp/advert.ts';
 
 /** SendOutcome is whether an advert left, with a human detail when it did not. */
 export type SendOutcome = { readonly ok: true } | { readonly ok: false; readonly detail: string };

@@ -5,17 +5,17 @@
  * (receive-filter.ts, effects.ts); this class only sequences them. Time comes from the injected clock.
  */
 
-import type { Advert, Family } from '../../vrrp/advert.ts';
-import { initialRouterState, type RouterEvent, type RouterState, step } from '../../vrrp/router.ts';
-import type { RouterConfigChanges } from '../../vrrp/router-config.ts';
-import type { Logger } from '../log.ts';
-import type { SpeakerMetrics } from '../metrics.ts';
-import type { VrrpReceive } from '../net/frames/vrrp.ts';
+import type { Advert, Family } from '../../../vrrp/advert.ts';
+import { initialRouterState, type RouterEvent, type RouterState, step } from '../../../vrrp/router.ts';
+import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
+import type { Logger } from '../../log.ts';
+import type { SpeakerMetrics } from '../../metrics.ts';
+import type { VrrpReceive } from '../../net/frames/vrrp.ts';
+import type { PlannedRouter, RouterKey } from '../router-spec.ts';
 import { type Effect, planEffects, type StateName } from './effects.ts';
 import type { SpeakerPorts } from './ports.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { classifyReceive, INVALID_REASONS, type ReceiveFilterContext } from './receive-filter.ts';
-import type { PlannedRouter, RouterKey } from './router-plan.ts';
 import { type Clock, DeadlineScheduler } from './scheduler.ts';
 import { VipTable } from './vip-table.ts';
 
