@@ -7,9 +7,9 @@
  * anyone on the link, and encoding failures are configuration mistakes the caller must report, not crash on.
  */
 
-import ipaddr from 'ipaddr.js';
 import type { Advert, Family, PseudoHeader } from './advert.ts';
 import { internetChecksum, ipv4PseudoHeader, ipv6PseudoHeader } from './checksum.ts';
+import { formatIpBytes, ipBytes, isLinkLocalBytes } from './ip.ts';
 
 export { internetChecksum } from './checksum.ts';
 
@@ -87,80 +87,11 @@ function fail<R>(reason: R, detail: string): Failure<R> {
   return { ok: false, reason, detail };
 }
 
-/**
- * parseAddress turns text into network-order bytes, or undefined. IPv4 must be four-part decimal: ipaddr.js would
- * otherwise take "10.1" or "0x0a.0.0.1", which no one means as a VIP. A zone ("fe80::1%eth0") is allowed only where
- * the address names a socket end (the pseudo-header), never for a virtual address, which a zone would not survive.
- */
-function parseAddress(text: unknown, family: Family, allowZone: boolean): Uint8Array | undefined {
-  if (typeof text !== 'string') return undefined;
-  try {
-    if (family === 'ipv4') {
-      return ipaddr.IPv4.isValidFourPartDecimal(text)
-        ? Uint8Array.from(ipaddr.IPv4.parse(text).toByteArray())
-        : undefined;
-    }
-    const hex = dottedTailToHex(text);
-    if (hex === undefined || !ipaddr.IPv6.isValid(hex)) return undefined;
-    const addr = ipaddr.IPv6.parse(hex);
-    if (addr.zoneId !== undefined && !allowZone) return undefined;
-    return Uint8Array.from(addr.toByteArray());
-  } catch {
-    return undefined; // isValid should have caught it; never let a parser exception escape the codec
-  }
-}
-
-/**
- * dottedTailToHex rewrites an IPv6 text's trailing dotted quad ("::ffff:1.2.3.4") as two hex groups before ipaddr.js
- * sees it: ipaddr.js 2.5 turns "::1.2.3.4" into ::ffff:1.2.3.4 instead of ::102:304 (RFC 4291 §2.5.5), and takes
- * leading zeros or hex in the quad. Returns undefined when the quad is not strict four-part decimal.
- */
-function dottedTailToHex(text: string): string | undefined {
-  const pct = text.indexOf('%');
-  const body = pct >= 0 ? text.slice(0, pct) : text;
-  const colon = body.lastIndexOf(':');
-  const tail = body.slice(colon + 1);
-  if (!tail.includes('.')) return text;
-  if (colon < 0 || !ipaddr.IPv4.isValidFourPartDecimal(tail)) return undefined;
-  const [a = 0, b = 0, c = 0, d = 0] = ipaddr.IPv4.parse(tail).octets;
-  const groups = `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  return body.slice(0, colon + 1) + groups + (pct >= 0 ? text.slice(pct) : '');
-}
-
-/**
- * formatAddress renders bytes as canonical text: dotted quad, or RFC 5952 for IPv6 (lower case, longest zero run
- * compressed, first one on a tie, a lone zero group kept). RFC 5952 §5 recommends the mixed form for IPv4-mapped
- * addresses, which ipaddr.js does not produce, so ::ffff:0:0/96 is special-cased to "::ffff:a.b.c.d".
- */
-function formatAddress(bytes: Uint8Array, offset: number, family: Family): string {
-  const b = bytes;
-  const o = offset;
-  if (family === 'ipv4') return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-  const parts: number[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push((b[o + i]! << 8) | b[o + i + 1]!);
-  const addr = new ipaddr.IPv6(parts);
-  if (addr.isIPv4MappedAddress()) return `::ffff:${addr.toIPv4Address().toString()}`;
-  return addr.toRFC5952String();
-}
-
-function isLinkLocal(bytes: Uint8Array, offset: number): boolean {
-  return bytes[offset] === 0xfe && (bytes[offset + 1]! & 0xc0) === 0x80; // fe80::/10 (RFC 4291 §2.5.6)
-}
-
-/**
- * canonicalAddress is the form decodeAdvert returns for `text`, or undefined when it is not an address of `family`.
- * Config code uses it so configured VIPs compare with received ones using `===`.
- */
-export function canonicalAddress(text: string, family: Family): string | undefined {
-  const bytes = parseAddress(text, family, false);
-  return bytes === undefined ? undefined : formatAddress(bytes, 0, family);
-}
-
 /** pseudoHeader builds the checksum prefix for a VRRP packet of `length` bytes, or undefined if ph does not parse. */
 function pseudoHeader(ph: PseudoHeader, length: number): Uint8Array | undefined {
   if (ph.family !== 'ipv4' && ph.family !== 'ipv6') return undefined;
-  const source = parseAddress(ph.source, ph.family, true);
-  const destination = parseAddress(ph.destination, ph.family, true);
+  const source = ipBytes(ph.source, ph.family, true);
+  const destination = ipBytes(ph.destination, ph.family, true);
   if (source === undefined || destination === undefined) return undefined;
   return ph.family === 'ipv4'
     ? ipv4PseudoHeader(source, destination, length)
@@ -190,11 +121,11 @@ function buildPacket(advert: Advert, family: Family): EncodeResult {
   packet[3] = addresses.length;
   packet.writeUInt16BE(advert.maxAdvertIntervalCs, 4); // the 4 reserved bits stay 0 (§5.2.6): interval < 2^12
   for (const [i, text] of addresses.entries()) {
-    const bytes = parseAddress(text, family, false);
+    const bytes = ipBytes(text, family, false);
     if (bytes === undefined) return fail('bad-address', `address #${i + 1} ${JSON.stringify(text)} is not ${family}`);
     packet.set(bytes, VRRP_HEADER_LENGTH + i * size);
   }
-  if (family === 'ipv6' && !isLinkLocal(packet, VRRP_HEADER_LENGTH)) {
+  if (family === 'ipv6' && !isLinkLocalBytes(packet, VRRP_HEADER_LENGTH)) {
     return fail('not-link-local', `first IPv6 address ${addresses[0]} is not link-local (fe80::/10)`);
   }
   return { ok: true, packet };
@@ -272,12 +203,12 @@ export function decodeAdvert(buf: Uint8Array, ph: PseudoHeader): DecodeResult {
   if (count === 0) return fail('zero-count', 'no addresses: RFC 9568 §5.2.5 says ignore the advert');
   const interval = ((buf[4]! & 0x0f) << 8) | buf[5]!;
   if (interval === 0) return fail('zero-interval', 'max advert interval 0 cs');
-  if (family === 'ipv6' && !isLinkLocal(buf, VRRP_HEADER_LENGTH)) {
-    return fail('not-link-local', `first address ${formatAddress(buf, VRRP_HEADER_LENGTH, family)} is not link-local`);
+  if (family === 'ipv6' && !isLinkLocalBytes(buf, VRRP_HEADER_LENGTH)) {
+    return fail('not-link-local', `first address ${formatIpBytes(buf, VRRP_HEADER_LENGTH, family)} is not link-local`);
   }
 
   const addresses: string[] = [];
-  for (let i = 0; i < count; i++) addresses.push(formatAddress(buf, VRRP_HEADER_LENGTH + i * size, family));
+  for (let i = 0; i < count; i++) addresses.push(formatIpBytes(buf, VRRP_HEADER_LENGTH + i * size, family));
   return { ok: true, advert: { vrid, priority: buf[2]!, maxAdvertIntervalCs: interval, addresses }, checksum };
 }
 

@@ -3,8 +3,8 @@
  * uses to break ties (RFC 9568 §6.4.3).
  */
 
-import ipaddr from 'ipaddr.js';
 import type { Family } from './advert.ts';
+import { formatIpBytes, ipBytes } from './ip.ts';
 
 /** PRIORITY_SHUTDOWN is the priority a master sends when it stops, asking backups to take over at once (§5.2.4). */
 export const PRIORITY_SHUTDOWN = 0;
@@ -51,21 +51,6 @@ function isIntIn(value: unknown, min: number, max: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
-function parse(text: unknown, family: Family): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
-  if (typeof text !== 'string') return undefined;
-  const kind = family === 'ipv4' ? ipaddr.IPv4 : ipaddr.IPv6;
-  if (!kind.isValid(text)) return undefined;
-  if (family === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
-  return kind.parse(text);
-}
-
-/** canonical renders an address the way the codec decodes it, so configured and received addresses compare with ===. */
-function canonical(addr: ipaddr.IPv4 | ipaddr.IPv6): string {
-  if (addr.kind() === 'ipv4') return addr.toString();
-  const v6 = addr as ipaddr.IPv6;
-  return v6.isIPv4MappedAddress() ? `::ffff:${v6.toIPv4Address().toString()}` : v6.toRFC5952String();
-}
-
 /**
  * validateRouterConfig checks every field and returns the config frozen with canonical addresses, or all problems.
  * Nothing is replaced by a default: a wrong value is reported.
@@ -92,7 +77,7 @@ export function validateRouterConfig(input: RouterConfig): RouterConfigResult {
   // Addresses cannot be judged without a family.
   if (!familyOk) return { errors };
 
-  const primary = parse(input.primaryAddress, family);
+  const primary = ipBytes(input.primaryAddress, family);
   if (!primary) errors.push(`primaryAddress ${String(input.primaryAddress)} is not an ${family} address`);
   const list = Array.isArray(input.addresses) ? input.addresses : [];
   if (list.length < 1 || list.length > MAX_ROUTER_ADDRESSES) {
@@ -100,12 +85,12 @@ export function validateRouterConfig(input: RouterConfig): RouterConfigResult {
   }
   const addresses: string[] = [];
   for (const text of list) {
-    const addr = parse(text, family);
+    const addr = ipBytes(text, family);
     if (!addr) {
       errors.push(`address ${String(text)} is not an ${family} address`);
       continue;
     }
-    const c = canonical(addr);
+    const c = formatIpBytes(addr, 0, family);
     if (addresses.includes(c)) errors.push(`address ${c} is listed twice`);
     else addresses.push(c);
   }
@@ -118,7 +103,7 @@ export function validateRouterConfig(input: RouterConfig): RouterConfigResult {
       advertIntervalCs: input.advertIntervalCs,
       preempt: input.preempt,
       preemptDelayMs: delay,
-      primaryAddress: canonical(primary),
+      primaryAddress: formatIpBytes(primary, 0, family),
       addresses: Object.freeze(addresses),
     }),
   };
@@ -130,11 +115,9 @@ export function validateRouterConfig(input: RouterConfig): RouterConfigResult {
  * does not parse.
  */
 export function compareAddresses(a: string, b: string, family: Family): number | undefined {
-  const x = parse(a, family);
-  const y = parse(b, family);
-  if (!x || !y) return undefined;
-  const xb = x.toByteArray();
-  const yb = y.toByteArray();
+  const xb = ipBytes(a, family);
+  const yb = ipBytes(b, family);
+  if (!xb || !yb) return undefined;
   for (let i = 0; i < xb.length; i++) {
     const d = (xb[i] ?? 0) - (yb[i] ?? 0);
     if (d !== 0) return d;

@@ -16,7 +16,7 @@ import type { LocalNode } from '../model/local-node.ts';
 import type { OwnerReference } from '../model/service-l2-status.ts';
 import { readLocalNode } from '../net/local-addresses.ts';
 import { ClusterSpeaker } from '../speaker/cluster/cluster-speaker.ts';
-import type { RouterHost } from '../speaker/router-host.ts';
+import type { RouterHost } from '../speaker/router-spec.ts';
 
 /** KubernetesSpeakerDeps: the cluster, this node, and the data plane. */
 export interface KubernetesSpeakerDeps {

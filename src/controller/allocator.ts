@@ -4,17 +4,9 @@
  * (and which VRRP virtual router ids) a Service holds; the reconciler writes the outcome to the API.
  */
 import type { Family } from '../../vrrp/advert.ts';
+import { formatIp, type IpAddress, parseIp } from '../../vrrp/ip.ts';
 import { type CodedError, codedError } from '../errors.ts';
-import {
-  firstUsable,
-  formatIp,
-  type IpAddress,
-  type IpRange,
-  isBuggy,
-  parseIp,
-  rangeContains,
-  toSafeNumber,
-} from '../model/ip-range.ts';
+import { firstUsable, type IpRange, isBuggy, rangeContains, toSafeNumber } from '../model/ip-range.ts';
 import type { Pool } from '../model/pool.ts';
 import {
   type AllocationRequest,

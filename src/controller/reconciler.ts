@@ -11,13 +11,13 @@
  */
 
 import type { Family } from '../../vrrp/advert.ts';
+import { canonicalIp } from '../../vrrp/ip.ts';
 import { type CodedError, isTransient } from '../errors.ts';
 import type { EventRecorder, EventType, ObjectRef } from '../k8s/event-recorder.ts';
 import type { ObjectKey, StatusWriter } from '../k8s/status-writer.ts';
 import type { Logger } from '../log.ts';
 import type { ControllerMetrics } from '../metrics.ts';
 import type { ConfigProblem, ConfigResult } from '../model/config.ts';
-import { canonicalIp } from '../model/ip-range.ts';
 import { annotationOf, ingressIps, type ObservedService } from '../model/observed-service.ts';
 import {
   ANNOTATIONS,

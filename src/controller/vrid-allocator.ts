@@ -5,7 +5,7 @@
  * addresses), least-loaded first so failover domains stay small, ties to the lowest id so the choice is deterministic.
  */
 import type { Family } from '../../vrrp/advert.ts';
-import { type CodedError, codedError } from '../errors.ts';
+import { codedError } from '../errors.ts';
 import { isVrid, MAX_VIPS_PER_VRID, type VridRange, type VridResult } from '../model/vrid.ts';
 
 /** VridAllocator hands out VRIDs to VIPs; it is pure bookkeeping, driven by the address allocator. */

@@ -4,8 +4,9 @@
  * core/v1 Service and Node, discovery.k8s.io/v1 EndpointSlice) into these views; nothing here talks to the API.
  */
 import type { Family } from '../../vrrp/advert.ts';
+import { canonicalIp as canonical, parseIp } from '../../vrrp/ip.ts';
 import type { L2Advertisement, Pool } from './config.ts';
-import { canonicalIp as canonical, parseIp, rangeContains } from './ip-range.ts';
+import { rangeContains } from './ip-range.ts';
 import type { PoolTuning } from './pool-tuning.ts';
 import type { Labels } from './selectors.ts';
 import { isManaged, type ServiceObject } from './service-request.ts';

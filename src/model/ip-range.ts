@@ -3,14 +3,8 @@
  * addresses and find the first usable one — all without enumerating a range. Both families are held as BigInt so one
  * code path serves IPv4 and IPv6 (a /64 is 2^64 addresses: counting it must be arithmetic, never a loop).
  */
-import ipaddr from 'ipaddr.js';
 import type { Family } from '../../vrrp/advert.ts';
-
-/** IpAddress is a parsed address: its family and its value as an unsigned integer. */
-export interface IpAddress {
-  readonly family: Family;
-  readonly value: bigint;
-}
+import { ADDRESS_BITS, type IpAddress, parseIp } from '../../vrrp/ip.ts';
 
 /** IpRange is one `spec.addresses` entry as an inclusive interval of one family; `text` is the entry as written. */
 export interface IpRange {
@@ -22,51 +16,6 @@ export interface IpRange {
 
 /** RangeParse is the result of parseRange: a range, or why the text is not one. */
 export type RangeParse = { readonly range: IpRange } | { readonly error: string };
-
-const BITS: Readonly<Record<Family, number>> = { ipv4: 32, ipv6: 128 };
-const IPV4_TEXT = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/**
- * parseIp reads dotted-quad IPv4 or RFC 4291 IPv6 text. It is as strict as Go's net.ParseIP since Go 1.17 (what
- * MetalLB uses): no leading zeros in IPv4 octets, no zone ids. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is refused because
- * Go would silently treat it as IPv4 and the two families then disagree about which pool and VRID space it belongs to.
- */
-export function parseIp(text: string): IpAddress | undefined {
-  const m = IPV4_TEXT.exec(text);
-  if (m) {
-    let value = 0n;
-    for (const octet of m.slice(1)) {
-      if (octet.length > 1 && octet.startsWith('0')) return undefined;
-      const n = Number(octet);
-      if (n > 255) return undefined;
-      value = (value << 8n) | BigInt(n);
-    }
-    return { family: 'ipv4', value };
-  }
-  if (text.includes('%') || !text.includes(':') || !ipaddr.IPv6.isValid(text)) return undefined;
-  const v6 = ipaddr.IPv6.parse(text);
-  if (v6.isIPv4MappedAddress()) return undefined;
-  let value = 0n;
-  for (const part of v6.parts) value = (value << 16n) | BigInt(part);
-  return { family: 'ipv6', value };
-}
-
-/** formatIp prints an address canonically (dotted quad; RFC 5952 for IPv6) so address text compares with `===`. */
-export function formatIp(family: Family, value: bigint): string {
-  if (family === 'ipv4') {
-    const n = Number(value);
-    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-  }
-  const parts: number[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) parts.push(Number((value >> shift) & 0xffffn));
-  return new ipaddr.IPv6(parts).toRFC5952String();
-}
-
-/** canonicalIp returns the canonical text of an address, or undefined when `text` is not one. */
-export function canonicalIp(text: string): string | undefined {
-  const ip = parseIp(text);
-  return ip && formatIp(ip.family, ip.value);
-}
 
 /**
  * parseRange reads one `spec.addresses` entry: `192.0.2.0/24`, `2001:db8::/64`, or `192.0.2.10-192.0.2.20` (spaces
@@ -95,7 +44,7 @@ function parseCidr(text: string): RangeParse {
   const ip = parseIp(text.slice(0, slash));
   const lenText = text.slice(slash + 1);
   if (!ip) return { error: `invalid address in CIDR "${text}"` };
-  const bits = BITS[ip.family];
+  const bits = ADDRESS_BITS[ip.family];
   if (!/^(0|[1-9]\d{0,2})$/.test(lenText) || Number(lenText) > bits) {
     return { error: `invalid prefix length in CIDR "${text}" (0-${bits} for ${ip.family})` };
   }

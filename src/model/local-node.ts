@@ -8,9 +8,16 @@ export interface LocalAddress {
   readonly prefixLength: number;
 }
 
-/** LocalNode is this node: its name, its interface addresses and the default route's interface per family. */
+/** Sources are an interface's advert source per family: its first IPv4 address and its IPv6 link-local (§5.1.2.1). */
+export type Sources = Partial<Record<Family, string>>;
+
+/**
+ * LocalNode is this node: its name, its interface addresses (no link-local, no host routes), the default route's
+ * interface per family, and each interface's advert sources (ifname -> sources).
+ */
 export interface LocalNode {
   readonly name: string;
   readonly addresses: readonly LocalAddress[];
   readonly defaultInterface?: Partial<Record<Family, string>>;
+  readonly sources: ReadonlyMap<string, Sources>;
 }

@@ -4,8 +4,8 @@
  * pools are tried, and the key that decides whether two Services may share an address.
  */
 import type { Family } from '../../vrrp/advert.ts';
+import { canonicalIp } from '../../vrrp/ip.ts';
 import { type CodedError, codedError } from '../errors.ts';
-import { canonicalIp } from './ip-range.ts';
 import type { Pool } from './pool.ts';
 import { type Labels, matchesAny } from './selectors.ts';
 

@@ -4,8 +4,8 @@
  * applies unchanged: `metallb.io/` is current and wins; `metallb.universe.tf/` is the deprecated spelling.
  */
 import type { Family } from '../../vrrp/advert.ts';
+import { parseIp } from '../../vrrp/ip.ts';
 import { type CodedError, codedError } from '../errors.ts';
-import { parseIp } from './ip-range.ts';
 import type { AllocationRequest, IpFamilyPolicy, ServicePort } from './request.ts';
 import type { Labels } from './selectors.ts';
 

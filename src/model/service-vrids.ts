@@ -4,7 +4,7 @@
  * `kubectl describe`. VIP → VRID pairs (rather than one VRID per family) because routers are shared only past 255 VIPs
  * and the pair is what the controller's VridAllocator holds. Addresses are compared in canonical text.
  */
-import { canonicalIp } from './ip-range.ts';
+import { canonicalIp } from '../../vrrp/ip.ts';
 import { isVrid } from './vrid.ts';
 
 /** SERVICE_VRIDS_ANNOTATION is written by the controller and read by speakers and `metal-vrrp status`. */

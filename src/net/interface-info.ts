@@ -9,7 +9,9 @@
 
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { canonicalIp } from './frames/address.ts';
+import type { Family } from '../../vrrp/advert.ts';
+import { canonicalAddress, isLinkLocal } from '../../vrrp/ip.ts';
+import type { Sources } from '../model/local-node.ts';
 
 /** InterfaceInfo is one interface's facts; addresses are canonical text without zone or prefix. */
 export interface InterfaceInfo {
@@ -76,12 +78,12 @@ export function readInterfaceInfo(
   const ipv4: string[] = [];
   const ipv6: string[] = [];
   for (const a of (deps.networkInterfaces ?? networkInterfaces)()[ifname] ?? []) {
-    const text = canonicalIp(a.address.split('%')[0]!);
+    const text = canonicalAddress(a.address.split('%')[0]!, a.family === 'IPv4' ? 'ipv4' : 'ipv6');
     if (text === undefined) continue;
     if (a.family === 'IPv4') ipv4.push(text);
     else ipv6.push(text);
   }
-  const linkLocal = ipv6.find((a) => /^fe[89ab][0-9a-f]:/.test(a));
+  const linkLocal = ipv6.find(isLinkLocal);
   return { ok: true, name: ifname, index, mac, ipv4, ipv6, linkLocal };
 }
 
@@ -90,4 +92,12 @@ export function requireInterfaceInfo(ifname: string, deps: InterfaceInfoDeps = {
   const info = readInterfaceInfo(ifname, deps);
   if (!info.ok) throw new InterfaceError(info.reason, info.detail);
   return info;
+}
+
+/** sourcesOf picks the advert sources: the first IPv4 address of the interface, and its link-local (§5.1.2.1). */
+export function sourcesOf(info: Pick<InterfaceInfo, 'ipv4' | 'linkLocal'>): Sources {
+  const sources: { -readonly [F in Family]?: string } = {};
+  if (info.ipv4[0] !== undefined) sources.ipv4 = info.ipv4[0];
+  if (info.linkLocal !== undefined) sources.ipv6 = info.linkLocal;
+  return sources;
 }

@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Family } from '../../vrrp/advert.ts';
-import type { LocalAddress, LocalNode } from '../model/local-node.ts';
+import { canonicalAddress, isLinkLocal } from '../../vrrp/ip.ts';
+import type { LocalAddress, LocalNode, Sources } from '../model/local-node.ts';
+import { sourcesOf } from './interface-info.ts';
 
 /** defaultRouteInterfaces parses the kernel's route tables; a family without a default route is absent. */
 export function defaultRouteInterfaces(
@@ -45,19 +47,29 @@ function readOptional(path: string): string | undefined {
 /** readLocalNode: see the file comment. */
 export function readLocalNode(name: string): LocalNode {
   const addresses: LocalAddress[] = [];
+  const sources = new Map<string, Sources>(); // ifname -> advert sources
   for (const [ifname, list] of Object.entries(networkInterfaces())) {
+    const ipv4: string[] = [];
+    let linkLocal: string | undefined;
     for (const a of list ?? []) {
       if (a.internal) continue;
-      if (a.family === 'IPv6' && /^fe[89ab]/i.test(a.address)) continue;
+      const text = canonicalAddress(a.address.split('%')[0]!, a.family === 'IPv4' ? 'ipv4' : 'ipv6');
+      if (text !== undefined && a.family === 'IPv4') ipv4.push(text);
+      if (text !== undefined && a.family === 'IPv6' && isLinkLocal(text)) linkLocal ??= text;
+
+      if (a.family === 'IPv6' && isLinkLocal(a.address)) continue;
       const full = a.family === 'IPv4' ? 32 : 128;
       const prefixLength = Number((a.cidr ?? '').split('/')[1] ?? full);
       if (prefixLength >= full) continue;
       addresses.push({ ifname, address: a.address, prefixLength });
     }
+    const own = sourcesOf({ ipv4, linkLocal });
+    if (own.ipv4 !== undefined || own.ipv6 !== undefined) sources.set(ifname, own);
   }
   return {
     name,
     addresses,
     defaultInterface: defaultRouteInterfaces(readOptional('/proc/net/route'), readOptional('/proc/net/ipv6_route')),
+    sources,
   };
 }

@@ -16,7 +16,8 @@
 import raw from 'raw-socket';
 import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL, VRRP_TTL } from '../../vrrp/advert.ts';
 import type { EncodeError } from '../../vrrp/codec.ts';
-import { canonicalIp, ipv4Bytes, ipv6Bytes, isIpv6Multicast } from './frames/address.ts';
+import { canonicalAddress } from '../../vrrp/ip.ts';
+import { ipv4Bytes, ipv6Bytes, isIpv6Multicast } from './frames/address.ts';
 import { ipv6Filter } from './frames/bpf.ts';
 import { ETHERTYPE, ipv6MulticastMac } from './frames/ethernet.ts';
 import {
@@ -119,7 +120,7 @@ export class VrrpSocket {
     this.ifname = deps.ifname;
     this.#mac = info.mac;
     const source = deps.source ?? (deps.family === 'ipv4' ? info.ipv4[0] : info.linkLocal);
-    const canonical = source === undefined ? undefined : canonicalIp(source);
+    const canonical = source === undefined ? undefined : canonicalAddress(source, deps.family);
     if (canonical === undefined) {
       throw new InterfaceError(deps.family === 'ipv4' ? 'no-ipv4' : 'no-link-local', `${deps.ifname}: no source`);
     }

@@ -1,6 +1,8 @@
 /**
- * planRouters turns router specs (from the standalone YAML, later from Kubernetes) plus this node's source addresses
- * into validated engine configs. Pure: the caller reads the interface and passes the addresses in.
+ * RouterSpec is the one shape of "a virtual router this node runs", complete: the validated engine config (source
+ * address, IPv6 virtual link-local first, timing, priority), the VIPs answered for, the interface, where adverts go,
+ * how a takeover is announced, and — in Kubernetes mode — the Services, pools and ranking behind it. Both modes plan
+ * their routers once, here (planRouterSpec), and hand the runtime finished specs; the runtime never plans.
  *
  * IPv6: RFC 9568 §5.2.9 (erratum 8300) wants the first address of an IPv6 advert to be link-local, and the codec
  * refuses anything else both ways. A Kubernetes VIP is global, so every IPv6 router gets a virtual link-local first:
@@ -9,26 +11,10 @@
  */
 
 import type { Family } from '../../vrrp/advert.ts';
-import { type RouterConfig, validateRouterConfig } from '../../vrrp/router-config.ts';
-
-/** RouterSpecInput is what planRouters needs of a router spec (standalone-config's RouterSpec fits). */
-export interface RouterSpecInput {
-  readonly vrid: number;
-  readonly family: Family;
-  readonly priority: number;
-  readonly advertIntervalCs: number;
-  readonly preempt: boolean;
-  readonly preemptDelayMs: number;
-  readonly vips: readonly string[];
-}
-
-/** PlannedRouter is one engine config with the VIPs it protects; `key` names it in maps, logs and the scheduler. */
-export interface PlannedRouter {
-  readonly key: RouterKey;
-  readonly config: RouterConfig;
-  /** vips are the addresses answered for (ARP/NDP), without the IPv6 virtual link-local. */
-  readonly vips: readonly string[];
-}
+import { isLinkLocal } from '../../vrrp/ip.ts';
+import { type RouterConfig, type RouterConfigChanges, validateRouterConfig } from '../../vrrp/router-config.ts';
+import type { Sources } from '../model/local-node.ts';
+import type { GratuitousTuning, PeerMode } from '../model/pool-tuning.ts';
 
 /** RouterKey is `ipv4/51` or `ipv6/51`: VRIDs are per family (RFC 5798 §5.2.3). */
 export type RouterKey = `${Family}/${number}`;
@@ -38,59 +24,146 @@ export function routerKey(family: Family, vrid: number): RouterKey {
   return `${family}/${vrid}`;
 }
 
-/** Sources are this node's advert source per family: the interface's IPv4 address and its IPv6 link-local. */
-export type Sources = Partial<Record<Family, string>>;
+/** StateName is a router's RFC 5798 state as the speaker reports it. */
+export type StateName = 'initialize' | 'backup' | 'master';
 
-/** PlanResult is every router planned, or every problem found. */
-export type PlanResult = { readonly routers: readonly PlannedRouter[] } | { readonly errors: readonly string[] };
+/** RankedNode is one candidate of a router with its priority. */
+export interface RankedNode {
+  readonly node: string;
+  readonly priority: number;
+}
+
+/** RouterSpec: see the file comment. Frozen. */
+export interface RouterSpec {
+  readonly key: RouterKey;
+  readonly config: RouterConfig;
+  /** vips are the addresses answered for (ARP/NDP), in address order, without the IPv6 virtual link-local. */
+  readonly vips: readonly string[];
+  /** interface carries the adverts and the ARP/NDP answers for the VIPs. */
+  readonly interface: string;
+  readonly peerMode: PeerMode;
+  /** peers: unicast destinations of the router's family, sorted; [] sends to the VRRP multicast group. */
+  readonly peers: readonly string[];
+  /** unreachablePeers: candidates with no address of the family, so unicast adverts cannot reach them. */
+  readonly unreachablePeers: readonly string[];
+  readonly gratuitous: GratuitousTuning;
+  /** services: "namespace/name" of the Services whose VIPs the router carries, sorted ([] in standalone mode). */
+  readonly services: readonly string[];
+  /** pools holding the VIPs, sorted ([] in standalone mode). */
+  readonly pools: readonly string[];
+  /** ranking: candidates best first ([] in standalone mode). */
+  readonly ranking: readonly RankedNode[];
+}
+
+/** RouterSpecInput is what planning starts from: the engine fields before validation, and the rest of a spec. */
+export interface RouterSpecInput {
+  readonly vrid: number;
+  readonly family: Family;
+  readonly priority: number;
+  readonly advertIntervalCs: number;
+  readonly preempt: boolean;
+  readonly preemptDelayMs: number;
+  /** vips in address order; the IPv6 virtual link-local is added in front here. */
+  readonly vips: readonly string[];
+  readonly interface: string;
+  readonly peerMode: PeerMode;
+  readonly peers: readonly string[];
+  readonly unreachablePeers?: readonly string[];
+  readonly gratuitous: GratuitousTuning;
+  readonly services?: readonly string[];
+  readonly pools?: readonly string[];
+  readonly ranking?: readonly RankedNode[];
+}
 
 /** virtualLinkLocal is fe80::200:5eff:fe00:2XX for `vrid` (see the file comment). */
 export function virtualLinkLocal(vrid: number): string {
   return `fe80::200:5eff:fe00:2${vrid.toString(16).padStart(2, '0')}`;
 }
 
-function isLinkLocal(ip: string): boolean {
-  return /^fe[89ab][0-9a-f]:/i.test(ip);
+/** PlanResult is a finished spec, or every problem found. */
+export type PlanResult = { readonly spec: RouterSpec } | { readonly errors: readonly string[] };
+
+/** planRouterSpec validates one router into a spec; the interface's advert source of the family must be known. */
+export function planRouterSpec(input: RouterSpecInput, sources: Sources): PlanResult {
+  const key = routerKey(input.family, input.vrid);
+  const source = sources[input.family];
+  if (source === undefined) {
+    const what = input.family === 'ipv4' ? 'IPv4 address' : 'IPv6 link-local address';
+    return { errors: [`router ${key}: interface ${input.interface} has no ${what} to send adverts from`] };
+  }
+  const first = input.vips[0];
+  const addresses =
+    input.family === 'ipv6' && first !== undefined && !isLinkLocal(first)
+      ? [virtualLinkLocal(input.vrid), ...input.vips]
+      : input.vips;
+  const checked = validateRouterConfig({
+    vrid: input.vrid,
+    family: input.family,
+    priority: input.priority,
+    advertIntervalCs: input.advertIntervalCs,
+    preempt: input.preempt,
+    preemptDelayMs: input.preemptDelayMs,
+    primaryAddress: source,
+    addresses,
+  });
+  if ('errors' in checked) return { errors: checked.errors.map((e) => `router ${key}: ${e}`) };
+  const vips = checked.config.addresses.filter((a) => input.family === 'ipv4' || !isLinkLocal(a));
+  return {
+    spec: Object.freeze({
+      key,
+      config: checked.config,
+      vips: Object.freeze(vips),
+      interface: input.interface,
+      peerMode: input.peerMode,
+      peers: Object.freeze([...input.peers]),
+      unreachablePeers: Object.freeze([...(input.unreachablePeers ?? [])]),
+      gratuitous: input.gratuitous,
+      services: Object.freeze([...(input.services ?? [])]),
+      pools: Object.freeze([...(input.pools ?? [])]),
+      ranking: Object.freeze([...(input.ranking ?? [])]),
+    }),
+  };
 }
 
-/** planRouters validates each spec into an engine config; a family with routers but no source is an error. */
-export function planRouters(specs: readonly RouterSpecInput[], sources: Sources): PlanResult {
-  const errors: string[] = [];
-  const routers: PlannedRouter[] = [];
-  for (const spec of specs) {
-    const at = `router ${routerKey(spec.family, spec.vrid)}`;
-    const source = sources[spec.family];
-    if (source === undefined) {
-      const what = spec.family === 'ipv4' ? 'an IPv4 address' : 'an IPv6 link-local address';
-      errors.push(`${at}: the interface has no ${what} to send adverts from`);
-      continue;
+/** serviceLabel is the `service` label of metal_vrrp_vip_master: the router's Services, comma-separated. */
+export function serviceLabel(spec: RouterSpec): string {
+  return spec.services.join(',');
+}
+
+/** RouterStep is one thing the runtime must do to move from the running routers to the desired ones. */
+export type RouterStep =
+  /** stop: deliver `shutdown` (a master sends priority 0, RFC 5798 §6.4.3) and drop the router. */
+  | { readonly op: 'stop'; readonly key: RouterKey; readonly resign: true }
+  /** restart: the interface changed, so sockets and source address do: stop as above, then start `spec`. */
+  | { readonly op: 'restart'; readonly key: RouterKey; readonly spec: RouterSpec; readonly from: string }
+  /**
+   * reconfigure: apply live. `configure` goes to the engine's `configure` event (empty: nothing for the engine);
+   * `transport`: re-point the adverts (peer mode or peers changed); `gratuitous`: new announce settings.
+   */
+  | {
+      readonly op: 'reconfigure';
+      readonly key: RouterKey;
+      readonly spec: RouterSpec;
+      readonly configure: RouterConfigChanges;
+      readonly transport: boolean;
+      readonly gratuitous: boolean;
     }
-    const first = spec.vips[0];
-    const addresses =
-      spec.family === 'ipv6' && first !== undefined && !isLinkLocal(first)
-        ? [virtualLinkLocal(spec.vrid), ...spec.vips]
-        : spec.vips;
-    const checked = validateRouterConfig({
-      vrid: spec.vrid,
-      family: spec.family,
-      priority: spec.priority,
-      advertIntervalCs: spec.advertIntervalCs,
-      preempt: spec.preempt,
-      preemptDelayMs: spec.preemptDelayMs,
-      primaryAddress: source,
-      addresses,
-    });
-    if ('errors' in checked) {
-      for (const e of checked.errors) errors.push(`${at}: ${e}`);
-      continue;
-    }
-    const vips = checked.config.addresses.filter((a) => spec.family === 'ipv4' || !isLinkLocal(a));
-    routers.push({ key: routerKey(spec.family, spec.vrid), config: checked.config, vips });
-  }
-  const seen = new Set<string>();
-  for (const r of routers) {
-    if (seen.has(r.key)) errors.push(`router ${r.key}: defined twice`);
-    seen.add(r.key);
-  }
-  return errors.length > 0 ? { errors } : { routers };
+  | { readonly op: 'start'; readonly key: RouterKey; readonly spec: RouterSpec };
+
+/** TransitionListener hears one router change state, with the router as it was given (services, VIPs, interface). */
+export type TransitionListener = (spec: RouterSpec, to: StateName, reason: string) => void;
+
+/**
+ * RouterHost is what the Kubernetes-mode speaker needs of the data plane: run, change and drop virtual routers while
+ * the others keep running (a restart of every router would be a failover), say which state each is in, and tell about
+ * every state change. runtime/speaker-host.ts implements it over one Speaker per interface; tests pass a fake.
+ */
+export interface RouterHost {
+  /** apply carries out one step; a failure is returned as text (the step is retried by the next reconcile). */
+  apply(step: RouterStep): string | undefined;
+  /** state is the engine state of a running router, undefined when it is not running. */
+  state(key: RouterKey): StateName | undefined;
+  onTransition(listener: TransitionListener): void;
+  /** stop resigns every router (priority 0 from masters) and closes the sockets. */
+  stop(): Promise<void>;
 }

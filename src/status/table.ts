@@ -13,9 +13,9 @@
  *   object, so the object is exactly as old as the current mastership.
  */
 import type { Family } from '../../vrrp/advert.ts';
+import { parseIp } from '../../vrrp/ip.ts';
 import { familyOf, poolForVip, type ServiceView } from '../model/cluster-snapshot.ts';
 import type { Pool } from '../model/config.ts';
-import { parseIp } from '../model/ip-range.ts';
 import { L2_STATUS_LABELS, L2_STATUS_VIPS_ANNOTATION, type ServiceL2StatusObject } from '../model/service-l2-status.ts';
 import { parseServiceVrids } from '../model/service-vrids.ts';
 import type { RankedNode, RouterGroup, RouterKey } from '../speaker/cluster/desired-routers.ts';

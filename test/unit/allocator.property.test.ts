@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { type AllocationRequest, Allocator } from '../../src/controller/allocator.ts';
 import { type Config, type IPAddressPoolObject, parseConfig } from '../../src/model/config.ts';
-import { formatIp, isBuggy, parseIp, parseRange, rangeContains } from '../../src/model/ip-range.ts';
+import { isBuggy, parseRange, rangeContains } from '../../src/model/ip-range.ts';
+import { formatIp, parseIp } from '../../vrrp/ip.ts';
 
 // Random sequences of assign / restore / release / setPools against one allocator; after every step the invariants
 // below must hold, whatever succeeded or failed.

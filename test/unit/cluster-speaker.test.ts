@@ -8,9 +8,14 @@ import { createSpeakerMetrics } from '../../src/metrics.ts';
 import type { ClusterObjects } from '../../src/model/cluster-objects.ts';
 import type { L2StatusWrite, ServiceEvent, ServiceL2StatusObject } from '../../src/model/service-l2-status.ts';
 import { ClusterSpeaker } from '../../src/speaker/cluster/cluster-speaker.ts';
-import type { DesiredRouter, RouterKey, RouterStep } from '../../src/speaker/cluster/desired-routers.ts';
-import type { RouterHost, TransitionListener } from '../../src/speaker/router-host.ts';
-import type { StateName } from '../../src/speaker/runtime/effects.ts';
+import type {
+  RouterHost,
+  RouterKey,
+  RouterSpec,
+  RouterStep,
+  StateName,
+  TransitionListener,
+} from '../../src/speaker/router-spec.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
 
 const NS = 'metallb-system';
@@ -19,7 +24,7 @@ const NODES = ['node-a', 'node-b', 'node-c'];
 class FakeHost implements RouterHost {
   readonly steps: RouterStep[] = [];
   readonly states = new Map<RouterKey, StateName>();
-  readonly routers = new Map<RouterKey, DesiredRouter>();
+  readonly routers = new Map<RouterKey, RouterSpec>();
   listener: TransitionListener | undefined;
   stopped = false;
   fail: string | undefined;
@@ -31,7 +36,7 @@ class FakeHost implements RouterHost {
       this.routers.delete(step.key);
     } else {
       if (!this.states.has(step.key)) this.states.set(step.key, 'backup');
-      this.routers.set(step.key, step.router);
+      this.routers.set(step.key, step.spec);
     }
     return undefined;
   }
@@ -106,7 +111,11 @@ beforeEach(() => {
     namespace: NS,
     objects: () => objects,
     l2Statuses: () => stored,
-    local: () => ({ name: 'node-a', addresses: [{ ifname: 'eth0', address: '10.9.0.1', prefixLength: 24 }] }),
+    local: () => ({
+      name: 'node-a',
+      addresses: [{ ifname: 'eth0', address: '10.9.0.1', prefixLength: 24 }],
+      sources: new Map([['eth0', { ipv4: '10.9.0.1' }]]),
+    }),
     host,
     writeL2Status: async (w) => {
       writes.push([...w]);
@@ -135,11 +144,11 @@ describe('ClusterSpeaker', () => {
     const step = host.steps[0]!;
     assert.equal(step.op, 'start');
     assert.ok(step.op === 'start');
-    assert.equal(step.router.vrid, 7);
-    assert.equal(step.router.priority, expectedPriority());
-    assert.equal(step.router.advertIntervalCs, 10);
-    assert.equal(step.router.interface, 'eth0');
-    assert.deepEqual(step.router.vips, ['10.9.0.100']);
+    assert.equal(step.spec.config.vrid, 7);
+    assert.equal(step.spec.config.priority, expectedPriority());
+    assert.equal(step.spec.config.advertIntervalCs, 10);
+    assert.equal(step.spec.interface, 'eth0');
+    assert.deepEqual(step.spec.vips, ['10.9.0.100']);
     speaker.reconcile();
     assert.equal(host.steps.length, 1, 'nothing changed: no step');
   });

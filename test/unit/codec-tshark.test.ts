@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Advert, PseudoHeader } from '../../vrrp/advert.ts';
 import { VRRP_MULTICAST } from '../../vrrp/advert.ts';
-import { canonicalAddress, decodeAdvert, encodeAdvert, encodeAdvertWithoutPseudoHeader } from '../../vrrp/codec.ts';
+import { decodeAdvert, encodeAdvert, encodeAdvertWithoutPseudoHeader } from '../../vrrp/codec.ts';
+import { canonicalAddress } from '../../vrrp/ip.ts';
 import { ipv4Packet, ipv6Packet, LINKTYPE_RAW, pcapFile } from '../support/pcap.ts';
 
 interface Case {

@@ -5,13 +5,13 @@ import ipaddr from 'ipaddr.js';
 import type { Advert, Family, PseudoHeader } from '../../vrrp/advert.ts';
 import { internetChecksum, ipv4PseudoHeader, ipv6PseudoHeader } from '../../vrrp/checksum.ts';
 import {
-  canonicalAddress,
   DECODE_ERRORS,
   type DecodeResult,
   decodeAdvert,
   encodeAdvert,
   encodeAdvertWithoutPseudoHeader,
 } from '../../vrrp/codec.ts';
+import { canonicalAddress } from '../../vrrp/ip.ts';
 
 const RUNS = { numRuns: 300 };
 

@@ -4,7 +4,6 @@ import ipaddr from 'ipaddr.js';
 import type { Advert, PseudoHeader } from '../../vrrp/advert.ts';
 import { internetChecksum, ipv4PseudoHeader, ipv6PseudoHeader } from '../../vrrp/checksum.ts';
 import {
-  canonicalAddress,
   DECODE_ERRORS,
   type DecodeError,
   decodeAdvert,
@@ -13,6 +12,7 @@ import {
   encodeAdvert,
   encodeAdvertWithoutPseudoHeader,
 } from '../../vrrp/codec.ts';
+import { canonicalAddress } from '../../vrrp/ip.ts';
 
 const PH4: PseudoHeader = { family: 'ipv4', source: '192.168.1.10', destination: '224.0.0.18' };
 const PH6: PseudoHeader = { family: 'ipv6', source: 'fe80::1', destination: 'ff02::12' };

@@ -7,17 +7,9 @@ import {
   type L2AdvertisementObject,
   parseConfig,
 } from '../../src/model/config.ts';
-import {
-  buggyCount,
-  canonicalIp,
-  firstUsable,
-  formatIp,
-  parseRange,
-  rangeSize,
-  toSafeNumber,
-  usableCount,
-} from '../../src/model/ip-range.ts';
+import { buggyCount, firstUsable, parseRange, rangeSize, toSafeNumber, usableCount } from '../../src/model/ip-range.ts';
 import { matches, parseSelector } from '../../src/model/selectors.ts';
+import { canonicalIp, formatIp } from '../../vrrp/ip.ts';
 
 const pool = (name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}) =>
   ({ metadata: { name, ...meta }, spec }) as IPAddressPoolObject;

@@ -7,14 +7,15 @@ import { parsePoolTunings } from '../../src/model/pool-tuning.ts';
 import { formatServiceVrids, parseServiceVrids } from '../../src/model/service-vrids.ts';
 import {
   chooseInterface,
-  type DesiredRouter,
   desiredRouters,
   diffRouters,
-  inSubnet,
   type RouterKey,
+  type RouterSpec,
   routerGroups,
 } from '../../src/speaker/cluster/desired-routers.ts';
+import { inSubnet } from '../../vrrp/ip.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
+import type { RouterConfig } from '../../vrrp/router-config.ts';
 
 const NODES: NodeView[] = [
   { name: 'node-a', labels: {}, ready: true, internalIps: ['10.0.0.1', 'fd00::1'] },
@@ -30,6 +31,7 @@ const local = (name: string, extra: Partial<LocalNode> = {}): LocalNode => ({
     { ifname: 'eth0', address: `fd00::${name.at(-1)!.charCodeAt(0) - 96}`, prefixLength: 64 },
   ],
   defaultInterface: { ipv4: 'eth0', ipv6: 'eth0' },
+  sources: new Map([['eth0', { ipv4: `10.0.0.${name.at(-1)!.charCodeAt(0) - 96}`, ipv6: 'fe80::1' }]]),
   ...extra,
 });
 
@@ -246,18 +248,49 @@ describe('desiredRouters', () => {
     const s = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'])]);
     const mine = NODES.map((n) => desiredRouters(s, local(n.name)).routers.get('ipv4/7'));
     assert.ok(mine.every((r) => r !== undefined));
-    assert.deepEqual(mine.map((r) => r!.priority).sort(), [252, 253, 254]);
+    assert.deepEqual(mine.map((r) => r!.config.priority).sort(), [252, 253, 254]);
     const r = mine[0]!;
     assert.deepEqual(
-      [r.vrid, r.family, r.vips, r.interface, r.advertIntervalCs, r.preempt, r.preemptDelayMs, r.peerMode, r.peers],
+      [
+        r.config.vrid,
+        r.config.family,
+        r.vips,
+        r.interface,
+        r.config.advertIntervalCs,
+        r.config.preempt,
+        r.config.preemptDelayMs,
+        r.peerMode,
+        r.peers,
+      ],
       [7, 'ipv4', ['10.0.0.100'], 'eth0', 10, true, 0, 'multicast', []],
+    );
+    // The one planning step: the engine config is complete (source address of the interface, validated).
+    assert.equal(r.config.primaryAddress, '10.0.0.1');
+    assert.deepEqual(r.config.addresses, ['10.0.0.100']);
+  });
+
+  test('IPv6 routers get the virtual link-local first and send from the interface link-local', () => {
+    const s = snap([svc('web', 'fd00::100=7', ['fd00::100'])]);
+    const r = desiredRouters(s, local('node-a')).routers.get('ipv6/7')!;
+    assert.deepEqual(r.config.addresses, ['fe80::200:5eff:fe00:207', 'fd00::100']);
+    assert.deepEqual(r.vips, ['fd00::100']);
+    assert.equal(r.config.primaryAddress, 'fe80::1');
+  });
+
+  test('an interface without an advert source of the family: NO_SOURCE and no router', () => {
+    const s = snap([svc('web', 'fd00::100=7', ['fd00::100'])]);
+    const r = desiredRouters(s, local('node-a', { sources: new Map([['eth0', { ipv4: '10.0.0.1' }]]) }));
+    assert.equal(r.routers.size, 0);
+    assert.deepEqual(
+      r.problems.map((p) => [p.error.code, p.key]),
+      [['NO_SOURCE', 'ipv6/7']],
     );
   });
 
   test('a node that is not eligible runs nothing', () => {
     const s = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'], 'Local')], { endpoints: { 'default/web': ['node-b'] } });
     assert.equal(desiredRouters(s, local('node-a')).routers.size, 0);
-    assert.equal(desiredRouters(s, local('node-b')).routers.get('ipv4/7')?.priority, 254);
+    assert.equal(desiredRouters(s, local('node-b')).routers.get('ipv4/7')?.config.priority, 254);
   });
 
   test('unicast: peers are the other candidates’ InternalIPs of the family; nodes without one are named', () => {
@@ -268,11 +301,16 @@ describe('desiredRouters', () => {
       },
     ];
     const s = snap([svc('web', '10.0.0.100=7,fd00::100=7', ['10.0.0.100', 'fd00::100'])], { pools });
-    const { routers } = desiredRouters(s, local('node-a'));
+    const { routers, problems } = desiredRouters(s, local('node-a'));
     const v4 = routers.get('ipv4/7')!;
     const v6 = routers.get('ipv6/7')!;
     assert.deepEqual([v4.peerMode, v4.peers, v4.unreachablePeers], ['unicast', ['10.0.0.2', '10.0.0.3'], []]);
-    assert.deepEqual([v6.peers, v6.unreachablePeers], [['fd00::2'], ['node-c']]);
+    // IPv6 unicast adverts are not supported by the socket layer yet: planned as multicast, and reported.
+    assert.deepEqual([v6.peerMode, v6.peers, v6.unreachablePeers], ['unicast', [], ['node-c']]);
+    assert.deepEqual(
+      problems.map((p) => [p.error.code, p.key]),
+      [['IPV6_UNICAST_UNSUPPORTED', 'ipv6/7']],
+    );
   });
 
   test('no interface for the family: NO_INTERFACE and no router', () => {
@@ -299,6 +337,7 @@ describe('chooseInterface', () => {
       { ifname: 'eth2', address: 'fd00::5', prefixLength: 64 },
     ],
     defaultInterface: { ipv4: 'eth0' },
+    sources: new Map(),
   };
   // [name, family, vips, allowed, want]
   const cases: readonly [string, 'ipv4' | 'ipv6', string[], string[], string | undefined][] = [
@@ -339,10 +378,22 @@ describe('chooseInterface', () => {
 describe('diffRouters', () => {
   const s = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'])]);
   const base = desiredRouters(s, local('node-a')).routers.get('ipv4/7')!;
-  const r = (over: Partial<DesiredRouter>, key: RouterKey = 'ipv4/7'): DesiredRouter => ({ ...base, key, ...over });
-  const m = (...rs: DesiredRouter[]) => new Map(rs.map((x) => [x.key, x]));
+  // r builds a spec from base: engine fields go into config (vips also become the engine's addresses, as for IPv4).
+  type EngineOver = Partial<Pick<RouterConfig, 'priority' | 'advertIntervalCs' | 'preempt' | 'preemptDelayMs'>>;
+  type SpecOver = Partial<Omit<RouterSpec, 'config'>> & EngineOver & { primaryAddress?: string };
+  const r = (over: SpecOver, key: RouterKey = 'ipv4/7'): RouterSpec => {
+    const { priority, advertIntervalCs, preempt, preemptDelayMs, primaryAddress, ...rest } = over;
+    const engine = Object.fromEntries(
+      Object.entries({ priority, advertIntervalCs, preempt, preemptDelayMs, primaryAddress }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    );
+    const addresses = rest.vips ?? base.config.addresses;
+    return { ...base, key, ...rest, config: { ...base.config, ...engine, addresses } };
+  };
+  const m = (...rs: RouterSpec[]) => new Map(rs.map((x) => [x.key, x]));
   // [name, desired, running, steps summarised as [op, key, extra]]
-  const cases: readonly [string, Map<RouterKey, DesiredRouter>, Map<RouterKey, DesiredRouter>, unknown[]][] = [
+  const cases: readonly [string, Map<RouterKey, RouterSpec>, Map<RouterKey, RouterSpec>, unknown[]][] = [
     ['nothing running: start', m(r({})), m(), [['start', 'ipv4/7']]],
     ['no longer desired: stop with resignation', m(), m(r({})), [['stop', 'ipv4/7', true]]],
     ['unchanged: nothing', m(r({})), m(r({})), []],
@@ -356,7 +407,7 @@ describe('diffRouters', () => {
         [
           'reconfigure',
           'ipv4/7',
-          { advertIntervalCs: 2, preempt: false, preemptDelayMs: 500, vips: ['10.0.0.100', '10.0.0.101'] },
+          { advertIntervalCs: 2, preempt: false, preemptDelayMs: 500, addresses: ['10.0.0.100', '10.0.0.101'] },
           false,
           false,
         ],
@@ -375,6 +426,12 @@ describe('diffRouters', () => {
       [['reconfigure', 'ipv4/7', {}, false, true]],
     ],
     ['interface moved: restart', m(r({ interface: 'eth1' })), m(r({})), [['restart', 'ipv4/7', 'eth0']]],
+    [
+      'source address changed: restart',
+      m(r({ primaryAddress: '10.0.0.9' })),
+      m(r({})),
+      [['restart', 'ipv4/7', 'eth0']],
+    ],
     [
       'order: stops, restarts, reconfigures, starts',
       m(r({}, 'ipv4/9'), r({ priority: 1 }, 'ipv4/2'), r({ interface: 'eth9' }, 'ipv6/1'), r({}, 'ipv4/1')),

@@ -3,7 +3,6 @@ import { endianness } from 'node:os';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
-  canonicalIp,
   formatIpv6,
   ipv4Bytes,
   ipv6Bytes,
@@ -20,6 +19,7 @@ import {
   isMulticastMac,
   macBytes,
 } from '../../src/net/frames/ethernet.ts';
+import { canonicalAddress } from '../../vrrp/ip.ts';
 
 describe('ethernet', () => {
   test('encodeEthernet lays out dst, src, ethertype and pads to 60 bytes', () => {
@@ -77,9 +77,9 @@ describe('addresses', () => {
       ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'], // a lone zero group stays (§4.2.2)
       ['::ffff:10.0.0.1', '::ffff:10.0.0.1'], // mixed form for IPv4-mapped (§5)
     ];
-    for (const [input, want] of cases) assert.equal(canonicalIp(input), want, input);
+    for (const [input, want] of cases) assert.equal(canonicalAddress(input, 'ipv6'), want, input);
     assert.equal(ipv6Bytes('fe80::1%eth0'), undefined);
-    assert.equal(canonicalIp('nope'), undefined);
+    assert.equal(canonicalAddress('nope', 'ipv6'), undefined);
   });
 
   test('solicited-node group keeps the low 24 bits (RFC 4291 §2.7.1)', () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planRouters } from '../../src/speaker/router-spec.ts';
 import { planEffects } from '../../src/speaker/runtime/effects.ts';
 import type { RouterAction } from '../../vrrp/router.ts';
+import { planSpecs } from '../support/router-specs.ts';
 
-const planned = planRouters(
+const [router] = planSpecs(
   [
     {
       vrid: 5,
@@ -18,8 +18,7 @@ const planned = planRouters(
   ],
   { ipv4: '10.0.0.1' },
 );
-assert.ok('routers' in planned);
-const router = planned.routers[0]!;
+if (!router) throw new Error('no router planned');
 const send: RouterAction = { type: 'send-advert', priority: 150, intervalCs: 10, addresses: ['10.0.0.100'] };
 const multicast = { unicastPeers: [] };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planRouters, type RouterSpecInput, virtualLinkLocal } from '../../src/speaker/router-spec.ts';
+import { planRouterSpec, type RouterSpecInput, virtualLinkLocal } from '../../src/speaker/router-spec.ts';
 import { VipTable } from '../../src/speaker/runtime/vip-table.ts';
 
 const base: RouterSpecInput = {
@@ -11,48 +11,54 @@ const base: RouterSpecInput = {
   preempt: true,
   preemptDelayMs: 0,
   vips: ['10.0.0.100'],
+  interface: 'eth0',
+  peerMode: 'multicast',
+  peers: [],
+  gratuitous: { count: 3, spacingMs: 100 },
 };
 const sources = { ipv4: '10.0.0.1', ipv6: 'fe80::1' };
 
-test('planRouters: IPv4 router keeps its VIPs, source is the primary address', () => {
-  const res = planRouters([base], sources);
-  assert.ok('routers' in res, JSON.stringify(res));
-  const [r] = res.routers;
+test('planRouterSpec: IPv4 router keeps its VIPs, source is the primary address', () => {
+  const res = planRouterSpec(base, sources);
+  assert.ok('spec' in res, JSON.stringify(res));
+  const r = res.spec;
   assert.equal(r!.key, 'ipv4/51');
   assert.equal(r!.config.primaryAddress, '10.0.0.1');
   assert.deepEqual(r!.config.addresses, ['10.0.0.100']);
   assert.deepEqual(r!.vips, ['10.0.0.100']);
 });
 
-test('planRouters: an IPv6 router with global VIPs gets the virtual link-local first (RFC 9568 §5.2.9)', () => {
-  const res = planRouters([{ ...base, family: 'ipv6', vrid: 10, vips: ['fd00::100', 'fd00::101'] }], sources);
-  assert.ok('routers' in res, JSON.stringify(res));
-  const [r] = res.routers;
+test('planRouterSpec: an IPv6 router with global VIPs gets the virtual link-local first (RFC 9568 §5.2.9)', () => {
+  const res = planRouterSpec({ ...base, family: 'ipv6', vrid: 10, vips: ['fd00::100', 'fd00::101'] }, sources);
+  assert.ok('spec' in res, JSON.stringify(res));
+  const r = res.spec;
   assert.equal(virtualLinkLocal(10), 'fe80::200:5eff:fe00:20a');
   assert.deepEqual(r!.config.addresses, ['fe80::200:5eff:fe00:20a', 'fd00::100', 'fd00::101']);
   assert.deepEqual(r!.vips, ['fd00::100', 'fd00::101'], 'the link-local is never answered for');
   assert.equal(r!.config.primaryAddress, 'fe80::1');
 });
 
-const bad: [string, RouterSpecInput[], Partial<typeof sources>, RegExp][] = [
-  ['no IPv4 source', [base], { ipv6: 'fe80::1' }, /has no an IPv4 address/],
-  ['no link-local', [{ ...base, family: 'ipv6', vips: ['fd00::1'] }], { ipv4: '10.0.0.1' }, /link-local/],
-  ['owner priority', [{ ...base, priority: 255 }], sources, /priority 255/],
-  ['defined twice', [base, { ...base, vips: ['10.0.0.101'] }], sources, /defined twice/],
-  ['VIP of the wrong family', [{ ...base, vips: ['fd00::1'] }], sources, /not an ipv4 address/],
+// A VRID defined twice is refused where routers are listed: standalone-config.test.ts ("used twice"); the
+// Kubernetes planner keys routers by family/VRID, so it cannot produce two.
+const bad: [string, RouterSpecInput, Partial<typeof sources>, RegExp][] = [
+  ['no IPv4 source', base, { ipv6: 'fe80::1' }, /has no IPv4 address/],
+  ['no link-local', { ...base, family: 'ipv6', vips: ['fd00::1'] }, { ipv4: '10.0.0.1' }, /link-local/],
+  ['owner priority', { ...base, priority: 255 }, sources, /priority 255/],
+  ['VIP of the wrong family', { ...base, vips: ['fd00::1'] }, sources, /not an ipv4 address/],
 ];
-for (const [name, specs, src, want] of bad) {
-  test(`planRouters refuses: ${name}`, () => {
-    const res = planRouters(specs, src);
+for (const [name, spec, src, want] of bad) {
+  test(`planRouterSpec refuses: ${name}`, () => {
+    const res = planRouterSpec(spec, src);
     assert.ok('errors' in res, 'expected errors');
     assert.match(res.errors.join('\n'), want);
   });
 }
 
 test('VipTable: only VIPs of mastered routers are answered for, and only until the router leaves master', () => {
-  const res = planRouters([base, { ...base, vrid: 52, vips: ['10.0.0.200'] }], sources);
-  assert.ok('routers' in res);
-  const t = new VipTable(res.routers);
+  const a = planRouterSpec(base, sources);
+  const b = planRouterSpec({ ...base, vrid: 52, vips: ['10.0.0.200'] }, sources);
+  assert.ok('spec' in a && 'spec' in b);
+  const t = new VipTable([a.spec, b.spec]);
   assert.equal(t.isMastered('10.0.0.100'), false);
   assert.deepEqual(t.setMaster('ipv4/51', true), ['10.0.0.100']);
   assert.equal(t.isMastered('10.0.0.100'), true);

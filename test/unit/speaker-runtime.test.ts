@@ -6,13 +6,13 @@ import { test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { createSpeakerMetrics, type SpeakerMetrics } from '../../src/metrics.ts';
 import type { VrrpReceive } from '../../src/net/frames/vrrp.ts';
-import { planRouters } from '../../src/speaker/router-spec.ts';
 import type { AnnounceRequest } from '../../src/speaker/runtime/ports.ts';
 import { RateLimiter } from '../../src/speaker/runtime/rate-limit.ts';
 import { Speaker } from '../../src/speaker/runtime/speaker.ts';
 import type { Advert } from '../../vrrp/advert.ts';
 import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { planSpecs } from '../support/router-specs.ts';
 
 const VIP = '10.0.0.100';
 const VIP6 = 'fd00::100';
@@ -76,8 +76,13 @@ function lan(
           ]
         : []),
     ];
-    const planned = planRouters(specs, { ipv4: ip, ipv6: `fe80::${i + 1}` });
-    assert.ok('routers' in planned, JSON.stringify(planned));
+    const routers = planSpecs(
+      specs,
+      { ipv4: ip, ipv6: `fe80::${i + 1}` },
+      {
+        gratuitous: { count: opts.gratuitous ?? 3, spacingMs: 100 },
+      },
+    );
     const logs: Record<string, unknown>[] = [];
     const metrics = createSpeakerMetrics({ processMetrics: false });
     const announced: Node['announced'] = [];
@@ -101,7 +106,7 @@ function lan(
     node.speaker = new Speaker({
       ifname: 'eth0',
       nodeName: name,
-      routers: planned.routers,
+      routers,
       ports: {
         adverts: { ipv4: channel('ipv4'), ipv6: channel('ipv6') },
         announcers: { ipv4: announcer, ipv6: announcer },
@@ -109,7 +114,6 @@ function lan(
       clock,
       metrics,
       logger: createLogger({ level: 'debug', destination: { write: (s: string) => void logs.push(JSON.parse(s)) } }),
-      gratuitous: { count: opts.gratuitous ?? 3, spacingMs: 100 },
       ...(opts.shouldAnswer ? { shouldAnswer: opts.shouldAnswer } : {}),
     });
     nodes.push(node as Node);

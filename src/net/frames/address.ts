@@ -1,47 +1,30 @@
 /**
- * IP address text ↔ network-order bytes for the frame codecs. Text is canonical as in vrrp/codec.ts (dotted quad;
- * RFC 5952 for IPv6, IPv4-mapped in mixed form) so addresses read from frames compare with configured VIPs by `===`.
+ * Address helpers of the frame codecs: Buffers over vrrp/ip.ts (one canonical text, so addresses read from frames
+ * compare with configured VIPs by `===`), and the IPv6 multicast groups NDP needs.
  */
 
-import ipaddr from 'ipaddr.js';
+import { formatIpBytes, ipBytes } from '../../../vrrp/ip.ts';
 
-/** ipv4Bytes parses four-part dotted decimal into 4 bytes, or undefined ("10.1" and hex forms are refused). */
+/** ipv4Bytes is the 4 bytes of dotted-quad text as a Buffer (frames are built in Buffers), or undefined. */
 export function ipv4Bytes(text: string): Buffer | undefined {
-  if (!ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
-  return Buffer.from(ipaddr.IPv4.parse(text).toByteArray());
+  const bytes = ipBytes(text, 'ipv4');
+  return bytes && Buffer.from(bytes);
 }
 
-/** ipv6Bytes parses IPv6 text into 16 bytes, or undefined; a zone ("fe80::1%eth0") is refused. */
+/** ipv6Bytes is the 16 bytes of IPv6 text as a Buffer, or undefined; a zone is refused. */
 export function ipv6Bytes(text: string): Buffer | undefined {
-  if (!ipaddr.IPv6.isValid(text)) return undefined;
-  try {
-    const addr = ipaddr.IPv6.parse(text);
-    return addr.zoneId === undefined ? Buffer.from(addr.toByteArray()) : undefined;
-  } catch {
-    return undefined;
-  }
+  const bytes = ipBytes(text, 'ipv6');
+  return bytes && Buffer.from(bytes);
 }
 
-/** formatIpv4 renders 4 bytes at `offset` as a dotted quad; the caller has checked the length. */
+/** formatIpv4 renders 4 bytes at `offset` canonically; the caller has checked the length. */
 export function formatIpv4(buf: Uint8Array, offset = 0): string {
-  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
+  return formatIpBytes(buf, offset, 'ipv4');
 }
 
-/** formatIpv6 renders 16 bytes at `offset` per RFC 5952 (§4 compression rules, §5 mixed form for IPv4-mapped). */
+/** formatIpv6 renders 16 bytes at `offset` canonically; the caller has checked the length. */
 export function formatIpv6(buf: Uint8Array, offset = 0): string {
-  const parts: number[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push((buf[offset + i]! << 8) | buf[offset + i + 1]!);
-  const addr = new ipaddr.IPv6(parts);
-  if (addr.isIPv4MappedAddress()) return `::ffff:${addr.toIPv4Address().toString()}`;
-  return addr.toRFC5952String();
-}
-
-/** canonicalIp returns the canonical text of an IPv4 or IPv6 address, or undefined when it is neither. */
-export function canonicalIp(text: string): string | undefined {
-  const v4 = ipv4Bytes(text);
-  if (v4 !== undefined) return formatIpv4(v4);
-  const v6 = ipv6Bytes(text);
-  return v6 === undefined ? undefined : formatIpv6(v6);
+  return formatIpBytes(buf, offset, 'ipv6');
 }
 
 /** isIpv6Multicast tells ff00::/8 (RFC 4291 §2.7). */
@@ -53,11 +36,6 @@ export function isIpv6Multicast(buf: Uint8Array, offset = 0): boolean {
 export function isIpv6Unspecified(buf: Uint8Array, offset = 0): boolean {
   for (let i = 0; i < 16; i++) if (buf[offset + i] !== 0) return false;
   return true;
-}
-
-/** isIpv6LinkLocal tells fe80::/10 (RFC 4291 §2.5.6). */
-export function isIpv6LinkLocal(buf: Uint8Array, offset = 0): boolean {
-  return buf[offset] === 0xfe && (buf[offset + 1]! & 0xc0) === 0x80;
 }
 
 /** solicitedNodeMulticast is ff02::1:ffXX:XXXX for an address's low 24 bits (RFC 4291 §2.7.1), as 16 bytes. */

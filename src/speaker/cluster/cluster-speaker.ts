@@ -21,8 +21,8 @@ import {
   type ServiceEvent,
   type ServiceL2StatusObject,
 } from '../../model/service-l2-status.ts';
-import type { RouterHost } from '../router-host.ts';
-import { type DesiredRouter, desiredRouters, diffRouters, type RouterKey } from './desired-routers.ts';
+import type { RouterHost, RouterSpec } from '../router-spec.ts';
+import { desiredRouters, diffRouters, type RouterKey } from './desired-routers.ts';
 import { l2StatusesFor, masterChangeEvents, planL2StatusWrites } from './l2-status.ts';
 
 /** ClusterSpeakerDeps are the ports; each is a narrow interface so tests drive the logic without an API server. */
@@ -49,8 +49,8 @@ export interface ClusterSpeakerDeps {
 /** ClusterSpeaker: see the file comment. */
 export class ClusterSpeaker {
   readonly #deps: ClusterSpeakerDeps;
-  // router key -> the DesiredRouter it runs with
-  #running = new Map<RouterKey, DesiredRouter>();
+  // router key -> the RouterSpec it runs with
+  #running = new Map<RouterKey, RouterSpec>();
   #snapshot: ClusterSnapshot | undefined;
   #syncing: Promise<void> | undefined;
   #syncAgain = false;
@@ -69,7 +69,7 @@ export class ClusterSpeaker {
   }
 
   /** running is a copy of the routers this node runs, by key. */
-  get running(): ReadonlyMap<RouterKey, DesiredRouter> {
+  get running(): ReadonlyMap<RouterKey, RouterSpec> {
     return new Map(this.#running);
   }
 
@@ -95,12 +95,12 @@ export class ClusterSpeaker {
         continue;
       }
       if (step.op === 'stop') next.delete(step.key);
-      else next.set(step.key, step.router);
+      else next.set(step.key, step.spec);
       d.logger.info(
         {
           op: step.op,
           router: step.key,
-          ...(step.op === 'stop' ? {} : { priority: step.router.priority, vips: step.router.vips }),
+          ...(step.op === 'stop' ? {} : { priority: step.spec.config.priority, vips: step.spec.vips }),
         },
         `router ${step.op}`,
       );
@@ -171,7 +171,7 @@ export class ClusterSpeaker {
     }
   }
 
-  #announceMaster(router: DesiredRouter): void {
+  #announceMaster(router: RouterSpec): void {
     const d = this.#deps;
     const services = (this.#snapshot?.services ?? []).filter((s) =>
       router.services.includes(`${s.namespace}/${s.name}`),
@@ -181,7 +181,8 @@ export class ClusterSpeaker {
       const m = o.metadata as { namespace?: string; name?: string; uid?: string } | undefined;
       if (m?.namespace && m.name && m.uid) uids.set(`${m.namespace}/${m.name}`, m.uid);
     }
-    for (const ev of masterChangeEvents(d.nodeName, router, services)) {
+    const { family, vrid } = router.config;
+    for (const ev of masterChangeEvents(d.nodeName, { family, vrid, vips: router.vips }, services)) {
       d.recordEvent(ev, uids.get(`${ev.namespace}/${ev.name}`));
     }
   }

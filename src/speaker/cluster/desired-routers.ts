@@ -14,29 +14,34 @@
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
  * 5. Unicast pools send adverts to the other candidates' InternalIPs of the router's family.
  *
+ * 6. Each router is then planned once into a complete RouterSpec (router-spec.ts: the interface's advert source, the
+ *    IPv6 virtual link-local, validated engine config); the runtime runs specs as they are.
+ *
  * diffRouters turns desired vs running into steps: stop (the runtime delivers `shutdown`, so a master resigns with
  * priority 0 and the next node takes over after Skew_Time), restart (the interface moved), reconfigure (live, through
  * the engine's `configure` event), start.
  */
 import type { Family } from '../../../vrrp/advert.ts';
+import { inSubnet, parseIp } from '../../../vrrp/ip.ts';
 import { nodePriorities, rankNodes } from '../../../vrrp/priority.ts';
+import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../../../vrrp/router-config.ts';
 import { type CodedError, codedError, type ErrorCode } from '../../errors.ts';
 import { type ClusterSnapshot, familyOf, type ServiceView, serviceKeyOf } from '../../model/cluster-snapshot.ts';
-import { parseIp } from '../../model/ip-range.ts';
 import type { LocalNode } from '../../model/local-node.ts';
-import { type GratuitousTuning, type PeerMode, type PoolTuning, tuningOf } from '../../model/pool-tuning.ts';
+import { type PoolTuning, tuningOf } from '../../model/pool-tuning.ts';
 import { parseServiceVrids } from '../../model/service-vrids.ts';
-import { type RouterKey, type RouterSpecInput, routerKey } from '../router-spec.ts';
+import {
+  planRouterSpec,
+  type RankedNode,
+  type RouterKey,
+  type RouterSpec,
+  type RouterStep,
+  routerKey,
+} from '../router-spec.ts';
 import { eligibleNodes } from './eligibility.ts';
 
-export type { RouterKey } from '../router-spec.ts';
-
-/** RankedNode is one candidate of a router with its priority. */
-export interface RankedNode {
-  readonly node: string;
-  readonly priority: number;
-}
+export type { RankedNode, RouterKey, RouterSpec, RouterStep } from '../router-spec.ts';
 
 /** RouterGroup is one virtual router as the whole cluster sees it (the same on every node). */
 export interface RouterGroup {
@@ -54,25 +59,6 @@ export interface RouterGroup {
   readonly ranking: readonly RankedNode[];
   /** interfaces: candidate -> interfaces the L2Advertisements limit it to ([] = no limit). */
   readonly interfaces: ReadonlyMap<string, readonly string[]>;
-}
-
-/**
- * DesiredRouter is one router this node should run: the engine fields of router-plan's RouterSpecInput (vips in
- * address order; the runtime's planner adds the IPv6 virtual link-local in front) and where and how to run it.
- */
-export interface DesiredRouter extends RouterSpecInput {
-  readonly key: RouterKey;
-  /** interface carries the adverts and the ARP/NDP answers for the VIPs. */
-  readonly interface: string;
-  readonly peerMode: PeerMode;
-  /** peers: unicast destinations (the other candidates' InternalIPs of the family), sorted; [] in multicast mode. */
-  readonly peers: readonly string[];
-  /** unreachablePeers: candidates with no InternalIP of the family, so unicast adverts cannot reach them. */
-  readonly unreachablePeers: readonly string[];
-  readonly gratuitous: GratuitousTuning;
-  readonly services: readonly string[];
-  readonly pools: readonly string[];
-  readonly ranking: readonly RankedNode[];
 }
 
 /** DecisionProblem is one finding for a log line, a metric and, where it names a Service or pool, an Event. */
@@ -216,17 +202,6 @@ export function routerGroups(snapshot: ClusterSnapshot): {
   return { groups, problems };
 }
 
-/** inSubnet says whether `ip` lies in `address/prefixLength` (same family). */
-export function inSubnet(ip: string, address: string, prefixLength: number): boolean {
-  const a = parseIp(ip);
-  const b = parseIp(address);
-  if (!a || !b || a.family !== b.family) return false;
-  const bits = a.family === 'ipv4' ? 32n : 128n;
-  const len = BigInt(Math.max(0, Math.min(Number(bits), prefixLength)));
-  const shift = bits - len;
-  return a.value >> shift === b.value >> shift;
-}
-
 /**
  * chooseInterface picks where this node runs a router: among the allowed interfaces (all when `allowed` is empty)
  * that hold an address of the family, the one whose subnet holds a VIP (first by name if several); else, with no
@@ -251,22 +226,24 @@ export function chooseInterface(
   return undefined;
 }
 
-/** DesiredResult is the routers this node should run (router key -> router) and what went wrong on the way. */
+/** DesiredResult is the routers this node should run (router key -> spec) and what went wrong on the way. */
 export interface DesiredResult {
-  readonly routers: ReadonlyMap<RouterKey, DesiredRouter>;
+  readonly routers: ReadonlyMap<RouterKey, RouterSpec>;
   readonly groups: readonly RouterGroup[];
   readonly problems: readonly DecisionProblem[];
 }
 
 /**
- * desiredRouters computes this node's routers. `internalIps` of the other nodes come from the snapshot; a router for
- * which this node has no interface is left out with NO_INTERFACE (the others run it without us).
+ * desiredRouters computes and plans this node's routers. `internalIps` of the other nodes come from the snapshot; a
+ * router for which this node has no interface is left out with NO_INTERFACE (the others run it without us), one
+ * whose interface cannot send its adverts with NO_SOURCE. IPv6 unicast adverts are not supported by the socket layer
+ * yet: an IPv6 router of a unicast pool advertises by multicast, reported as IPV6_UNICAST_UNSUPPORTED.
  */
 export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): DesiredResult {
   const { groups, problems: groupProblems } = routerGroups(snapshot);
   const problems = [...groupProblems];
   const ipsOf = new Map(snapshot.nodes.map((n) => [n.name, n.internalIps]));
-  const routers = new Map<RouterKey, DesiredRouter>();
+  const routers = new Map<RouterKey, RouterSpec>();
   for (const g of groups) {
     const me = g.ranking.find((r) => r.node === local.name);
     if (!me) continue;
@@ -275,7 +252,7 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
       problems.push(problem('NO_INTERFACE', `${g.key} on node ${local.name}: ${g.vips.join(', ')}`, { key: g.key }));
       continue;
     }
-    const peers: string[] = [];
+    let peers: string[] = [];
     const unreachablePeers: string[] = [];
     if (g.tuning.peers === 'unicast') {
       for (const r of g.ranking) {
@@ -284,13 +261,15 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
         if (ips.length === 0) unreachablePeers.push(r.node);
         else peers.push(...ips);
       }
-      peers.sort(byAddress);
+      peers = [...new Set(peers)].sort(byAddress);
       unreachablePeers.sort(byText);
+      if (g.family === 'ipv6' && peers.length > 0) {
+        problems.push(problem('IPV6_UNICAST_UNSUPPORTED', `${g.key}: advertising by multicast`, { key: g.key }));
+        peers = [];
+      }
     }
-    routers.set(
-      g.key,
-      Object.freeze({
-        key: g.key,
+    const planned = planRouterSpec(
+      {
         vrid: g.vrid,
         family: g.family,
         priority: me.priority,
@@ -300,56 +279,37 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
         vips: g.vips,
         interface: ifname,
         peerMode: g.tuning.peers,
-        peers: Object.freeze([...new Set(peers)]),
-        unreachablePeers: Object.freeze(unreachablePeers),
+        peers,
+        unreachablePeers,
         gratuitous: g.tuning.gratuitous,
         services: g.services,
         pools: g.pools,
         ranking: g.ranking,
-      }),
+      },
+      local.sources.get(ifname) ?? {},
     );
+    if ('errors' in planned) {
+      problems.push(problem('NO_SOURCE', planned.errors.join('; '), { key: g.key }));
+      continue;
+    }
+    routers.set(g.key, planned.spec);
   }
   return { routers, groups, problems };
 }
-
-/** RouterSpecChanges are engine fields a running router takes live; `vips` become `addresses` in the runtime. */
-export type RouterSpecChanges = Partial<
-  Pick<DesiredRouter, 'priority' | 'advertIntervalCs' | 'preempt' | 'preemptDelayMs' | 'vips'>
->;
-
-/** RouterStep is one thing the runtime must do to move from the running routers to the desired ones. */
-export type RouterStep =
-  /** stop: deliver `shutdown` (a master sends priority 0, RFC 5798 §6.4.3) and drop the router. */
-  | { readonly op: 'stop'; readonly key: RouterKey; readonly resign: true }
-  /** restart: the interface changed, so sockets and source address do: stop as above, then start `router`. */
-  | { readonly op: 'restart'; readonly key: RouterKey; readonly router: DesiredRouter; readonly from: string }
-  /**
-   * reconfigure: apply live. `configure` goes to the engine's `configure` event (empty: nothing for the engine);
-   * `transport`: re-point the adverts (peer mode or peers changed); `gratuitous`: new announce settings.
-   */
-  | {
-      readonly op: 'reconfigure';
-      readonly key: RouterKey;
-      readonly router: DesiredRouter;
-      readonly configure: RouterSpecChanges;
-      readonly transport: boolean;
-      readonly gratuitous: boolean;
-    }
-  | { readonly op: 'start'; readonly key: RouterKey; readonly router: DesiredRouter };
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**
- * diffRouters lists the steps from `running` (the DesiredRouter each running router was last given) to `desired`:
- * stops first (so a VIP moving between routers is released before it is claimed), then restarts, reconfigures and
- * starts, each by key. Changes to services, pools or ranking alone need no step: the runtime keeps `desired` as the new
- * running map after applying the steps.
+ * diffRouters lists the steps from `running` (the spec each running router was last given) to `desired`: stops first
+ * (so a VIP moving between routers is released before it is claimed), then restarts, reconfigures and starts, each by
+ * key. Changes to services, pools or ranking alone need no step: the runtime keeps `desired` as the new running map
+ * after applying the steps.
  */
 export function diffRouters(
-  desired: ReadonlyMap<RouterKey, DesiredRouter>,
-  running: ReadonlyMap<RouterKey, DesiredRouter>,
+  desired: ReadonlyMap<RouterKey, RouterSpec>,
+  running: ReadonlyMap<RouterKey, RouterSpec>,
 ): RouterStep[] {
   const stops: RouterStep[] = [];
   const restarts: RouterStep[] = [];
@@ -362,24 +322,27 @@ export function diffRouters(
     const want = desired.get(key)!;
     const have = running.get(key);
     if (!have) {
-      starts.push({ op: 'start', key, router: want });
+      starts.push({ op: 'start', key, spec: want });
       continue;
     }
-    if (have.interface !== want.interface) {
-      restarts.push({ op: 'restart', key, router: want, from: have.interface });
+    // A new source address (the interface's address changed) needs new sockets, as a new interface does.
+    if (have.interface !== want.interface || have.config.primaryAddress !== want.config.primaryAddress) {
+      restarts.push({ op: 'restart', key, spec: want, from: have.interface });
       continue;
     }
-    const configure: { -readonly [K in keyof RouterSpecChanges]: RouterSpecChanges[K] } = {};
-    if (have.priority !== want.priority) configure.priority = want.priority;
-    if (have.advertIntervalCs !== want.advertIntervalCs) configure.advertIntervalCs = want.advertIntervalCs;
-    if (have.preempt !== want.preempt) configure.preempt = want.preempt;
-    if (have.preemptDelayMs !== want.preemptDelayMs) configure.preemptDelayMs = want.preemptDelayMs;
-    if (!sameList(have.vips, want.vips)) configure.vips = want.vips;
+    const h = have.config;
+    const w = want.config;
+    const configure: { -readonly [K in keyof RouterConfigChanges]: RouterConfigChanges[K] } = {};
+    if (h.priority !== w.priority) configure.priority = w.priority;
+    if (h.advertIntervalCs !== w.advertIntervalCs) configure.advertIntervalCs = w.advertIntervalCs;
+    if (h.preempt !== w.preempt) configure.preempt = w.preempt;
+    if (h.preemptDelayMs !== w.preemptDelayMs) configure.preemptDelayMs = w.preemptDelayMs;
+    if (!sameList(h.addresses, w.addresses)) configure.addresses = w.addresses;
     const transport = have.peerMode !== want.peerMode || !sameList(have.peers, want.peers);
     const gratuitous =
       have.gratuitous.count !== want.gratuitous.count || have.gratuitous.spacingMs !== want.gratuitous.spacingMs;
     if (Object.keys(configure).length > 0 || transport || gratuitous) {
-      reconfigures.push({ op: 'reconfigure', key, router: want, configure, transport, gratuitous });
+      reconfigures.push({ op: 'reconfigure', key, spec: want, configure, transport, gratuitous });
     }
   }
   return [...stops, ...restarts, ...reconfigures, ...starts];

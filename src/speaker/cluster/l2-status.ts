@@ -26,7 +26,7 @@ import {
   type ServiceEvent,
   type ServiceL2StatusObject,
 } from '../../model/service-l2-status.ts';
-import type { DesiredRouter } from './desired-routers.ts';
+import type { RouterSpec } from '../router-spec.ts';
 
 /** l2StatusName is `l2-` and 16 hex digits of SHA-256 over node, namespace and name: stable and collision-safe. */
 export function l2StatusName(node: string, serviceNamespace: string, serviceName: string): string {
@@ -80,7 +80,7 @@ export function buildL2Status(input: L2StatusInput): ServiceL2StatusObject {
 export function l2StatusesFor(args: {
   readonly namespace: string;
   readonly node: string;
-  readonly mastered: readonly Pick<DesiredRouter, 'vips' | 'interface'>[];
+  readonly mastered: readonly Pick<RouterSpec, 'vips' | 'interface'>[];
   readonly services: readonly ServiceView[];
   readonly owner?: OwnerReference;
 }): ServiceL2StatusObject[] {

@@ -8,12 +8,11 @@
  * - adverts go to the VRRP group, or with unicast peers to each peer of the router's family.
  */
 
-import type { Advert, Family } from '../../../vrrp/advert.ts';
+import type { Advert } from '../../../vrrp/advert.ts';
+import { familyOf } from '../../../vrrp/ip.ts';
 import type { BackupReason, IgnoreReason, MasterReason, Peer, RouterAction } from '../../../vrrp/router.ts';
-import type { PlannedRouter } from '../router-spec.ts';
-
-/** StateName is what the speaker reports for a router: the engine state kinds. */
-export type StateName = 'initialize' | 'backup' | 'master';
+import type { RouterConfig } from '../../../vrrp/router-config.ts';
+import type { StateName } from '../router-spec.ts';
 
 /** Effect is one thing the speaker must do for a router, in order. */
 export type Effect =
@@ -46,12 +45,12 @@ export interface EffectOptions {
   readonly unicastPeers: readonly string[];
 }
 
-function familyOf(ip: string): Family {
-  return ip.includes(':') ? 'ipv6' : 'ipv4';
-}
-
 /** planEffects maps the engine's actions for `router` to effects; see the file comment for the order rules. */
-export function planEffects(router: PlannedRouter, actions: readonly RouterAction[], opts: EffectOptions): Effect[] {
+export function planEffects(
+  router: { readonly config: RouterConfig },
+  actions: readonly RouterAction[],
+  opts: EffectOptions,
+): Effect[] {
   const family = router.config.family;
   const peers = opts.unicastPeers.filter((p) => familyOf(p) === family);
   const destinations: (string | undefined)[] = peers.length > 0 ? peers : [undefined];

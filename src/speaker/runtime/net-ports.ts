@@ -8,21 +8,22 @@
 import type { Family } from '../../../vrrp/advert.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
+import type { Sources } from '../../model/local-node.ts';
 import { ArpResponder } from '../../net/arp-responder.ts';
 import type { VrrpReceive } from '../../net/frames/vrrp.ts';
 import type { InterfaceInfo } from '../../net/interface-info.ts';
 import { NdpResponder } from '../../net/ndp-responder.ts';
 import { VrrpSocket } from '../../net/vrrp-socket.ts';
-import type { PlannedRouter } from '../router-spec.ts';
+import type { RouterSpec } from '../router-spec.ts';
 import type { AdvertChannel, Announcer, SpeakerPorts } from './ports.ts';
 
 /** NetPortsDeps: the interface, the routers (to know families and VIPs), and the speaker's two hooks. */
 export interface NetPortsDeps {
   readonly info: InterfaceInfo;
-  readonly routers: readonly PlannedRouter[];
+  readonly routers: readonly Pick<RouterSpec, 'config' | 'vips'>[];
   /** families opens these families whatever the routers (Kubernetes mode: routers come and go). */
   readonly families?: readonly Family[];
-  readonly sources: Partial<Record<Family, string>>;
+  readonly sources: Sources;
   readonly onReceive: (r: VrrpReceive) => void;
   readonly shouldAnswer: (ip: string, ifname: string) => boolean;
   readonly metrics: SpeakerMetrics;

@@ -1,20 +1,17 @@
 /**
  * SpeakerHost is the RouterHost of Kubernetes mode over real interfaces: one Speaker and one set of sockets per
  * interface that carries routers (opened on the first router, closed with the last), routers added, changed and
- * removed one by one while the others keep their state. IPv6 unicast adverts are not supported by the socket layer,
- * so an IPv6 router of a unicast pool advertises by multicast (logged once).
+ * removed one by one while the others keep their state. It runs the specs it is given as they are: planning (source
+ * address, IPv6 virtual link-local, peers, announcements) happened before, in the cluster decisions.
  */
 import type { Family } from '../../../vrrp/advert.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
-import { type InterfaceInfo, readInterfaceInfo } from '../../net/interface-info.ts';
-import type { DesiredRouter, RouterKey, RouterStep } from '../cluster/desired-routers.ts';
-import type { RouterHost, TransitionListener } from '../router-host.ts';
-import { planRouters, type Sources } from '../router-spec.ts';
-import { sourcesOf } from '../standalone/standalone.ts';
+import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../../net/interface-info.ts';
+import type { RouterHost, RouterKey, RouterSpec, RouterStep, TransitionListener } from '../router-spec.ts';
 import { type NetPorts, openNetPorts } from './net-ports.ts';
 import { type Clock, realClock } from './scheduler.ts';
-import { type RouterOptions, Speaker } from './speaker.ts';
+import { Speaker } from './speaker.ts';
 
 /** SpeakerHostDeps: this node, metrics and logs; clock, interface reader and socket opener default to the real ones. */
 export interface SpeakerHostDeps {
@@ -28,7 +25,6 @@ export interface SpeakerHostDeps {
 
 interface Link {
   readonly info: InterfaceInfo;
-  readonly sources: Sources;
   readonly ports: NetPorts;
   readonly speaker: Speaker;
 }
@@ -37,9 +33,8 @@ interface Link {
 export class SpeakerHost implements RouterHost {
   readonly #deps: SpeakerHostDeps;
   readonly #links = new Map<string, Link>(); // interface -> its speaker and sockets
-  readonly #routers = new Map<RouterKey, DesiredRouter>(); // router key -> as last given
+  readonly #routers = new Map<RouterKey, RouterSpec>(); // router key -> spec as last given
   readonly #listeners: TransitionListener[] = [];
-  readonly #warned = new Set<RouterKey>();
 
   constructor(deps: SpeakerHostDeps) {
     this.#deps = deps;
@@ -58,13 +53,13 @@ export class SpeakerHost implements RouterHost {
     try {
       switch (step.op) {
         case 'start':
-          return this.#start(step.router);
+          return this.#start(step.spec);
         case 'stop':
           this.#stop(step.key);
           return undefined;
         case 'restart':
           this.#stop(step.key);
-          return this.#start(step.router);
+          return this.#start(step.spec);
         case 'reconfigure':
           return this.#reconfigure(step);
       }
@@ -80,31 +75,12 @@ export class SpeakerHost implements RouterHost {
     for (const l of links) l.ports.close();
   }
 
-  #options(router: DesiredRouter): RouterOptions {
-    let peers = router.peerMode === 'unicast' ? router.peers : [];
-    if (peers.length > 0 && router.family === 'ipv6') {
-      if (!this.#warned.has(router.key)) {
-        this.#warned.add(router.key);
-        this.#deps.logger.warn(
-          { router: router.key },
-          'IPv6 unicast adverts are not supported; advertising by multicast',
-        );
-      }
-      peers = [];
-    }
-    return { gratuitous: router.gratuitous, unicastPeers: peers, service: router.services.join(',') };
-  }
-
-  #start(router: DesiredRouter): string | undefined {
-    const link = this.#link(router.interface);
+  #start(spec: RouterSpec): string | undefined {
+    const link = this.#link(spec.interface);
     if (typeof link === 'string') return link;
-    const planned = planRouters([router], link.sources);
-    if ('errors' in planned) return planned.errors.join('; ');
-    const [one] = planned.routers;
-    if (!one) return `router ${router.key}: nothing planned`;
-    if (router.family === 'ipv6') for (const vip of one.vips) link.ports.listenFor(vip);
-    this.#routers.set(router.key, router); // before addRouter: its startup transition looks the router up
-    link.speaker.addRouter(one, this.#options(router));
+    if (spec.config.family === 'ipv6') for (const vip of spec.vips) link.ports.listenFor(vip);
+    this.#routers.set(spec.key, spec); // before addRouter: its startup transition looks the router up
+    link.speaker.addRouter(spec);
     return undefined;
   }
 
@@ -122,25 +98,13 @@ export class SpeakerHost implements RouterHost {
   }
 
   #reconfigure(step: Extract<RouterStep, { op: 'reconfigure' }>): string | undefined {
-    const router = step.router;
-    const link = this.#links.get(router.interface);
-    if (!link) return this.#start(router);
-    const { vips: _vips, ...engine } = step.configure;
-    let addresses: readonly string[] | undefined;
-    let vips: readonly string[] | undefined;
-    if (step.configure.vips) {
-      const planned = planRouters([router], link.sources);
-      if ('errors' in planned) return planned.errors.join('; ');
-      addresses = planned.routers[0]?.config.addresses;
-      vips = planned.routers[0]?.vips;
-      if (router.family === 'ipv6') for (const vip of vips ?? []) link.ports.listenFor(vip);
-    }
-    const failure = link.speaker.reconfigureRouter(router.key, {
-      configure: { ...engine, ...(addresses ? { addresses } : {}) },
-      ...(vips ? { vips } : {}),
-      ...this.#options(router),
-    });
-    if (failure === undefined) this.#routers.set(router.key, router);
+    const spec = step.spec;
+    const link = this.#links.get(spec.interface);
+    if (!link) return this.#start(spec);
+    if (spec.config.family === 'ipv6' && step.configure.addresses)
+      for (const vip of spec.vips) link.ports.listenFor(vip);
+    const failure = link.speaker.reconfigureRouter(spec, step.configure);
+    if (failure === undefined) this.#routers.set(spec.key, spec);
     return failure;
   }
 
@@ -172,14 +136,13 @@ export class SpeakerHost implements RouterHost {
       clock: d.clock ?? realClock,
       metrics: d.metrics,
       logger: d.logger,
-      gratuitous: { count: 3, spacingMs: 100 },
       onTransition: (key, to, reason) => {
         const router = this.#routers.get(key);
         if (router) for (const l of this.#listeners) l(router, to, reason);
       },
     });
     speaker.start();
-    const link: Link = { info, sources, ports, speaker };
+    const link: Link = { info, ports, speaker };
     this.#links.set(ifname, link);
     d.logger.info({ interface: ifname, mac: info.mac, sources }, 'interface opened');
     return link;

@@ -11,52 +11,29 @@ import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import type { VrrpReceive } from '../../net/frames/vrrp.ts';
-import type { PlannedRouter, RouterKey } from '../router-spec.ts';
-import { type Effect, planEffects, type StateName } from './effects.ts';
+import { type RouterKey, type RouterSpec, type StateName, serviceLabel } from '../router-spec.ts';
+import { type Effect, planEffects } from './effects.ts';
 import type { SpeakerPorts } from './ports.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { classifyReceive, INVALID_REASONS, type ReceiveFilterContext } from './receive-filter.ts';
 import { type Clock, DeadlineScheduler } from './scheduler.ts';
 import { VipTable } from './vip-table.ts';
 
-/** GratuitousOptions: frames per VIP on takeover and their spacing (count 0 turns announcements off). */
-export interface GratuitousOptions {
-  readonly count: number;
-  readonly spacingMs: number;
-}
-
 /** SpeakerDeps are the speaker's collaborators; see the file comment. */
 export interface SpeakerDeps {
   readonly ifname: string;
   readonly nodeName: string;
-  readonly routers: readonly PlannedRouter[];
+  readonly routers: readonly RouterSpec[];
   readonly ports: SpeakerPorts;
   readonly clock: Clock;
   readonly metrics: SpeakerMetrics;
   readonly logger: Logger;
-  readonly gratuitous: GratuitousOptions;
-  /** unicastPeers: send adverts to these instead of the group, and accept adverts only from them. */
+  /** unicastPeers: accept adverts only from these (standalone mode; each spec says where its adverts go). */
   readonly unicastPeers?: readonly string[];
   /** shouldAnswer narrows answering further (e.g. a Service with no local endpoint); mastership is checked first. */
   readonly shouldAnswer?: (ip: string, ifname: string) => boolean;
   /** onTransition hears every state change of a router (Kubernetes mode writes status and Events from it). */
   readonly onTransition?: (key: RouterKey, to: StateName, reason: string) => void;
-}
-
-/** RouterOptions override, for one router, the speaker-wide announcement settings and unicast peers. */
-export interface RouterOptions {
-  readonly gratuitous?: GratuitousOptions;
-  /** unicastPeers: send this router's adverts to these addresses instead of the group ([]: multicast). */
-  readonly unicastPeers?: readonly string[];
-  /** service is the `service` label of metal_vrrp_vip_master ("namespace/name", comma-separated when shared). */
-  readonly service?: string;
-}
-
-/** RouterChanges change a running router: engine fields (priority, interval, preempt, addresses) and options. */
-export interface RouterChanges extends RouterOptions {
-  readonly configure?: RouterConfigChanges;
-  /** vips replace the router's answered addresses (configure.addresses carries them to the engine). */
-  readonly vips?: readonly string[];
 }
 
 /** RouterStatus is one router as `status` and readiness see it. */
@@ -76,9 +53,8 @@ const SEND_ERROR_LOG_WINDOW_MS = 10_000;
 const STOP_SEND_TIMEOUT_MS = 1000;
 
 interface RouterSlot {
-  router: PlannedRouter;
+  router: RouterSpec;
   state: RouterState;
-  options: RouterOptions;
   readonly log: Logger;
   /** announce cancels the announcements in progress. */
   announce: AbortController;
@@ -109,7 +85,7 @@ export class Speaker {
       onDue: (key) => this.#step(key, { type: 'timer' }),
     });
     this.#filter = { routers: this.#routerKeys, unicastPeers: new Set(deps.unicastPeers ?? []) };
-    for (const router of deps.routers) this.#addSlot(router, {});
+    for (const router of deps.routers) this.#addSlot(router);
     for (const family of ['ipv4', 'ipv6'] as const) {
       for (const reason of INVALID_REASONS) deps.metrics.invalidPackets.inc({ family, reason }, 0);
     }
@@ -191,9 +167,9 @@ export class Speaker {
   }
 
   /** addRouter runs one more router (started at once when the speaker runs); false when the key already runs. */
-  addRouter(router: PlannedRouter, options: RouterOptions = {}): boolean {
+  addRouter(router: RouterSpec): boolean {
     if (this.#stopped || this.#slots.has(router.key)) return false;
-    this.#addSlot(router, options);
+    this.#addSlot(router);
     if (this.#started) this.#step(router.key, { type: 'startup' });
     return true;
   }
@@ -220,31 +196,28 @@ export class Speaker {
   /**
    * reconfigureRouter changes a running router without an election of its own (the engine's `configure` event): a
    * new priority or interval applies from the next advert. A master that gains VIPs answers and announces them at
-   * once; VIPs it loses stop being answered at once. Returns the engine's objection, if any.
+   * once; VIPs it loses stop being answered at once. `configure` holds the engine fields that differ from the running
+   * spec (the planner's diff); everything else (peers, announcements, Services) is taken from `spec`. Returns the
+   * engine's objection, if any.
    */
-  reconfigureRouter(key: RouterKey, changes: RouterChanges): string | undefined {
+  reconfigureRouter(spec: RouterSpec, configure: RouterConfigChanges): string | undefined {
+    const key = spec.key;
     const slot = this.#slots.get(key);
     if (!slot) return `router ${key} does not run here`;
-    if (changes.configure && Object.keys(changes.configure).length > 0) {
-      const res = step(slot.state, { type: 'configure', changes: changes.configure }, this.#deps.clock.now());
+    if (Object.keys(configure).length > 0) {
+      const res = step(slot.state, { type: 'configure', changes: configure }, this.#deps.clock.now());
       const rejected = res.actions.find((a) => a.type === 'config-rejected');
       if (rejected?.type === 'config-rejected') return rejected.errors.join('; ');
       slot.state = res.state;
       this.#scheduler.set(key, res.deadline);
     }
-    const gratuitous = changes.gratuitous ?? slot.options.gratuitous;
-    const unicastPeers = changes.unicastPeers ?? slot.options.unicastPeers;
-    const service = changes.service ?? slot.options.service;
-    if (service !== slot.options.service) for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
-    slot.options = {
-      ...(gratuitous ? { gratuitous } : {}),
-      ...(unicastPeers ? { unicastPeers } : {}),
-      ...(service !== undefined ? { service } : {}),
-    };
+    if (serviceLabel(spec) !== serviceLabel(slot.router))
+      for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
     const before = slot.router.vips;
-    const vips = changes.vips ?? before;
-    slot.router = { key, config: slot.state.config, vips };
-    if (changes.vips) {
+    const vips = spec.vips;
+    const vipsChanged = vips.length !== before.length || vips.some((v, i) => v !== before[i]);
+    slot.router = Object.freeze({ ...spec, config: slot.state.config });
+    if (vipsChanged) {
       const master = slot.state.kind === 'master';
       if (master) this.#vips.setMaster(key, false);
       this.#vips.setRouter(key, vips);
@@ -274,13 +247,12 @@ export class Speaker {
     clearTimeout(timer);
   }
 
-  #addSlot(router: PlannedRouter, options: RouterOptions): void {
+  #addSlot(router: RouterSpec): void {
     const deps = this.#deps;
     const { vrid, family } = router.config;
     this.#slots.set(router.key, {
       router,
       state: initialRouterState(router.config),
-      options,
       log: deps.logger.child({ vrid, family, interface: deps.ifname }),
       announce: new AbortController(),
       sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
@@ -301,9 +273,7 @@ export class Speaker {
     slot.state = res.state;
     this.#scheduler.set(key, res.deadline);
     if (res.actions.length === 0) return;
-    const effects = planEffects(slot.router, res.actions, {
-      unicastPeers: slot.options.unicastPeers ?? this.#deps.unicastPeers ?? [],
-    });
+    const effects = planEffects(slot.router, res.actions, { unicastPeers: slot.router.peers });
     for (const effect of effects) this.#apply(slot, effect, before, now);
   }
 
@@ -373,7 +343,7 @@ export class Speaker {
   }
 
   #announce(slot: RouterSlot): void {
-    const { count, spacingMs } = slot.options.gratuitous ?? this.#deps.gratuitous;
+    const { count, spacingMs } = slot.router.gratuitous;
     const announcer = this.#deps.ports.announcers[slot.router.config.family];
     slot.announce.abort(); // a new announcement replaces one in progress
     slot.announce = new AbortController();
@@ -397,7 +367,7 @@ export class Speaker {
   /** dropVipGauge removes a VIP's series (its labels change, or the router goes): no stale 0/1 lingers. */
   #dropVipGauge(slot: RouterSlot, vip: string): void {
     const { vrid, family } = slot.router.config;
-    const labels = { vip, vrid: String(vrid), family, node: this.#deps.nodeName, service: slot.options.service ?? '' };
+    const labels = { vip, vrid: String(vrid), family, node: this.#deps.nodeName, service: serviceLabel(slot.router) };
     this.#deps.metrics.vipMaster.remove(labels);
   }
 
@@ -408,7 +378,7 @@ export class Speaker {
       vrid: String(vrid),
       family,
       node: this.#deps.nodeName,
-      service: slot.options.service ?? '',
+      service: serviceLabel(slot.router),
     });
   }
 }

@@ -4,7 +4,7 @@
  * router leaves master it is not (RFC 5798 §6.4.3: a master that becomes backup stops answering at once).
  */
 
-import type { PlannedRouter, RouterKey } from '../router-spec.ts';
+import type { RouterKey, RouterSpec } from '../router-spec.ts';
 
 export class VipTable {
   // router key -> its VIPs
@@ -12,7 +12,7 @@ export class VipTable {
   // VIP -> router key, for the VIPs currently mastered here
   readonly #mastered = new Map<string, RouterKey>();
 
-  constructor(routers: readonly PlannedRouter[]) {
+  constructor(routers: readonly Pick<RouterSpec, 'key' | 'vips'>[]) {
     for (const r of routers) this.#vipsOf.set(r.key, r.vips);
   }
 

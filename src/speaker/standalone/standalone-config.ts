@@ -1,7 +1,8 @@
-import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import type { Family } from '../../../vrrp/advert.ts';
+import { canonicalIp } from '../../../vrrp/ip.ts';
 import { advertIntervalCs, parseDuration } from '../../model/duration.ts';
+import { DEFAULT_POOL_TUNING } from '../../model/pool-tuning.ts';
 import type { RouterSpecInput } from '../router-spec.ts';
 
 /**
@@ -21,8 +22,11 @@ import type { RouterSpecInput } from '../router-spec.ts';
  * A router's family comes from its VIPs (all of one family). IPv4 and IPv6 routers may reuse a VRID (RFC 5798 §5.2.3).
  */
 
-/** RouterSpec is one virtual router as the speaker runs it: what router-plan.ts turns into an engine config. */
-export type RouterSpec = RouterSpecInput;
+/** StandaloneRouter is one `routers:` entry: the engine fields; standalone.ts plans it into a RouterSpec. */
+export type StandaloneRouter = Pick<
+  RouterSpecInput,
+  'vrid' | 'family' | 'priority' | 'advertIntervalCs' | 'preempt' | 'preemptDelayMs' | 'vips'
+>;
 
 /** GratuitousSpec is how takeovers are announced: `count` frames per VIP, `spacingMs` apart. */
 export interface GratuitousSpec {
@@ -39,19 +43,20 @@ export interface MetricsSpec {
 export interface StandaloneConfig {
   readonly interface: string;
   readonly metrics: MetricsSpec;
-  readonly routers: readonly RouterSpec[];
+  readonly routers: readonly StandaloneRouter[];
   readonly gratuitous: GratuitousSpec;
   readonly unicastPeers: readonly string[];
 }
 
 export type ParseResult = { readonly config: StandaloneConfig } | { readonly errors: readonly string[] };
 
+// The router defaults are a pool's (DEFAULT_POOL_TUNING), so both modes behave alike unless told otherwise.
 const DEFAULTS = {
-  advertIntervalMs: 100,
-  preempt: true,
-  preemptDelayMs: 0,
-  gratuitousCount: 3,
-  spacingMs: 100,
+  advertIntervalMs: DEFAULT_POOL_TUNING.advertIntervalCs * 10,
+  preempt: DEFAULT_POOL_TUNING.preempt,
+  preemptDelayMs: DEFAULT_POOL_TUNING.preemptDelayMs,
+  gratuitousCount: DEFAULT_POOL_TUNING.gratuitous.count,
+  spacingMs: DEFAULT_POOL_TUNING.gratuitous.spacingMs,
   metricsAddress: '0.0.0.0',
   metricsPort: 7472, // MetalLB's speaker port
 };
@@ -113,7 +118,7 @@ export function parseStandaloneConfig(text: string): ParseResult {
   }
 
   const routersRaw = doc['routers'];
-  const routers: RouterSpec[] = [];
+  const routers: StandaloneRouter[] = [];
   if (!Array.isArray(routersRaw) || routersRaw.length === 0) errors.push('routers: required, a non-empty list');
   else {
     routersRaw.forEach((r, i) => {
@@ -144,7 +149,7 @@ function parseRouter(
   at: string,
   base: { intervalMs: number; preempt: boolean; preemptDelayMs: number },
   errors: string[],
-): RouterSpec | undefined {
+): StandaloneRouter | undefined {
   if (!isRecord(raw)) {
     errors.push(`${at}: must be a mapping`);
     return undefined;
@@ -189,14 +194,6 @@ function parseRouter(
     preemptDelayMs,
     vips,
   };
-}
-
-/** canonicalIp returns the address in canonical text (RFC 5952 for IPv6), or undefined. */
-export function canonicalIp(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !ipaddr.isValid(value)) return undefined;
-  const addr = ipaddr.parse(value);
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) return undefined;
-  return addr.toString();
 }
 
 function duration(value: unknown, fallback: number, at: string, errors: string[]): number {

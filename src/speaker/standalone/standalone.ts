@@ -4,11 +4,12 @@
  * endpoints and signal handling; the lab and tests may call this directly.
  */
 
-import type { Family } from '../../../vrrp/advert.ts';
+import { familyOf } from '../../../vrrp/ip.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
-import { type InterfaceInfo, readInterfaceInfo } from '../../net/interface-info.ts';
-import { planRouters, type Sources } from '../router-spec.ts';
+import type { Sources } from '../../model/local-node.ts';
+import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../../net/interface-info.ts';
+import { planRouterSpec, type RouterSpec } from '../router-spec.ts';
 import { openNetPorts } from '../runtime/net-ports.ts';
 import { type Clock, realClock } from '../runtime/scheduler.ts';
 import { Speaker } from '../runtime/speaker.ts';
@@ -42,12 +43,33 @@ export class StandaloneError extends Error {
   }
 }
 
-/** sourcesOf picks the advert sources: the first IPv4 address of the interface, and its link-local (§5.1.2.1). */
-export function sourcesOf(info: InterfaceInfo): Sources {
-  const sources: { -readonly [F in Family]?: string } = {};
-  if (info.ipv4[0] !== undefined) sources.ipv4 = info.ipv4[0];
-  if (info.linkLocal !== undefined) sources.ipv6 = info.linkLocal;
-  return sources;
+/**
+ * standaloneSpecs plans the config's routers on an interface with these advert sources: the one planning step of
+ * standalone mode (the Kubernetes mode's is desiredRouters). Speaker-wide settings (announcements, unicast peers)
+ * become each router's own.
+ */
+export function standaloneSpecs(
+  config: StandaloneConfig,
+  sources: Sources,
+): { readonly specs: readonly RouterSpec[] } | { readonly errors: readonly string[] } {
+  const specs: RouterSpec[] = [];
+  const errors: string[] = [];
+  for (const router of config.routers) {
+    const peers = config.unicastPeers.filter((p) => familyOf(p) === router.family);
+    const planned = planRouterSpec(
+      {
+        ...router,
+        interface: config.interface,
+        peerMode: peers.length > 0 ? 'unicast' : 'multicast',
+        peers,
+        gratuitous: config.gratuitous,
+      },
+      sources,
+    );
+    if ('errors' in planned) errors.push(...planned.errors);
+    else specs.push(planned.spec);
+  }
+  return errors.length > 0 ? { errors } : { specs };
 }
 
 /** startStandalone starts the speaker; throws StandaloneError for config problems, socket errors as they come. */
@@ -62,9 +84,9 @@ export async function startStandalone(deps: StandaloneDeps): Promise<RunningSpea
     throw new StandaloneError([`unicastPeers: IPv6 unicast is not supported (${v6Peers.join(', ')}); use multicast`]);
   }
   const sources = sourcesOf(info);
-  const planned = planRouters(config.routers, sources);
+  const planned = standaloneSpecs(config, sources);
   if ('errors' in planned) throw new StandaloneError(planned.errors);
-  const routers = planned.routers;
+  const routers = planned.specs;
 
   let speaker: Speaker | undefined;
   const ports = openNetPorts({
@@ -84,7 +106,6 @@ export async function startStandalone(deps: StandaloneDeps): Promise<RunningSpea
     clock: deps.clock ?? realClock,
     metrics: deps.metrics,
     logger,
-    gratuitous: config.gratuitous,
     unicastPeers: config.unicastPeers,
   });
   speaker.start();
