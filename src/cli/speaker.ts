@@ -13,10 +13,10 @@ import { createLogger, type Logger } from '../log.ts';
 import { createSpeakerMetrics } from '../metrics.ts';
 import { DEFAULT_LOAD_BALANCER_CLASS } from '../model/service-request.ts';
 import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
-import { type RunningSpeaker, StandaloneError, startStandalone } from '../speaker/standalone/standalone.ts';
 import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { serveUntilSignal } from './lifecycle.ts';
 import { startKubernetesSpeaker } from './speaker-kubernetes.ts';
+import { type RunningSpeaker, StandaloneError, startStandalone } from './speaker-standalone.ts';
 
 /** SpeakerArgs are the command's options after parsing. */
 export interface SpeakerArgs {

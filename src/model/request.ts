@@ -49,7 +49,12 @@ export interface Wanted {
   readonly requested: readonly string[];
 }
 
-const POLICIES: ReadonlySet<string> = new Set<IpFamilyPolicy>(['SingleStack', 'PreferDualStack', 'RequireDualStack']);
+/** IP_FAMILY_POLICIES are the values of Service `spec.ipFamilyPolicy`. */
+export const IP_FAMILY_POLICIES: ReadonlySet<string> = new Set<IpFamilyPolicy>([
+  'SingleStack',
+  'PreferDualStack',
+  'RequireDualStack',
+]);
 
 /**
  * wantedFor checks a request's family rules. SingleStack uses the primary family only; RequireDualStack needs two
@@ -59,7 +64,7 @@ const POLICIES: ReadonlySet<string> = new Set<IpFamilyPolicy>(['SingleStack', 'P
  */
 export function wantedFor(req: AllocationRequest): { wanted: Wanted } | { error: CodedError } {
   const fams = req.families;
-  if (!POLICIES.has(req.ipFamilyPolicy))
+  if (!IP_FAMILY_POLICIES.has(req.ipFamilyPolicy))
     return { error: codedError('INVALID_SERVICE', `ipFamilyPolicy ${req.ipFamilyPolicy}`) };
   if (fams.length === 0 || fams.length > 2 || new Set(fams).size !== fams.length) {
     return { error: codedError('FAMILY_MISMATCH', `ipFamilies [${fams.join(', ')}]`) };

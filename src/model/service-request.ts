@@ -6,7 +6,7 @@
 import type { Family } from '../../vrrp/advert.ts';
 import { parseIp } from '../../vrrp/ip.ts';
 import { type CodedError, codedError } from '../errors.ts';
-import type { AllocationRequest, IpFamilyPolicy, ServicePort } from './request.ts';
+import { type AllocationRequest, IP_FAMILY_POLICIES, type IpFamilyPolicy, type ServicePort } from './request.ts';
 import type { Labels } from './selectors.ts';
 
 /** ServiceObject is the part of a core/v1 Service the adapter reads. */
@@ -48,7 +48,6 @@ export type ServiceRequestResult =
   | { readonly error: CodedError };
 
 const FAMILIES: Readonly<Record<string, Family>> = { IPv4: 'ipv4', IPv6: 'ipv6' };
-const POLICIES: ReadonlySet<string> = new Set(['SingleStack', 'PreferDualStack', 'RequireDualStack']);
 
 /** serviceKey is the allocator's opaque key for a Service: "namespace/name". */
 export function serviceKey(svc: ServiceObject): string {
@@ -156,7 +155,7 @@ export function toServiceRequest(svc: ServiceObject, namespaceLabels: Labels = {
     families = [first ?? 'ipv4'];
   }
   const policy = spec.ipFamilyPolicy ?? 'SingleStack';
-  if (!POLICIES.has(policy)) return invalid(`ipFamilyPolicy "${policy}"`);
+  if (!IP_FAMILY_POLICIES.has(policy)) return invalid(`ipFamilyPolicy "${policy}"`);
   const etp = spec.externalTrafficPolicy ?? 'Cluster';
   if (etp !== 'Cluster' && etp !== 'Local') return invalid(`externalTrafficPolicy "${etp}"`);
   const portList = ports(spec.ports);

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { planRouterSpec, type RouterSpecInput, virtualLinkLocal } from '../../src/speaker/router-spec.ts';
 import { VipTable } from '../../src/speaker/runtime/vip-table.ts';
+import type { StandaloneConfig } from '../../src/speaker/standalone/standalone-config.ts';
+import { standaloneSpecs } from '../../src/speaker/standalone/standalone-plan.ts';
 
 const base: RouterSpecInput = {
   vrid: 51,
@@ -67,4 +69,45 @@ test('VipTable: only VIPs of mastered routers are answered for, and only until t
   t.setMaster('ipv4/51', false);
   assert.deepEqual(t.mastered(), ['10.0.0.200']);
   assert.deepEqual(t.setMaster('ipv4/99', true), [], 'an unknown router has no VIPs');
+});
+
+test('standaloneSpecs: speaker-wide announcements and unicast peers become each router’s, peers by family', () => {
+  const config: StandaloneConfig = {
+    interface: 'eth0',
+    metrics: { address: '0.0.0.0', port: 7472 },
+    gratuitous: { count: 5, spacingMs: 20 },
+    unicastPeers: ['10.0.0.2', 'fd00::2'],
+    routers: [
+      {
+        vrid: 1,
+        family: 'ipv4',
+        priority: 200,
+        advertIntervalCs: 10,
+        preempt: true,
+        preemptDelayMs: 0,
+        vips: ['10.0.0.100'],
+      },
+      {
+        vrid: 1,
+        family: 'ipv6',
+        priority: 200,
+        advertIntervalCs: 10,
+        preempt: true,
+        preemptDelayMs: 0,
+        vips: ['fd00::100'],
+      },
+    ],
+  };
+  const res = standaloneSpecs(config, sources);
+  assert.ok('specs' in res, JSON.stringify(res));
+  assert.deepEqual(
+    res.specs.map((s) => [s.key, s.interface, s.peerMode, s.peers, s.gratuitous]),
+    [
+      ['ipv4/1', 'eth0', 'unicast', ['10.0.0.2'], { count: 5, spacingMs: 20 }],
+      ['ipv6/1', 'eth0', 'unicast', ['fd00::2'], { count: 5, spacingMs: 20 }],
+    ],
+  );
+  const missing = standaloneSpecs(config, { ipv4: '10.0.0.1' });
+  assert.ok('errors' in missing);
+  assert.match(missing.errors.join('\n'), /ipv6\/1: interface eth0 has no IPv6 link-local address/);
 });

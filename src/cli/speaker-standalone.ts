@@ -4,16 +4,14 @@
  * endpoints and signal handling; the lab and tests may call this directly.
  */
 
-import { familyOf } from '../../../vrrp/ip.ts';
-import type { Logger } from '../../log.ts';
-import type { SpeakerMetrics } from '../../metrics.ts';
-import type { Sources } from '../../model/local-node.ts';
-import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../../net/interface-info.ts';
-import { planRouterSpec, type RouterSpec } from '../router-spec.ts';
-import { openNetPorts } from '../runtime/net-ports.ts';
-import { type Clock, realClock } from '../runtime/scheduler.ts';
-import { Speaker } from '../runtime/speaker.ts';
-import type { StandaloneConfig } from './standalone-config.ts';
+import type { Logger } from '../log.ts';
+import type { SpeakerMetrics } from '../metrics.ts';
+import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../net/interface-info.ts';
+import { openNetPorts } from '../speaker/runtime/net-ports.ts';
+import { type Clock, realClock } from '../speaker/runtime/scheduler.ts';
+import { Speaker } from '../speaker/runtime/speaker.ts';
+import type { StandaloneConfig } from '../speaker/standalone/standalone-config.ts';
+import { standaloneSpecs } from '../speaker/standalone/standalone-plan.ts';
 
 /** StandaloneDeps: the config, this node's name (for metrics), the logger and metrics; clock and interface reader
  * default to the real ones. */
@@ -41,35 +39,6 @@ export class StandaloneError extends Error {
     this.name = 'StandaloneError';
     this.problems = problems;
   }
-}
-
-/**
- * standaloneSpecs plans the config's routers on an interface with these advert sources: the one planning step of
- * standalone mode (the Kubernetes mode's is desiredRouters). Speaker-wide settings (announcements, unicast peers)
- * become each router's own.
- */
-export function standaloneSpecs(
-  config: StandaloneConfig,
-  sources: Sources,
-): { readonly specs: readonly RouterSpec[] } | { readonly errors: readonly string[] } {
-  const specs: RouterSpec[] = [];
-  const errors: string[] = [];
-  for (const router of config.routers) {
-    const peers = config.unicastPeers.filter((p) => familyOf(p) === router.family);
-    const planned = planRouterSpec(
-      {
-        ...router,
-        interface: config.interface,
-        peerMode: peers.length > 0 ? 'unicast' : 'multicast',
-        peers,
-        gratuitous: config.gratuitous,
-      },
-      sources,
-    );
-    if ('errors' in planned) errors.push(...planned.errors);
-    else specs.push(planned.spec);
-  }
-  return errors.length > 0 ? { errors } : { specs };
 }
 
 /** startStandalone starts the speaker; throws StandaloneError for config problems, socket errors as they come. */
