@@ -55,25 +55,16 @@ export interface RouterSpec {
   readonly ranking: readonly RankedNode[];
 }
 
-/** RouterSpecInput is what planning starts from: the engine fields before validation, and the rest of a spec. */
-export interface RouterSpecInput {
-  readonly vrid: number;
-  readonly family: Family;
-  readonly priority: number;
-  readonly advertIntervalCs: number;
-  readonly preempt: boolean;
-  readonly preemptDelayMs: number;
-  /** vips in address order; the IPv6 virtual link-local is added in front here. */
-  readonly vips: readonly string[];
-  readonly interface: string;
-  readonly peerMode: PeerMode;
-  readonly peers: readonly string[];
-  readonly unreachablePeers?: readonly string[];
-  readonly gratuitous: GratuitousTuning;
-  readonly services?: readonly string[];
-  readonly pools?: readonly string[];
-  readonly ranking?: readonly RankedNode[];
-}
+/**
+ * RouterSpecInput is what planning starts from: the engine fields before validation (no source yet; `vips` without
+ * the IPv6 virtual link-local) and the rest of a spec, whose Kubernetes-only parts may be left out.
+ */
+export type RouterSpecInput = Pick<
+  RouterConfig,
+  'vrid' | 'family' | 'priority' | 'advertIntervalCs' | 'preempt' | 'preemptDelayMs'
+> &
+  Pick<RouterSpec, 'vips' | 'interface' | 'peerMode' | 'peers' | 'gratuitous'> &
+  Partial<Pick<RouterSpec, 'unreachablePeers' | 'services' | 'pools' | 'ranking'>>;
 
 /** virtualLinkLocal is fe80::200:5eff:fe00:2XX for `vrid` (see the file comment). */
 export function virtualLinkLocal(vrid: number): string {

@@ -71,6 +71,9 @@ test('VipTable: only VIPs of mastered routers are answered for, and only until t
   assert.deepEqual(t.setMaster('ipv4/99', true), [], 'an unknown router has no VIPs');
 });
 
+// engine is base without the spec-only fields: a standalone `routers:` entry.
+const { interface: _i, peerMode: _m, peers: _p, gratuitous: _g, ...engine } = base;
+
 test('standaloneSpecs: speaker-wide announcements and unicast peers become each router’s, peers by family', () => {
   const config: StandaloneConfig = {
     interface: 'eth0',
@@ -78,24 +81,8 @@ test('standaloneSpecs: speaker-wide announcements and unicast peers become each 
     gratuitous: { count: 5, spacingMs: 20 },
     unicastPeers: ['10.0.0.2', 'fd00::2'],
     routers: [
-      {
-        vrid: 1,
-        family: 'ipv4',
-        priority: 200,
-        advertIntervalCs: 10,
-        preempt: true,
-        preemptDelayMs: 0,
-        vips: ['10.0.0.100'],
-      },
-      {
-        vrid: 1,
-        family: 'ipv6',
-        priority: 200,
-        advertIntervalCs: 10,
-        preempt: true,
-        preemptDelayMs: 0,
-        vips: ['fd00::100'],
-      },
+      { ...engine, vrid: 1 },
+      { ...engine, vrid: 1, family: 'ipv6', vips: ['fd00::100'] },
     ],
   };
   const res = standaloneSpecs(config, sources);
