@@ -17,7 +17,6 @@ import { connectKube } from '../k8s/connect.ts';
 import { LeaderElector, leaseApiFor } from '../k8s/leader-election.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics.ts';
-import { DEFAULT_LOAD_BALANCER_CLASS } from '../model/service-request.ts';
 
 /** ControllerArgs are the command's options after parsing. */
 export interface ControllerArgs {
@@ -27,6 +26,7 @@ export interface ControllerArgs {
   readonly metricsAddress: string;
   readonly logLevel: string;
   readonly lbClass: string;
+  readonly keepAddressOnFailure: boolean;
   readonly leaderElect: boolean;
   readonly leaseName: string;
 }
@@ -57,6 +57,7 @@ export interface StartOptions {
   readonly logger: Logger;
   readonly metrics?: ControllerMetrics;
   readonly loadBalancerClass?: string;
+  readonly keepAddressOnFailure?: boolean;
   readonly backoff?: BackoffOptions;
   readonly concurrency?: number;
   /** leaderElection: absent, the controller starts at once (tests, benchmarks); the command turns it on. */
@@ -109,6 +110,7 @@ export function startController(opts: StartOptions): RunningController {
       logger: opts.logger,
       namespace: opts.namespace,
       loadBalancerClass: opts.loadBalancerClass,
+      ...(opts.keepAddressOnFailure ? { keepAddressOnFailure: true } : {}),
       concurrency: opts.concurrency,
     });
     kube.sources.start();
@@ -216,8 +218,15 @@ function builder(y: Argv): Argv<ControllerArgs> {
     .option('metrics-address', { type: 'string', default: '0.0.0.0', describe: 'address the metrics server binds' })
     .option('lb-class', {
       type: 'string',
-      default: DEFAULT_LOAD_BALANCER_CLASS,
-      describe: 'spec.loadBalancerClass served besides Services with no class',
+      default: '',
+      describe:
+        'serve only Services of this spec.loadBalancerClass (e.g. metal-vrrp.io/vrrp); empty: only Services with no class, as MetalLB',
+    })
+    .option('keep-address-on-failure', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'keep an address that no longer fits (pool deleted or changed, sharing conflict) when no new one can be had, instead of clearing it as MetalLB does',
     })
     .option('leader-elect', {
       type: 'boolean',
@@ -267,6 +276,7 @@ export async function runControllerCommand(args: ControllerArgs): Promise<void> 
     namespace: args.namespace,
     logger,
     loadBalancerClass: args.lbClass,
+    keepAddressOnFailure: args.keepAddressOnFailure,
     leaderElection: args.leaderElect
       ? {
           leaseName: args.leaseName,

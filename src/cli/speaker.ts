@@ -11,7 +11,6 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadKubeConfig } from '../k8s/clients.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createSpeakerMetrics } from '../metrics.ts';
-import { DEFAULT_LOAD_BALANCER_CLASS } from '../model/service-request.ts';
 import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
 import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { serveUntilSignal } from './lifecycle.ts';
@@ -55,8 +54,9 @@ function builder(y: Argv): Argv<SpeakerArgs> {
     })
     .option('lb-class', {
       type: 'string',
-      default: DEFAULT_LOAD_BALANCER_CLASS,
-      describe: 'spec.loadBalancerClass served (besides Services with none)',
+      default: '',
+      describe:
+        'serve only Services of this spec.loadBalancerClass (e.g. metal-vrrp.io/vrrp); empty: only Services with no class, as MetalLB',
     })
     .option('metrics-port', {
       type: 'number',

@@ -7,7 +7,6 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadKubeConfig, makeClients } from '../k8s/clients.ts';
 import { listCluster } from '../k8s/list-cluster.ts';
 import { snapshotOf } from '../model/cluster-objects.ts';
-import { DEFAULT_LOAD_BALANCER_CLASS } from '../model/service-request.ts';
 import { routerGroups } from '../speaker/cluster/desired-routers.ts';
 import { buildStatusRows, renderStatusJson, renderStatusTable, type StatusRow } from '../status/table.ts';
 
@@ -56,8 +55,8 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const })
       .option('lb-class', {
         type: 'string',
-        default: DEFAULT_LOAD_BALANCER_CLASS,
-        describe: 'spec.loadBalancerClass metal-vrrp serves (besides Services with none)',
+        default: '',
+        describe: 'the --lb-class the controller and speakers run with (empty: Services with no class)',
       }) as unknown as Argv<StatusArgs>,
   handler,
 };

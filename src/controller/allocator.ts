@@ -40,6 +40,11 @@ type Pick = { readonly addrs: readonly IpAddress[] } | { readonly error: CodedEr
 
 const fail = (error: CodedError): AssignResult => ({ ok: false, error });
 
+/** AssignOptions: keepOnFailure puts a holding that no longer fits back when no new allocation succeeds. */
+export interface AssignOptions {
+  readonly keepOnFailure?: boolean;
+}
+
 /** Allocator tracks pools and assignments. All methods are synchronous and deterministic. */
 export class Allocator {
   private pools: readonly Pool[] = []; // by name
@@ -79,26 +84,36 @@ export class Allocator {
    * assign gives `key` addresses for `request`, or says why not. A key that already holds addresses which still fit
    * the request keeps them (ports and sharing key are updated in place when the sharing partners allow). If they no
    * longer fit (pool annotation or requested addresses changed, pool gone or no longer admitting, sharing now
-   * clashes) a new allocation is tried; if that fails the old holding is kept and the error returned — MetalLB would
-   * drop the old address first, leaving the Service with none.
+   * clashes, a family the pools cannot serve) the old holding is dropped and a new allocation tried; if that fails
+   * the Service holds nothing, as in MetalLB (its convergeBalancer clears the state, then allocates). With
+   * `keepOnFailure` the old holding is put back instead: an explicit choice, see the controller's
+   * --keep-address-on-failure flag.
    */
-  assign(key: string, request: AllocationRequest): AssignResult {
-    const w = wantedFor(request);
-    if ('error' in w) return fail(w.error);
-    const claim = claimOf(key, request);
+  assign(key: string, request: AllocationRequest, opts: AssignOptions = {}): AssignResult {
     const old = this.held.get(key);
+    const prior = old && this.snapshot(key, old);
+    const w = wantedFor(request);
+    if ('error' in w) {
+      if (!opts.keepOnFailure) this.release(key);
+      return fail(w.error);
+    }
+    const claim = claimOf(key, request);
     if (old && this.fits(old, request, w.wanted) && sharingError(claim, old.states) === undefined) {
       this.updateInPlace(old, request, claim);
       this.widen(key, old, w.wanted, claim);
       return this.result(key);
     }
-    const prior = old && this.snapshot(key, old);
     this.release(key);
     const pick = this.pick(request, w.wanted, claim);
     const err = 'error' in pick ? pick.error : this.commit(claim, request, pick.addrs, []);
     if (err === undefined) return this.result(key);
-    if (prior) this.commit(prior.claim, prior.request, prior.addrs, prior.vrids);
+    if (prior && opts.keepOnFailure) this.commit(prior.claim, prior.request, prior.addrs, prior.vrids);
     return fail(err);
+  }
+
+  /** requestOf is the request `key` was last assigned for, if it holds anything. */
+  requestOf(key: string): AllocationRequest | undefined {
+    return this.held.get(key)?.request;
   }
 
   /**

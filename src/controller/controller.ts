@@ -32,6 +32,8 @@ export interface ControllerDeps {
   /** namespace of the IPAddressPools and L2Advertisements. */
   readonly namespace: string;
   readonly loadBalancerClass?: string;
+  /** keepAddressOnFailure: see the Reconciler (the command's --keep-address-on-failure). */
+  readonly keepAddressOnFailure?: boolean;
   /** concurrency: how many Services are written at once (default 16). */
   readonly concurrency?: number;
 }
@@ -98,6 +100,7 @@ export function runController(deps: ControllerDeps): Controller {
     logger: log.child({ component: 'reconciler' }),
     namespace: deps.namespace,
     loadBalancerClass: deps.loadBalancerClass,
+    ...(deps.keepAddressOnFailure ? { keepAddressOnFailure: true } : {}),
     poolUid: (name) => deps.config.poolUid(name),
   });
   const pools = new PoolStatusPublisher({

@@ -5,9 +5,14 @@
  * allocator from Service status after a restart. It reaches Kubernetes only through the narrow StatusWriter and
  * EventRecorder of src/k8s; when to call it (queue, informers, start-up order) is controller.ts's business.
  *
- * Rule: what the status says is what the allocator holds. A failed allocation keeps an address the Service already
- * holds (MetalLB drops it: an outage for a typo); a Service holding nothing has its stale status cleared, so no two
- * Services ever show the same address.
+ * Rule: what the status says is what the allocator holds, so no two Services ever show the same address. As in MetalLB
+ * (controller/service.go, convergeBalancer): an address that can no longer be kept (pool gone or no longer admitting
+ * the Service, sharing or family now impossible) is dropped with a `ClearAssignment` Event and a new one is tried; if
+ * none can be had the Service goes back to pending with `AllocationFailed`. A user who asks for another address or
+ * pool gets the same without `ClearAssignment`. With no pool at all, assignments are cleared silently. Two choices
+ * keep an address instead: `keepAddressOnFailure` (the controller's --keep-address-on-failure, off by default), and
+ * a pool that exists but was rejected as invalid (MetalLB never applies an invalid configuration, so its Services
+ * keep their addresses there too). A Service whose own spec is invalid keeps its address, as MetalLB's does.
  */
 
 import type { Family } from '../../vrrp/advert.ts';
@@ -19,13 +24,7 @@ import type { Logger } from '../log.ts';
 import type { ControllerMetrics } from '../metrics.ts';
 import type { ConfigProblem, ConfigResult } from '../model/config.ts';
 import { annotationOf, ingressIps, type ObservedService } from '../model/observed-service.ts';
-import {
-  ANNOTATIONS,
-  DEFAULT_LOAD_BALANCER_CLASS,
-  isManaged,
-  serviceKey,
-  toServiceRequest,
-} from '../model/service-request.ts';
+import { ANNOTATIONS, isManaged, serviceKey, toServiceRequest } from '../model/service-request.ts';
 import { formatServiceVrids, parseServiceVrids, SERVICE_VRIDS_ANNOTATION } from '../model/service-vrids.ts';
 import type { AllocationRequest, Allocator, Assignment } from './allocator.ts';
 
@@ -42,6 +41,10 @@ export const REASONS = Object.freeze({
   notRestored: 'IPNotRestored',
   /** released: the Service stopped being a LoadBalancer and its address went back to the pool. */
   released: 'IPReleased',
+  /** cleared: MetalLB's reason when an address that can no longer be kept is dropped. */
+  cleared: 'ClearAssignment',
+  /** deprecated: MetalLB's reason for a metallb.universe.tf/ annotation (a Warning; the annotation still works). */
+  deprecated: 'deprecatedAnnotation',
   invalidPool: 'InvalidConfiguration',
   configWarning: 'ConfigurationWarning',
 });
@@ -68,6 +71,8 @@ export interface ReconcilerDeps {
   readonly loadBalancerClass?: string;
   /** poolUid finds a pool's uid so its Events attach to it. */
   readonly poolUid?: (name: string) => string | undefined;
+  /** keepAddressOnFailure keeps an address that no longer fits when no new one can be had (default false). */
+  readonly keepAddressOnFailure?: boolean;
 }
 
 const serviceRef = (svc: ObservedService): ObjectRef => ({
@@ -87,6 +92,19 @@ const quoteList = (ips: readonly string[]) => `[${ips.map((ip) => JSON.stringify
 const canon = (ips: readonly string[]) => ips.map((ip) => canonicalIp(ip) ?? ip);
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** DEPRECATED_ANNOTATION_PREFIX is MetalLB's old annotation prefix. */
+export const DEPRECATED_ANNOTATION_PREFIX = 'metallb.universe.tf/';
+
+/**
+ * askedToMove: the user asked for other addresses or another pool, which MetalLB honours by clearing without a
+ * ClearAssignment Event (its differentIPRequested / differentPoolRequested).
+ */
+function askedToMove(previous: AllocationRequest | undefined, next: AllocationRequest): boolean {
+  if (!previous) return false;
+  const want = (r: AllocationRequest) => canon(r.requestedIps ?? []).join(',');
+  return want(previous) !== want(next) || (next.pool !== undefined && next.pool !== previous.pool);
+}
+
 /** Reconciler: see the file comment. */
 export class Reconciler {
   private readonly deps: ReconcilerDeps;
@@ -99,10 +117,14 @@ export class Reconciler {
   private readonly lastFailure = new Map<string, string>();
   // service keys whose allocation failed for a transient reason
   private readonly waitingKeys = new Set<string>();
+  // pools present in the cluster but rejected as invalid: their Services keep their addresses
+  private rejectedPools = new Set<string>();
+  // "service key/annotation" of deprecated annotations already warned about
+  private readonly deprecatedWarned = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
-    this.ourClass = deps.loadBalancerClass ?? DEFAULT_LOAD_BALANCER_CLASS;
+    this.ourClass = deps.loadBalancerClass ?? '';
   }
 
   /** waiting lists the Services whose allocation failed transiently, to try again when addresses free up. */
@@ -121,6 +143,9 @@ export class Reconciler {
    */
   applyConfig(result: ConfigResult): void {
     this.config = result.config;
+    this.rejectedPools = new Set(
+      result.problems.filter((p) => p.kind === 'IPAddressPool' && p.rejected && p.name !== '').map((p) => p.name),
+    );
     this.deps.allocator.setPools(result.config.pools);
     const seen = new Set<string>();
     for (const p of result.problems) {
@@ -188,6 +213,9 @@ export class Reconciler {
     }
     if (!isManaged(svc, this.ourClass)) return this.unmanaged(key, svc, log);
 
+    this.warnDeprecated(key, svc);
+    if (this.config && this.config.pools.length === 0 && this.rejectedPools.size === 0)
+      return this.noPools(key, svc, log);
     const req = toServiceRequest(svc, this.namespaceLabels(svc));
     const before = this.deps.allocator.get(key)?.ips ?? [];
     let failure: CodedError | undefined;
@@ -195,8 +223,22 @@ export class Reconciler {
       failure = req.error;
     } else {
       for (const w of req.warnings) this.event(svc, 'Warning', REASONS.annotationWarning, w.message);
-      const r = this.deps.allocator.assign(key, req.request);
+      const fromPool = annotationOf(svc, POOL_ANNOTATION);
+      const keepOnFailure =
+        this.deps.keepAddressOnFailure === true || (fromPool !== undefined && this.rejectedPools.has(fromPool));
+      const previous = this.deps.allocator.requestOf(key);
+      const r = this.deps.allocator.assign(key, req.request, { keepOnFailure });
       if (!r.ok) failure = r.error;
+      const now = this.deps.allocator.get(key)?.ips ?? [];
+      const dropped = before.filter((ip) => !now.includes(ip));
+      if (dropped.length > 0 && !askedToMove(previous, req.request)) {
+        this.event(
+          svc,
+          'Normal',
+          REASONS.cleared,
+          `current IP ${quoteList(dropped)} for "${key}" not allowed by config, will attempt for new IP assignment`,
+        );
+      }
     }
     const held = this.deps.allocator.get(key);
     const written = await this.write(svc, held, log);
@@ -211,6 +253,35 @@ export class Reconciler {
     if (held && written !== 'gone') this.announce(key, svc, held, log);
     // A Service that moved (requested address or pool changed) gave its old address back.
     return before.some((ip) => !held?.ips.includes(ip)) ? 'freed' : 'done';
+  }
+
+  /**
+   * noPools: with no pool at all MetalLB clears every assignment and emits nothing (convergeBalancer's "pools are
+   * empty"); the Service waits, pending, until a pool appears.
+   */
+  private async noPools(key: string, svc: ObservedService, log: Logger): Promise<SyncOutcome> {
+    this.forget(key);
+    const had = this.deps.allocator.get(key);
+    const freed = this.deps.allocator.release(key);
+    if (freed) log.info({ ips: had?.ips }, 'no address pool: assignment cleared');
+    const w = await this.write(svc, undefined, log);
+    if (w === 'retry') return 'retry';
+    this.waitingKeys.add(key);
+    return freed ? 'freed' : 'waiting';
+  }
+
+  /**
+   * warnDeprecated gives MetalLB's Warning for each metallb.universe.tf/ annotation, once per Service and annotation
+   * (MetalLB warns when it writes the Service, and also removes the annotation; we leave the user's object alone).
+   */
+  private warnDeprecated(key: string, svc: ObservedService): void {
+    for (const name of Object.keys(svc.metadata?.annotations ?? {})) {
+      if (!name.startsWith(DEPRECATED_ANNOTATION_PREFIX)) continue;
+      const id = `${key}/${name}`;
+      if (this.deprecatedWarned.has(id)) continue;
+      this.deprecatedWarned.add(id);
+      this.event(svc, 'Warning', REASONS.deprecated, `Service uses deprecated annotation ${name}`);
+    }
   }
 
   /** unmanaged handles a Service that is not (or no longer) ours: release, and clear what we wrote. */
@@ -310,6 +381,7 @@ export class Reconciler {
   }
 
   private forget(key: string): void {
+    for (const id of [...this.deprecatedWarned]) if (id.startsWith(`${key}/`)) this.deprecatedWarned.delete(id);
     this.announced.delete(key);
     this.lastFailure.delete(key);
     this.waitingKeys.delete(key);

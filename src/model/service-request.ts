@@ -30,8 +30,9 @@ export interface ServiceObject {
 }
 
 /**
- * DEFAULT_LOAD_BALANCER_CLASS is the `spec.loadBalancerClass` metal-vrrp answers to, besides Services with no class.
- * Namespaced under the project's domain as Kubernetes requires for non-builtin classes.
+ * DEFAULT_LOAD_BALANCER_CLASS is metal-vrrp's class name, for running beside another load balancer (`--lb-class
+ * metal-vrrp.io/vrrp`, Services with `spec.loadBalancerClass: metal-vrrp.io/vrrp`). Namespaced under the project's
+ * domain as Kubernetes requires for non-builtin classes. Without --lb-class, Services with no class are served.
  */
 export const DEFAULT_LOAD_BALANCER_CLASS = 'metal-vrrp.io/vrrp';
 
@@ -55,14 +56,17 @@ export function serviceKey(svc: ServiceObject): string {
 }
 
 /**
- * isManaged says whether metal-vrrp owns a Service: type LoadBalancer and either no loadBalancerClass or ours.
- * Unclassed Services are ours because metal-vrrp replaces MetalLB as the cluster's default load balancer (MetalLB
- * started with --lb-class serves only that class; here the class is an opt-in for clusters running several LBs).
+ * isManaged says whether metal-vrrp owns a Service, as MetalLB decides it (its --lb-class): type LoadBalancer, and
+ * with no class configured only Services without a loadBalancerClass; with a class configured only Services of that
+ * class. So by default metal-vrrp takes MetalLB's place as the cluster's default load balancer, and beside another
+ * one it runs with `--lb-class metal-vrrp.io/vrrp` (DEFAULT_LOAD_BALANCER_CLASS, the class name we document).
  */
-export function isManaged(svc: ServiceObject, ourClass: string = DEFAULT_LOAD_BALANCER_CLASS): boolean {
+export function isManaged(svc: ServiceObject, ourClass?: string): boolean {
   if (svc.spec?.type !== 'LoadBalancer') return false;
   const cls = svc.spec.loadBalancerClass;
-  return cls === undefined || cls === null || cls === '' || cls === ourClass;
+  const theirs = cls === undefined || cls === null || cls === '' ? undefined : cls;
+  const ours = ourClass === undefined || ourClass === '' ? undefined : ourClass;
+  return theirs === ours;
 }
 
 /**

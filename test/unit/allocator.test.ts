@@ -15,6 +15,8 @@ type Step =
       readonly ips?: readonly string[];
       readonly pool?: string;
       readonly error?: ErrorCode;
+      /** keep: assign with keepOnFailure (the controller's --keep-address-on-failure). */
+      readonly keep?: boolean;
     }
   | { readonly restore: string; readonly ips: readonly string[]; readonly req?: Req; readonly error?: ErrorCode }
   | { readonly release: string; readonly released?: boolean }
@@ -56,7 +58,7 @@ function play(steps: readonly Step[], a = new Allocator()): Allocator {
     } else if ('assign' in step || 'restore' in step) {
       const res =
         'assign' in step
-          ? a.assign(step.assign, request(step.req))
+          ? a.assign(step.assign, request(step.req), { keepOnFailure: step.keep === true })
           : a.restore(step.restore, step.ips, request(step.req));
       if (step.error) {
         assert.equal(res.ok ? `ok ${res.ips}` : res.error.code, step.error, at);
@@ -318,7 +320,9 @@ const scenarios: Record<string, readonly Step[]> = {
     { assign: 'a', req: { requestedIps: ['10.0.0.6'] }, ips: ['10.0.0.6'] },
     { assign: 'd', ips: ['10.0.0.1'] },
   ],
-  'pool changes: orphans are kept and reported, re-homed by address, healed when the pool returns': [
+  // MetalLB: a pool change leaves addresses it no longer justifies until the Service's next sync, which clears them
+  // (ClearAssignment) and allocates anew; with no address to be had, the Service holds nothing.
+  'pool changes: orphans are reported, re-homed by address, healed when the pool returns, cleared when not': [
     { setPools: [pool('p', ['10.0.0.1-10.0.0.2'])] },
     { assign: 'a', ips: ['10.0.0.1'] },
     { assign: 'b', ips: ['10.0.0.2'] },
@@ -334,18 +338,38 @@ const scenarios: Record<string, readonly Step[]> = {
       orphans: ['a:POOL_NOT_ALLOWED', 'b:POOL_NOT_ALLOWED', 'c:POOL_NOT_ALLOWED'],
     },
     { assign: 'a', error: 'NO_ELIGIBLE_POOL' },
-    { holds: 'a', ips: ['10.0.0.1'] },
+    { holds: 'a', ips: null },
+    { usage: 'renamed', is: u(2, 2) },
   ],
-  'changed wishes move a holding; an impossible wish keeps the old one': [
+  'keepOnFailure: an orphan that cannot move keeps its address': [
+    { setPools: [pool('p', ['10.0.0.1/32'])] },
+    { assign: 'a', ips: ['10.0.0.1'] },
+    {
+      setPools: [pool('p', ['10.0.0.1/32'], { serviceAllocation: { namespaces: ['x'] } })],
+      orphans: ['a:POOL_NOT_ALLOWED'],
+    },
+    { assign: 'a', keep: true, error: 'NO_ELIGIBLE_POOL' },
+    { holds: 'a', ips: ['10.0.0.1'] },
+    { assign: 'a', error: 'NO_ELIGIBLE_POOL' },
+    { holds: 'a', ips: null },
+  ],
+  // MetalLB: a requested pool or address that cannot be had clears the old one (the Service goes back to pending).
+  'changed wishes move a holding; an impossible wish drops the old one': [
     { setPools: [pool('a', ['10.0.0.1-10.0.0.2']), pool('b', ['10.0.1.1/32'], { autoAssign: false })] },
     { assign: 's', ips: ['10.0.0.1'] },
     { assign: 's', req: { pool: 'b' }, ips: ['10.0.1.1'] },
     { assign: 't', req: { pool: 'b' }, error: 'POOL_EXHAUSTED' },
     { assign: 't', ips: ['10.0.0.1'] },
     { assign: 't', req: { pool: 'b' }, error: 'POOL_EXHAUSTED' },
-    { holds: 't', ips: ['10.0.0.1'] },
+    { holds: 't', ips: null },
     { assign: 's', req: { requestedIps: ['10.0.0.2'] }, ips: ['10.0.0.2'] },
     { assign: 'u', req: { pool: 'b' }, ips: ['10.0.1.1'] },
+    { assign: 't', ips: ['10.0.0.1'] },
+    { assign: 't', req: { requestedIps: ['10.0.1.1'] }, keep: true, error: 'IP_IN_USE' },
+    { holds: 't', ips: ['10.0.0.1'] },
+    // a family the Service cannot have (MetalLB: "does not match the ipFamily of the service")
+    { assign: 't', req: { requestedIps: ['2001:db8::1'] }, error: 'FAMILY_MISMATCH' },
+    { holds: 't', ips: null },
   ],
 };
 

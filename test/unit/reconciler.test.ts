@@ -45,6 +45,7 @@ class FakeApi implements StatusWriter, EventRecorder {
 
 function setup(
   pools: IPAddressPoolObject[] = [{ metadata: { name: 'p' }, spec: { addresses: ['10.0.0.1-10.0.0.2'] } }],
+  opts: { keepAddressOnFailure?: boolean } = {},
 ) {
   const api = new FakeApi();
   const metrics = createControllerMetrics({ processMetrics: false });
@@ -56,6 +57,7 @@ function setup(
     metrics,
     logger: silentLogger(),
     namespace: 'metallb-system',
+    ...opts,
   });
   r.applyConfig(parseConfig({ pools, l2Advertisements: [] }));
   return { api, r, allocator, metrics };
@@ -243,5 +245,94 @@ describe('Reconciler restore of a Service whose spec became invalid', () => {
     await r.sync('ns/a', svc('a'));
     assert.deepEqual(allocator.get('ns/a')?.ips, ['10.0.0.1']);
     assert.equal(await r.sync('ns/b', svc('b')), 'waiting');
+  });
+});
+
+// MetalLB's allocation semantics (controller/service.go convergeBalancer and main.go SetBalancer), one scenario each.
+describe('MetalLB parity: clearing what can no longer be kept', () => {
+  const P = (name: string, addresses: string[], spec: object = {}) =>
+    ({ metadata: { name }, spec: { addresses, ...spec } }) as IPAddressPoolObject;
+  const reasons = (api: FakeApi, name: string) =>
+    api.events.filter((e) => e.ref.name === name).map((e) => `${e.type}/${e.reason}`);
+
+  test('pool no longer admits the Service: ClearAssignment, then a new address from another pool', async () => {
+    const { api, r, allocator } = setup([P('a', ['10.0.0.1/32']), P('b', ['10.0.1.1/32'])]);
+    await r.sync('ns/x', svc('x'));
+    const first = allocator.get('ns/x')?.ips;
+    r.applyConfig(parseConfig({ pools: [P('b', ['10.0.1.1/32'])], l2Advertisements: [] }));
+    await r.sync(
+      'ns/x',
+      svc('x', { ips: first as string[], annotations: { 'metallb.io/ip-allocated-from-pool': 'a' } }),
+    );
+    assert.deepEqual(allocator.get('ns/x')?.ips, ['10.0.1.1']);
+    assert.deepEqual(reasons(api, 'x'), ['Normal/IPAllocated', 'Normal/ClearAssignment', 'Normal/IPAllocated']);
+    assert.match(api.events[1]?.message ?? '', /current IP \["10\.0\.0\.1"\] for "ns\/x" not allowed by config/);
+  });
+
+  test('no new address either: the Service goes back to pending with AllocationFailed', async () => {
+    const { api, r, allocator } = setup([P('a', ['10.0.0.1/32']), P('b', ['10.0.1.1/32'])]);
+    await r.sync('ns/x', svc('x'));
+    await r.sync('ns/y', svc('y'));
+    r.applyConfig(parseConfig({ pools: [P('b', ['10.0.1.1/32'])], l2Advertisements: [] }));
+    const outcome = await r.sync('ns/x', svc('x', { ips: ['10.0.0.1'] }));
+    assert.equal(outcome, 'waiting');
+    assert.equal(allocator.get('ns/x'), undefined);
+    assert.deepEqual(api.writes.at(-1), ['ingress', 'ns/x', []], 'status cleared');
+    assert.deepEqual(reasons(api, 'x'), ['Normal/IPAllocated', 'Normal/ClearAssignment', 'Warning/AllocationFailed']);
+  });
+
+  test('a requested address that cannot be had: cleared without ClearAssignment (the user asked), pending', async () => {
+    const { api, r, allocator } = setup([P('a', ['10.0.0.1-10.0.0.2'])]);
+    await r.sync('ns/x', svc('x'));
+    await r.sync('ns/y', svc('y'));
+    await r.sync('ns/x', svc('x', { ips: ['10.0.0.1'], spec: { loadBalancerIP: '10.0.0.2' } }));
+    assert.equal(allocator.get('ns/x'), undefined);
+    assert.deepEqual(reasons(api, 'x'), ['Normal/IPAllocated', 'Warning/AllocationFailed']);
+  });
+
+  test('--keep-address-on-failure keeps the old address, saying so', async () => {
+    const { api, r, allocator } = setup([P('a', ['10.0.0.1/32']), P('b', ['10.0.1.1/32'])], {
+      keepAddressOnFailure: true,
+    });
+    await r.sync('ns/x', svc('x'));
+    await r.sync('ns/y', svc('y'));
+    r.applyConfig(parseConfig({ pools: [P('b', ['10.0.1.1/32'])], l2Advertisements: [] }));
+    assert.equal(await r.sync('ns/x', svc('x', { ips: ['10.0.0.1'] })), 'waiting');
+    assert.deepEqual(allocator.get('ns/x')?.ips, ['10.0.0.1']);
+    assert.match(api.events.at(-1)?.message ?? '', /\(keeping \["10\.0\.0\.1"\]\)/);
+  });
+
+  test('a pool rejected as invalid is not a deleted pool: its Services keep their addresses', async () => {
+    const { api, r, allocator } = setup([P('a', ['10.0.0.1/32'])]);
+    await r.sync('ns/x', svc('x'));
+    r.applyConfig(parseConfig({ pools: [P('a', ['10.0.0.9-10.0.0.1'])], l2Advertisements: [] }));
+    const again = svc('x', { ips: ['10.0.0.1'], annotations: { 'metallb.io/ip-allocated-from-pool': 'a' } });
+    await r.sync('ns/x', again);
+    assert.deepEqual(allocator.get('ns/x')?.ips, ['10.0.0.1']);
+    assert.ok(!reasons(api, 'x').includes('Normal/ClearAssignment'));
+  });
+
+  test('the last pool deleted: assignments cleared silently (no Event), as MetalLB with empty pools', async () => {
+    const { api, r, allocator } = setup([P('a', ['10.0.0.1/32'])]);
+    await r.sync('ns/x', svc('x'));
+    r.applyConfig(parseConfig({ pools: [], l2Advertisements: [] }));
+    await r.sync('ns/x', svc('x', { ips: ['10.0.0.1'] }));
+    assert.equal(allocator.get('ns/x'), undefined);
+    assert.deepEqual(api.writes.at(-1), ['ingress', 'ns/x', []]);
+    assert.deepEqual(reasons(api, 'x'), ['Normal/IPAllocated'], 'nothing after the allocation');
+    await r.sync('ns/new', svc('new'));
+    assert.deepEqual(reasons(api, 'new'), [], 'a new Service with no pool gets no Event either');
+  });
+
+  test("metallb.universe.tf/ annotations still work, with MetalLB's Warning once per annotation", async () => {
+    const { api, r, allocator } = setup([P('a', ['10.0.0.1-10.0.0.2'])]);
+    const old = svc('x', { annotations: { 'metallb.universe.tf/loadBalancerIPs': '10.0.0.2' } });
+    await r.sync('ns/x', old);
+    await r.sync('ns/x', old);
+    assert.deepEqual(allocator.get('ns/x')?.ips, ['10.0.0.2']);
+    const warnings = api.events.filter((e) => e.reason === 'deprecatedAnnotation');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.type, 'Warning');
+    assert.equal(warnings[0]?.message, 'Service uses deprecated annotation metallb.universe.tf/loadBalancerIPs');
   });
 });

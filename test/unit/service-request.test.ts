@@ -163,8 +163,17 @@ describe('toServiceRequest', () => {
 
 describe('isManaged', () => {
   const table: readonly [string, ServiceObject, string | undefined, boolean][] = [
-    ['LoadBalancer without class', svc(), undefined, true],
-    ['our default class', svc({}, { loadBalancerClass: DEFAULT_LOAD_BALANCER_CLASS }), undefined, true],
+    // MetalLB's --lb-class: none configured serves only Services with no class; a class serves only that class.
+    ['LoadBalancer without class, none configured', svc(), undefined, true],
+    ['empty class configured is none', svc(), '', true],
+    ['our class name, none configured', svc({}, { loadBalancerClass: DEFAULT_LOAD_BALANCER_CLASS }), undefined, false],
+    [
+      'our class name configured',
+      svc({}, { loadBalancerClass: DEFAULT_LOAD_BALANCER_CLASS }),
+      DEFAULT_LOAD_BALANCER_CLASS,
+      true,
+    ],
+    ['no class while a class is configured', svc(), DEFAULT_LOAD_BALANCER_CLASS, false],
     ['another class', svc({}, { loadBalancerClass: 'example.com/other' }), undefined, false],
     ['a configured class', svc({}, { loadBalancerClass: 'example.com/mine' }), 'example.com/mine', true],
     ['ClusterIP', svc({}, { type: 'ClusterIP' }), undefined, false],

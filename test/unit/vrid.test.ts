@@ -152,12 +152,14 @@ describe('VRIDs through the allocator', () => {
     assert.deepEqual(vridsOf(a.assign('n', req())), [1]);
   });
 
-  test('a failed move keeps the old holding with its VRID', () => {
+  test('a failed move kept on purpose (keepOnFailure) keeps the old holding with its VRID', () => {
     const a = allocatorWith({ metadata: { name: 'p' }, spec: { addresses: ['10.0.0.0/31'] } });
     a.restore('r', ['10.0.0.1'], req(), [9]);
     a.assign('o', req());
-    assert.equal(vridsOf(a.assign('r', req({ pool: 'missing' }))), 'UNKNOWN_POOL');
+    assert.equal(vridsOf(a.assign('r', req({ pool: 'missing' }), { keepOnFailure: true })), 'UNKNOWN_POOL');
     assert.deepEqual(a.get('r'), { key: 'r', ips: ['10.0.0.1'], pool: 'p', vrids: [9] });
+    assert.equal(vridsOf(a.assign('r', req({ pool: 'missing' }))), 'UNKNOWN_POOL');
+    assert.equal(a.get('r'), undefined, 'without keepOnFailure the holding and its VRID are released');
   });
 
   test('the same steps give the same VRIDs (deterministic)', () => {
