@@ -208,9 +208,13 @@ describe('spec.loadBalancerClass', () => {
     assert.equal(lab.annotations(NS, 'class-other')['metallb.io/ip-allocated-from-pool'], undefined);
   });
 
-  test("a Service of this project's class is served", async () => {
+  test("without --lb-class, as MetalLB, even this project's class name is another load balancer's", async () => {
     lab.apply(svc('class-ours', { spec: { loadBalancerClass: 'metal-vrrp.io/vrrp' } }));
-    await allocated('class-ours');
+    lab.apply(svc('class-marker-2'));
+    await allocated('class-marker-2');
+    await lab.controllers[0]?.controller.idle();
+    assert.deepEqual(ingress('class-ours'), []);
+    assert.deepEqual(lab.events(NS, 'class-ours'), []);
   });
 });
 
