@@ -47,7 +47,13 @@ function services(v4: number, v6: number): ServiceView[] {
 }
 
 function snapshot(svcs: ServiceView[], nodes: string[]): ClusterSnapshot {
-  const views: NodeView[] = nodes.map((name) => ({ name, labels: {}, ready: true, internalIps: [] }));
+  const views: NodeView[] = nodes.map((name) => ({
+    name,
+    labels: {},
+    ready: true,
+    networkUnavailable: false,
+    internalIps: [],
+  }));
   return {
     services: svcs,
     nodes: views,

@@ -23,6 +23,8 @@ export interface NodeView {
   readonly labels: Labels;
   /** ready: the Ready condition is "True". */
   readonly ready: boolean;
+  /** networkUnavailable: the NetworkUnavailable condition is "True" (MetalLB does not announce from such a node). */
+  readonly networkUnavailable: boolean;
   /** internalIps are the InternalIP addresses, canonical text, in the order the Node lists them. */
   readonly internalIps: readonly string[];
 }
@@ -84,7 +86,9 @@ export interface NodeObject {
 export function nodeView(obj: NodeObject): NodeView | undefined {
   const name = obj?.metadata?.name;
   if (typeof name !== 'string' || name === '') return undefined;
-  const ready = (obj.status?.conditions ?? []).some((c) => c?.type === 'Ready' && c.status === 'True');
+  const conditions = obj.status?.conditions ?? [];
+  const ready = conditions.some((c) => c?.type === 'Ready' && c.status === 'True');
+  const networkUnavailable = conditions.some((c) => c?.type === 'NetworkUnavailable' && c.status === 'True');
   const internalIps: string[] = [];
   for (const a of obj.status?.addresses ?? []) {
     if (a?.type !== 'InternalIP' || typeof a.address !== 'string') continue;
@@ -95,6 +99,7 @@ export function nodeView(obj: NodeObject): NodeView | undefined {
     name,
     labels: Object.freeze({ ...(obj.metadata?.labels ?? {}) }),
     ready,
+    networkUnavailable,
     internalIps: Object.freeze(internalIps),
   });
 }

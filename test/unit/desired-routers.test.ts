@@ -18,9 +18,9 @@ import { nodePriorities } from '../../vrrp/priority.ts';
 import type { RouterConfig } from '../../vrrp/router-config.ts';
 
 const NODES: NodeView[] = [
-  { name: 'node-a', labels: {}, ready: true, internalIps: ['10.0.0.1', 'fd00::1'] },
-  { name: 'node-b', labels: {}, ready: true, internalIps: ['10.0.0.2', 'fd00::2'] },
-  { name: 'node-c', labels: {}, ready: true, internalIps: ['10.0.0.3'] },
+  { name: 'node-a', labels: {}, ready: true, networkUnavailable: false, internalIps: ['10.0.0.1', 'fd00::1'] },
+  { name: 'node-b', labels: {}, ready: true, networkUnavailable: false, internalIps: ['10.0.0.2', 'fd00::2'] },
+  { name: 'node-c', labels: {}, ready: true, networkUnavailable: false, internalIps: ['10.0.0.3'] },
 ];
 
 const local = (name: string, extra: Partial<LocalNode> = {}): LocalNode => ({
@@ -212,6 +212,7 @@ describe('routerGroups', () => {
       name: `n${i}`,
       labels: {},
       ready: true,
+      networkUnavailable: false,
       internalIps: [],
     }));
     const pools = [

@@ -13,10 +13,16 @@ import {
 import { type L2AdvertisementObject, parseConfig } from '../../src/model/config.ts';
 import { eligibleNodes } from '../../src/speaker/cluster/eligibility.ts';
 
-const node = (name: string, labels: Record<string, string> = {}, ready = true): NodeView => ({
+const node = (
+  name: string,
+  labels: Record<string, string> = {},
+  ready = true,
+  networkUnavailable = false,
+): NodeView => ({
   name,
   labels,
   ready,
+  networkUnavailable,
   internalIps: [],
 });
 
@@ -156,6 +162,18 @@ describe('eligibleNodes', () => {
       { c: [] },
     ],
     [
+      // MetalLB #1759: a node whose NetworkUnavailable condition is True does not announce.
+      'a node whose network is unavailable',
+      [ad('l2', {})],
+      [node('a', {}, true, true), node('b'), node('c', {}, false, true)],
+      svc('s'),
+      '10.0.0.10',
+      {},
+      ['b'],
+      { a: 'network-unavailable', c: 'node-not-ready' },
+      { b: [] },
+    ],
+    [
       'Local: only nodes with a ready endpoint',
       [ad('l2', {})],
       nodes3,
@@ -253,7 +271,23 @@ describe('snapshot adapters', () => {
         ],
       },
     });
-    assert.deepEqual(v, { name: 'n1', labels: { a: 'b' }, ready: true, internalIps: ['10.0.0.1', 'fd00::1'] });
+    assert.deepEqual(v, {
+      name: 'n1',
+      labels: { a: 'b' },
+      ready: true,
+      networkUnavailable: false,
+      internalIps: ['10.0.0.1', 'fd00::1'],
+    });
+    const down = nodeView({
+      metadata: { name: 'n3' },
+      status: {
+        conditions: [
+          { type: 'Ready', status: 'True' },
+          { type: 'NetworkUnavailable', status: 'True' },
+        ],
+      },
+    });
+    assert.equal(down?.networkUnavailable, true);
     assert.equal(
       nodeView({ metadata: { name: 'n2' }, status: { conditions: [{ type: 'Ready', status: 'Unknown' }] } })?.ready,
       false,

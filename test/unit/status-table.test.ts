@@ -19,6 +19,7 @@ const NODES: NodeView[] = ['node-a', 'node-b', 'node-c'].map((name) => ({
   name,
   labels: {},
   ready: true,
+  networkUnavailable: false,
   internalIps: [],
 }));
 const svc = (name: string, vips: string[], vrids?: string, namespace = 'default'): ServiceView => ({

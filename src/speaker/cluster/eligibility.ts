@@ -3,7 +3,8 @@
  * 1. some L2Advertisement announces the VIP's pool (by name, by ipAddressPoolSelectors, or by naming no pool at all:
  *    parseConfig has already resolved that into `pools`), and that advertisement's nodeSelectors match the node
  *    (none means every node, MetalLB's default);
- * 2. the node is Ready and lacks the label node.kubernetes.io/exclude-from-external-load-balancers;
+ * 2. the node is Ready, its NetworkUnavailable condition is not True (MetalLB #1759), and it lacks the label
+ *    node.kubernetes.io/exclude-from-external-load-balancers;
  * 3. for externalTrafficPolicy Local, the node holds a ready endpoint of the Service (else traffic it attracts is
  *    dropped by kube-proxy).
  * Every node that is not eligible gets the first reason that ruled it out, so `why not` is answerable and testable.
@@ -24,6 +25,7 @@ export type IneligibleReason =
   | 'no-pool' // the VIP lies in no valid pool (pool deleted or rejected)
   | 'not-advertised' // no L2Advertisement announces the pool
   | 'node-not-ready' // the node's Ready condition is not True
+  | 'network-unavailable' // the node's NetworkUnavailable condition is True (MetalLB #1759)
   | 'node-excluded' // the node carries the exclude-from-external-load-balancers label
   | 'node-selector' // no advertisement of the pool selects this node
   | 'no-local-endpoint'; // externalTrafficPolicy Local, and no ready endpoint of the Service on this node
@@ -71,6 +73,7 @@ export function eligibleNodes(service: ServiceView, vip: string, input: Eligibil
     if (!pool) reason = 'no-pool';
     else if (ads.length === 0) reason = 'not-advertised';
     else if (!node.ready) reason = 'node-not-ready';
+    else if (node.networkUnavailable) reason = 'network-unavailable';
     else if (Object.hasOwn(node.labels, EXCLUDE_LABEL)) reason = 'node-excluded';
     else {
       selecting = ads.filter((a) => a.nodeSelectors.length === 0 || matchesAny(a.nodeSelectors, node.labels));
