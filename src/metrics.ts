@@ -21,6 +21,7 @@ export interface SpeakerMetrics {
   readonly legacyChecksum: Counter<'vrid'>;
   readonly arpReplies: Counter<'interface'>;
   readonly ndpReplies: Counter<'interface'>;
+  readonly neighborDrops: Counter<'family' | 'interface' | 'reason'>;
   readonly gratuitousSent: Counter<'family' | 'interface'>;
   readonly apiWatchErrors: Counter<'resource'>;
   readonly configErrors: Counter<'kind' | 'code'>;
@@ -138,6 +139,12 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
       name: 'metal_vrrp_ndp_replies_total',
       help: 'Neighbour solicitations answered for VIPs this node masters',
       labelNames: ['interface'],
+      registers: r,
+    }),
+    neighborDrops: new Counter({
+      name: 'metal_vrrp_neighbor_requests_dropped_total',
+      help: 'Frames on the ARP and NDP sockets not answered, by reason (not-ours: a VIP this node does not master)',
+      labelNames: ['family', 'interface', 'reason'],
       registers: r,
     }),
     gratuitousSent: new Counter({

@@ -214,7 +214,7 @@ export interface NdpFacts {
 export type NdpOutcome = NeighborOutcome<NdpDropReason, NdpFacts>;
 
 /** Solicitation is a validated NS with what its answer needs: the solicitor's address and link-layer address. */
-interface Solicitation {
+export interface Solicitation {
   readonly dad: boolean;
   readonly from: string; // the NS's IPv6 source
   readonly fromMac: string; // its SLLA option, else the frame's source MAC
