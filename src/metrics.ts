@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { realClock } from './clock.ts';
 
 /**
  * Metric catalogue. Each process makes its own Registry (no prom-client global), so tests can build as many as they
@@ -78,7 +79,7 @@ function registerProcessMetrics(registry: Registry): void {
     name: 'process_start_time_seconds',
     help: 'Start time of the process since the Unix epoch, in seconds',
     registers,
-  }).set(Math.round(Date.now() / 1000 - process.uptime()));
+  }).set(Math.round(realClock.wallNow() / 1000 - process.uptime()));
 }
 
 /** createSpeakerMetrics registers the speaker's metrics on a fresh registry. */
