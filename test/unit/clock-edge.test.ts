@@ -2,7 +2,7 @@
 // timer; everything else is handed a Clock, so every timing rule can be tested on the virtual one. Uses are read
 // from the TypeScript syntax tree (comments and strings do not count). Also the VirtualClock's own contract.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import ts from 'typescript';
 import { realClock } from '../../src/clock.ts';
 import { sleep } from '../../vrrp/clock.ts';
 import { VirtualClock } from '../../vrrp/sim/clock.ts';
+import { tsFiles } from '../support/source-files.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SRC = join(ROOT, 'src');
@@ -27,14 +28,6 @@ const CLOCK_NAMES = new Set([
   'process.hrtime',
 ]);
 const TIMER_MODULES = new Set(['node:timers', 'node:timers/promises', 'timers', 'timers/promises', 'node:perf_hooks']);
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return tsFiles(path);
-    return name.endsWith('.ts') ? [path] : [];
-  });
-}
 
 /** clockUses lists the global clocks, timers and timer modules a source file touches. */
 function clockUses(source: string): string[] {
