@@ -37,7 +37,8 @@ export interface ControllerDeps {
   readonly keepAddressOnFailure?: boolean;
   /** concurrency: how many Services are written at once (default 16). */
   readonly concurrency?: number;
-  /** clock times the config debounce, retries and pool status coalescing (default the process clock). */
+  /** clock times the config debounce, retries and pool status coalescing, and idle() polls on it (default the
+   * process clock; with a virtual one, advance it while awaiting idle()). */
   readonly clock?: Clock;
 }
 
