@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { realClock } from './clock.ts';
 
 /**
  * Metric catalogue. Each process makes its own Registry (no prom-client global), so tests can build as many as they
@@ -21,6 +22,7 @@ export interface SpeakerMetrics {
   readonly legacyChecksum: Counter<'vrid'>;
   readonly arpReplies: Counter<'interface'>;
   readonly ndpReplies: Counter<'interface'>;
+  readonly neighborDrops: Counter<'family' | 'interface' | 'reason'>;
   readonly gratuitousSent: Counter<'family' | 'interface'>;
   readonly apiWatchErrors: Counter<'resource'>;
   readonly configErrors: Counter<'kind' | 'code'>;
@@ -77,7 +79,7 @@ function registerProcessMetrics(registry: Registry): void {
     name: 'process_start_time_seconds',
     help: 'Start time of the process since the Unix epoch, in seconds',
     registers,
-  }).set(Math.round(Date.now() / 1000 - process.uptime()));
+  }).set(Math.round(realClock.wallNow() / 1000 - process.uptime()));
 }
 
 /** createSpeakerMetrics registers the speaker's metrics on a fresh registry. */
@@ -138,6 +140,12 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
       name: 'metal_vrrp_ndp_replies_total',
       help: 'Neighbour solicitations answered for VIPs this node masters',
       labelNames: ['interface'],
+      registers: r,
+    }),
+    neighborDrops: new Counter({
+      name: 'metal_vrrp_neighbor_requests_dropped_total',
+      help: 'Frames on the ARP and NDP sockets not answered, by reason (not-ours: a VIP this node does not master)',
+      labelNames: ['family', 'interface', 'reason'],
       registers: r,
     }),
     gratuitousSent: new Counter({

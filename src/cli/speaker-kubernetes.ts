@@ -5,6 +5,7 @@
  * re-list) costs one reconcile.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { type Cancel, type Clock, realClock } from '../clock.ts';
 import type { BackoffOptions } from '../k8s/backoff.ts';
 import { makeClients } from '../k8s/clients.ts';
 import { createEventRecorder } from '../k8s/event-recorder.ts';
@@ -34,7 +35,12 @@ export interface KubernetesSpeakerDeps {
   readonly backoff?: BackoffOptions;
   /** coalesceMs gathers changes before a reconcile (default 20). */
   readonly coalesceMs?: number;
+  /** clock times the coalescing, the periodic rescan and the status retry (default the process clock). */
+  readonly clock?: Clock;
 }
+
+/** RESCAN_MS: interface addresses can change without any API event (DHCP, an operator); look again this often. */
+const RESCAN_MS = 30_000;
 
 /** RunningKubernetesSpeaker is the started speaker. */
 export interface RunningKubernetesSpeaker {
@@ -56,6 +62,7 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     logger: k8sLog,
     backoff: deps.backoff,
     onWatchError: (resource) => deps.metrics.apiWatchErrors.inc({ resource }),
+    ...(deps.clock ? { clock: deps.clock } : {}),
   });
   const writer = createL2StatusWriter(clients, k8sLog);
   const events = createEventRecorder({
@@ -65,7 +72,9 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     instance: deps.instance,
   });
   const local = deps.local ?? (() => readLocalNode(deps.nodeName));
+  const clock = deps.clock ?? realClock;
   const speaker = new ClusterSpeaker({
+    clock,
     nodeName: deps.nodeName,
     namespace: deps.namespace,
     ...(deps.loadBalancerClass ? { loadBalancerClass: deps.loadBalancerClass } : {}),
@@ -88,14 +97,14 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
 
   let ready = false;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  let cancelCoalesce: Cancel | undefined;
   let statusOnly = true;
   const schedule = (resource: string) => {
     if (!ready || stopped) return;
     if (resource !== 'servicel2statuses') statusOnly = false;
-    if (timer) return;
-    timer = setTimeout(() => {
-      timer = undefined;
+    if (cancelCoalesce) return;
+    cancelCoalesce = clock.setTimer(() => {
+      cancelCoalesce = undefined;
       const onlyStatus = statusOnly;
       statusOnly = true;
       if (onlyStatus) speaker.syncStatus();
@@ -110,9 +119,19 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     ready = true;
     logger.info({ routers: speaker.running.size }, 'speaker synced with the cluster');
   });
-  // Interface addresses can change without any API event (DHCP, an operator): look again now and then.
-  const rescan = setInterval(() => ready && !stopped && speaker.reconcile(), 30_000);
-  rescan.unref();
+  let cancelRescan: Cancel = () => {};
+  const rescan = () => {
+    cancelRescan = clock.setTimer(
+      () => {
+        if (stopped) return;
+        if (ready) speaker.reconcile();
+        rescan();
+      },
+      RESCAN_MS,
+      { background: true },
+    );
+  };
+  rescan();
 
   return {
     speaker,
@@ -121,8 +140,8 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearTimeout(timer);
-      clearInterval(rescan);
+      cancelCoalesce?.();
+      cancelRescan();
       await speaker.stop();
       await events.flush();
       await sources.stop();

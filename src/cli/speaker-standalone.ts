@@ -4,11 +4,11 @@
  * endpoints and signal handling; the lab and tests may call this directly.
  */
 
+import { type Clock, realClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { SpeakerMetrics } from '../metrics.ts';
 import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../net/interface-info.ts';
 import { openNetPorts } from '../speaker/runtime/net-ports.ts';
-import { type Clock, realClock } from '../speaker/runtime/scheduler.ts';
 import { Speaker } from '../speaker/runtime/speaker.ts';
 import type { StandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { standaloneSpecs } from '../speaker/standalone/standalone-plan.ts';

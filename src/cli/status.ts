@@ -4,6 +4,7 @@
  * and takes the master from the ServiceL2Status objects the speakers write.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { realClock } from '../clock.ts';
 import { loadKubeConfig, makeClients } from '../k8s/clients.ts';
 import { listCluster } from '../k8s/list-cluster.ts';
 import { snapshotOf } from '../model/cluster-objects.ts';
@@ -36,7 +37,7 @@ async function handler(args: ArgumentsCamelCase<StatusArgs>): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(args.output === 'json' ? renderStatusJson(rows) : renderStatusTable(rows, Date.now()));
+  process.stdout.write(args.output === 'json' ? renderStatusJson(rows) : renderStatusTable(rows, realClock.wallNow()));
 }
 
 /** statusCommand is the yargs module of `metal-vrrp status`. */

@@ -8,6 +8,7 @@
  * Afterwards a Service change queues its key; a configuration change re-applies the config and queues every Service;
  * a release queues the Services waiting for an address; a failed API write is retried with backoff.
  */
+import { type Cancel, type Clock, realClock, sleep } from '../clock.ts';
 import { backoffDelay } from '../k8s/backoff.ts';
 import type { EventRecorder } from '../k8s/event-recorder.ts';
 import type { ConfigSource, ServiceSource } from '../k8s/sources.ts';
@@ -36,7 +37,13 @@ export interface ControllerDeps {
   readonly keepAddressOnFailure?: boolean;
   /** concurrency: how many Services are written at once (default 16). */
   readonly concurrency?: number;
+  /** clock times the config debounce, retries and pool status coalescing, and idle() polls on it (default the
+   * process clock; with a virtual one, advance it while awaiting idle()). */
+  readonly clock?: Clock;
 }
+
+/** CONFIG_DEBOUNCE_MS gathers a burst of config edits (kubectl apply -f dir/) into one apply. */
+const CONFIG_DEBOUNCE_MS = 20;
 
 /** Controller is a running controller. */
 export interface Controller {
@@ -91,6 +98,7 @@ export function tuningProblems(snapshot: ConfigSnapshot): ConfigProblem[] {
 /** runController starts the loop; the sources must be started by the caller (before or after). */
 export function runController(deps: ControllerDeps): Controller {
   const log = deps.logger;
+  const clock = deps.clock ?? realClock;
   const allocator = new Allocator();
   const reconciler = new Reconciler({
     allocator,
@@ -110,6 +118,7 @@ export function runController(deps: ControllerDeps): Controller {
     logger: log.child({ component: 'pool-status' }),
     namespace: deps.namespace,
     pools: () => reconciler.pools(),
+    clock,
   });
   const attempts = new Map<string, number>(); // key -> failed API writes in a row
   let stopped = false;
@@ -122,6 +131,7 @@ export function runController(deps: ControllerDeps): Controller {
   const queue = new KeyedQueue({
     concurrency: deps.concurrency ?? 16,
     logger: log.child({ component: 'queue' }),
+    clock,
     handler: async (key) => {
       const slash = key.indexOf('/');
       const svc = deps.services.get(key.slice(0, slash), key.slice(slash + 1));
@@ -142,7 +152,7 @@ export function runController(deps: ControllerDeps): Controller {
     for (const s of deps.services.list()) queue.add(`${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`);
   };
 
-  let configTimer: NodeJS.Timeout | undefined;
+  let cancelConfig: Cancel | undefined; // set while a config apply is pending
   let applied = '';
   /** applyConfig parses and installs the configuration; false when nothing parseConfig reads has changed. */
   const applyConfig = (): boolean => {
@@ -166,12 +176,12 @@ export function runController(deps: ControllerDeps): Controller {
     enqueueAll();
     deps.config.onChange(() => {
       // A burst of config edits (kubectl apply -f dir/) is applied once.
-      if (configTimer || stopped) return;
-      configTimer = setTimeout(() => {
-        configTimer = undefined;
+      if (cancelConfig || stopped) return;
+      cancelConfig = clock.setTimer(() => {
+        cancelConfig = undefined;
         if (stopped) return;
         if (applyConfig()) enqueueAll();
-      }, 20);
+      }, CONFIG_DEBOUNCE_MS);
     });
     queue.start();
     await queue.idle();
@@ -194,13 +204,13 @@ export function runController(deps: ControllerDeps): Controller {
         await queue.idle();
         await pools.flush();
         await deps.events.flush();
-        if (queue.size === 0 && configTimer === undefined) return;
-        await new Promise((resolve) => setTimeout(resolve, 25));
+        if (queue.size === 0 && cancelConfig === undefined) return;
+        await sleep(clock, 25);
       }
     },
     async stop() {
       stopped = true;
-      if (configTimer) clearTimeout(configTimer);
+      cancelConfig?.();
       await queue.stop();
       pools.stop();
       await deps.events.flush();

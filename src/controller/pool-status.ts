@@ -3,6 +3,7 @@
  * them) and the per-pool metrics in step with the allocator. Changes are coalesced: a burst of allocations costs one
  * status write per pool, a short moment later, and a pool whose counters did not change is not written at all.
  */
+import { type Cancel, type Clock, realClock } from '../clock.ts';
 import type { ObjectKey, PoolStatus, StatusWriter } from '../k8s/status-writer.ts';
 import type { Logger } from '../log.ts';
 import type { ControllerMetrics } from '../metrics.ts';
@@ -19,6 +20,8 @@ export interface PoolStatusDeps {
   readonly pools: () => readonly string[];
   /** delayMs is how long changes are gathered before a write (default 50). */
   readonly delayMs?: number;
+  /** clock times the coalescing (default the process clock). */
+  readonly clock?: Clock;
 }
 
 const FAMILIES = [
@@ -31,7 +34,7 @@ export class PoolStatusPublisher {
   private readonly deps: PoolStatusDeps;
   private readonly written = new Map<string, string>(); // pool -> JSON of the status last written
   private readonly exported = new Set<string>(); // pools with metric series
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: Cancel | undefined; // set while a publish is pending
   private running: Promise<void> = Promise.resolve();
   private failures = 0;
 
@@ -41,18 +44,21 @@ export class PoolStatusPublisher {
 
   /** schedule asks for a publish soon; calls in between are merged. */
   schedule(delayMs = this.deps.delayMs ?? 50): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.running.then(() => this.publish());
-    }, delayMs);
-    this.timer.unref?.();
+    if (this.cancelTimer) return;
+    this.cancelTimer = (this.deps.clock ?? realClock).setTimer(
+      () => {
+        this.cancelTimer = undefined;
+        this.running = this.running.then(() => this.publish());
+      },
+      delayMs,
+      { background: true },
+    );
   }
 
   /** flush publishes now and resolves when done. */
   async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.running = this.running.then(() => this.publish());
     await this.running;
   }
@@ -64,8 +70,8 @@ export class PoolStatusPublisher {
 
   /** stop cancels a pending publish. */
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
   }
 
   private async publish(): Promise<void> {

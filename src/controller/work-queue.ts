@@ -4,6 +4,7 @@
  * runs again afterwards (so the last change is always seen). Up to `concurrency` different keys run at once.
  * The queue starts paused: the controller fills it while it rebuilds state, then starts it.
  */
+import { type Cancel, type Clock, realClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 
 /** KeyedQueueDeps: the handler and how many keys may run at once. */
@@ -11,6 +12,8 @@ export interface KeyedQueueDeps {
   readonly handler: (key: string) => Promise<void>;
   readonly concurrency: number;
   readonly logger: Logger;
+  /** clock times addAfter (default the process clock). */
+  readonly clock?: Clock;
 }
 
 /** KeyedQueue: see the file comment. */
@@ -19,7 +22,7 @@ export class KeyedQueue {
   private readonly waiting = new Set<string>(); // insertion-ordered
   private readonly running = new Set<string>();
   private readonly again = new Set<string>(); // added while running
-  private readonly delayed = new Map<string, NodeJS.Timeout>(); // key -> timer of addAfter
+  private readonly delayed = new Map<string, Cancel>(); // key -> cancel of its addAfter timer
   private paused = true;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
@@ -40,12 +43,15 @@ export class KeyedQueue {
   /** addAfter queues a key after `ms`; an earlier pending addAfter of the same key is kept. */
   addAfter(key: string, ms: number): void {
     if (this.stopped || this.delayed.has(key)) return;
-    const t = setTimeout(() => {
-      this.delayed.delete(key);
-      this.add(key);
-    }, ms);
-    t.unref?.();
-    this.delayed.set(key, t);
+    const cancel = (this.deps.clock ?? realClock).setTimer(
+      () => {
+        this.delayed.delete(key);
+        this.add(key);
+      },
+      ms,
+      { background: true },
+    );
+    this.delayed.set(key, cancel);
   }
 
   /** start lets queued keys run. */
@@ -59,7 +65,7 @@ export class KeyedQueue {
     this.stopped = true;
     this.waiting.clear();
     this.again.clear();
-    for (const t of this.delayed.values()) clearTimeout(t);
+    for (const cancel of this.delayed.values()) cancel();
     this.delayed.clear();
     this.settle();
     while (this.running.size > 0) await new Promise<void>((resolve) => this.finished.push(resolve));

@@ -10,6 +10,7 @@
  * API errors never throw out of the loop: they are counted and retried.
  */
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import { type Cancel, type Clock, realClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { statusCodeOf } from './clients.ts';
 
@@ -106,15 +107,6 @@ export interface LeaseApi {
   update(record: LeaseRecord, resourceVersion: string): Promise<StoredLease>;
 }
 
-/** Clock and Timers are injected so unit tests drive the loop with a fake clock. */
-export interface ElectionClock {
-  now(): number;
-}
-export interface ElectionTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
 /** ElectorDeps: the Lease, who we are, the timings, reporting and the two callbacks. */
 export interface ElectorDeps {
   readonly api: LeaseApi;
@@ -123,8 +115,8 @@ export interface ElectorDeps {
   readonly leaseDurationMs?: number;
   readonly renewDeadlineMs?: number;
   readonly retryPeriodMs?: number;
-  readonly clock?: ElectionClock;
-  readonly timers?: ElectionTimers;
+  /** clock gives the wall time written into the Lease and times the retries (default the process clock). */
+  readonly clock?: Clock;
   /** leader is set to 1 while leading (metal_vrrp_leader). */
   readonly leader?: { set(v: number): void };
   /** errors counts failed Lease calls by operation (metal_vrrp_leader_election_errors_total). */
@@ -134,11 +126,6 @@ export interface ElectorDeps {
   /** onStoppedLeading runs once, when leadership is lost (not on stop()); the elector has stopped by then. */
   readonly onStoppedLeading: (reason: string) => void;
 }
-
-const realTimers: ElectionTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 /** recordKey identifies a record's content, to notice when the holder renewed. */
 function recordKey(s: StoredLease | undefined): string {
@@ -154,8 +141,7 @@ export class LeaderElector {
   readonly #leaseMs: number;
   readonly #renewDeadlineMs: number;
   readonly #retryMs: number;
-  readonly #clock: ElectionClock;
-  readonly #timers: ElectionTimers;
+  readonly #clock: Clock;
   #observed: StoredLease | undefined;
   #observedKey = '';
   #observedAt = 0;
@@ -163,7 +149,7 @@ export class LeaderElector {
   #lastRenew = 0;
   #lastObservation = Number.NEGATIVE_INFINITY;
   #stopped = true;
-  #timer: unknown;
+  #cancelTimer: Cancel = () => {};
   #tick: Promise<void> = Promise.resolve();
   #resolveLeading: () => void = () => {};
   readonly #leadingPromise: Promise<void>;
@@ -178,8 +164,7 @@ export class LeaderElector {
         `leader election: need leaseDuration (${this.#leaseMs} ms) > renewDeadline (${this.#renewDeadlineMs} ms) > retryPeriod (${this.#retryMs} ms) > 0`,
       );
     }
-    this.#clock = deps.clock ?? { now: () => Date.now() };
-    this.#timers = deps.timers ?? realTimers;
+    this.#clock = deps.clock ?? realClock;
     this.#leadingPromise = new Promise((resolve) => {
       this.#resolveLeading = resolve;
     });
@@ -198,7 +183,7 @@ export class LeaderElector {
 
   /** healthyCandidate: the Lease was read or written within one leaseDuration (readiness of a standby). */
   healthyCandidate(): boolean {
-    return this.#clock.now() - this.#lastObservation < this.#leaseMs;
+    return this.#clock.wallNow() - this.#lastObservation < this.#leaseMs;
   }
 
   /** start runs the first attempt now, then one every retryPeriod. */
@@ -214,14 +199,14 @@ export class LeaderElector {
    */
   async stop(opts: { release?: boolean } = {}): Promise<void> {
     this.#stopped = true;
-    this.#timers.clearTimeout(this.#timer);
+    this.#cancelTimer();
     await this.#tick;
     const wasLeading = this.#leading;
     this.#setLeading(false);
     if (!wasLeading || opts.release === false || !this.#observed) return;
     try {
       await this.#d.api.update(
-        releasedRecord(this.#observed.record, this.#clock.now()),
+        releasedRecord(this.#observed.record, this.#clock.wallNow()),
         this.#observed.resourceVersion,
       );
       this.#d.logger.info({ identity: this.#d.identity }, 'released the leader Lease');
@@ -233,7 +218,7 @@ export class LeaderElector {
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
-    this.#timer = this.#timers.setTimeout(() => {
+    this.#cancelTimer = this.#clock.setTimer(() => {
       this.#tick = this.#attempt().finally(() => this.#schedule(this.#retryMs));
     }, ms);
   }
@@ -258,7 +243,7 @@ export class LeaderElector {
     try {
       const current = await this.#bounded(this.#d.api.get());
       if (this.#stopped) return;
-      const now = this.#clock.now();
+      const now = this.#clock.wallNow();
       this.#observe(current, now);
       const decision = decideLease({
         current,
@@ -276,7 +261,7 @@ export class LeaderElector {
         decision.kind === 'create'
           ? await this.#bounded(this.#d.api.create(decision.record))
           : await this.#bounded(this.#d.api.update(decision.record, current?.resourceVersion ?? ''));
-      const at = this.#clock.now();
+      const at = this.#clock.wallNow();
       this.#observe(written, at);
       this.#lastRenew = now;
       if (!this.#leading) {
@@ -297,26 +282,26 @@ export class LeaderElector {
       // 409: another candidate wrote first; we read again next time.
       log[code === 409 ? 'debug' : 'warn']({ operation: op, code, err: String(err) }, 'leader Lease call failed');
     }
-    if (this.#leading && this.#clock.now() - this.#lastRenew >= this.#renewDeadlineMs) {
+    if (this.#leading && this.#clock.wallNow() - this.#lastRenew >= this.#renewDeadlineMs) {
       this.#lose(`no renewal succeeded for ${this.#renewDeadlineMs} ms`);
     }
   }
 
   /** #bounded fails a call that hangs past renewDeadline, so a leader notices it can no longer renew. */
   #bounded<T>(call: Promise<T>): Promise<T> {
-    let handle: unknown;
+    let cancel: Cancel = () => {};
     const timeout = new Promise<never>((_, reject) => {
-      handle = this.#timers.setTimeout(
+      cancel = this.#clock.setTimer(
         () => reject(new Error(`no answer within ${this.#renewDeadlineMs} ms`)),
         this.#renewDeadlineMs,
       );
     });
-    return Promise.race([call, timeout]).finally(() => this.#timers.clearTimeout(handle));
+    return Promise.race([call, timeout]).finally(cancel);
   }
 
   #lose(reason: string): void {
     this.#stopped = true;
-    this.#timers.clearTimeout(this.#timer);
+    this.#cancelTimer();
     this.#setLeading(false);
     this.#d.logger.error({ identity: this.#d.identity, reason }, 'lost the leader Lease');
     this.#d.onStoppedLeading(reason);

@@ -4,12 +4,13 @@
  * feed serviceAllocation.namespaceSelectors) — handed out as the snapshot parseConfig reads.
  */
 import { type KubernetesListObject, type KubernetesObject, makeInformer } from '@kubernetes/client-node';
+import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { ConfigSnapshot, IPAddressPoolObject, L2AdvertisementObject } from '../model/config.ts';
 import type { ObservedService } from '../model/observed-service.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { type Clients, METALLB_GROUP, METALLB_VERSION } from './clients.ts';
-import { type ChangeKind, type ClientInformer, type Timers, WatchedCache } from './watched-cache.ts';
+import { type ChangeKind, type ClientInformer, WatchedCache } from './watched-cache.ts';
 
 /** ServiceSource is every Service of the cluster, kept current. */
 export interface ServiceSource {
@@ -46,7 +47,8 @@ export interface KubeSourcesDeps {
   readonly logger: Logger;
   readonly onWatchError?: (resource: string, err: unknown) => void;
   readonly backoff?: BackoffOptions;
-  readonly timers?: Timers;
+  /** clock times the caches' retry backoff (default the process clock). */
+  readonly clock?: Clock;
 }
 
 interface Named {
@@ -70,7 +72,7 @@ export function createKubeSources(deps: KubeSourcesDeps): KubeSources {
       logger: deps.logger,
       onWatchError: deps.onWatchError,
       backoff: deps.backoff,
-      timers: deps.timers,
+      ...(deps.clock ? { clock: deps.clock } : {}),
     });
   const custom = (plural: string) => () =>
     clients.custom.listNamespacedCustomObject({

@@ -10,6 +10,7 @@ import {
   type KubernetesObject,
   makeInformer,
 } from '@kubernetes/client-node';
+import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { ClusterObjects } from '../model/cluster-objects.ts';
 import type { ServiceL2StatusObject } from '../model/service-l2-status.ts';
@@ -37,6 +38,8 @@ export interface SpeakerSourcesDeps {
   readonly logger: Logger;
   readonly onWatchError?: (resource: string, err: unknown) => void;
   readonly backoff?: BackoffOptions;
+  /** clock times the caches' retry backoff (default the process clock). */
+  readonly clock?: Clock;
 }
 
 type Lister = () => Promise<KubernetesListObject<KubernetesObject>>;
@@ -55,6 +58,7 @@ export function createSpeakerSources(deps: SpeakerSourcesDeps): SpeakerSources {
       logger: deps.logger,
       onWatchError: deps.onWatchError,
       backoff: deps.backoff,
+      ...(deps.clock ? { clock: deps.clock } : {}),
     });
   const metallb = (plural: string) =>
     cache(

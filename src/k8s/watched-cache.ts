@@ -7,6 +7,7 @@
  * because the API server went away.
  */
 import type { Informer, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+import { type Cancel, type Clock, realClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { type BackoffOptions, backoffDelay } from './backoff.ts';
 import { toPlain } from './plain.ts';
@@ -16,12 +17,6 @@ export type ChangeKind = 'add' | 'update' | 'delete';
 
 /** ClientInformer is what client-node's makeInformer returns. */
 export type ClientInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
-
-/** Timers are injected so tests can drive the backoff; defaults are the global ones. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 /** WatchedCacheDeps: the informer to drive, and where errors go. */
 export interface WatchedCacheDeps {
@@ -33,13 +28,9 @@ export interface WatchedCacheDeps {
   readonly onWatchError?: (resource: string, err: unknown) => void;
   readonly backoff?: BackoffOptions;
   readonly random?: () => number;
-  readonly timers?: Timers;
+  /** clock times the backoff, so tests drive it virtually (default the process clock). */
+  readonly clock?: Clock;
 }
-
-const GLOBAL_TIMERS: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 /** describeError is a one-line reason for a client error (HTTP status when there is one). */
 export function describeError(err: unknown): string {
@@ -53,12 +44,12 @@ export function describeError(err: unknown): string {
 /** WatchedCache: see the file comment. Objects are plain JSON of type T. */
 export class WatchedCache<T extends { readonly metadata?: { readonly namespace?: string; readonly name?: string } }> {
   private readonly deps: WatchedCacheDeps;
-  private readonly timers: Timers;
+  private readonly clock: Clock;
   private readonly objects = new Map<string, T>(); // "namespace/name" -> object
   private readonly listeners: ((kind: ChangeKind, obj: T) => void)[] = [];
   private attempt = 0;
   private errors = 0;
-  private retry: unknown;
+  private retry: Cancel | undefined; // set while a restart waits out its backoff
   private stopped = true;
   private isSynced = false;
   private resolveSynced: () => void = () => {};
@@ -66,7 +57,7 @@ export class WatchedCache<T extends { readonly metadata?: { readonly namespace?:
 
   constructor(deps: WatchedCacheDeps) {
     this.deps = deps;
-    this.timers = deps.timers ?? GLOBAL_TIMERS;
+    this.clock = deps.clock ?? realClock;
     this.syncedPromise = new Promise((resolve) => {
       this.resolveSynced = resolve;
     });
@@ -111,7 +102,7 @@ export class WatchedCache<T extends { readonly metadata?: { readonly namespace?:
   /** stop ends the watch and any pending retry. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retry !== undefined) this.timers.clearTimeout(this.retry);
+    this.retry?.();
     this.retry = undefined;
     await this.deps.informer.stop();
   }
@@ -142,7 +133,7 @@ export class WatchedCache<T extends { readonly metadata?: { readonly namespace?:
       { resource: this.deps.resource, err: describeError(err), retryInMs: delay },
       'list/watch failed, retrying',
     );
-    this.retry = this.timers.setTimeout(() => {
+    this.retry = this.clock.setTimer(() => {
       this.retry = undefined;
       void this.run();
     }, delay);

@@ -4,30 +4,36 @@
  * ARP on takeover (RFC 5227 §3, RFC 5944 §4.6).
  */
 
-import { setTimeout as delay } from 'node:timers/promises';
-import { type AnnounceResult, announceRounds, type Sleep, validRounds } from './announce.ts';
-import { ipv4Bytes } from './frames/address.ts';
+import type { Clock } from '../clock.ts';
+import type { AnnounceResult, Sleep } from './announce.ts';
 import {
+  type DropCounter,
+  FrameResponder,
+  type NeighborFamily,
+  type ResponderCounter,
+  type ResponderResult,
+} from './frame-responder.ts';
+import { ipv4Bytes } from './frames/address.ts';
+import type { ArpPacket } from './frames/arp.ts';
+import {
+  ARP_CODEC,
   ARP_DROP_REASONS,
   type ArpContext,
   type ArpDropReason,
-  type ArpOutcome,
-  answerArp,
+  type ArpFacts,
   type GratuitousForm,
   gratuitousArp,
 } from './frames/arp.ts';
 import { notOutgoingFilter } from './frames/bpf.ts';
 import { ETHERTYPE } from './frames/ethernet.ts';
 import { type InterfaceInfo, requireInterfaceInfo } from './interface-info.ts';
-import { type FrameSocket, type OpenFrameSocket, PacketSocket, type SendResult } from './packet-socket.ts';
+import type { OpenFrameSocket } from './packet-socket.ts';
 
 /** ArpResult is what onFrame sees for every received frame: a drop reason, or the answer and how sending went. */
-export type ArpResult =
-  | Extract<ArpOutcome, { answer: false }>
-  | (Extract<ArpOutcome, { answer: true }> & { sent: SendResult });
+export type ArpResult = ResponderResult<ArpDropReason, ArpFacts>;
 
 /** ArpCounter is a drop reason or the fate of an answer; stats() counts each. */
-export type ArpCounter = ArpDropReason | 'answered' | 'send-failed';
+export type ArpCounter = ResponderCounter<ArpDropReason>;
 
 /** ArpResponderDeps are the responder's collaborators; only `ifname` and `shouldAnswer` are required. */
 export interface ArpResponderDeps {
@@ -37,9 +43,12 @@ export interface ArpResponderDeps {
   readonly onFrame?: (result: ArpResult) => void;
   /** onError gets socket read errors and exceptions thrown by shouldAnswer / onFrame. */
   readonly onError?: (err: Error) => void;
+  /** drops counts frames not answered, by reason (metal_vrrp_neighbor_requests_dropped_total). */
+  readonly drops?: DropCounter;
   /** Interface facts; read from the system (interface-info.ts) when absent. */
   readonly interfaceInfo?: InterfaceInfo;
   readonly openSocket?: OpenFrameSocket;
+  readonly clock?: Clock;
   readonly sleep?: Sleep;
 }
 
@@ -60,41 +69,44 @@ export const GRATUITOUS_FORMS: readonly GratuitousForm[] = ['request', 'reply'];
 
 export type { AnnounceResult, Sleep } from './announce.ts';
 
+/** ARP_FAMILY: every ARP frame but our own outgoing ones, read and answered by ARP_CODEC. */
+export const ARP_FAMILY: NeighborFamily<ArpContext, ArpPacket, ArpDropReason, ArpFacts> = {
+  family: 'ipv4',
+  ethertype: ETHERTYPE.arp,
+  filter: notOutgoingFilter(),
+  dropReasons: ARP_DROP_REASONS,
+  codec: ARP_CODEC,
+};
+
 /**
- * ArpResponder owns one ARP socket and its read loop. The constructor opens the socket and starts answering;
- * it throws InterfaceError (unknown interface) or PacketSocketError (EPERM, addon not built). stop() ends it.
+ * ArpResponder is the FrameResponder for ARP plus gratuitous ARP. The constructor opens the socket and starts
+ * answering; it throws InterfaceError (unknown interface) or PacketSocketError (EPERM, addon not built).
  */
 export class ArpResponder {
   readonly ifname: string;
   readonly mac: string;
-  readonly #socket: FrameSocket;
-  readonly #ctx: ArpContext;
-  readonly #onFrame: ((result: ArpResult) => void) | undefined;
-  readonly #sleep: Sleep;
-  readonly #stop = new AbortController();
-  readonly #counts = new Map<ArpCounter, number>(); // counter -> frames
+  readonly #responder: FrameResponder<ArpContext, ArpPacket, ArpDropReason, ArpFacts>;
 
   constructor(deps: ArpResponderDeps) {
     const info = deps.interfaceInfo ?? requireInterfaceInfo(deps.ifname);
     this.ifname = deps.ifname;
     this.mac = info.mac;
-    this.#ctx = { mac: info.mac, ifname: deps.ifname, shouldAnswer: deps.shouldAnswer };
-    this.#onFrame = deps.onFrame;
-    this.#sleep = deps.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
-    for (const reason of [...ARP_DROP_REASONS, 'answered', 'send-failed'] as const) this.#counts.set(reason, 0);
-    const open = deps.openSocket ?? PacketSocket.open;
-    this.#socket = open({
-      ifindex: info.index,
-      ethertype: ETHERTYPE.arp,
-      filter: notOutgoingFilter(),
-      onFrame: (frame, pktType) => this.#handle(frame, pktType),
+    this.#responder = new FrameResponder<ArpContext, ArpPacket, ArpDropReason, ArpFacts>({
+      info,
+      family: ARP_FAMILY,
+      ctx: { mac: info.mac, ifname: deps.ifname, shouldAnswer: deps.shouldAnswer },
+      ...(deps.onFrame === undefined ? {} : { onFrame: deps.onFrame }),
       ...(deps.onError === undefined ? {} : { onError: deps.onError }),
+      ...(deps.drops === undefined ? {} : { drops: deps.drops }),
+      ...(deps.openSocket === undefined ? {} : { openSocket: deps.openSocket }),
+      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
     });
   }
 
   /** stats returns a copy of the counters, every reason present (zero included). */
   stats(): Readonly<Record<ArpCounter, number>> {
-    return Object.fromEntries(this.#counts) as Record<ArpCounter, number>;
+    return this.#responder.stats();
   }
 
   /**
@@ -102,37 +114,20 @@ export class ArpResponder {
    * 2000, RFC 5227 §2.3), each sending the request and the reply form. The first round goes out at once.
    */
   async announce(ip: string, options: AnnounceOptions = {}): Promise<AnnounceResult> {
-    const count = options.count ?? ANNOUNCE_DEFAULTS.count;
-    const spacingMs = options.spacingMs ?? ANNOUNCE_DEFAULTS.spacingMs;
-    const forms = options.forms ?? GRATUITOUS_FORMS;
     if (ipv4Bytes(ip) === undefined) return { ok: false, reason: 'bad-address', detail: ip, frames: 0 };
-    if (!validRounds(count, spacingMs) || forms.length === 0) {
-      return { ok: false, reason: 'bad-options', detail: JSON.stringify(options), frames: 0 };
-    }
-    const signal = options.signal ? AbortSignal.any([this.#stop.signal, options.signal]) : this.#stop.signal;
-    const frames = forms.map((form) => gratuitousArp(this.mac, ip, form));
-    return announceRounds({ count, spacingMs, signal, sleep: this.#sleep, frames, send: (f) => this.#socket.send(f) });
+    const forms = options.forms ?? GRATUITOUS_FORMS;
+    return this.#responder.announce(
+      forms.map((form) => gratuitousArp(this.mac, ip, form)),
+      {
+        count: options.count ?? ANNOUNCE_DEFAULTS.count,
+        spacingMs: options.spacingMs ?? ANNOUNCE_DEFAULTS.spacingMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+    );
   }
 
   /** stop closes the socket and cancels announcements in progress; safe to call twice. */
   stop(): void {
-    this.#stop.abort();
-    this.#socket.close();
-  }
-
-  #handle(frame: Buffer, pktType: number): void {
-    const outcome = answerArp(frame, pktType, this.#ctx);
-    if (!outcome.answer) {
-      this.#count(outcome.reason);
-      this.#onFrame?.(outcome);
-      return;
-    }
-    const sent = this.#socket.send(outcome.reply);
-    this.#count(sent.ok ? 'answered' : 'send-failed');
-    this.#onFrame?.({ ...outcome, sent });
-  }
-
-  #count(counter: ArpCounter): void {
-    this.#counts.set(counter, (this.#counts.get(counter) ?? 0) + 1);
+    this.#responder.stop();
   }
 }

@@ -8,31 +8,37 @@
  * us through our own MAC either way.
  */
 
-import { setTimeout as delay } from 'node:timers/promises';
-import { type AnnounceResult, announceRounds, type Sleep, validRounds } from './announce.ts';
+import type { Clock } from '../clock.ts';
+import type { AnnounceResult, Sleep } from './announce.ts';
+import {
+  type DropCounter,
+  FrameResponder,
+  type NeighborFamily,
+  type ResponderCounter,
+  type ResponderResult,
+} from './frame-responder.ts';
 import { formatIpv6, ipv6Bytes, solicitedNodeMulticast } from './frames/address.ts';
 import { ipv6Filter } from './frames/bpf.ts';
 import { ETHERTYPE, ipv6MulticastMac } from './frames/ethernet.ts';
 import {
-  answerSolicitation,
   ICMPV6,
   ND_TYPE,
+  NDP_CODEC,
   NDP_DROP_REASONS,
   type NdpContext,
   type NdpDropReason,
-  type NdpOutcome,
+  type NdpFacts,
+  type Solicitation,
   unsolicitedAdvertisement,
 } from './frames/ndp.ts';
 import { InterfaceError, type InterfaceInfo, requireInterfaceInfo } from './interface-info.ts';
-import { type FrameSocket, type OpenFrameSocket, PacketSocket, type SendResult } from './packet-socket.ts';
+import type { OpenFrameSocket } from './packet-socket.ts';
 
 /** NdpResult is what onFrame sees for every received frame: a drop reason, or the answer and how sending went. */
-export type NdpResult =
-  | Extract<NdpOutcome, { answer: false }>
-  | (Extract<NdpOutcome, { answer: true }> & { sent: SendResult });
+export type NdpResult = ResponderResult<NdpDropReason, NdpFacts>;
 
 /** NdpCounter is a drop reason or the fate of an answer; stats() counts each. */
-export type NdpCounter = NdpDropReason | 'answered' | 'send-failed';
+export type NdpCounter = ResponderCounter<NdpDropReason>;
 
 /** NdpResponderDeps are the responder's collaborators; only `ifname` and `shouldAnswer` are required. */
 export interface NdpResponderDeps {
@@ -41,12 +47,15 @@ export interface NdpResponderDeps {
   readonly shouldAnswer: (ip: string, ifname: string) => boolean;
   readonly onFrame?: (result: NdpResult) => void;
   readonly onError?: (err: Error) => void;
+  /** drops counts frames not answered, by reason (metal_vrrp_neighbor_requests_dropped_total). */
+  readonly drops?: DropCounter;
   readonly interfaceInfo?: InterfaceInfo;
   /** IPv6 source of answers: our link-local (default, as MetalLB) or the VIP itself (as Linux for its addresses). */
   readonly answerFrom?: 'link-local' | 'target';
   /** Receive every multicast frame (PACKET_MR_ALLMULTI) instead of joining groups with listenFor. */
   readonly allMulticast?: boolean;
   readonly openSocket?: OpenFrameSocket;
+  readonly clock?: Clock;
   readonly sleep?: Sleep;
 }
 
@@ -59,21 +68,25 @@ export type NdpAnnounceResult = AnnounceResult;
  */
 export const NA_ANNOUNCE_DEFAULTS = { count: 3, spacingMs: 1000 } as const;
 
+/** NDP_FAMILY: IPv6 frames filtered in the kernel to ICMPv6 type 135, read and answered by NDP_CODEC. */
+export const NDP_FAMILY: NeighborFamily<NdpContext, Solicitation, NdpDropReason, NdpFacts> = {
+  family: 'ipv6',
+  ethertype: ETHERTYPE.ipv6,
+  filter: ipv6Filter(ICMPV6, ND_TYPE.solicitation),
+  dropReasons: NDP_DROP_REASONS,
+  codec: NDP_CODEC,
+};
+
 /**
- * NdpResponder owns one IPv6 packet socket (filtered in the kernel to ICMPv6 type 135) and its read loop.
- * The constructor opens it; it throws InterfaceError (unknown interface, no link-local address) or
+ * NdpResponder is the FrameResponder for NDP plus solicited-node group membership and unsolicited NAs. The
+ * constructor opens the socket; it throws InterfaceError (unknown interface, no link-local address) or
  * PacketSocketError. stop() ends it.
  */
 export class NdpResponder {
   readonly ifname: string;
   readonly mac: string;
   readonly linkLocal: string;
-  readonly #socket: FrameSocket;
-  readonly #ctx: NdpContext;
-  readonly #onFrame: ((result: NdpResult) => void) | undefined;
-  readonly #sleep: Sleep;
-  readonly #stop = new AbortController();
-  readonly #counts = new Map<NdpCounter, number>(); // counter -> frames
+  readonly #responder: FrameResponder<NdpContext, Solicitation, NdpDropReason, NdpFacts>;
   readonly #listening = new Set<string>(); // VIPs whose solicited-node group we joined
 
   constructor(deps: NdpResponderDeps) {
@@ -82,25 +95,24 @@ export class NdpResponder {
     this.ifname = deps.ifname;
     this.mac = info.mac;
     this.linkLocal = info.linkLocal;
-    this.#ctx = {
-      mac: info.mac,
-      ifname: deps.ifname,
-      linkLocal: info.linkLocal,
-      answerFrom: deps.answerFrom ?? 'link-local',
-      shouldAnswer: deps.shouldAnswer,
-    };
-    this.#onFrame = deps.onFrame;
-    this.#sleep = deps.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
-    for (const reason of [...NDP_DROP_REASONS, 'answered', 'send-failed'] as const) this.#counts.set(reason, 0);
-    const open = deps.openSocket ?? PacketSocket.open;
-    this.#socket = open({
-      ifindex: info.index,
-      ethertype: ETHERTYPE.ipv6,
-      filter: ipv6Filter(ICMPV6, ND_TYPE.solicitation),
-      onFrame: (frame, pktType) => this.#handle(frame, pktType),
+    this.#responder = new FrameResponder<NdpContext, Solicitation, NdpDropReason, NdpFacts>({
+      info,
+      family: NDP_FAMILY,
+      ctx: {
+        mac: info.mac,
+        ifname: deps.ifname,
+        linkLocal: info.linkLocal,
+        answerFrom: deps.answerFrom ?? 'link-local',
+        shouldAnswer: deps.shouldAnswer,
+      },
+      ...(deps.onFrame === undefined ? {} : { onFrame: deps.onFrame }),
       ...(deps.onError === undefined ? {} : { onError: deps.onError }),
+      ...(deps.drops === undefined ? {} : { drops: deps.drops }),
+      ...(deps.openSocket === undefined ? {} : { openSocket: deps.openSocket }),
+      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
     });
-    if (deps.allMulticast) this.#socket.setAllMulticast?.(true);
+    if (deps.allMulticast) this.#responder.socket.setAllMulticast?.(true);
   }
 
   /** listenFor joins the solicited-node group of `ip` so multicast NS for it pass the NIC filter; false for a bad IP. */
@@ -109,7 +121,7 @@ export class NdpResponder {
     if (bytes === undefined) return false;
     const key = formatIpv6(bytes);
     if (!this.#listening.has(key)) {
-      this.#socket.addMembership(ipv6MulticastMac(solicitedNodeMulticast(bytes)));
+      this.#responder.socket.addMembership(ipv6MulticastMac(solicitedNodeMulticast(bytes)));
       this.#listening.add(key);
     }
     return true;
@@ -119,12 +131,12 @@ export class NdpResponder {
   stopListeningFor(ip: string): void {
     const bytes = ipv6Bytes(ip);
     if (bytes === undefined || !this.#listening.delete(formatIpv6(bytes))) return;
-    this.#socket.dropMembership(ipv6MulticastMac(solicitedNodeMulticast(bytes)));
+    this.#responder.socket.dropMembership(ipv6MulticastMac(solicitedNodeMulticast(bytes)));
   }
 
   /** stats returns a copy of the counters, every reason present (zero included). */
   stats(): Readonly<Record<NdpCounter, number>> {
-    return Object.fromEntries(this.#counts) as Record<NdpCounter, number>;
+    return this.#responder.stats();
   }
 
   /**
@@ -135,38 +147,18 @@ export class NdpResponder {
     ip: string,
     options: { count?: number; spacingMs?: number; signal?: AbortSignal } = {},
   ): Promise<NdpAnnounceResult> {
-    const count = options.count ?? NA_ANNOUNCE_DEFAULTS.count;
-    const spacingMs = options.spacingMs ?? NA_ANNOUNCE_DEFAULTS.spacingMs;
     const frame = unsolicitedAdvertisement(this.mac, this.linkLocal, ip);
     if (frame === undefined) return { ok: false, reason: 'bad-address', detail: ip, frames: 0 };
-    if (!validRounds(count, spacingMs)) {
-      return { ok: false, reason: 'bad-options', detail: JSON.stringify(options), frames: 0 };
-    }
-    const signal = options.signal ? AbortSignal.any([this.#stop.signal, options.signal]) : this.#stop.signal;
-    const send = (f: Buffer) => this.#socket.send(f);
-    return announceRounds({ count, spacingMs, signal, sleep: this.#sleep, frames: [frame], send });
+    return this.#responder.announce([frame], {
+      count: options.count ?? NA_ANNOUNCE_DEFAULTS.count,
+      spacingMs: options.spacingMs ?? NA_ANNOUNCE_DEFAULTS.spacingMs,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
   }
 
   /** stop closes the socket (leaving every group) and cancels announcements in progress; safe to call twice. */
   stop(): void {
-    this.#stop.abort();
+    this.#responder.stop();
     this.#listening.clear();
-    this.#socket.close();
-  }
-
-  #handle(frame: Buffer, pktType: number): void {
-    const outcome = answerSolicitation(frame, pktType, this.#ctx);
-    if (!outcome.answer) {
-      this.#count(outcome.reason);
-      this.#onFrame?.(outcome);
-      return;
-    }
-    const sent = this.#socket.send(outcome.reply);
-    this.#count(sent.ok ? 'answered' : 'send-failed');
-    this.#onFrame?.({ ...outcome, sent });
-  }
-
-  #count(counter: NdpCounter): void {
-    this.#counts.set(counter, (this.#counts.get(counter) ?? 0) + 1);
   }
 }

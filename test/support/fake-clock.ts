@@ -1,47 +1,32 @@
-import type { Clock } from '../../src/speaker/runtime/scheduler.ts';
+import { VirtualClock } from '../../vrrp/sim/clock.ts';
 
-/** FakeClock is a Clock whose time moves only when a test calls advance(); timers fire in deadline order. */
-export class FakeClock implements Clock {
-  #now = 0;
-  #seq = 0;
-  // handle id -> pending timer
-  readonly #timers = new Map<number, { at: number; fn: () => void; seq: number }>();
+/** settle lets pending promise callbacks and I/O callbacks run (a few turns of the event loop, no time passes). */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+}
 
-  now(): number {
-    return this.#now;
-  }
-
-  setTimer(fn: () => void, delayMs: number): unknown {
-    const id = ++this.#seq;
-    this.#timers.set(id, { at: this.#now + Math.max(0, delayMs), fn, seq: id });
-    return id;
-  }
-
-  clearTimer(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-
-  /** pending counts armed timers, so tests can check that at most one is armed. */
-  get pending(): number {
-    return this.#timers.size;
-  }
-
-  /** advance moves time forward by ms, firing every timer that falls due on the way, in order. */
-  advance(ms: number): void {
-    const end = this.#now + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void; seq: number }] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].at > end) continue;
-        if (!next || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[1].seq < next[1].seq)) {
-          next = entry;
-        }
-      }
-      if (!next) break;
-      this.#timers.delete(next[0]);
-      this.#now = Math.max(this.#now, next[1].at);
-      next[1].fn();
+/**
+ * FakeClock is the VirtualClock (vrrp/sim/clock.ts) with helpers for asynchronous code: tick() fires due timers
+ * one at a time and lets promises settle after each, so a timer that starts async work sees that work finish
+ * before the next timer fires, as it would on the real clock with a fast peer.
+ */
+export class FakeClock extends VirtualClock {
+  /** tick advances `ms`, settling promises before and after each timer; `each` runs after every fired timer. */
+  async tick(ms: number, each?: () => void): Promise<void> {
+    const end = this.now() + Math.max(0, ms);
+    await settle();
+    while (this.runNext(end)) {
+      await settle();
+      each?.();
     }
-    this.#now = end;
+    this.advance(end - this.now());
+    await settle();
+  }
+
+  /** fireNext fires the earliest armed timer, however far away, and settles; false when none is armed. */
+  async fireNext(): Promise<boolean> {
+    const fired = this.runNext();
+    await settle();
+    return fired;
   }
 }

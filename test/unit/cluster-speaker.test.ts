@@ -17,6 +17,7 @@ import type {
   TransitionListener,
 } from '../../src/speaker/router-spec.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 const NS = 'metallb-system';
 const NODES = ['node-a', 'node-b', 'node-c'];
@@ -97,6 +98,8 @@ let host: FakeHost;
 let metrics: ReturnType<typeof createSpeakerMetrics>;
 let logs: string[];
 let speaker: ClusterSpeaker;
+let clock: FakeClock;
+let failWrites: number; // how many writeL2Status calls fail next
 
 beforeEach(() => {
   objects = cluster();
@@ -105,6 +108,8 @@ beforeEach(() => {
   events = [];
   logs = [];
   host = new FakeHost();
+  clock = new FakeClock();
+  failWrites = 0;
   metrics = createSpeakerMetrics({ processMetrics: false });
   speaker = new ClusterSpeaker({
     nodeName: 'node-a',
@@ -119,6 +124,10 @@ beforeEach(() => {
     host,
     writeL2Status: async (w) => {
       writes.push([...w]);
+      if (failWrites > 0) {
+        failWrites--;
+        return w.length;
+      }
       for (const x of w) {
         if (x.op === 'create') stored.push({ ...x.object, metadata: { ...x.object.metadata, resourceVersion: '1' } });
         if (x.op === 'delete') stored = stored.filter((o) => o.metadata.name !== x.name);
@@ -126,6 +135,7 @@ beforeEach(() => {
       return 0;
     },
     recordEvent: (e, uid) => events.push([e, uid]),
+    clock,
     metrics,
     logger: createLogger({ level: 'debug', destination: { write: (l: string) => void logs.push(l) } }),
   });
@@ -179,6 +189,23 @@ describe('ClusterSpeaker', () => {
     assert.equal(writes.length, 2);
     assert.equal(writes[1]![0]!.op, 'delete');
     assert.equal(stored.length, 0);
+  });
+
+  test('a failed status write is retried after retryMs (1 s) on the clock, and not before', async () => {
+    speaker.reconcile();
+    failWrites = 1;
+    host.transition('ipv4/7', 'master');
+    await speaker.idle();
+    assert.equal(writes.length, 1);
+    assert.equal(stored.length, 0, 'the write failed');
+    await clock.tick(999);
+    assert.equal(writes.length, 1, 'not retried before retryMs');
+    await clock.tick(1);
+    await speaker.idle();
+    assert.equal(writes.length, 2, 'retried once');
+    assert.equal(stored.length, 1);
+    await clock.tick(5_000);
+    assert.equal(writes.length, 2, 'nothing more to write');
   });
 
   test('a node that becomes excluded resigns (stop with priority 0) and drops its status', async () => {

@@ -12,6 +12,8 @@ import { silentLogger } from '../../src/log.ts';
 import { createControllerMetrics } from '../../src/metrics.ts';
 import type { ConfigSnapshot, IPAddressPoolObject } from '../../src/model/config.ts';
 import type { ObservedService } from '../../src/model/observed-service.ts';
+import type { Clock } from '../../vrrp/clock.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 class World implements ServiceSource, StatusWriter, EventRecorder {
   readonly services = new Map<string, ObservedService>();
@@ -47,6 +49,7 @@ class World implements ServiceSource, StatusWriter, EventRecorder {
     this.services.delete(key);
     for (const l of this.svcListeners) l(key, 'delete');
   }
+  snapshots = 0; // configuration reads by the controller
   snapshot(): ConfigSnapshot {
     return { pools: this.pools, l2Advertisements: [] };
   }
@@ -89,10 +92,13 @@ const svc = (name: string, ips: string[] = [], ts = '2026-01-01T00:00:00Z'): Obs
   status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } },
 });
 
-function start(world: World) {
+function start(world: World, clock?: Clock) {
   const config: ConfigSource = {
     synced: () => world.synced(),
-    snapshot: () => world.snapshot(),
+    snapshot: () => {
+      world.snapshots++;
+      return world.snapshot();
+    },
     onChange: (l) => {
       world.cfgListeners.push(l);
     },
@@ -106,6 +112,7 @@ function start(world: World) {
     metrics: createControllerMetrics({ processMetrics: false }),
     logger: silentLogger(),
     namespace: 'metallb-system',
+    ...(clock ? { clock } : {}),
   });
 }
 
@@ -169,4 +176,27 @@ test('configFingerprint ignores status and resourceVersion, sees spec, labels an
   assert.equal(fp(base), fp({ ...base, metadata: { name: 'p', resourceVersion: '2' }, status: { assignedIPv4: 3 } }));
   assert.notEqual(fp(base), fp({ ...base, spec: { addresses: ['10.0.0.0/29'] } }));
   assert.notEqual(fp(base), fp({ ...base, metadata: { name: 'p', annotations: { 'metal-vrrp.io/vrid-range': '5' } } }));
+});
+
+test('a burst of config changes is applied once, CONFIG_DEBOUNCE_MS (20 ms) after the first', async () => {
+  const clock = new FakeClock();
+  const w = new World();
+  w.pools = [{ metadata: { name: 'p' }, spec: { addresses: ['10.0.0.1/32'] } }];
+  w.services.set('ns/a', svc('a'));
+  const c = start(w, clock);
+  w.openGate();
+  await c.whenReady();
+  const reads = w.snapshots;
+  w.pools = [{ metadata: { name: 'p' }, spec: { addresses: ['10.0.0.1-10.0.0.2'] } }];
+  w.configChanged();
+  await clock.tick(10);
+  w.configChanged();
+  w.configChanged();
+  await clock.tick(9);
+  assert.equal(w.snapshots, reads, 'nothing applied before the debounce ends');
+  await clock.tick(1);
+  assert.equal(w.snapshots, reads + 1, 'applied once for the burst');
+  await clock.tick(1_000);
+  assert.equal(w.snapshots, reads + 1);
+  await c.stop();
 });

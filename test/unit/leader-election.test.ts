@@ -1,5 +1,5 @@
 // leader-election.test.ts — the Lease election rule (decideLease) as a table, and the LeaderElector loop driven by a
-// fake clock against an in-memory Lease with resourceVersion conflicts: one leader at a time, release hands over at
+// virtual clock (FakeClock, wall time starting at T0) against an in-memory Lease with resourceVersion conflicts: one leader at a time, release hands over at
 // the next retry, a silent leader is replaced only after leaseDuration, API errors are counted and retried, and a
 // leader that cannot renew for renewDeadline gives up.
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import {
   type StoredLease,
 } from '../../src/k8s/leader-election.ts';
 import { silentLogger } from '../../src/log.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -95,44 +96,6 @@ test('releasedRecord: no holder, transitions kept', () => {
   assert.equal(r.renewTime, T0 + 5);
 });
 
-/** FakeTime is a clock and a timer queue; advance runs due timers in order and lets promises settle between. */
-class FakeTime {
-  now = T0;
-  #timers: { at: number; fn: () => void; id: number }[] = [];
-  #id = 0;
-  readonly clock = { now: () => this.now };
-  readonly timers = {
-    setTimeout: (fn: () => void, ms: number): unknown => {
-      const id = ++this.#id;
-      this.#timers.push({ at: this.now + ms, fn, id });
-      return id;
-    },
-    clearTimeout: (h: unknown): void => {
-      this.#timers = this.#timers.filter((t) => t.id !== h);
-    },
-  };
-
-  async advance(ms: number, each?: () => void): Promise<void> {
-    const end = this.now + ms;
-    for (;;) {
-      await settle();
-      const next = this.#timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
-      if (!next) break;
-      this.#timers = this.#timers.filter((t) => t !== next);
-      this.now = next.at;
-      next.fn();
-      await settle();
-      each?.();
-    }
-    this.now = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-}
-
 class ApiFailure extends Error {
   constructor(readonly code: number) {
     super(`HTTP ${code}`);
@@ -191,7 +154,7 @@ interface Candidate {
 
 const FAST = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500 };
 
-function candidate(identity: string, lease: MemoryLease, time: FakeTime, api: LeaseApi = lease.api()): Candidate {
+function candidate(identity: string, lease: MemoryLease, time: FakeClock, api: LeaseApi = lease.api()): Candidate {
   const c: Candidate = {
     started: 0,
     lost: [],
@@ -204,8 +167,7 @@ function candidate(identity: string, lease: MemoryLease, time: FakeTime, api: Le
     identity,
     logger: silentLogger(),
     ...FAST,
-    clock: time.clock,
-    timers: time.timers,
+    clock: time,
     leader: {
       set: (v) => {
         c.leaderGauge = v;
@@ -219,14 +181,14 @@ function candidate(identity: string, lease: MemoryLease, time: FakeTime, api: Le
 }
 
 test('LeaderElector: two candidates, exactly one leads; both start at the same instant', async () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const lease = new MemoryLease();
   const a = candidate('a', lease, time);
   const b = candidate('b', lease, time);
   a.elector.start();
   b.elector.start();
   let leadersMax = 0;
-  await time.advance(20_000, () => {
+  await time.tick(20_000, () => {
     const n = [a, b].filter((c) => c.elector.isLeader()).length;
     leadersMax = Math.max(leadersMax, n);
   });
@@ -245,41 +207,41 @@ test('LeaderElector: two candidates, exactly one leads; both start at the same i
 });
 
 test('LeaderElector: graceful stop releases, the standby takes over at its next retry', async () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const lease = new MemoryLease();
   const a = candidate('a', lease, time);
   a.elector.start();
-  await time.advance(100);
+  await time.tick(100);
   assert.ok(a.elector.isLeader());
   const b = candidate('b', lease, time);
   b.elector.start();
-  await time.advance(2_000);
+  await time.tick(2_000);
   assert.ok(!b.elector.isLeader());
   await a.elector.stop();
   assert.equal(lease.stored?.record.holderIdentity, '', 'released');
   assert.equal(a.lost.length, 0, 'a stop is not a loss');
-  await time.advance(FAST.retryPeriodMs);
+  await time.tick(FAST.retryPeriodMs);
   assert.ok(b.elector.isLeader(), 'taken within one retryPeriod');
   assert.equal(lease.stored?.record.leaseTransitions, 1, 'created by a (0), taken by b (1)');
   await b.elector.stop();
 });
 
 test('LeaderElector: a leader that stops renewing without release is replaced only after leaseDuration', async () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const lease = new MemoryLease();
   const a = candidate('a', lease, time);
   a.elector.start();
-  await time.advance(100);
+  await time.tick(100);
   const b = candidate('b', lease, time);
   b.elector.start();
-  await time.advance(1_000);
+  await time.tick(1_000);
   const lastRenew = lease.stored?.record.renewTime ?? 0;
   await a.elector.stop({ release: false }); // as a crash: the Lease stays held by a
   assert.equal(lease.stored?.record.holderIdentity, 'a');
   // b saw the last renewal at most one retryPeriod after it was made.
-  await time.advance(lastRenew + FAST.leaseDurationMs - time.now - 1);
+  await time.tick(lastRenew + FAST.leaseDurationMs - time.wallNow() - 1);
   assert.ok(!b.elector.isLeader(), 'not before leaseDuration since the last renewal');
-  await time.advance(FAST.retryPeriodMs * 2 + 1);
+  await time.tick(FAST.retryPeriodMs * 2 + 1);
   assert.ok(b.elector.isLeader(), 'taken once the Lease expired');
   assert.equal(lease.stored?.record.holderIdentity, 'b');
   assert.equal(lease.stored?.record.leaseTransitions, 1);
@@ -287,35 +249,35 @@ test('LeaderElector: a leader that stops renewing without release is replaced on
 });
 
 test('LeaderElector: failed renewals shorter than renewDeadline are counted and retried', async () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const lease = new MemoryLease();
   const a = candidate('a', lease, time);
   a.elector.start();
-  await time.advance(100);
+  await time.tick(100);
   assert.ok(a.elector.isLeader());
   lease.fail = { op: 'update', code: 500, remaining: 3 };
-  await time.advance(FAST.retryPeriodMs * 5);
+  await time.tick(FAST.retryPeriodMs * 5);
   assert.ok(a.elector.isLeader(), 'still leading');
   assert.equal(a.errors.get('update'), 3);
   assert.deepEqual(a.lost, []);
   lease.fail = { op: 'get', code: 503, remaining: 2 };
-  await time.advance(FAST.retryPeriodMs * 4);
+  await time.tick(FAST.retryPeriodMs * 4);
   assert.ok(a.elector.isLeader());
   assert.equal(a.errors.get('get'), 2);
   await a.elector.stop();
 });
 
 test('LeaderElector: no renewal for renewDeadline loses leadership once, before anyone may take over', async () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const lease = new MemoryLease();
   const a = candidate('a', lease, time);
   a.elector.start();
-  await time.advance(100);
+  await time.tick(100);
   const lastRenew = lease.stored?.record.renewTime ?? 0;
   lease.fail = { op: 'any', code: 503, remaining: 1_000 };
   let lostAt = 0;
-  await time.advance(FAST.leaseDurationMs * 2, () => {
-    if (a.lost.length > 0 && lostAt === 0) lostAt = time.now;
+  await time.tick(FAST.leaseDurationMs * 2, () => {
+    if (a.lost.length > 0 && lostAt === 0) lostAt = time.wallNow();
   });
   assert.equal(a.lost.length, 1);
   assert.match(a.lost[0]!, /no renewal/);
@@ -324,7 +286,7 @@ test('LeaderElector: no renewal for renewDeadline loses leadership once, before 
   assert.ok(!a.elector.isLeader());
   assert.equal(a.leaderGauge, 0);
   const calls = [...a.errors.values()].reduce((x, y) => x + y, 0);
-  await time.advance(10_000);
+  await time.tick(10_000);
   assert.equal(
     [...a.errors.values()].reduce((x, y) => x + y, 0),
     calls,
@@ -333,50 +295,52 @@ test('LeaderElector: no renewal for renewDeadline loses leadership once, before 
 });
 
 test('LeaderElector: a hanging API call counts as failed after renewDeadline', async () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const lease = new MemoryLease();
   const a = candidate('a', lease, time);
   a.elector.start();
-  await time.advance(100);
+  await time.tick(100);
   lease.fail = { op: 'get', code: 0, remaining: 1, hang: true };
-  await time.advance(FAST.leaseDurationMs);
+  await time.tick(FAST.leaseDurationMs);
   assert.equal(a.lost.length, 1, 'gave up while the call hung');
   assert.equal(a.errors.get('get'), 1);
 });
 
 test('LeaderElector: a Lease taken by someone else ends leadership at once', async () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const lease = new MemoryLease();
   const a = candidate('a', lease, time);
   a.elector.start();
-  await time.advance(100);
+  await time.tick(100);
   const s = lease.stored!;
-  lease.stored = { record: { ...s.record, holderIdentity: 'intruder', renewTime: time.now }, resourceVersion: '999' };
-  await time.advance(FAST.retryPeriodMs);
+  lease.stored = {
+    record: { ...s.record, holderIdentity: 'intruder', renewTime: time.wallNow() },
+    resourceVersion: '999',
+  };
+  await time.tick(FAST.retryPeriodMs);
   assert.equal(a.lost.length, 1);
   assert.match(a.lost[0]!, /intruder/);
 });
 
 test('LeaderElector: conflicting writes (409) are retried, not fatal', async () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const lease = new MemoryLease();
   const a = candidate('a', lease, time);
   lease.fail = { op: 'create', code: 409, remaining: 2 };
   a.elector.start();
-  await time.advance(FAST.retryPeriodMs * 3);
+  await time.tick(FAST.retryPeriodMs * 3);
   assert.ok(a.elector.isLeader());
   assert.equal(a.errors.get('create'), 2);
   await a.elector.stop();
 });
 
 test('LeaderElector: timings must satisfy leaseDuration > renewDeadline > retryPeriod; defaults are client-go', () => {
-  const time = new FakeTime();
+  const time = new FakeClock({ epochMs: T0 });
   const base = {
     api: new MemoryLease().api(),
     identity: 'a',
     logger: silentLogger(),
-    clock: time.clock,
-    timers: time.timers,
+    clock: time,
     onStartedLeading: () => {},
     onStoppedLeading: () => {},
   };

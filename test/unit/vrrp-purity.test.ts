@@ -6,11 +6,12 @@
  */
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { tsFiles } from '../support/source-files.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const VRRP = join(ROOT, 'vrrp');
@@ -38,14 +39,6 @@ const FORBIDDEN_NAMES = new Set([
   'fetch',
   'require',
 ]);
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return tsFiles(path);
-    return name.endsWith('.ts') ? [path] : [];
-  });
-}
 
 /** moduleSpecifiers lists every module a file loads: import, export … from, import(), require() and import types. */
 function moduleSpecifiers(sf: ts.SourceFile): string[] {

@@ -1,11 +1,14 @@
 // KeyedQueue's guarantees (one wait per key, never two runs of a key at once, a key added while running runs again,
-// a concurrency cap, paused until started, stop waits for running handlers) and the backoff formula.
+// a concurrency cap, paused until started, stop waits for running handlers, addAfter on the virtual clock) and the
+// backoff formula. No test waits in real time: handlers that take time sleep on a FakeClock the test advances.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KeyedQueue } from '../../src/controller/work-queue.ts';
 import { backoffDelay } from '../../src/k8s/backoff.ts';
 import { silentLogger } from '../../src/log.ts';
+import { sleep } from '../../vrrp/clock.ts';
+import { FakeClock, settle } from '../support/fake-clock.ts';
 
 function deferred() {
   let resolve: () => void = () => {};
@@ -55,6 +58,7 @@ describe('KeyedQueue', () => {
   });
 
   test('at most `concurrency` keys run at once; a failing handler does not stop the queue', async () => {
+    const clock = new FakeClock();
     let active = 0;
     let maxActive = 0;
     const done: string[] = [];
@@ -64,7 +68,7 @@ describe('KeyedQueue', () => {
       handler: async (k) => {
         active++;
         maxActive = Math.max(maxActive, active);
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(clock, 5);
         active--;
         if (k === 'k1') throw new Error('boom');
         done.push(k);
@@ -72,7 +76,13 @@ describe('KeyedQueue', () => {
     });
     q.start();
     for (let i = 0; i < 6; i++) q.add(`k${i}`);
-    await q.idle();
+    let idle = false;
+    void q.idle().then(() => {
+      idle = true;
+    });
+    for (let i = 0; i < 100 && !idle; i++) await clock.tick(5);
+    assert.ok(idle);
+    assert.equal(clock.now(), 15, 'six 5 ms handlers, two at a time');
     assert.equal(maxActive, 2);
     assert.deepEqual(done.sort(), ['k0', 'k2', 'k3', 'k4', 'k5']);
   });
@@ -95,11 +105,35 @@ describe('KeyedQueue', () => {
     const s = q.stop().then(() => {
       stopped = true;
     });
-    await new Promise((r) => setTimeout(r, 5));
+    await settle();
     assert.equal(stopped, false);
     gate.resolve();
     await s;
     assert.deepEqual(runs, ['a']);
+  });
+
+  test('addAfter queues a key once its delay has passed; a second addAfter keeps the first; stop cancels', async () => {
+    const clock = new FakeClock();
+    const runs: [string, number][] = [];
+    const q = new KeyedQueue({
+      concurrency: 4,
+      logger: silentLogger(),
+      clock,
+      handler: async (k) => void runs.push([k, clock.now()]),
+    });
+    q.start();
+    q.addAfter('a', 100);
+    q.addAfter('a', 10);
+    q.addAfter('b', 300);
+    await clock.tick(99);
+    assert.deepEqual(runs, []);
+    assert.equal(q.size, 0, 'delayed keys are not counted');
+    await clock.tick(1);
+    assert.deepEqual(runs, [['a', 100]]);
+    await q.stop();
+    await clock.tick(1_000);
+    assert.deepEqual(runs, [['a', 100]], 'b was cancelled by stop');
+    assert.equal(clock.pending, 0);
   });
 });
 

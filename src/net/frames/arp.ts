@@ -5,6 +5,13 @@
 
 import { formatIpv4, ipv4Bytes } from './address.ts';
 import { BROADCAST_MAC, decodeEthernet, ETHERTYPE, encodeEthernet, formatMac, macBytes, ZERO_MAC } from './ethernet.ts';
+import {
+  answerNeighbor,
+  NEIGHBOR_DROP_REASONS,
+  type NeighborCodec,
+  type NeighborContext,
+  type NeighborOutcome,
+} from './neighbor.ts';
 
 /** ARP_LENGTH is the size of an Ethernet/IPv4 ARP packet: 8 fixed bytes + 2 × (6 + 4). */
 export const ARP_LENGTH = 28;
@@ -85,62 +92,59 @@ export function gratuitousArp(mac: string, ip: string, form: GratuitousForm): Bu
 
 /** ARP_DROP_REASONS lists why a frame on the ARP socket is not answered, for pre-registered metric labels. */
 export const ARP_DROP_REASONS = [
-  'own-frame', // PACKET_OUTGOING, or sent from our own MAC
-  'other-host', // unicast to another MAC, seen only in promiscuous mode (PACKET_OTHERHOST)
-  'malformed', // shorter than Ethernet + ARP, or not Ethernet/IPv4 ARP
+  ...NEIGHBOR_DROP_REASONS,
   'not-request', // a reply or another opcode: we answer requests only (RFC 826)
   'announcement', // someone's gratuitous ARP (sender IP = target IP): never answered
-  'not-ours', // shouldAnswer said no: not a VIP this node masters on this interface
 ] as const;
 
 /** ArpDropReason is one of ARP_DROP_REASONS. */
 export type ArpDropReason = (typeof ARP_DROP_REASONS)[number];
 
 /** ArpContext is what answerArp needs of the responder: our MAC, the interface and the VIP predicate. */
-export interface ArpContext {
-  readonly mac: string;
-  readonly ifname: string;
-  shouldAnswer(ip: string, ifname: string): boolean;
+export type ArpContext = NeighborContext;
+
+/** ArpFacts: who asked, reported with each answer. */
+export interface ArpFacts {
+  readonly requester: { mac: string; ip: string };
 }
 
 /** ArpOutcome is the reply to send for a request, or the reason the frame is not answered. */
-export type ArpOutcome =
-  | {
-      readonly answer: true;
-      readonly ip: string;
-      readonly requester: { mac: string; ip: string };
-      readonly reply: Buffer;
-    }
-  | { readonly answer: false; readonly reason: ArpDropReason; readonly detail?: string };
-
-const PACKET_OTHERHOST = 3;
-const PACKET_OUTGOING = 4;
+export type ArpOutcome = NeighborOutcome<ArpDropReason, ArpFacts>;
 
 /**
- * answerArp decides what to do with one frame from the ARP socket: a reply frame (RFC 826: op 2, our MAC and the
- * VIP as sender, the requester as target, unicast to the requester's hardware address) or a drop reason.
+ * ARP_CODEC reads an Ethernet/IPv4 ARP request and builds its reply (RFC 826: op 2, our MAC and the VIP as sender,
+ * the requester as target, unicast to the requester's hardware address).
+ */
+export const ARP_CODEC: NeighborCodec<ArpContext, ArpPacket, ArpDropReason, ArpFacts> = {
+  parse(frame, ctx) {
+    const eth = decodeEthernet(frame);
+    if (!eth.ok) return { ok: false, reason: 'malformed', detail: 'short ethernet header' };
+    if (eth.ethertype !== ETHERTYPE.arp)
+      return { ok: false, reason: 'malformed', detail: `ethertype ${eth.ethertype}` };
+    const arp = decodeArp(eth.payload);
+    if (!arp.ok) return { ok: false, reason: 'malformed', detail: arp.reason };
+    if (eth.src === ctx.mac || arp.senderMac === ctx.mac) return { ok: false, reason: 'own-frame' };
+    if (arp.op !== ARP_OP.request) return { ok: false, reason: 'not-request', detail: `op ${arp.op}` };
+    if (arp.senderIp === arp.targetIp) return { ok: false, reason: 'announcement', detail: arp.senderIp };
+    return { ok: true, target: arp.targetIp, request: arp };
+  },
+  reply(arp, target, ctx) {
+    const reply = arpFrame(arp.senderMac, ctx.mac, {
+      op: ARP_OP.reply,
+      senderMac: ctx.mac,
+      senderIp: target,
+      targetMac: arp.senderMac,
+      targetIp: arp.senderIp,
+    });
+    if (reply === undefined) return { ok: false, detail: `bad own MAC ${ctx.mac}` };
+    return { ok: true, reply, facts: { requester: { mac: arp.senderMac, ip: arp.senderIp } } };
+  },
+};
+
+/**
+ * answerArp decides what to do with one frame from the ARP socket: a reply frame (ARP_CODEC) or a drop reason.
  * Probes (sender IP 0.0.0.0, RFC 5227 §2.1.1) for a VIP are answered, which tells the prober the address is in use.
  */
 export function answerArp(frame: Buffer, pktType: number, ctx: ArpContext): ArpOutcome {
-  if (pktType === PACKET_OUTGOING) return { answer: false, reason: 'own-frame' };
-  if (pktType === PACKET_OTHERHOST) return { answer: false, reason: 'other-host' };
-  const eth = decodeEthernet(frame);
-  if (!eth.ok) return { answer: false, reason: 'malformed', detail: 'short ethernet header' };
-  if (eth.ethertype !== ETHERTYPE.arp)
-    return { answer: false, reason: 'malformed', detail: `ethertype ${eth.ethertype}` };
-  const arp = decodeArp(eth.payload);
-  if (!arp.ok) return { answer: false, reason: 'malformed', detail: arp.reason };
-  if (eth.src === ctx.mac || arp.senderMac === ctx.mac) return { answer: false, reason: 'own-frame' };
-  if (arp.op !== ARP_OP.request) return { answer: false, reason: 'not-request', detail: `op ${arp.op}` };
-  if (arp.senderIp === arp.targetIp) return { answer: false, reason: 'announcement', detail: arp.senderIp };
-  if (!ctx.shouldAnswer(arp.targetIp, ctx.ifname)) return { answer: false, reason: 'not-ours', detail: arp.targetIp };
-  const reply = arpFrame(arp.senderMac, ctx.mac, {
-    op: ARP_OP.reply,
-    senderMac: ctx.mac,
-    senderIp: arp.targetIp,
-    targetMac: arp.senderMac,
-    targetIp: arp.senderIp,
-  });
-  if (reply === undefined) return { answer: false, reason: 'malformed', detail: `bad own MAC ${ctx.mac}` };
-  return { answer: true, ip: arp.targetIp, requester: { mac: arp.senderMac, ip: arp.senderIp }, reply };
+  return answerNeighbor(ARP_CODEC, frame, pktType, ctx);
 }

@@ -13,6 +13,13 @@ import {
 } from './address.ts';
 import { decodeEthernet, ETHERTYPE, encodeEthernet, formatMac, ipv6MulticastMac, macBytes } from './ethernet.ts';
 import { decodeIpv6, encodeIpv6, upperLayerChecksum } from './ipv6.ts';
+import {
+  answerNeighbor,
+  NEIGHBOR_DROP_REASONS,
+  type NeighborCodec,
+  type NeighborContext,
+  type NeighborOutcome,
+} from './neighbor.ts';
 
 /** ICMPV6 is the Next Header value of ICMPv6 (RFC 4443). */
 export const ICMPV6 = 58;
@@ -179,72 +186,83 @@ export function unsolicitedAdvertisement(mac: string, source: string, target: st
 
 /** NDP_DROP_REASONS lists why a frame on the NDP socket is not answered, for pre-registered metric labels. */
 export const NDP_DROP_REASONS = [
-  'own-frame', // PACKET_OUTGOING, or sent from our own MAC
-  'other-host', // unicast to another MAC, seen only in promiscuous mode
-  'malformed', // short Ethernet/IPv6 header, not IPv6, short ICMPv6 message or a bad option (RFC 4861 §7.1.1)
+  ...NEIGHBOR_DROP_REASONS, // malformed: short Ethernet/IPv6 header, not IPv6, short ICMPv6 or a bad option (§7.1.1)
   'not-icmpv6', // next header is not 58 (extension headers are not walked)
   'not-solicitation', // ICMPv6 but not type 135
   'bad-hop-limit', // hop limit is not 255: the NS may come from off-link (RFC 4861 §7.1.1)
   'bad-checksum', // ICMPv6 checksum does not verify (RFC 4443 §2.3)
   'invalid-solicitation', // code not 0, multicast target, or a DAD probe not to solicited-node / with SLLA (§7.1.1)
-  'not-ours', // shouldAnswer said no
 ] as const;
 
 /** NdpDropReason is one of NDP_DROP_REASONS. */
 export type NdpDropReason = (typeof NDP_DROP_REASONS)[number];
 
 /** NdpContext is what answerSolicitation needs of the responder. */
-export interface NdpContext {
-  readonly mac: string;
-  readonly ifname: string;
+export interface NdpContext extends NeighborContext {
   /** Our link-local address: the IPv6 source of answers unless `answerFrom` is 'target'. */
   readonly linkLocal: string;
   /** 'link-local' (default, as MetalLB) or 'target' (the VIP itself, as Linux does for its own addresses). */
   readonly answerFrom?: 'link-local' | 'target';
-  shouldAnswer(ip: string, ifname: string): boolean;
+}
+
+/** NdpFacts: whether the answer is to a DAD probe (multicast, Solicited clear). */
+export interface NdpFacts {
+  readonly dad: boolean;
 }
 
 /** NdpOutcome is the advertisement to send for a solicitation, or why the frame is not answered. */
-export type NdpOutcome =
-  | { readonly answer: true; readonly ip: string; readonly dad: boolean; readonly reply: Buffer }
-  | { readonly answer: false; readonly reason: NdpDropReason; readonly detail?: string };
+export type NdpOutcome = NeighborOutcome<NdpDropReason, NdpFacts>;
+
+/** Solicitation is a validated NS with what its answer needs: the solicitor's address and link-layer address. */
+export interface Solicitation {
+  readonly dad: boolean;
+  readonly from: string; // the NS's IPv6 source
+  readonly fromMac: string; // its SLLA option, else the frame's source MAC
+}
 
 /**
- * answerSolicitation validates an NS per RFC 4861 §7.1.1 and, for a VIP, builds the NA of §7.2.4: unicast to the
- * solicitor (Ethernet destination from its SLLA option, else the frame's source MAC) with Solicited and Override
- * set, or, for a DAD probe (source ::), multicast to ff02::1 with Solicited clear.
+ * NDP_CODEC validates an NS per RFC 4861 §7.1.1 and builds the NA of §7.2.4: unicast to the solicitor (Ethernet
+ * destination from its SLLA option, else the frame's source MAC) with Solicited and Override set, or, for a DAD
+ * probe (source ::), multicast to ff02::1 with Solicited clear.
  */
+export const NDP_CODEC: NeighborCodec<NdpContext, Solicitation, NdpDropReason, NdpFacts> = {
+  parse(frame, ctx) {
+    const eth = decodeEthernet(frame);
+    if (!eth.ok || eth.ethertype !== ETHERTYPE.ipv6) return { ok: false, reason: 'malformed', detail: 'not IPv6' };
+    if (eth.src === ctx.mac) return { ok: false, reason: 'own-frame' };
+    const ip = decodeIpv6(eth.payload);
+    if (!ip.ok) return { ok: false, reason: 'malformed', detail: ip.reason };
+    if (ip.nextHeader !== ICMPV6) return { ok: false, reason: 'not-icmpv6', detail: `next header ${ip.nextHeader}` };
+    if (ip.payload.length < 1 || ip.payload[0] !== ND_TYPE.solicitation) {
+      return { ok: false, reason: 'not-solicitation', detail: `type ${ip.payload[0]}` };
+    }
+    if (ip.hopLimit !== ND_HOP_LIMIT) return { ok: false, reason: 'bad-hop-limit', detail: `hop limit ${ip.hopLimit}` };
+    const ns = decodeNd(ip.payload);
+    if (!ns.ok) return { ok: false, reason: 'malformed', detail: ns.reason };
+    if (upperLayerChecksum(ip.srcBytes, ip.dstBytes, ICMPV6, ip.payload) !== 0) {
+      return { ok: false, reason: 'bad-checksum' };
+    }
+    if (ns.code !== 0) return { ok: false, reason: 'invalid-solicitation', detail: `code ${ns.code}` };
+    if (isIpv6Multicast(ns.targetBytes))
+      return { ok: false, reason: 'invalid-solicitation', detail: 'multicast target' };
+    const dad = isIpv6Unspecified(ip.srcBytes);
+    if (dad && (!isSolicitedNodeMulticast(ip.dstBytes) || ns.sourceLinkLayer !== undefined)) {
+      return { ok: false, reason: 'invalid-solicitation', detail: 'DAD probe not to solicited-node or with SLLA' };
+    }
+    return { ok: true, target: ns.target, request: { dad, from: ip.src, fromMac: ns.sourceLinkLayer ?? eth.src } };
+  },
+  reply(ns, target, ctx) {
+    const src = ctx.answerFrom === 'target' ? target : ctx.linkLocal;
+    const ends = ns.dad
+      ? { srcMac: ctx.mac, dstMac: '33:33:00:00:00:01', src, dst: ALL_NODES }
+      : { srcMac: ctx.mac, dstMac: ns.fromMac, src, dst: ns.from };
+    const reply = neighborAdvertisementFrame(ends, target, { solicited: !ns.dad, override: true });
+    if (reply === undefined) return { ok: false, detail: `bad own address ${src}` };
+    return { ok: true, reply, facts: { dad: ns.dad } };
+  },
+};
+
+/** answerSolicitation decides what to do with one frame from the NDP socket: an NA (NDP_CODEC) or a drop reason. */
 export function answerSolicitation(frame: Buffer, pktType: number, ctx: NdpContext): NdpOutcome {
-  if (pktType === 4) return { answer: false, reason: 'own-frame' };
-  if (pktType === 3) return { answer: false, reason: 'other-host' };
-  const eth = decodeEthernet(frame);
-  if (!eth.ok || eth.ethertype !== ETHERTYPE.ipv6) return { answer: false, reason: 'malformed', detail: 'not IPv6' };
-  if (eth.src === ctx.mac) return { answer: false, reason: 'own-frame' };
-  const ip = decodeIpv6(eth.payload);
-  if (!ip.ok) return { answer: false, reason: 'malformed', detail: ip.reason };
-  if (ip.nextHeader !== ICMPV6) return { answer: false, reason: 'not-icmpv6', detail: `next header ${ip.nextHeader}` };
-  if (ip.payload.length < 1 || ip.payload[0] !== ND_TYPE.solicitation) {
-    return { answer: false, reason: 'not-solicitation', detail: `type ${ip.payload[0]}` };
-  }
-  if (ip.hopLimit !== ND_HOP_LIMIT)
-    return { answer: false, reason: 'bad-hop-limit', detail: `hop limit ${ip.hopLimit}` };
-  const ns = decodeNd(ip.payload);
-  if (!ns.ok) return { answer: false, reason: 'malformed', detail: ns.reason };
-  if (upperLayerChecksum(ip.srcBytes, ip.dstBytes, ICMPV6, ip.payload) !== 0)
-    return { answer: false, reason: 'bad-checksum' };
-  if (ns.code !== 0) return { answer: false, reason: 'invalid-solicitation', detail: `code ${ns.code}` };
-  if (isIpv6Multicast(ns.targetBytes))
-    return { answer: false, reason: 'invalid-solicitation', detail: 'multicast target' };
-  const dad = isIpv6Unspecified(ip.srcBytes);
-  if (dad && (!isSolicitedNodeMulticast(ip.dstBytes) || ns.sourceLinkLayer !== undefined)) {
-    return { answer: false, reason: 'invalid-solicitation', detail: 'DAD probe not to solicited-node or with SLLA' };
-  }
-  if (!ctx.shouldAnswer(ns.target, ctx.ifname)) return { answer: false, reason: 'not-ours', detail: ns.target };
-  const src = ctx.answerFrom === 'target' ? ns.target : ctx.linkLocal;
-  const ends = dad
-    ? { srcMac: ctx.mac, dstMac: '33:33:00:00:00:01', src, dst: ALL_NODES }
-    : { srcMac: ctx.mac, dstMac: ns.sourceLinkLayer ?? eth.src, src, dst: ip.src };
-  const reply = neighborAdvertisementFrame(ends, ns.target, { solicited: !dad, override: true });
-  if (reply === undefined) return { answer: false, reason: 'malformed', detail: `bad own address ${src}` };
-  return { answer: true, ip: ns.target, dad, reply };
+  return answerNeighbor(NDP_CODEC, frame, pktType, ctx);
 }

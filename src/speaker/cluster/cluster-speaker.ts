@@ -9,6 +9,7 @@
  * every change of the stored ServiceL2Status objects, re-plans the status writes; planL2StatusWrites returns none
  * when nothing changed, so the API is written on change only, never per advert.
  */
+import { type Cancel, type Clock, realClock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import { type ClusterObjects, snapshotOf } from '../../model/cluster-objects.ts';
@@ -44,6 +45,8 @@ export interface ClusterSpeakerDeps {
   readonly owner?: OwnerReference;
   /** retryMs re-runs the status sync after a failed write (default 1000). */
   readonly retryMs?: number;
+  /** clock times the retry (default the process clock). */
+  readonly clock?: Clock;
 }
 
 /** ClusterSpeaker: see the file comment. */
@@ -54,7 +57,7 @@ export class ClusterSpeaker {
   #snapshot: ClusterSnapshot | undefined;
   #syncing: Promise<void> | undefined;
   #syncAgain = false;
-  #retry: NodeJS.Timeout | undefined;
+  #cancelRetry: Cancel = () => {};
   #stopped = false;
   // "kind/code/detail" of problems already logged, so a steady problem logs once, not per reconcile
   readonly #reported = new Set<string>();
@@ -136,7 +139,7 @@ export class ClusterSpeaker {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    clearTimeout(this.#retry);
+    this.#cancelRetry();
     await this.#syncing;
     await this.#deps.host.stop();
     const d = this.#deps;
@@ -165,9 +168,10 @@ export class ClusterSpeaker {
     if (writes.length === 0) return;
     const failed = await d.writeL2Status(writes);
     if (failed > 0 && !this.#stopped) {
-      clearTimeout(this.#retry);
-      this.#retry = setTimeout(() => this.syncStatus(), d.retryMs ?? 1000);
-      this.#retry.unref?.();
+      this.#cancelRetry();
+      this.#cancelRetry = (d.clock ?? realClock).setTimer(() => this.syncStatus(), d.retryMs ?? 1000, {
+        background: true,
+      });
     }
   }
 

@@ -75,6 +75,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
           if (r.answer && r.sent.ok) deps.metrics.arpReplies.inc({ interface: info.name });
         },
         onError: onError('ARP responder'),
+        drops: deps.metrics.neighborDrops,
       });
       closers.push(() => arp.stop());
       announcers.ipv4 = {
@@ -93,6 +94,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
           if (r.answer && r.sent.ok) deps.metrics.ndpReplies.inc({ interface: info.name });
         },
         onError: onError('NDP responder'),
+        drops: deps.metrics.neighborDrops,
       });
       closers.push(() => ndp.stop());
       ndpListen = (ip) => void ndp.listenFor(ip);

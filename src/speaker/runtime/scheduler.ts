@@ -3,20 +3,7 @@
  * as keepalived's scheduler does: the engine returns its next deadline after every step; the edge waits for it.
  */
 
-/** Clock is the monotonic time and the one timer primitive the scheduler needs; tests inject a fake. */
-export interface Clock {
-  /** now returns monotonic milliseconds. */
-  now(): number;
-  setTimer(fn: () => void, delayMs: number): unknown;
-  clearTimer(handle: unknown): void;
-}
-
-/** realClock is the process clock: performance.now() and setTimeout. */
-export const realClock: Clock = {
-  now: () => performance.now(),
-  setTimer: (fn, delayMs) => setTimeout(fn, Math.max(0, delayMs)),
-  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+import type { Cancel, Clock } from '../../../vrrp/clock.ts';
 
 export interface SchedulerDeps<K> {
   readonly clock: Clock;
@@ -36,7 +23,7 @@ export class DeadlineScheduler<K> {
   readonly #heap: Entry<K>[] = [];
   // key -> its heap entry
   readonly #entries = new Map<K, Entry<K>>();
-  #timer: unknown;
+  #cancel: Cancel | undefined;
   #armedFor: number | undefined;
   #stopped = false;
   #running = false;
@@ -76,14 +63,15 @@ export class DeadlineScheduler<K> {
   /** stop cancels the timer; later set() calls are kept but never fire. */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) this.#deps.clock.clearTimer(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     this.#armedFor = undefined;
   }
 
   /** runDue fires every key whose deadline is at or before now (the timer calls it; tests may too). */
   runDue(): void {
-    this.#timer = undefined;
+    this.#cancel?.(); // a no-op when the timer itself called; cancels it when a test did
+    this.#cancel = undefined;
     this.#armedFor = undefined;
     this.#running = true;
     try {
@@ -106,8 +94,8 @@ export class DeadlineScheduler<K> {
     if (this.#stopped) return;
     const top = this.#heap[0];
     if (!top) {
-      if (this.#timer !== undefined) this.#deps.clock.clearTimer(this.#timer);
-      this.#timer = undefined;
+      this.#cancel?.();
+      this.#cancel = undefined;
       this.#armedFor = undefined;
       return;
     }
@@ -115,9 +103,9 @@ export class DeadlineScheduler<K> {
     // and arms for the new earliest. A backup pushes its earliest deadline later on nearly every advert it hears;
     // re-arming each time would cost a clearTimeout + setTimeout per received advert.
     if (this.#armedFor !== undefined && this.#armedFor <= top.at) return;
-    if (this.#timer !== undefined) this.#deps.clock.clearTimer(this.#timer);
+    this.#cancel?.();
     this.#armedFor = top.at;
-    this.#timer = this.#deps.clock.setTimer(() => this.runDue(), top.at - this.#deps.clock.now());
+    this.#cancel = this.#deps.clock.setTimer(() => this.runDue(), top.at - this.#deps.clock.now());
   }
 
   #remove(entry: Entry<K>): void {

@@ -5,12 +5,12 @@
  * address, IPv6 virtual link-local, peers, announcements) happened before, in the cluster decisions.
  */
 import type { Family } from '../../../vrrp/advert.ts';
+import { type Clock, realClock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../../net/interface-info.ts';
 import type { RouterHost, RouterKey, RouterSpec, RouterStep, TransitionListener } from '../router-spec.ts';
 import { type NetPorts, openNetPorts } from './net-ports.ts';
-import { type Clock, realClock } from './scheduler.ts';
 import { Speaker } from './speaker.ts';
 
 /** SpeakerHostDeps: this node, metrics and logs; clock, interface reader and socket opener default to the real ones. */

@@ -8,6 +8,7 @@
 import type { Advert, Family } from '../../../vrrp/advert.ts';
 import { initialRouterState, type RouterEvent, type RouterState, step } from '../../../vrrp/router.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
+import type { Cancel, Clock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import type { VrrpReceive } from '../../net/frames/vrrp.ts';
@@ -16,7 +17,7 @@ import { type Effect, planEffects } from './effects.ts';
 import type { SpeakerPorts } from './ports.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { classifyReceive, INVALID_REASONS, type ReceiveFilterContext } from './receive-filter.ts';
-import { type Clock, DeadlineScheduler } from './scheduler.ts';
+import { DeadlineScheduler } from './scheduler.ts';
 import { VipTable } from './vip-table.ts';
 
 /** SpeakerDeps are the speaker's collaborators; see the file comment. */
@@ -239,12 +240,12 @@ export class Speaker {
     if (this.#started) for (const key of this.#slots.keys()) this.#step(key, { type: 'shutdown' });
     this.#stopped = true;
     this.#scheduler.stop();
-    let timer: NodeJS.Timeout | undefined;
+    let cancel: Cancel = () => {};
     const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, STOP_SEND_TIMEOUT_MS);
+      cancel = this.#deps.clock.setTimer(resolve, STOP_SEND_TIMEOUT_MS);
     });
     await Promise.race([Promise.allSettled([...this.#pending]), timeout]);
-    clearTimeout(timer);
+    cancel();
   }
 
   #addSlot(router: RouterSpec): void {
