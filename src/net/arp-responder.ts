@@ -1,15 +1,8 @@
-/**
- * ArpResponder answers ARP requests for the VIPs this node masters on one interface (RFC 826) from an AF_PACKET
- * socket — the VIP is never on an interface, so the kernel does not answer — and announces a VIP with gratuitous
- * ARP on takeover (RFC 5227 §3, RFC 5944 §4.6).
- */
-
-import type { Clock } from '../clock.ts';
-import type { AnnounceResult, Sleep } from './announce.ts';
+import type { AnnounceResult } from './announce.ts';
 import {
-  type DropCounter,
   FrameResponder,
   type NeighborFamily,
+  type NeighborResponderDeps,
   type ResponderCounter,
   type ResponderResult,
 } from './frame-responder.ts';
@@ -26,8 +19,7 @@ import {
 } from './frames/arp.ts';
 import { notOutgoingFilter } from './frames/bpf.ts';
 import { ETHERTYPE } from './frames/ethernet.ts';
-import { type InterfaceInfo, requireInterfaceInfo } from './interface-info.ts';
-import type { OpenFrameSocket } from './packet-socket.ts';
+import { requireInterfaceInfo } from './interface-info.ts';
 
 /** ArpResult is what onFrame sees for every received frame: a drop reason, or the answer and how sending went. */
 export type ArpResult = ResponderResult<ArpDropReason, ArpFacts>;
@@ -36,21 +28,7 @@ export type ArpResult = ResponderResult<ArpDropReason, ArpFacts>;
 export type ArpCounter = ResponderCounter<ArpDropReason>;
 
 /** ArpResponderDeps are the responder's collaborators; only `ifname` and `shouldAnswer` are required. */
-export interface ArpResponderDeps {
-  readonly ifname: string;
-  /** shouldAnswer is asked for each request's target IP (dotted quad): answer only for VIPs we master here. */
-  readonly shouldAnswer: (ip: string, ifname: string) => boolean;
-  readonly onFrame?: (result: ArpResult) => void;
-  /** onError gets socket read errors and exceptions thrown by shouldAnswer / onFrame. */
-  readonly onError?: (err: Error) => void;
-  /** drops counts frames not answered, by reason (metal_vrrp_neighbor_requests_dropped_total). */
-  readonly drops?: DropCounter;
-  /** Interface facts; read from the system (interface-info.ts) when absent. */
-  readonly interfaceInfo?: InterfaceInfo;
-  readonly openSocket?: OpenFrameSocket;
-  readonly clock?: Clock;
-  readonly sleep?: Sleep;
-}
+export type ArpResponderDeps = NeighborResponderDeps<ArpDropReason, ArpFacts>;
 
 /** AnnounceOptions: `count` rounds `spacingMs` apart, each sending every form in `forms` (default both). */
 export interface AnnounceOptions {

@@ -62,6 +62,23 @@ export interface FrameResponderDeps<C extends NeighborContext, Q, R extends stri
   readonly sleep?: Sleep;
 }
 
+/** NeighborResponderDeps are what the ARP and NDP responders take: only `ifname` and `shouldAnswer` are required. */
+export interface NeighborResponderDeps<R extends string, A> {
+  readonly ifname: string;
+  /** shouldAnswer is asked for each request's target IP (canonical text): answer only for VIPs we master here. */
+  readonly shouldAnswer: (ip: string, ifname: string) => boolean;
+  readonly onFrame?: (result: ResponderResult<R, A>) => void;
+  /** onError gets socket read errors and exceptions thrown by shouldAnswer / onFrame. */
+  readonly onError?: (err: Error) => void;
+  /** drops counts frames not answered, by reason (metal_vrrp_neighbor_requests_dropped_total). */
+  readonly drops?: DropCounter;
+  /** Interface facts; read from the system (interface-info.ts) when absent. */
+  readonly interfaceInfo?: InterfaceInfo;
+  readonly openSocket?: OpenFrameSocket;
+  readonly clock?: Clock;
+  readonly sleep?: Sleep;
+}
+
 /** Rounds: `count` rounds `spacingMs` apart; `signal` cancels this announcement only, stop() cancels every one. */
 export interface Rounds {
   readonly count: number;

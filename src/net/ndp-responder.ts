@@ -1,19 +1,8 @@
-/**
- * NdpResponder answers IPv6 Neighbor Solicitations for the VIPs this node masters on one interface (RFC 4861 §7.2.4)
- * from an AF_PACKET socket, and announces a VIP with unsolicited Neighbor Advertisements on takeover (§7.2.6).
- *
- * Receiving NS: solicitations go to the VIP's solicited-node group (RFC 4291 §2.7.1), which a NIC filters out
- * unless someone joined its MAC. listenFor(ip) joins it on this socket (PACKET_ADD_MEMBERSHIP, counted by the kernel
- * per socket and group), or `allMulticast: true` takes every multicast frame. Unicast NS (reachability probes) reach
- * us through our own MAC either way.
- */
-
-import type { Clock } from '../clock.ts';
-import type { AnnounceResult, Sleep } from './announce.ts';
+import type { AnnounceResult } from './announce.ts';
 import {
-  type DropCounter,
   FrameResponder,
   type NeighborFamily,
+  type NeighborResponderDeps,
   type ResponderCounter,
   type ResponderResult,
 } from './frame-responder.ts';
@@ -31,8 +20,7 @@ import {
   type Solicitation,
   unsolicitedAdvertisement,
 } from './frames/ndp.ts';
-import { InterfaceError, type InterfaceInfo, requireInterfaceInfo } from './interface-info.ts';
-import type { OpenFrameSocket } from './packet-socket.ts';
+import { InterfaceError, requireInterfaceInfo } from './interface-info.ts';
 
 /** NdpResult is what onFrame sees for every received frame: a drop reason, or the answer and how sending went. */
 export type NdpResult = ResponderResult<NdpDropReason, NdpFacts>;
@@ -41,22 +29,11 @@ export type NdpResult = ResponderResult<NdpDropReason, NdpFacts>;
 export type NdpCounter = ResponderCounter<NdpDropReason>;
 
 /** NdpResponderDeps are the responder's collaborators; only `ifname` and `shouldAnswer` are required. */
-export interface NdpResponderDeps {
-  readonly ifname: string;
-  /** shouldAnswer is asked for each solicitation's target (RFC 5952 text): answer only for VIPs we master here. */
-  readonly shouldAnswer: (ip: string, ifname: string) => boolean;
-  readonly onFrame?: (result: NdpResult) => void;
-  readonly onError?: (err: Error) => void;
-  /** drops counts frames not answered, by reason (metal_vrrp_neighbor_requests_dropped_total). */
-  readonly drops?: DropCounter;
-  readonly interfaceInfo?: InterfaceInfo;
+export interface NdpResponderDeps extends NeighborResponderDeps<NdpDropReason, NdpFacts> {
   /** IPv6 source of answers: our link-local (default, as MetalLB) or the VIP itself (as Linux for its addresses). */
   readonly answerFrom?: 'link-local' | 'target';
   /** Receive every multicast frame (PACKET_MR_ALLMULTI) instead of joining groups with listenFor. */
   readonly allMulticast?: boolean;
-  readonly openSocket?: OpenFrameSocket;
-  readonly clock?: Clock;
-  readonly sleep?: Sleep;
 }
 
 /** NdpAnnounceResult is the shared announcement result (announce.ts). */
