@@ -4,7 +4,7 @@ import {
   type NeighborFamily,
   type NeighborResponderDeps,
   type ResponderCounter,
-  type ResponderResult,
+  responderHooks,
 } from './frame-responder.ts';
 import { ipv4Bytes } from './frames/address.ts';
 import type { ArpPacket } from './frames/arp.ts';
@@ -20,12 +20,6 @@ import {
 import { notOutgoingFilter } from './frames/bpf.ts';
 import { ETHERTYPE } from './frames/ethernet.ts';
 import { requireInterfaceInfo } from './interface-info.ts';
-
-/** ArpResult is what onFrame sees for every received frame: a drop reason, or the answer and how sending went. */
-export type ArpResult = ResponderResult<ArpDropReason, ArpFacts>;
-
-/** ArpCounter is a drop reason or the fate of an answer; stats() counts each. */
-export type ArpCounter = ResponderCounter<ArpDropReason>;
 
 /** ArpResponderDeps are the responder's collaborators; only `ifname` and `shouldAnswer` are required. */
 export type ArpResponderDeps = NeighborResponderDeps<ArpDropReason, ArpFacts>;
@@ -73,17 +67,12 @@ export class ArpResponder {
       info,
       family: ARP_FAMILY,
       ctx: { mac: info.mac, ifname: deps.ifname, shouldAnswer: deps.shouldAnswer },
-      ...(deps.onFrame === undefined ? {} : { onFrame: deps.onFrame }),
-      ...(deps.onError === undefined ? {} : { onError: deps.onError }),
-      ...(deps.drops === undefined ? {} : { drops: deps.drops }),
-      ...(deps.openSocket === undefined ? {} : { openSocket: deps.openSocket }),
-      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
-      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+      ...responderHooks(deps),
     });
   }
 
   /** stats returns a copy of the counters, every reason present (zero included). */
-  stats(): Readonly<Record<ArpCounter, number>> {
+  stats(): Readonly<Record<ResponderCounter<ArpDropReason>, number>> {
     return this.#responder.stats();
   }
 

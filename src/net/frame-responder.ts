@@ -79,6 +79,17 @@ export interface NeighborResponderDeps<R extends string, A> {
   readonly sleep?: Sleep;
 }
 
+/** responderHooks copies the optional collaborators a responder passes on to its FrameResponder, the defined ones. */
+export function responderHooks<R extends string, A>(
+  deps: NeighborResponderDeps<R, A>,
+): Pick<NeighborResponderDeps<R, A>, 'onFrame' | 'onError' | 'drops' | 'openSocket' | 'clock' | 'sleep'> {
+  const out: { -readonly [K in 'onFrame' | 'onError' | 'drops' | 'openSocket' | 'clock' | 'sleep']?: unknown } = {};
+  for (const key of ['onFrame', 'onError', 'drops', 'openSocket', 'clock', 'sleep'] as const) {
+    if (deps[key] !== undefined) out[key] = deps[key];
+  }
+  return out as Pick<NeighborResponderDeps<R, A>, 'onFrame' | 'onError' | 'drops' | 'openSocket' | 'clock' | 'sleep'>;
+}
+
 /** Rounds: `count` rounds `spacingMs` apart; `signal` cancels this announcement only, stop() cancels every one. */
 export interface Rounds {
   readonly count: number;

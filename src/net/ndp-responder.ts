@@ -4,7 +4,7 @@ import {
   type NeighborFamily,
   type NeighborResponderDeps,
   type ResponderCounter,
-  type ResponderResult,
+  responderHooks,
 } from './frame-responder.ts';
 import { formatIpv6, ipv6Bytes, solicitedNodeMulticast } from './frames/address.ts';
 import { ipv6Filter } from './frames/bpf.ts';
@@ -21,12 +21,6 @@ import {
   unsolicitedAdvertisement,
 } from './frames/ndp.ts';
 import { InterfaceError, requireInterfaceInfo } from './interface-info.ts';
-
-/** NdpResult is what onFrame sees for every received frame: a drop reason, or the answer and how sending went. */
-export type NdpResult = ResponderResult<NdpDropReason, NdpFacts>;
-
-/** NdpCounter is a drop reason or the fate of an answer; stats() counts each. */
-export type NdpCounter = ResponderCounter<NdpDropReason>;
 
 /** NdpResponderDeps are the responder's collaborators; only `ifname` and `shouldAnswer` are required. */
 export interface NdpResponderDeps extends NeighborResponderDeps<NdpDropReason, NdpFacts> {
@@ -82,12 +76,7 @@ export class NdpResponder {
         answerFrom: deps.answerFrom ?? 'link-local',
         shouldAnswer: deps.shouldAnswer,
       },
-      ...(deps.onFrame === undefined ? {} : { onFrame: deps.onFrame }),
-      ...(deps.onError === undefined ? {} : { onError: deps.onError }),
-      ...(deps.drops === undefined ? {} : { drops: deps.drops }),
-      ...(deps.openSocket === undefined ? {} : { openSocket: deps.openSocket }),
-      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
-      ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+      ...responderHooks(deps),
     });
     if (deps.allMulticast) this.#responder.socket.setAllMulticast?.(true);
   }
@@ -112,7 +101,7 @@ export class NdpResponder {
   }
 
   /** stats returns a copy of the counters, every reason present (zero included). */
-  stats(): Readonly<Record<NdpCounter, number>> {
+  stats(): Readonly<Record<ResponderCounter<NdpDropReason>, number>> {
     return this.#responder.stats();
   }
 
