@@ -1,3 +1,9 @@
+/**
+ * ArpResponder answers ARP requests for the VIPs this node masters on one interface (RFC 826) from an AF_PACKET
+ * socket — the VIP is never on an interface, so the kernel does not answer — and announces a VIP with gratuitous
+ * ARP on takeover (RFC 5227 §3, RFC 5944 §4.6).
+ */
+
 import type { AnnounceResult } from './announce.ts';
 import {
   FrameResponder,

@@ -1,3 +1,13 @@
+/**
+ * NdpResponder answers IPv6 Neighbor Solicitations for the VIPs this node masters on one interface (RFC 4861 §7.2.4)
+ * from an AF_PACKET socket, and announces a VIP with unsolicited Neighbor Advertisements on takeover (§7.2.6).
+ *
+ * Receiving NS: solicitations go to the VIP's solicited-node group (RFC 4291 §2.7.1), which a NIC filters out
+ * unless someone joined its MAC. listenFor(ip) joins it on this socket (PACKET_ADD_MEMBERSHIP, counted by the kernel
+ * per socket and group), or `allMulticast: true` takes every multicast frame. Unicast NS (reachability probes) reach
+ * us through our own MAC either way.
+ */
+
 import type { AnnounceResult } from './announce.ts';
 import {
   FrameResponder,
