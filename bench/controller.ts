@@ -1,6 +1,6 @@
 /**
  * Controller benchmark through the Kubernetes API stand-in: prints figures, never asserts (they depend on the
- * machine). Three processes, as in a cluster: the stand-in (test/apiserver/main.ts), the real controller
+ * machine). Three processes, as in a cluster: the stand-in (lab/apiserver-standin/main.ts), the real controller
  * (`bin/metal-vrrp.js controller --kubeconfig …`), and this client, which creates Services through
  * @kubernetes/client-node and watches them like any other client would.
  *
@@ -65,7 +65,7 @@ function percentile(sorted: readonly number[], p: number): number {
 const dir = await mkdtemp(join(tmpdir(), 'mv-bench-'));
 const kubeconfig = join(dir, 'kubeconfig');
 const api = start(
-  ['--import', 'tsx', 'test/apiserver/main.ts', '--kubeconfig', kubeconfig, '--history-limit', '100000'],
+  ['--import', 'tsx', 'lab/apiserver-standin/main.ts', '--kubeconfig', kubeconfig, '--history-limit', '100000'],
   'apiserver',
 );
 let controller: ChildProcess | undefined;

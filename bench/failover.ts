@@ -7,17 +7,17 @@
  * Node loss: n1 is master; at a random point of the advert cycle its switch port goes down and its daemon is
  * SIGKILLed (keepalived's VRRP child too). Measured: kill → the client's first ARP answer from n2's MAC, the client
  * sending an ARP request every 10 ms (2 ms at intervals under 100 ms) and taking kernel receive timestamps
- * (test/harness/probe.ts). Graceful hand-over: n1's daemon gets SIGTERM (priority 0) instead, link up.
+ * (lab/netlab/probe.ts). Graceful hand-over: n1's daemon gets SIGTERM (priority 0) instead, link up.
  * Between trials n1 comes back and preempts, so every trial starts from the same roles.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { run } from '../test/harness/exec.ts';
-import { type KeepalivedProcess, startKeepalived } from '../test/harness/keepalived.ts';
-import { buildLab, type Lab, type LabHost } from '../test/harness/netns.ts';
-import { firstAnswerAfter, startArpProbe } from '../test/harness/probe.ts';
-import { type SpeakerProcess, startSpeaker } from '../test/harness/speaker.ts';
+import { run } from '../lab/netlab/exec.ts';
+import { type KeepalivedProcess, startKeepalived } from '../lab/netlab/keepalived.ts';
+import { buildLab, type Lab, type LabHost } from '../lab/netlab/netns.ts';
+import { firstAnswerAfter, startArpProbe } from '../lab/netlab/probe.ts';
+import { type SpeakerProcess, startSpeaker } from '../lab/netlab/speaker.ts';
 import { masterDownIntervalMs, skewTimeMs } from '../vrrp/timing.ts';
 
 const PREFIX = 'mvsp-b';

@@ -9,8 +9,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { buildLab, teardownByPrefix } from '../test/harness/netns.ts';
-import { metricValue, type SpeakerProcess, startSpeaker } from '../test/harness/speaker.ts';
+import { buildLab, teardownByPrefix } from '../lab/netlab/netns.ts';
+import { metricValue, type SpeakerProcess, startSpeaker } from '../lab/netlab/speaker.ts';
 import { masterDownIntervalMs } from '../vrrp/timing.ts';
 
 const PREFIX = 'mvsoak';

@@ -14,9 +14,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { spawnIn } from '../test/harness/exec.ts';
-import { buildLab, hostAddress, type Lab, type LabHost, teardownByPrefix } from '../test/harness/netns.ts';
-import { type LogLine, onLogLines, REPO, type RouterOptions, speakerConfigYaml } from '../test/harness/speaker.ts';
+import { spawnIn } from '../lab/netlab/exec.ts';
+import { buildLab, hostAddress, type Lab, type LabHost, teardownByPrefix } from '../lab/netlab/netns.ts';
+import { type LogLine, onLogLines, REPO, type RouterOptions, speakerConfigYaml } from '../lab/netlab/speaker.ts';
 
 const PREFIX = 'mvload';
 const { values } = parseArgs({

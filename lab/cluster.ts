@@ -14,12 +14,12 @@ import {
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { TUNING_ANNOTATIONS } from '../src/model/pool-tuning.ts';
-import { kubeConfigFor, writeKubeconfigFile } from '../test/apiserver/kubeconfig.ts';
+import { kubeConfigFor, writeKubeconfigFile } from './apiserver-standin/kubeconfig.ts';
 import type { LabConfig } from './options.ts';
 import { API_PORT, type LabService, METALLB_NAMESPACE, REPO, type RunPlan } from './plan.ts';
 import { type ManagedProcess, startProcess } from './processes.ts';
 
-const SEED_DIR = join(REPO, 'test', 'fixtures', 'seed');
+const SEED_DIR = join(REPO, 'lab', 'seed');
 
 /** Cluster is the running stand-in and an admin client for it. */
 export interface Cluster {
@@ -39,7 +39,7 @@ export async function startCluster(plan: RunPlan): Promise<Cluster> {
       process.execPath,
       '--import',
       'tsx',
-      join(REPO, 'test', 'apiserver', 'main.ts'),
+      join(REPO, 'lab', 'apiserver-standin', 'main.ts'),
       '--host',
       plan.net.client.ipv4,
       '--port',

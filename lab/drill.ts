@@ -10,14 +10,8 @@
 //   kernel: who answers, and when the new master first answers (takeover). After a graceful stop this shows
 //   Skew_Time, the window in which nobody answers ARP for the VIP (RFC 5798 §6.4.2).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Lab } from '../test/harness/netns.ts';
-import {
-  type ArpProbeResult,
-  arpProbe,
-  type PingProbeResult,
-  startArpProbe,
-  startPingProbe,
-} from '../test/harness/probe.ts';
+import type { Lab } from './netlab/netns.ts';
+import { type ArpProbeResult, arpProbe, type PingProbeResult, startArpProbe, startPingProbe } from './netlab/probe.ts';
 import type { LabNode, RunPlan } from './plan.ts';
 import { type ManagedProcess, restart } from './processes.ts';
 

@@ -2,11 +2,7 @@
 // the operator's workstation of the lab): kube-proxy emulation on the nodes, the API stand-in, the controller, the
 // speakers, the status table, the failover drill and the result. It never tears down: run.ts does, whatever
 // happens here (also when this process is killed).
-import { runOk } from '../test/harness/exec.ts';
-import { startHttpResponder } from '../test/harness/http-responder.ts';
-import { emulateKubeProxy } from '../test/harness/kube-proxy.ts';
-import type { Lab, LabPlan } from '../test/harness/netns.ts';
-import { curlOnce } from '../test/harness/probe.ts';
+
 import {
   type Allocation,
   applyAll,
@@ -20,6 +16,11 @@ import {
   waitHttpOk,
 } from './cluster.ts';
 import { type Masters, runDrill, waitMasters } from './drill.ts';
+import { runOk } from './netlab/exec.ts';
+import { startHttpResponder } from './netlab/http-responder.ts';
+import { emulateKubeProxy } from './netlab/kube-proxy.ts';
+import type { Lab, LabPlan } from './netlab/netns.ts';
+import { curlOnce } from './netlab/probe.ts';
 import { type LabConfig, parseLabArgs } from './options.ts';
 import { METRICS_PORT, planRun, type RunPlan } from './plan.ts';
 import { controllerSpec, type ManagedProcess, speakerSpec, startProcess } from './processes.ts';

@@ -8,7 +8,7 @@
 // takes the control plane with it. Speakers run one per node namespace, with host networking by construction.
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hostAddress, type LabHost, type LabPlan, planLab } from '../test/harness/netns.ts';
+import { hostAddress, type LabHost, type LabPlan, planLab } from './netlab/netns.ts';
 import type { LabConfig } from './options.ts';
 
 /** REPO is the checkout's root (lab/..). */

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnIn } from '../test/harness/exec.ts';
+import { spawnIn } from './netlab/exec.ts';
 import { CLI, METALLB_NAMESPACE, METRICS_PORT, REPO, type RunPlan } from './plan.ts';
 
 /** ProcessSpec: `ns` is the namespace to run in; output goes (appended) to `log`. */

@@ -1,7 +1,8 @@
 // report.ts — what the lab shows: progress lines while it sets up, tables (the real `metal-vrrp status` output and
 // the client's own view of who answers ARP/NDP), the Prometheus metrics the drill left, and the --json result.
-import { run } from '../test/harness/exec.ts';
+
 import type { DrillResult } from './drill.ts';
+import { run } from './netlab/exec.ts';
 import { CLI, METRICS_PORT, type RunPlan } from './plan.ts';
 
 /** LabResult is the --json output. `spread` counts the VIPs each node masters as the client sees it (who answers

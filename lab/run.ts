@@ -1,11 +1,11 @@
 // run.ts — `npm run lab`: the whole metal-vrrp system on this machine. This outer process (root namespace) cleans
 // what an earlier run with the same prefix left (also one killed with -9), builds the network namespaces, runs
 // inside.ts in the client namespace, and tears everything down when that ends, on Ctrl-C / SIGTERM, or when it
-// fails — unless --keep. The teardown is by exact namespace names and recorded pids (test/harness).
+// fails — unless --keep. The teardown is by exact namespace names and recorded pids (lab/netlab).
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnIn } from '../test/harness/exec.ts';
-import { buildLab, teardownByPrefix } from '../test/harness/netns.ts';
+import { spawnIn } from './netlab/exec.ts';
+import { buildLab, teardownByPrefix } from './netlab/netns.ts';
 import { type LabConfig, parseLabArgs } from './options.ts';
 import { planRun, REPO } from './plan.ts';
 import { LAB_T0_ENV, Progress } from './report.ts';

@@ -14,7 +14,7 @@ import {
   type V1Service,
   Watch,
 } from '@kubernetes/client-node';
-import { type ApiServer, startApiServer } from '../apiserver/index.ts';
+import { type ApiServer, startApiServer } from '../../lab/apiserver-standin/index.ts';
 import { waitFor } from './harness.ts';
 
 let server: ApiServer;

@@ -4,12 +4,12 @@
 
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
+import { type ApiServer, type KubeObject, startApiServer } from '../../lab/apiserver-standin/index.ts';
 import { type RunningController, startController } from '../../src/cli/controller.ts';
 import { createLogger } from '../../src/log.ts';
-import { type ApiServer, type KubeObject, startApiServer } from '../apiserver/index.ts';
 
 export const NS = 'metallb-system';
-const SEED = new URL('../fixtures/seed/', import.meta.url);
+const SEED = new URL('../../lab/seed/', import.meta.url);
 
 /** seedObjects reads one seed file (ip-pool.yaml, advertise.yaml, demoLB.yaml) as it is. */
 export function seedObjects(file: string): Record<string, unknown>[] {

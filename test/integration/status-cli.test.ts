@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { type ApiServer, startApiServer, writeKubeconfigFile } from '../../lab/apiserver-standin/index.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
-import { type ApiServer, startApiServer, writeKubeconfigFile } from '../apiserver/index.ts';
 
 const run = promisify(execFile);
 const NS = 'metallb-system';

@@ -6,11 +6,18 @@ import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { isRunning, run, runOk } from '../harness/exec.ts';
-import { type HttpResponder, startHttpResponders } from '../harness/http-responder.ts';
-import { emulateKubeProxy, removeKubeProxy, type VipDevice } from '../harness/kube-proxy.ts';
-import { buildLab, type Lab, labNamespaces, listNetns, planLab, teardownByPrefix } from '../harness/netns.ts';
-import { arpProbe, curlOnce, firstAnswerAfter, parsePing, startCapture, startPingProbe } from '../harness/probe.ts';
+import { isRunning, run, runOk } from '../../lab/netlab/exec.ts';
+import { type HttpResponder, startHttpResponders } from '../../lab/netlab/http-responder.ts';
+import { emulateKubeProxy, removeKubeProxy, type VipDevice } from '../../lab/netlab/kube-proxy.ts';
+import { buildLab, type Lab, labNamespaces, listNetns, planLab, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import {
+  arpProbe,
+  curlOnce,
+  firstAnswerAfter,
+  parsePing,
+  startCapture,
+  startPingProbe,
+} from '../../lab/netlab/probe.ts';
 
 const PREFIX = 'mvh-t';
 const leftovers = () => labNamespaces(PREFIX, listNetns());
@@ -247,8 +254,8 @@ test('teardownByPrefix cleans what a crashed run left, and nothing of another pr
     const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
     const script = `
       import { spawn } from 'node:child_process';
-      import { buildLab } from ${JSON.stringify(here('../harness/netns.ts'))};
-      import { startHttpResponders } from ${JSON.stringify(here('../harness/http-responder.ts'))};
+      import { buildLab } from ${JSON.stringify(here('../../lab/netlab/netns.ts'))};
+      import { startHttpResponders } from ${JSON.stringify(here('../../lab/netlab/http-responder.ts'))};
       const lab = await buildLab({ prefix: ${JSON.stringify(PREFIX)}, nodes: 2 });
       const rs = await startHttpResponders(lab);
       const untracked = spawn('ip', ['netns', 'exec', lab.nodes[0].ns, 'sleep', '300'], { stdio: 'ignore' });

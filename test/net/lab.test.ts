@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { extraObjects, seedObjects } from '../../lab/cluster.ts';
 import { analyse, pingGap } from '../../lab/drill.ts';
+import { isRunning, readTracked } from '../../lab/netlab/exec.ts';
+import { labNamespaces, listNetns, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import type { ArpProbeResult, PingProbeResult } from '../../lab/netlab/probe.ts';
 import { parseLabArgs } from '../../lab/options.ts';
 import { planRun, REPO } from '../../lab/plan.ts';
 import { type LabResult, parseMetrics, renderTable } from '../../lab/report.ts';
-import { isRunning, readTracked } from '../harness/exec.ts';
-import { labNamespaces, listNetns, teardownByPrefix } from '../harness/netns.ts';
-import type { ArpProbeResult, PingProbeResult } from '../harness/probe.ts';
 
 const PREFIX = 'mvlt';
 const KILLED = 'mvlt-k';

@@ -8,11 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
-import { run, runOk } from '../harness/exec.ts';
-import { startHttpResponders } from '../harness/http-responder.ts';
-import { emulateKubeProxy } from '../harness/kube-proxy.ts';
-import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../harness/netns.ts';
+import { run, runOk } from '../../lab/netlab/exec.ts';
+import { startHttpResponders } from '../../lab/netlab/http-responder.ts';
+import { emulateKubeProxy } from '../../lab/netlab/kube-proxy.ts';
+import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
 import {
   curlOnce,
   firstAnswerAfter,
@@ -20,8 +19,9 @@ import {
   startCapture,
   startPingProbe,
   startTshark,
-} from '../harness/probe.ts';
-import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../harness/speaker.ts';
+} from '../../lab/netlab/probe.ts';
+import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
+import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
 
 const PREFIX = 'mvsp-f';
 const SKIP = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { run } from '../../lab/netlab/exec.ts';
+import { type KeepalivedProcess, startKeepalived } from '../../lab/netlab/keepalived.ts';
+import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import { isStateChange, metricValue, startSpeaker } from '../../lab/netlab/speaker.ts';
 import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
-import { run } from '../harness/exec.ts';
-import { type KeepalivedProcess, startKeepalived } from '../harness/keepalived.ts';
-import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../harness/netns.ts';
-import { isStateChange, metricValue, startSpeaker } from '../harness/speaker.ts';
 
 const PREFIX = 'mvsp-k';
 const SKIP = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;

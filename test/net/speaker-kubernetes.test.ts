@@ -8,17 +8,23 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { type ApiServer, startApiServer, writeKubeconfigFile } from '../../lab/apiserver-standin/index.ts';
+import { type ApiBridge, startApiBridge } from '../../lab/netlab/api-bridge.ts';
+import { killTracked } from '../../lab/netlab/exec.ts';
+import { startHttpResponders } from '../../lab/netlab/http-responder.ts';
+import { emulateKubeProxy } from '../../lab/netlab/kube-proxy.ts';
+import { buildLab, hostAddress, type Lab, type LabHost, planLab, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import { arpProbe, curlOnce, startPingProbe } from '../../lab/netlab/probe.ts';
+import {
+  isStateChange,
+  metricValue,
+  REPO,
+  type SpeakerProcess,
+  startSpeakerProcess,
+} from '../../lab/netlab/speaker.ts';
 import { type RunningController, startController } from '../../src/cli/controller.ts';
 import { createLogger } from '../../src/log.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
-import { type ApiServer, startApiServer, writeKubeconfigFile } from '../apiserver/index.ts';
-import { type ApiBridge, startApiBridge } from '../harness/api-bridge.ts';
-import { killTracked } from '../harness/exec.ts';
-import { startHttpResponders } from '../harness/http-responder.ts';
-import { emulateKubeProxy } from '../harness/kube-proxy.ts';
-import { buildLab, hostAddress, type Lab, type LabHost, planLab, teardownByPrefix } from '../harness/netns.ts';
-import { arpProbe, curlOnce, startPingProbe } from '../harness/probe.ts';
-import { isStateChange, metricValue, REPO, type SpeakerProcess, startSpeakerProcess } from '../harness/speaker.ts';
 
 const PREFIX = 'mvk8';
 const NS = 'metallb-system';

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { run, runOk } from '../../lab/netlab/exec.ts';
+import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
 import { encodeAdvert } from '../../vrrp/codec.ts';
-import { run, runOk } from '../harness/exec.ts';
-import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../harness/netns.ts';
-import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../harness/speaker.ts';
 import { ipv4Packet, ipv6Packet } from '../support/pcap.ts';
 
 const PREFIX = 'mvsp-w';

@@ -118,7 +118,7 @@ test('every rendered object (base and with both components) validates against it
 });
 
 test("the seed's demo Service validates against the Service schema", () => {
-  const svc = parseYaml(readFileSync(join(root, 'test/fixtures/seed/demoLB.yaml'), 'utf8')) as K8sObject;
+  const svc = parseYaml(readFileSync(join(root, 'lab/seed/demoLB.yaml'), 'utf8')) as K8sObject;
   assert.deepEqual(openApiErrors(svc), []);
 });
 

@@ -357,7 +357,7 @@ function validate(obj: unknown): string[] {
   return v(obj) ? [] : (v.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
 }
 
-const seedDir = join(root, 'test/fixtures/seed');
+const seedDir = join(root, 'lab/seed');
 const seed = (file: string) => parseYaml(readFileSync(join(seedDir, file), 'utf8')) as K8sObject;
 
 test('seed fixtures: the pool and the advertisement validate against our CRDs; the Service is a LoadBalancer', () => {

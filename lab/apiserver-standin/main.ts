@@ -1,5 +1,5 @@
 // main.ts — run the API stand-in as its own process (the lab does, inside a network namespace):
-//   node --import tsx test/apiserver/main.ts --host 10.0.0.1 --port 6443 --kubeconfig /tmp/kubeconfig
+//   node --import tsx lab/apiserver-standin/main.ts --host 10.0.0.1 --port 6443 --kubeconfig /tmp/kubeconfig
 // Prints the URL on stdout once listening; SIGINT/SIGTERM close it. Test controls: POST /__test/… (see control.ts).
 
 import { parseArgs } from 'node:util';

@@ -239,7 +239,7 @@ export async function teardownByPrefix(prefix: string): Promise<TeardownReport> 
     const left = labNamespaces(prefix, listNetns());
     if (left.length > 0) throw new Error(`teardown left ${left.join(', ')}: ${res.stderr.trim()}`);
   }
-  // Per-host files (speaker and keepalived configs, pid files: test/harness/speaker.ts, keepalived.ts).
+  // Per-host files (speaker and keepalived configs, pid files: lab/netlab/speaker.ts, keepalived.ts).
   for (const ns of namespaces) rmSync(`${PIDS_DIR}/${ns}`, { recursive: true, force: true });
   return { namespaces, killed: [...killed, ...stragglers], ms: performance.now() - t0 };
 }
