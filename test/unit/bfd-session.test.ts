@@ -88,7 +88,7 @@ describe('BFD session: bring-up (RFC 5880 §6.2, §6.8.6)', () => {
     assert.equal(p.requiredMinRxUs, 10_000);
     assert.equal(p.requiredMinEchoRxUs, 0);
     assert.equal(p.detectMult, 3);
-    assert.equal(d.last?.deadline, 1000, 'next packet 1 s later (no jitter drawn)');
+    assert.equal(d.s.nextTxAt, 1000, 'next packet 1 s later (no jitter drawn)');
   });
 
   const rows: {
