@@ -1,12 +1,14 @@
 /**
- * BFD CPU benchmark: what do N sessions at 10 ms cost our speaker, next to FRR's bfdd doing the same? One of our
- * BFD speakers (test/net/bfd-node.ts: BfdSocket + BfdPeers) in namespace bfdb-o holds N sessions, one per address
- * of bfdd in bfdb-f (10.203.1.1 … 10.203.1.N), 10 ms TX/RX, Detect Mult 3. Once every session is Up and a settling
+ * BFD CPU benchmark: what do N sessions at 10 ms cost our speaker? One of our BFD speakers (test/net/bfd-node.ts:
+ * BfdSocket + BfdPeers) in namespace bfdb-o holds N sessions, one per far-end address in bfdb-f (10.203.1.1 …
+ * 10.203.1.N), 10 ms TX/RX, Detect Mult 3. The far end is FRR's bfdd for N = 1 (the same work in C, for a ratio) and
+ * bench/bfd-peers-many.ts for N > 1 (bfdd keys single-hop sessions by peer address, so it cannot be N peers of one
+ * address). CPU includes the kernel's veth work charged to each process. Once every session is Up and a settling
  * pause has passed, both processes are sampled for `--seconds`: CPU from /proc/<pid>/stat (utime + stime, % of one
  * core), our RSS from /proc/<pid>/status, and the session flaps seen meanwhile. Prints figures; asserts nothing.
  * Needs root and the frr package.
  *
- *   node --import tsx bench/bfd-cpu.ts [--sessions 1,10,50] [--seconds 10] [--no-chrt]
+ *   node --import tsx bench/bfd-cpu.ts [--sessions 1,10,50] [--seconds 10] [--no-chrt] [--far auto|frr]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '1,10,50' },
     seconds: { type: 'string', default: '10' },
     'no-chrt': { type: 'boolean', default: false },
+    far: { type: 'string', default: 'auto' },
   },
 });
 const COUNTS = values.sessions.split(',').map(Number);
@@ -79,25 +82,44 @@ async function measure(n: number, chrt: boolean): Promise<void> {
   chmodSync(join(dir, 'bfdd.conf'), 0o644);
   const procs: ChildProcess[] = [];
   try {
-    const bfdd = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        NS_F,
-        '/usr/lib/frr/bfdd',
-        '-f',
-        join(dir, 'bfdd.conf'),
-        '-i',
-        join(dir, 'bfdd.pid'),
-        '--vty_socket',
-        dir,
-        '--bfdctl',
-        join(dir, 'bfdd.sock'),
-      ],
-      { stdio: 'ignore' },
-    );
-    procs.push(bfdd);
+    const useFrr = n === 1 || values.far === 'frr';
+    const far = useFrr
+      ? spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            NS_F,
+            '/usr/lib/frr/bfdd',
+            '-f',
+            join(dir, 'bfdd.conf'),
+            '-i',
+            join(dir, 'bfdd.pid'),
+            '--vty_socket',
+            dir,
+            '--bfdctl',
+            join(dir, 'bfdd.sock'),
+          ],
+          { stdio: 'ignore' },
+        )
+      : spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            NS_F,
+            ...(chrt ? ['chrt', '-f', '10'] : []),
+            process.execPath,
+            '--import',
+            'tsx',
+            join(ROOT, 'bench/bfd-peers-many.ts'),
+            '--peer',
+            '10.203.0.1',
+            ...Array.from({ length: n }, (_, i) => ['--local', `10.203.1.${i + 1}`]).flat(),
+          ],
+          { cwd: ROOT, stdio: 'ignore' },
+        );
+    procs.push(far);
     const peers = Array.from({ length: n }, (_, i) => ['--peer', `10.203.1.${i + 1}`]).flat();
     const argv = ['netns', 'exec', NS_O, ...(chrt ? ['chrt', '-f', '10'] : [])];
     const ours = spawn(
@@ -133,23 +155,23 @@ async function measure(n: number, chrt: boolean): Promise<void> {
       return;
     }
     await sleep(SETTLE_MS);
-    const bfddPid = Number(readFileSync(join(dir, 'bfdd.pid'), 'utf8').trim());
+    const farPid = useFrr ? Number(readFileSync(join(dir, 'bfdd.pid'), 'utf8').trim()) : far.pid!;
     const oursPid = ours.pid!;
     sampling = true;
     const t0 = performance.now();
     const o0 = cpuTicks(oursPid);
-    const f0 = cpuTicks(bfddPid);
+    const f0 = cpuTicks(farPid);
     await sleep(SECONDS * 1000);
     const wall = (performance.now() - t0) / 1000;
     const oursCpu = ((cpuTicks(oursPid) - o0) / CLK_TCK / wall) * 100;
-    const frrCpu = ((cpuTicks(bfddPid) - f0) / CLK_TCK / wall) * 100;
+    const farCpu = ((cpuTicks(farPid) - f0) / CLK_TCK / wall) * 100;
     const pps = Math.round((n * 2 * 1000) / 8.75); // both directions at the mean jittered interval (8.75 ms)
     console.log(
       [
         `sessions ${String(n).padStart(3)}`,
         `ours ${oursCpu.toFixed(1)} % of a core`,
-        `bfdd ${frrCpu.toFixed(1)} %`,
-        `ratio ${(oursCpu / Math.max(frrCpu, 0.1)).toFixed(1)}`,
+        `far end (${useFrr ? 'FRR bfdd' : `our ${n}-peer process`}) ${farCpu.toFixed(1)} %`,
+        ...(useFrr ? [`ratio to bfdd ${(oursCpu / Math.max(farCpu, 0.1)).toFixed(1)}`] : []),
         `ours RSS ${rssMb(oursPid).toFixed(0)} MB`,
         `flaps ${flaps}`,
         `≈${pps} packets/s`,
