@@ -20,10 +20,10 @@ import {
   step,
 } from '../../bfd/session.ts';
 import { DEFAULT_TIMING, type SessionConfig, validateSessionConfig } from '../../bfd/session-config.ts';
+import { canonicalIp } from '../../vrrp/ip.ts';
 import type { Logger } from '../log.ts';
-import { type Clock, DeadlineScheduler } from '../speaker/scheduler.ts';
+import { type Clock, DeadlineScheduler } from '../speaker/runtime/scheduler.ts';
 import type { BfdTransport } from './bfd-socket.ts';
-import { canonicalIp } from './frames/address.ts';
 
 /** BfdTiming is the per-session timers: Desired Min TX, Required Min RX (µs) and Detect Mult. */
 export type BfdTiming = Omit<SessionConfig, 'localDiscriminator'>;

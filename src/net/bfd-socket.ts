@@ -17,8 +17,8 @@
  */
 
 import dgram from 'node:dgram';
+import { canonicalIp } from '../../vrrp/ip.ts';
 import type { Logger } from '../log.ts';
-import { canonicalIp } from './frames/address.ts';
 import {
   BFD_CONTROL_PORT,
   BFD_SOURCE_PORTS,

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { silentLogger } from '../../src/log.ts';
 import { BfdPeers } from '../../src/net/bfd-peers.ts';
 import { BfdSocket } from '../../src/net/bfd-socket.ts';
-import { realClock } from '../../src/speaker/scheduler.ts';
+import { realClock } from '../../src/speaker/runtime/scheduler.ts';
 
 const { values } = parseArgs({
   options: {

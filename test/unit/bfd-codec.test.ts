@@ -77,7 +77,12 @@ describe('decodeControl', () => {
   test('round-trips every state and flag combination we send', () => {
     for (const state of ['admin-down', 'down', 'init', 'up'] as const) {
       for (const flags of [{}, { poll: true }, { final: true }, { demand: true, controlPlaneIndependent: true }]) {
-        const p: ControlPacket = { ...BASE, ...flags, state, yourDiscriminator: state === 'up' || state === 'init' ? 7 : 0 };
+        const p: ControlPacket = {
+          ...BASE,
+          ...flags,
+          state,
+          yourDiscriminator: state === 'up' || state === 'init' ? 7 : 0,
+        };
         const d = decodeControl(bytes(p));
         assert.ok(d.ok);
         if (d.ok) assert.deepEqual(d.packet, p);
@@ -113,22 +118,28 @@ describe('decodeControl', () => {
   });
 
   // One row per §6.8.6 check, each a valid packet with one thing broken.
-  const mutate = (f: (b: Buffer) => Buffer | void, p: ControlPacket = BASE) => {
-    const b = Buffer.from(bytes(p));
-    return f(b) ?? b;
+  /** poke is BASE's bytes with byte `at` replaced by f(old byte). */
+  const poke = (at: number, f: (old: number) => number): Buffer => {
+    const b = Buffer.from(bytes(BASE));
+    b[at] = f(b[at]!);
+    return b;
   };
   const rows: { name: string; buf: Buffer; reason: DecodeError }[] = [
     { name: 'empty', buf: Buffer.alloc(0), reason: 'truncated' },
     { name: '3 bytes', buf: bytes(BASE).subarray(0, 3), reason: 'truncated' },
-    { name: 'version 0', buf: mutate((b) => void (b[0] = 0x00)), reason: 'bad-version' },
-    { name: 'version 2', buf: mutate((b) => void (b[0] = 0x40)), reason: 'bad-version' },
-    { name: 'length 23', buf: mutate((b) => void (b[3] = 23)), reason: 'length-too-short' },
-    { name: 'A bit with length 24', buf: mutate((b) => void (b[1] = b[1]! | 0x04)), reason: 'length-too-short' },
-    { name: 'length 25 in 24 bytes', buf: mutate((b) => void (b[3] = 25)), reason: 'length-exceeds-payload' },
+    { name: 'version 0', buf: poke(0, () => 0x00), reason: 'bad-version' },
+    { name: 'version 2', buf: poke(0, () => 0x40), reason: 'bad-version' },
+    { name: 'length 23', buf: poke(3, () => 23), reason: 'length-too-short' },
+    { name: 'A bit with length 24', buf: poke(1, (v) => v | 0x04), reason: 'length-too-short' },
+    { name: 'length 25 in 24 bytes', buf: poke(3, () => 25), reason: 'length-exceeds-payload' },
     { name: 'cut at 20 bytes', buf: bytes(BASE).subarray(0, 20), reason: 'length-exceeds-payload' },
-    { name: 'detect mult 0', buf: mutate((b) => void (b[2] = 0)), reason: 'zero-detect-mult' },
-    { name: 'M bit', buf: mutate((b) => void (b[1] = b[1]! | 0x01)), reason: 'multipoint' },
-    { name: 'my discriminator 0', buf: mutate((b) => void b.writeUInt32BE(0, 4)), reason: 'zero-my-discriminator' },
+    { name: 'detect mult 0', buf: poke(2, () => 0), reason: 'zero-detect-mult' },
+    { name: 'M bit', buf: poke(1, (v) => v | 0x01), reason: 'multipoint' },
+    {
+      name: 'my discriminator 0',
+      buf: Buffer.concat([bytes(BASE).subarray(0, 4), Buffer.alloc(4), bytes(BASE).subarray(8)]),
+      reason: 'zero-my-discriminator',
+    },
     ...(['init', 'up'] as const).map((state) => ({
       name: `your discriminator 0 in ${state}`,
       buf: bytes({ ...BASE, state, yourDiscriminator: 0 }),
