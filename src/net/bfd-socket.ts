@@ -84,6 +84,9 @@ export class BfdSocket implements BfdTransport {
   readonly #rx: FrameSocket;
   readonly #onError: (err: Error) => void;
   #closed = false;
+  #pending = 0; // sends handed to dgram whose callback has not run
+  #flushed: (() => void) | undefined;
+  #done: Promise<void> | undefined;
 
   private constructor(
     options: BfdSocketOptions,
@@ -150,22 +153,47 @@ export class BfdSocket implements BfdTransport {
   /** send writes `bytes` to peer:3784 from our source port with TTL 255 (RFC 5881 §4, §5). Never throws. */
   send(peer: string, bytes: Buffer): void {
     if (this.#closed) return;
+    this.#pending++;
     try {
       this.#tx.send(bytes, BFD_CONTROL_PORT, peer, (err) => {
         if (err) this.#onError(err);
+        this.#sent();
       });
     } catch (err) {
       this.#onError(err as Error);
+      this.#sent();
     }
   }
 
-  /** close stops reading and closes the three sockets; safe to call twice. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#rx.close();
-    this.#tx.close();
-    this.#holder.close();
+  /**
+   * close stops reading at once and closes the sending socket once the packets already handed to send() have left
+   * (at most `flushMs` later): the AdminDown packets of BfdPeers.stop() must reach the peers (RFC 5880 §6.8.16).
+   * Safe to call twice; resolves when everything is closed.
+   */
+  close(flushMs = 200): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#rx.close();
+      this.#holder.close();
+      this.#done = new Promise<void>((resolve) => {
+        const finish = () => {
+          if (this.#flushed !== finish) return; // once: by the last callback or by the timer
+          this.#flushed = undefined;
+          clearTimeout(timer);
+          this.#tx.close();
+          resolve();
+        };
+        const timer = setTimeout(finish, flushMs);
+        this.#flushed = finish;
+        if (this.#pending === 0) finish();
+      });
+    }
+    return this.#done ?? Promise.resolve();
+  }
+
+  #sent(): void {
+    this.#pending--;
+    if (this.#pending === 0) this.#flushed?.();
   }
 }
 

@@ -62,11 +62,8 @@ process.on('SIGUSR2', () => {
     uptimeMs: process.uptime() * 1000,
   });
 });
-process.on('SIGTERM', () => {
-  peers?.stop();
-  // Let the AdminDown packets leave before the sockets close.
-  setTimeout(() => {
-    socket.close();
-    process.exit(0);
-  }, 50);
+process.on('SIGTERM', async () => {
+  peers?.stop(); // AdminDown to every peer
+  await socket.close(); // after those packets have left
+  process.exit(0);
 });
