@@ -26,6 +26,8 @@ const ADDR = {
   b6: 'fd00:201::2',
   c: '10.202.0.1',
   f: '10.202.0.2',
+  c6: 'fd00:202::1',
+  f6: 'fd00:202::2',
 } as const;
 const DETECT_MS = 30; // 3 × 10 ms
 const MARGIN_MS = 250; // scheduling on a loaded machine; the protocol bound is DETECT_MS
@@ -239,6 +241,8 @@ describe('BFD on the wire (RFC 5880/5881)', { skip: SKIP, timeout: 120_000 }, ()
     }
     await shOk(['ip', '-n', NS.a, 'addr', 'add', `${ADDR.a6}/64`, 'dev', 'eth0', 'nodad']);
     await shOk(['ip', '-n', NS.b, 'addr', 'add', `${ADDR.b6}/64`, 'dev', 'eth0', 'nodad']);
+    await shOk(['ip', '-n', NS.c, 'addr', 'add', `${ADDR.c6}/64`, 'dev', 'eth0', 'nodad']);
+    await shOk(['ip', '-n', NS.f, 'addr', 'add', `${ADDR.f6}/64`, 'dev', 'eth0', 'nodad']);
     dir = mkdtempSync(join(tmpdir(), 'bfdt-'));
     chmodSync(dir, 0o777); // bfdd drops to user frr and writes its sockets here
     chrt = await hasChrt();
@@ -357,86 +361,69 @@ describe('BFD on the wire (RFC 5880/5881)', { skip: SKIP, timeout: 120_000 }, ()
     await b.stop();
   });
 
-  test('FRR bfdd, an independent implementation, establishes a session with ours', {
+  test('FRR bfdd, an independent implementation, establishes IPv4 and IPv6 sessions with ours', {
     skip: existsSync(BFDD) ? false : 'frr not installed',
   }, async () => {
+    const pairs = [
+      { ours: ADDR.c, theirs: ADDR.f },
+      { ours: ADDR.c6, theirs: ADDR.f6 },
+    ];
     const conf = join(dir, 'bfdd.conf');
     // No "interface": without zebra, bfdd does not know the namespace's interfaces; single hop by addresses.
-    writeFileSync(
-      conf,
-      [
-        'bfd',
-        ` peer ${ADDR.c} local-address ${ADDR.f}`,
-        '  receive-interval 10',
-        '  transmit-interval 10',
-        '  detect-multiplier 3',
-        ' !',
-        '!',
-        '',
-      ].join('\n'),
-    );
+    const lines = ['bfd'];
+    for (const p of pairs) {
+      lines.push(` peer ${p.ours} local-address ${p.theirs}`, '  receive-interval 10', '  transmit-interval 10');
+      lines.push('  detect-multiplier 3', ' !');
+    }
+    writeFileSync(conf, `${lines.join('\n')}\n!\n`);
     chmodSync(conf, 0o644);
-    const frr = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        NS.f,
-        BFDD,
-        '-f',
-        conf,
-        '-i',
-        join(dir, 'bfdd.pid'),
-        '--vty_socket',
-        dir,
-        '--bfdctl',
-        join(dir, 'bfdd.sock'),
-        '--log',
-        'stdout',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const bfddArgs = ['-f', conf, '-i', join(dir, 'bfdd.pid'), '--vty_socket', dir, '--bfdctl', join(dir, 'bfdd.sock')];
+    const frr = spawn('ip', ['netns', 'exec', NS.f, BFDD, ...bfddArgs, '--log', 'stdout'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let frrLog = '';
     frr.stdout.on('data', (d) => (frrLog += d));
     frr.stderr.on('data', (d) => (frrLog += d));
     const vtysh = async () =>
       (await sh(['ip', 'netns', 'exec', NS.f, 'vtysh', '--vty_socket', dir, '-d', 'bfdd', '-c', 'show bfd peers']))
         .stdout;
+    /** block is bfdd's paragraph about the session with `peer`. */
+    const block = (text: string, peer: string): string =>
+      text.split(/\n(?=\s*peer )/).find((b) => b.trimStart().startsWith(`peer ${peer} `)) ?? '';
     await until('bfdd vty', async () => ((await vtysh()).includes(ADDR.c) ? true : undefined), 15_000);
 
-    const c = spawnSpeaker(NS.c, ['--local', ADDR.c, '--peer', ADDR.f]);
-    await until('ours up with bfdd', () => (c.last('up') ? true : undefined), 15_000);
-    // Both views at once: ours has been Up a while and bfdd says up (a 10 ms session can flap on a loaded machine).
-    const view = await until(
-      'bfdd says up while ours is up',
-      async () => {
-        if (!c.upFor(100)) return undefined;
-        const text = await vtysh();
-        return /Status: up/.test(text) && c.upFor(100) ? text : undefined;
-      },
-      20_000,
-    );
-    console.log(`# bfdd: ${view.replace(/\s+/g, ' ').slice(0, 400)}`);
-    const stats = await c.stats();
-    const session = (stats.sessions as { local: number; remote: number }[])[0]!;
-    assert.match(
-      view,
-      new RegExp(`peer ${ADDR.c.replace(/\./g, '\\.')} local-address ${ADDR.f.replace(/\./g, '\\.')}`),
-    );
-    assert.match(view, new RegExp(`Remote ID: ${session.local}\\b`), 'bfdd learnt our discriminator');
-    assert.match(view, new RegExp(`ID: ${session.remote}\\b`), 'we learnt bfdd’s discriminator');
-    const remoteTimers = view.slice(view.indexOf('Remote timers'));
-    assert.match(remoteTimers, /Detect-multiplier: 3/);
-    assert.match(remoteTimers, /Receive interval: 10ms/);
-    assert.match(remoteTimers, /Transmission interval: 10ms/);
+    for (const p of pairs) {
+      const c = spawnSpeaker(NS.c, ['--local', p.ours, '--peer', p.theirs]);
+      await until(`ours up with bfdd (${p.ours})`, () => (c.last('up') ? true : undefined), 15_000);
+      // Both views at once: ours has been Up a while and bfdd says up (a 10 ms session can flap on a loaded machine).
+      const view = await until(
+        `bfdd says up while ours is up (${p.ours})`,
+        async () => {
+          if (!c.upFor(100)) return undefined;
+          const b = block(await vtysh(), p.ours);
+          return /Status: up/.test(b) && c.upFor(100) ? b : undefined;
+        },
+        20_000,
+      );
+      console.log(`# bfdd: ${view.replace(/\s+/g, ' ').slice(0, 300)}`);
+      const stats = await c.stats();
+      const session = (stats.sessions as { local: number; remote: number }[])[0]!;
+      assert.ok(view.includes(`local-address ${p.theirs}`), view);
+      assert.match(view, new RegExp(`Remote ID: ${session.local}\\b`), 'bfdd learnt our discriminator');
+      assert.match(view, new RegExp(`ID: ${session.remote}\\b`), 'we learnt bfdd’s discriminator');
+      const remoteTimers = view.slice(view.indexOf('Remote timers'));
+      assert.match(remoteTimers, /Detect-multiplier: 3/);
+      assert.match(remoteTimers, /Receive interval: 10ms/);
+      assert.match(remoteTimers, /Transmission interval: 10ms/);
 
-    // Our side stops gracefully: bfdd sees AdminDown ("neighbor signaled session down"), not a failure of its own.
-    await c.stop();
-    const after = await until('bfdd down', async () => {
-      const text = await vtysh();
-      return /Status: down/.test(text) ? text : undefined;
-    });
-    assert.match(after, /Remote diagnostics: administratively down/);
+      // Our side stops gracefully: bfdd sees AdminDown ("administratively down"), not a failure of its own.
+      await c.stop();
+      const after = await until(`bfdd down (${p.ours})`, async () => {
+        const b = block(await vtysh(), p.ours);
+        return /Status: down/.test(b) ? b : undefined;
+      });
+      assert.match(after, /Remote diagnostics: administratively down/);
+    }
     frr.kill('SIGTERM');
     if (frrLog.includes('error')) console.log(`# bfdd log: ${frrLog.slice(0, 500)}`);
   });
