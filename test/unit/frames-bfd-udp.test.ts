@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ipv4Bytes, ipv6Bytes } from '../../src/net/frames/address.ts';
-import { FRAME_DROPS, type FrameDrop, readBfdFrame } from '../../src/net/frames/bfd-udp.ts';
+import { bfdFilter, FRAME_DROPS, type FrameDrop, readBfdFrame } from '../../src/net/frames/bfd-udp.ts';
 import { ETHERTYPE, encodeEthernet } from '../../src/net/frames/ethernet.ts';
 import { encodeIpv4 } from '../../src/net/frames/ipv4.ts';
 import { encodeIpv6 } from '../../src/net/frames/ipv6.ts';
@@ -92,4 +92,23 @@ describe('readBfdFrame (RFC 5881)', () => {
   test('every drop reason has a row', () => {
     assert.deepEqual(new Set(rows.map((r) => r.reason)), new Set(FRAME_DROPS));
   });
+});
+
+describe('bfdFilter', () => {
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    test(`${family}: every jump lands inside the program and it ends in accept, drop`, () => {
+      const prog = bfdFilter(family);
+      for (const [i, ins] of prog.entries()) {
+        assert.ok(i + 1 + ins.jt < prog.length && i + 1 + ins.jf < prog.length, `instruction ${i}`);
+        assert.ok(ins.jt >= 0 && ins.jf >= 0);
+      }
+      assert.deepEqual(
+        prog.slice(-2).map((ins) => [ins.code, ins.k]),
+        [
+          [0x06, 0x40000],
+          [0x06, 0],
+        ],
+      );
+    });
+  }
 });
