@@ -8,9 +8,9 @@
  */
 import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
+import { realClock } from '../src/clock.ts';
 import { silentLogger } from '../src/log.ts';
 import { BfdPeers } from '../src/net/bfd-peers.ts';
-import { realClock } from '../src/speaker/runtime/scheduler.ts';
 
 const { values } = parseArgs({
   options: { peer: { type: 'string' }, local: { type: 'string', multiple: true, default: [] } },

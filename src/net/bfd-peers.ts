@@ -20,9 +20,10 @@ import {
   step,
 } from '../../bfd/session.ts';
 import { DEFAULT_TIMING, type SessionConfig, validateSessionConfig } from '../../bfd/session-config.ts';
+import type { Clock } from '../../vrrp/clock.ts';
 import { canonicalIp } from '../../vrrp/ip.ts';
 import type { Logger } from '../log.ts';
-import { type Clock, DeadlineScheduler } from '../speaker/runtime/scheduler.ts';
+import { DeadlineScheduler } from '../speaker/runtime/scheduler.ts';
 import type { BfdTransport } from './bfd-socket.ts';
 
 /** BfdTiming is the per-session timers: Desired Min TX, Required Min RX (µs) and Detect Mult. */

@@ -17,7 +17,9 @@
  */
 
 import dgram from 'node:dgram';
+import type { Clock } from '../../vrrp/clock.ts';
 import { canonicalIp } from '../../vrrp/ip.ts';
+import { realClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import {
   BFD_CONTROL_PORT,
@@ -60,6 +62,8 @@ export interface BfdSocketOptions {
 export interface BfdSocketDeps {
   readonly openFrameSocket?: OpenFrameSocket;
   readonly random?: () => number;
+  /** clock arms close()'s flush deadline; the process clock by default. */
+  readonly clock?: Clock;
 }
 
 /** bindDgram binds a UDP socket, resolving once bound or rejecting with the bind error. */
@@ -83,6 +87,7 @@ export class BfdSocket implements BfdTransport {
   readonly #holder: dgram.Socket;
   readonly #rx: FrameSocket;
   readonly #onError: (err: Error) => void;
+  readonly #clock: Clock;
   #closed = false;
   #pending = 0; // sends handed to dgram whose callback has not run
   #flushed: (() => void) | undefined;
@@ -94,7 +99,9 @@ export class BfdSocket implements BfdTransport {
     holder: dgram.Socket,
     rx: FrameSocket,
     sourcePort: number,
+    clock: Clock,
   ) {
+    this.#clock = clock;
     this.family = options.family;
     this.localAddress = options.localAddress;
     this.sourcePort = sourcePort;
@@ -142,7 +149,7 @@ export class BfdSocket implements BfdTransport {
           else options.onPacket(r);
         },
       });
-      return new BfdSocket({ ...options, localAddress: local }, tx, holder, rx, port);
+      return new BfdSocket({ ...options, localAddress: local }, tx, holder, rx, port, deps.clock ?? realClock);
     } catch (err) {
       holder.close();
       tx?.close();
@@ -179,11 +186,11 @@ export class BfdSocket implements BfdTransport {
         const finish = () => {
           if (this.#flushed !== finish) return; // once: by the last callback or by the timer
           this.#flushed = undefined;
-          clearTimeout(timer);
+          cancel();
           this.#tx.close();
           resolve();
         };
-        const timer = setTimeout(finish, flushMs);
+        const cancel = this.#clock.setTimer(finish, flushMs);
         this.#flushed = finish;
         if (this.#pending === 0) finish();
       });

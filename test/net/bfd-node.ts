@@ -5,10 +5,10 @@
 // `at` in wall-clock ms (Date.now, comparable with the test process), and a {"event":"stats"} line on SIGUSR2.
 // Exits on SIGTERM after taking its sessions AdminDown.
 import { parseArgs } from 'node:util';
+import { realClock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/log.ts';
 import { BfdPeers } from '../../src/net/bfd-peers.ts';
 import { BfdSocket } from '../../src/net/bfd-socket.ts';
-import { realClock } from '../../src/speaker/runtime/scheduler.ts';
 
 const { values } = parseArgs({
   options: {
