@@ -197,7 +197,7 @@ async function decode(pcap: string, family: 'ipv4' | 'ipv6'): Promise<TsharkRow[
 }
 
 /** capture records `count` BFD packets on eth0 of `ns` (tcpdump), giving up after `ms`. */
-async function capture(ns: string, file: string, count: number, ms = 5000): Promise<void> {
+async function capture(ns: string, file: string, count: number, filter: string, ms = 5000): Promise<void> {
   await sh(
     [
       'ip',
@@ -214,7 +214,7 @@ async function capture(ns: string, file: string, count: number, ms = 5000): Prom
       String(count),
       '-w',
       file,
-      'udp port 3784',
+      filter,
     ],
     ms + 5000,
   );
@@ -268,7 +268,7 @@ describe('BFD on the wire (RFC 5880/5881)', { skip: SKIP, timeout: 120_000 }, ()
     const a = spawnSpeaker(NS.a, ['--local', ADDR.a, '--peer', ADDR.b]);
     const b = spawnSpeaker(NS.b, ['--local', ADDR.b, '--peer', ADDR.a]);
     const pcap = join(dir, 'ab.pcap');
-    const capturing = capture(NS.a, pcap, 60);
+    const capturing = capture(NS.a, pcap, 60, 'ip and udp port 3784');
     await until('both up', () => (a.last('up') && b.last('up') ? true : undefined));
     await capturing;
 
@@ -341,13 +341,15 @@ describe('BFD on the wire (RFC 5880/5881)', { skip: SKIP, timeout: 120_000 }, ()
     await until('back up', () =>
       a.events.some((e) => e.event === 'up' && (e.at ?? 0) > (down.at ?? 0)) ? true : undefined,
     );
+    await a.stop();
+    await b.stop();
   });
 
   test('IPv6: two of our speakers come Up with hop limit 255', async () => {
     const a = spawnSpeaker(NS.a, ['--local', ADDR.a6, '--peer', ADDR.b6]);
     const b = spawnSpeaker(NS.b, ['--local', ADDR.b6, '--peer', ADDR.a6]);
     const pcap = join(dir, 'ab6.pcap');
-    const capturing = capture(NS.a, pcap, 30);
+    const capturing = capture(NS.a, pcap, 30, 'ip6 and udp port 3784');
     await until('both up over IPv6', () => (a.last('up') && b.last('up') ? true : undefined));
     await capturing;
     const rows = (await decode(pcap, 'ipv6')).filter((r) => r.src === ADDR.a6);
