@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { realClock } from '../src/clock.ts';
 import { silentLogger } from '../src/log.ts';
 import { BfdPeers } from '../src/net/bfd-peers.ts';
+import { DeadlineScheduler } from '../src/speaker/runtime/scheduler.ts';
 
 const { values } = parseArgs({
   options: { peer: { type: 'string' }, local: { type: 'string', multiple: true, default: [] } },
@@ -30,6 +31,7 @@ for (const [i, local] of values.local.entries()) {
   tx.setTTL(255);
   const peers = new BfdPeers({
     clock: realClock,
+    deadlines: (onDue) => new DeadlineScheduler({ clock: realClock, onDue }),
     logger: silentLogger(),
     onChange: () => {},
     transport: { send: (to, bytes) => tx.send(bytes, 3784, to) },

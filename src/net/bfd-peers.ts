@@ -1,6 +1,6 @@
 /**
  * BfdPeers drives one BFD session (bfd/session.ts) per peer address over one transport, with one timer for the
- * earliest deadline of all sessions (DeadlineScheduler), and reports each session's up and down to a callback.
+ * earliest deadline of all sessions (an injected Deadlines), and reports each session's up and down to a callback.
  * It holds no socket: received packets come in through receive(), packets go out through the injected transport.
  *
  * Packets are demultiplexed by source address (RFC 5881 §3: single hop, one session per peer address); the session
@@ -23,7 +23,6 @@ import { DEFAULT_TIMING, type SessionConfig, validateSessionConfig } from '../..
 import type { Clock } from '../../vrrp/clock.ts';
 import { canonicalIp } from '../../vrrp/ip.ts';
 import type { Logger } from '../log.ts';
-import { DeadlineScheduler } from '../speaker/runtime/scheduler.ts';
 import type { BfdTransport } from './bfd-socket.ts';
 
 /** BfdTiming is the per-session timers: Desired Min TX, Required Min RX (µs) and Detect Mult. */
@@ -40,10 +39,22 @@ export type BfdChange =
       readonly diag: number;
     };
 
+/**
+ * Deadlines keeps one deadline per key and calls back when each comes, with one timer for the earliest: what the
+ * speaker runtime's DeadlineScheduler does. Injected, so src/net/ does not depend on the speaker.
+ */
+export interface Deadlines {
+  /** set gives `key` a deadline (absolute ms on the clock), or removes it with undefined. */
+  set(key: string, at: number | undefined): void;
+  stop(): void;
+}
+
 /** BfdPeersDeps is everything BfdPeers uses; tests pass a fake transport and clock. */
 export interface BfdPeersDeps {
   readonly transport: BfdTransport;
   readonly clock: Clock;
+  /** deadlines builds the scheduler, e.g. `(onDue) => new DeadlineScheduler({ clock, onDue })`. */
+  readonly deadlines: (onDue: (key: string, now: number) => void) => Deadlines;
   readonly logger: Logger;
   readonly onChange: (peer: string, change: BfdChange) => void;
   /** timing defaults to DEFAULT_TIMING: 10 ms TX and RX, Detect Mult 3. */
@@ -70,7 +81,7 @@ export class BfdPeers {
   readonly #peers = new Map<string, Peer>();
   // local discriminator -> canonical peer address
   readonly #discriminators = new Map<number, string>();
-  readonly #scheduler: DeadlineScheduler<string>;
+  readonly #scheduler: Deadlines;
   // drop reason -> count (codec reasons, session reasons, 'no-session')
   readonly drops = new Map<BfdDropReason, number>();
   #stopped = false;
@@ -82,10 +93,7 @@ export class BfdPeers {
     this.#deps = deps;
     this.#timing = timing;
     this.#random = deps.random ?? Math.random;
-    this.#scheduler = new DeadlineScheduler<string>({
-      clock: deps.clock,
-      onDue: (key, now) => this.#event(key, { type: 'timer' }, now),
-    });
+    this.#scheduler = deps.deadlines((key, now) => this.#event(key, { type: 'timer' }, now));
   }
 
   /** add starts a session towards `peer` (idempotent); its first packet leaves at once. */

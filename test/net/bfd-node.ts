@@ -9,6 +9,7 @@ import { realClock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/log.ts';
 import { BfdPeers } from '../../src/net/bfd-peers.ts';
 import { BfdSocket } from '../../src/net/bfd-socket.ts';
+import { DeadlineScheduler } from '../../src/speaker/runtime/scheduler.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +38,7 @@ const socket = await BfdSocket.open({
 peers = new BfdPeers({
   transport: socket,
   clock: realClock,
+  deadlines: (onDue) => new DeadlineScheduler({ clock: realClock, onDue }),
   logger: silentLogger(),
   timing: {
     desiredMinTxUs: Number(values['tx-ms']) * 1000,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { silentLogger } from '../../src/log.ts';
 import { type BfdChange, BfdPeers } from '../../src/net/bfd-peers.ts';
+import { DeadlineScheduler } from '../../src/speaker/runtime/scheduler.ts';
 import { seededRandom } from '../../vrrp/sim/clock.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
@@ -18,6 +19,7 @@ function world(addresses: string[], clock = new FakeClock()) {
     const changes: Side['changes'] = [];
     const peers = new BfdPeers({
       clock,
+      deadlines: (onDue) => new DeadlineScheduler({ clock, onDue }),
       logger: silentLogger(),
       random: seededRandom(i + 1),
       onChange: (peer, change) => changes.push({ at: clock.now(), peer, change }),
@@ -102,6 +104,7 @@ describe('BfdPeers', () => {
       () =>
         new BfdPeers({
           clock: new FakeClock(),
+          deadlines: (onDue) => new DeadlineScheduler({ clock: new FakeClock(), onDue }),
           logger: silentLogger(),
           onChange: () => {},
           transport: { send: () => {} },
