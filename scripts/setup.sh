@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # command -> Debian package that provides it
 declare -A tools=(
   [ip]=iproute2 [arping]=iputils-arping [ping]=iputils-ping [tshark]=tshark [tcpdump]=tcpdump
-  [keepalived]=keepalived [curl]=curl [ndisc6]=ndisc6 [promtool]=prometheus [make]=make [g++]=g++ [python3]=python3
+  [keepalived]=keepalived [vtysh]=frr [curl]=curl [ndisc6]=ndisc6 [promtool]=prometheus [make]=make [g++]=g++ [python3]=python3
 )
 missing=()
 for cmd in "${!tools[@]}"; do
