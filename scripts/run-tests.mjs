@@ -25,6 +25,7 @@ function testFiles(dir) {
 }
 
 const serial = new Set(['net']);
+const NET_LOCK = '/tmp/metal-vrrp-net.lock';
 let status = 0;
 for (const suite of suites) {
   const files = testFiles(join('test', suite));
@@ -34,7 +35,11 @@ for (const suite of suites) {
   }
   const concurrency = serial.has(suite) ? 1 : 2;
   const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files];
-  const res = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  // Network-namespace files use fixed names: one run at a time per machine (another checkout's run would tear down
+  // this one's namespaces), so the net suite holds a machine-wide lock.
+  const res = serial.has(suite)
+    ? spawnSync('flock', [NET_LOCK, process.execPath, ...args], { stdio: 'inherit' })
+    : spawnSync(process.execPath, args, { stdio: 'inherit' });
   if (res.status !== 0) status = res.status ?? 1;
 }
 process.exit(status);
