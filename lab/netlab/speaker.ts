@@ -24,7 +24,7 @@ export interface RouterOptions {
 export interface SpeakerOptions {
   readonly routers: readonly RouterOptions[];
   readonly advertIntervalMs?: number;
-  readonly gratuitous?: { readonly count: number; readonly spacingMs: number };
+  readonly gratuitous?: { readonly count: number; readonly spacingMs: number; readonly refreshMs?: number };
   readonly unicastPeers?: readonly string[];
   readonly metricsPort?: number;
   readonly logLevel?: string;
@@ -36,7 +36,7 @@ export function speakerConfigYaml(host: LabHost, opts: SpeakerOptions): string {
   const lines = [
     `interface: ${host.ifname}`,
     `advertInterval: ${opts.advertIntervalMs ?? 100}ms`,
-    `gratuitous: { count: ${g.count}, spacing: ${g.spacingMs}ms }`,
+    `gratuitous: { count: ${g.count}, spacing: ${g.spacingMs}ms${g.refreshMs === undefined ? '' : `, refresh: ${g.refreshMs === 0 ? 0 : `${g.refreshMs}ms`}`} }`,
     `metrics: { address: 0.0.0.0, port: ${opts.metricsPort ?? 7472} }`,
   ];
   if (opts.unicastPeers?.length) lines.push(`unicastPeers: [${opts.unicastPeers.map((p) => `"${p}"`).join(', ')}]`);

@@ -9,6 +9,7 @@
  * | metal-vrrp.io/preempt-delay        | 0s        | 0s .. 1000s (keepalived's preempt_delay limit)               |
  * | metal-vrrp.io/gratuitous-count     | 3         | whole number 0 .. 100 (gratuitous ARP / unsolicited NA)      |
  * | metal-vrrp.io/gratuitous-spacing   | 100ms     | 0ms .. 10s                                                   |
+ * | metal-vrrp.io/gratuitous-refresh   | 60s       | 0 (off), or 1s .. 1h: the master repeats one round this often |
  * | metal-vrrp.io/vrid-range           | 1-255     | "lo-hi" or "n" within 1..255 (the controller allocates)      |
  * | metal-vrrp.io/priorities           | (none)    | "node-a=250,node-b=200": node names, distinct 1..254         |
  * | metal-vrrp.io/peers                | multicast | multicast, unicast (adverts to the other eligible nodes)     |
@@ -40,6 +41,7 @@ export const TUNING_ANNOTATIONS = Object.freeze({
   preemptDelay: `${TUNING_PREFIX}preempt-delay`,
   gratuitousCount: `${TUNING_PREFIX}gratuitous-count`,
   gratuitousSpacing: `${TUNING_PREFIX}gratuitous-spacing`,
+  gratuitousRefresh: `${TUNING_PREFIX}gratuitous-refresh`,
   vridRange: VRID_RANGE_ANNOTATION,
   priorities: `${TUNING_PREFIX}priorities`,
   peers: `${TUNING_PREFIX}peers`,
@@ -52,11 +54,20 @@ export const GRATUITOUS_SPACING_MAX_MS = 10_000;
 /** PeerMode is how adverts travel: to the VRRP multicast group (RFC 5798 §5.1.1.2) or to each peer's InternalIP. */
 export type PeerMode = 'multicast' | 'unicast';
 
-/** GratuitousTuning is how a takeover is announced: `count` frames per VIP, `spacingMs` apart. */
+/**
+ * GratuitousTuning is how a takeover is announced: `count` frames per VIP, `spacingMs` apart; and, while master, one
+ * more round every `refreshMs` (0: never), so switches whose MAC tables age out keep forwarding to the master
+ * (keepalived's garp_master_refresh, MetalLB PR #3125).
+ */
 export interface GratuitousTuning {
   readonly count: number;
   readonly spacingMs: number;
+  readonly refreshMs: number;
 }
+
+/** GRATUITOUS_REFRESH_MIN_MS and _MAX_MS bound the refresh (a refresh faster than a second is a flood). */
+export const GRATUITOUS_REFRESH_MIN_MS = 1000;
+export const GRATUITOUS_REFRESH_MAX_MS = 3_600_000;
 
 /** PoolTuning is the failover tuning of one pool's virtual routers. Frozen. */
 export interface PoolTuning {
@@ -78,7 +89,8 @@ export const DEFAULT_POOL_TUNING: PoolTuning = Object.freeze({
   advertIntervalCs: DEFAULT_ADVERT_INTERVAL_CS,
   preempt: true,
   preemptDelayMs: 0,
-  gratuitous: Object.freeze({ count: 3, spacingMs: 100 }),
+  // 60 s: well inside the 300 s a switch keeps a MAC by default (IEEE 802.1D aging time), one frame per VIP a minute.
+  gratuitous: Object.freeze({ count: 3, spacingMs: 100, refreshMs: 60_000 }),
   vridRange: FULL_VRID_RANGE,
   pinnedPriorities: new Map<string, number>(),
   peers: 'multicast' as PeerMode,
@@ -139,6 +151,16 @@ function parseCount(text: string): Parsed<number> {
     return { error: `"${text}" is not a whole number 0..${GRATUITOUS_COUNT_MAX}` };
   }
   return { value: Number(text) };
+}
+
+function parseRefresh(text: string): Parsed<number> {
+  if (/^\s*(0|off)\s*$/i.test(text)) return { value: 0 };
+  const ms = durationMs(text);
+  if ('error' in ms) return ms;
+  if (ms.value < GRATUITOUS_REFRESH_MIN_MS || ms.value > GRATUITOUS_REFRESH_MAX_MS) {
+    return { error: `"${text}" is not 0 (off) or between 1s and 1h` };
+  }
+  return ms;
 }
 
 function parseRange(text: string): Parsed<VridRange> {
@@ -210,6 +232,7 @@ export function parsePoolTuning(
     gratuitous: Object.freeze({
       count: read(A.gratuitousCount, parseCount, d.gratuitous.count),
       spacingMs: read(A.gratuitousSpacing, boundedDuration(GRATUITOUS_SPACING_MAX_MS, '10s'), d.gratuitous.spacingMs),
+      refreshMs: read(A.gratuitousRefresh, parseRefresh, d.gratuitous.refreshMs),
     }),
     vridRange: read(A.vridRange, parseRange, d.vridRange),
     pinnedPriorities: read(A.priorities, parsePinned, d.pinnedPriorities),
@@ -276,8 +299,7 @@ export function classifyTuningChange(before: PoolTuning, after: PoolTuning): Tun
     changed.push('preemptDelayMs');
     configure.preemptDelayMs = after.preemptDelayMs;
   }
-  const gratuitous =
-    before.gratuitous.count !== after.gratuitous.count || before.gratuitous.spacingMs !== after.gratuitous.spacingMs;
+  const gratuitous = !sameGratuitous(before.gratuitous, after.gratuitous);
   if (gratuitous) changed.push('gratuitous');
   const vridRange = before.vridRange.lo !== after.vridRange.lo || before.vridRange.hi !== after.vridRange.hi;
   if (vridRange) changed.push('vridRange');
@@ -316,4 +338,9 @@ export function parsePoolTunings(pools: readonly IPAddressPoolObject[]): PoolTun
 /** tuningOf is a pool's tuning, or the defaults for a pool with none recorded. */
 export function tuningOf(tunings: ReadonlyMap<string, PoolTuning>, pool: string | undefined): PoolTuning {
   return (pool === undefined ? undefined : tunings.get(pool)) ?? DEFAULT_POOL_TUNING;
+}
+
+/** sameGratuitous compares every announcement setting. */
+export function sameGratuitous(a: GratuitousTuning, b: GratuitousTuning): boolean {
+  return a.count === b.count && a.spacingMs === b.spacingMs && a.refreshMs === b.refreshMs;
 }

@@ -422,7 +422,7 @@ describe('diffRouters', () => {
     ],
     [
       'gratuitous only',
-      m(r({ gratuitous: { count: 5, spacingMs: 100 } })),
+      m(r({ gratuitous: { count: 5, spacingMs: 100, refreshMs: 60_000 } })),
       m(r({})),
       [['reconfigure', 'ipv4/7', {}, false, true]],
     ],

@@ -17,6 +17,8 @@ function field(t: PoolTuning, name: string): unknown {
       return t.gratuitous.count;
     case 'spacing':
       return t.gratuitous.spacingMs;
+    case 'refresh':
+      return t.gratuitous.refreshMs;
     case 'pins':
       return [...t.pinnedPriorities];
     case 'vridRange':
@@ -44,6 +46,10 @@ describe('parsePoolTuning: valid values', () => {
     [A.gratuitousCount, '100', 'count', 100],
     [A.gratuitousSpacing, '20ms', 'spacing', 20],
     [A.gratuitousSpacing, '10s', 'spacing', 10_000],
+    [A.gratuitousRefresh, '0', 'refresh', 0],
+    [A.gratuitousRefresh, 'off', 'refresh', 0],
+    [A.gratuitousRefresh, '1s', 'refresh', 1000],
+    [A.gratuitousRefresh, '5m', 'refresh', 300_000],
     [A.vridRange, '50-99', 'vridRange', [50, 99]],
     [A.vridRange, '7', 'vridRange', [7, 7]],
     [
@@ -93,6 +99,9 @@ describe('parsePoolTuning: invalid values are reported and the default is used',
     [A.gratuitousCount, '-1', 'count', '0..100'],
     [A.gratuitousCount, '2.5', 'count', '0..100'],
     [A.gratuitousSpacing, '11s', 'spacing', 'longer than 10s'],
+    [A.gratuitousRefresh, '500ms', 'refresh', 'between 1s and 1h'],
+    [A.gratuitousRefresh, '61m', 'refresh', 'between 1s and 1h'],
+    [A.gratuitousRefresh, '60', 'refresh', 'no unit'],
     [A.vridRange, '99-50', 'vridRange', 'lo-hi'],
     [A.vridRange, '0-10', 'vridRange', 'lo-hi'],
     [A.priorities, 'node-a=255', 'pins', 'priority must be 1..254'],
@@ -155,7 +164,7 @@ describe('defaults and many pools', () => {
           r.tuning.pinnedPriorities.size,
           r.tuning.peers,
         ],
-        [10, true, 0, { count: 3, spacingMs: 100 }, { lo: 1, hi: 255 }, 0, 'multicast'],
+        [10, true, 0, { count: 3, spacingMs: 100, refreshMs: 60_000 }, { lo: 1, hi: 255 }, 0, 'multicast'],
       );
       assert.ok(Object.isFrozen(r.tuning));
     }

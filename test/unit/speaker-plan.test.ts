@@ -16,7 +16,7 @@ const base: RouterSpecInput = {
   interface: 'eth0',
   peerMode: 'multicast',
   peers: [],
-  gratuitous: { count: 3, spacingMs: 100 },
+  gratuitous: { count: 3, spacingMs: 100, refreshMs: 60_000 },
 };
 const sources = { ipv4: '10.0.0.1', ipv6: 'fe80::1' };
 
@@ -78,7 +78,7 @@ test('standaloneSpecs: speaker-wide announcements and unicast peers become each 
   const config: StandaloneConfig = {
     interface: 'eth0',
     metrics: { address: '0.0.0.0', port: 7472 },
-    gratuitous: { count: 5, spacingMs: 20 },
+    gratuitous: { count: 5, spacingMs: 20, refreshMs: 0 },
     unicastPeers: ['10.0.0.2', 'fd00::2'],
     routers: [
       { ...engine, vrid: 1 },
@@ -90,8 +90,8 @@ test('standaloneSpecs: speaker-wide announcements and unicast peers become each 
   assert.deepEqual(
     res.specs.map((s) => [s.key, s.interface, s.peerMode, s.peers, s.gratuitous]),
     [
-      ['ipv4/1', 'eth0', 'unicast', ['10.0.0.2'], { count: 5, spacingMs: 20 }],
-      ['ipv6/1', 'eth0', 'unicast', ['fd00::2'], { count: 5, spacingMs: 20 }],
+      ['ipv4/1', 'eth0', 'unicast', ['10.0.0.2'], { count: 5, spacingMs: 20, refreshMs: 0 }],
+      ['ipv6/1', 'eth0', 'unicast', ['fd00::2'], { count: 5, spacingMs: 20, refreshMs: 0 }],
     ],
   );
   const missing = standaloneSpecs(config, { ipv4: '10.0.0.1' });

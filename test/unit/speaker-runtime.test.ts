@@ -31,7 +31,7 @@ interface Node {
 /** lan builds one speaker per priority on a shared fake segment. */
 function lan(
   priorities: readonly number[],
-  opts: { gratuitous?: number; ipv6?: boolean; shouldAnswer?: (ip: string) => boolean } = {},
+  opts: { gratuitous?: number; refreshMs?: number; ipv6?: boolean; shouldAnswer?: (ip: string) => boolean } = {},
 ) {
   const clock = new FakeClock();
   const nodes: Node[] = [];
@@ -80,7 +80,7 @@ function lan(
       specs,
       { ipv4: ip, ipv6: `fe80::${i + 1}` },
       {
-        gratuitous: { count: opts.gratuitous ?? 3, spacingMs: 100 },
+        gratuitous: { count: opts.gratuitous ?? 3, spacingMs: 100, refreshMs: opts.refreshMs ?? 0 },
       },
     );
     const logs: Record<string, unknown>[] = [];
@@ -251,6 +251,48 @@ test('a higher-priority advert makes the master stop answering at once and cance
   });
   assert.deepEqual(masters(), [], 'stopped answering within the same step');
   assert.equal(signal.aborted, true);
+});
+
+test('gratuitous refresh: the master repeats one round every refreshMs while master, and stops when it leaves', () => {
+  const { clock, nodes, masters } = lan([100, 200], { refreshMs: 5000 });
+  for (const n of nodes) n.speaker.start();
+  clock.advance(1000);
+  assert.deepEqual(masters(), ['n2']);
+  const master = nodes[1]!;
+  const takeover = master.announced.length;
+  assert.equal(master.announced.at(-1)!.request.count, 3, 'the takeover burst');
+  clock.advance(5000);
+  assert.equal(master.announced.length, takeover + 1, 'one refresh after 5 s');
+  assert.equal(master.announced.at(-1)!.request.count, 1, 'a refresh is one round');
+  clock.advance(10_000);
+  assert.equal(master.announced.length, takeover + 3, 'and every 5 s after');
+  assert.equal(nodes[0]!.announced.length, 0, 'a backup never refreshes');
+  // A higher priority takes over: the old master stops refreshing at once.
+  master.speaker.receive({
+    ok: true,
+    family: 'ipv4',
+    from: '10.0.0.9',
+    to: '224.0.0.18',
+    advert: { vrid: 7, priority: 250, maxAdvertIntervalCs: 10, addresses: [VIP] },
+    checksumMode: 'pseudo-header',
+  });
+  // Its old refresh chain was due at most 5 s after the spoof; a new chain can only start after it takes the VIP
+  // back (Master_Down_Interval ≈ 322 ms later, the spoofer being silent) plus 5 s. So: no refresh round in between.
+  const spoofedAt = clock.now();
+  clock.advance(5010);
+  assert.deepEqual(
+    master.announced.filter((a) => a.at > spoofedAt && a.request.count === 1),
+    [],
+    'the old refresh chain was cancelled when it left master',
+  );
+  assert.equal(master.announced.filter((a) => a.at > spoofedAt).length, 1, 'only its takeover burst after reclaiming');
+});
+
+test('gratuitous refresh 0: only the takeover burst', () => {
+  const { clock, nodes } = lan([100]);
+  nodes[0]!.speaker.start();
+  clock.advance(60_000);
+  assert.equal(nodes[0]!.announced.length, 1);
 });
 
 test('IPv6 and IPv4 routers with one VRID run apart; metrics follow the states', async () => {

@@ -17,7 +17,7 @@ test('a valid file gives routers with family, defaults and canonical VIPs', () =
   assert.ok('config' in res, JSON.stringify(res));
   const { config } = res;
   assert.equal(config.interface, 'eth0');
-  assert.deepEqual(config.gratuitous, { count: 2, spacingMs: 50 });
+  assert.deepEqual(config.gratuitous, { count: 2, spacingMs: 50, refreshMs: 60_000 });
   assert.deepEqual(config.unicastPeers, []);
   assert.deepEqual(config.routers, [
     {

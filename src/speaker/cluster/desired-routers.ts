@@ -29,7 +29,7 @@ import { PRIORITY_MAX, PRIORITY_MIN } from '../../../vrrp/router-config.ts';
 import { type CodedError, codedError, type ErrorCode } from '../../errors.ts';
 import { type ClusterSnapshot, familyOf, type ServiceView, serviceKeyOf } from '../../model/cluster-snapshot.ts';
 import type { LocalNode } from '../../model/local-node.ts';
-import { type PoolTuning, tuningOf } from '../../model/pool-tuning.ts';
+import { type PoolTuning, sameGratuitous, tuningOf } from '../../model/pool-tuning.ts';
 import { parseServiceVrids } from '../../model/service-vrids.ts';
 import {
   planRouterSpec,
@@ -95,8 +95,7 @@ function sameTuning(a: PoolTuning, b: PoolTuning): boolean {
     a.advertIntervalCs === b.advertIntervalCs &&
     a.preempt === b.preempt &&
     a.preemptDelayMs === b.preemptDelayMs &&
-    a.gratuitous.count === b.gratuitous.count &&
-    a.gratuitous.spacingMs === b.gratuitous.spacingMs &&
+    sameGratuitous(a.gratuitous, b.gratuitous) &&
     a.peers === b.peers
   );
 }
@@ -339,8 +338,7 @@ export function diffRouters(
     if (h.preemptDelayMs !== w.preemptDelayMs) configure.preemptDelayMs = w.preemptDelayMs;
     if (!sameList(h.addresses, w.addresses)) configure.addresses = w.addresses;
     const transport = have.peerMode !== want.peerMode || !sameList(have.peers, want.peers);
-    const gratuitous =
-      have.gratuitous.count !== want.gratuitous.count || have.gratuitous.spacingMs !== want.gratuitous.spacingMs;
+    const gratuitous = !sameGratuitous(have.gratuitous, want.gratuitous);
     if (Object.keys(configure).length > 0 || transport || gratuitous) {
       reconfigures.push({ op: 'reconfigure', key, spec: want, configure, transport, gratuitous });
     }

@@ -343,13 +343,22 @@ export class Speaker {
     this.#track(sent);
   }
 
+  /**
+   * announce starts the takeover announcement (gratuitous ARP / unsolicited NA: `count` rounds `spacingMs` apart),
+   * replacing one in progress, then, while the router stays master, one more round every `refreshMs` (keepalived's
+   * garp_master_refresh). Leaving master aborts the signal, which cancels both.
+   */
   #announce(slot: RouterSlot): void {
-    const { count, spacingMs } = slot.router.gratuitous;
-    const announcer = this.#deps.ports.announcers[slot.router.config.family];
     slot.announce.abort(); // a new announcement replaces one in progress
     slot.announce = new AbortController();
-    if (!announcer || count < 1) return;
-    const signal = slot.announce.signal;
+    if (slot.router.gratuitous.count < 1) return;
+    this.#announceRound(slot, slot.router.gratuitous.count, slot.announce.signal);
+  }
+
+  #announceRound(slot: RouterSlot, count: number, signal: AbortSignal): void {
+    const announcer = this.#deps.ports.announcers[slot.router.config.family];
+    if (!announcer) return;
+    const { spacingMs, refreshMs } = slot.router.gratuitous;
     for (const vip of slot.router.vips) {
       const done = announcer.announce(vip, { count, spacingMs, signal }).then((outcome) => {
         const labels = { family: slot.router.config.family, interface: this.#deps.ifname };
@@ -358,6 +367,16 @@ export class Speaker {
       });
       this.#track(done);
     }
+    if (refreshMs <= 0) return;
+    const cancel = this.#deps.clock.setTimer(
+      () => {
+        if (signal.aborted || this.#stopped || slot.state.kind !== 'master') return;
+        if (slot.router.gratuitous.count >= 1) this.#announceRound(slot, 1, signal);
+      },
+      refreshMs,
+      { background: true },
+    );
+    signal.addEventListener('abort', cancel, { once: true });
   }
 
   #track(p: Promise<unknown>): void {

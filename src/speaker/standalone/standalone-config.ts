@@ -2,7 +2,12 @@ import { parse as parseYaml } from 'yaml';
 import type { Family } from '../../../vrrp/advert.ts';
 import { canonicalIp } from '../../../vrrp/ip.ts';
 import { advertIntervalCs, parseDuration } from '../../model/duration.ts';
-import { DEFAULT_POOL_TUNING } from '../../model/pool-tuning.ts';
+import {
+  DEFAULT_POOL_TUNING,
+  GRATUITOUS_REFRESH_MAX_MS,
+  GRATUITOUS_REFRESH_MIN_MS,
+  type GratuitousTuning,
+} from '../../model/pool-tuning.ts';
 import type { RouterSpecInput } from '../router-spec.ts';
 
 /**
@@ -28,11 +33,8 @@ export type StandaloneRouter = Pick<
   'vrid' | 'family' | 'priority' | 'advertIntervalCs' | 'preempt' | 'preemptDelayMs' | 'vips'
 >;
 
-/** GratuitousSpec is how takeovers are announced: `count` frames per VIP, `spacingMs` apart. */
-export interface GratuitousSpec {
-  readonly count: number;
-  readonly spacingMs: number;
-}
+/** GratuitousSpec is how takeovers are announced, as a pool's annotations say it (GratuitousTuning). */
+export type GratuitousSpec = GratuitousTuning;
 
 /** MetricsSpec is where the speaker serves /metrics, /healthz and /readyz; port 0 serves nothing. */
 export interface MetricsSpec {
@@ -81,15 +83,28 @@ export function parseStandaloneConfig(text: string): ParseResult {
   };
 
   const grat = doc['gratuitous'] ?? {};
-  let gratuitous: GratuitousSpec = { count: DEFAULTS.gratuitousCount, spacingMs: DEFAULTS.spacingMs };
-  if (!isRecord(grat)) errors.push('gratuitous: must be a mapping with count and spacing');
+  let gratuitous: GratuitousSpec = {
+    count: DEFAULTS.gratuitousCount,
+    spacingMs: DEFAULTS.spacingMs,
+    refreshMs: DEFAULT_POOL_TUNING.gratuitous.refreshMs,
+  };
+  if (!isRecord(grat)) errors.push('gratuitous: must be a mapping with count, spacing and refresh');
   else {
     const count = grat['count'] ?? DEFAULTS.gratuitousCount;
     if (!Number.isInteger(count) || (count as number) < 0 || (count as number) > 100) {
       errors.push(`gratuitous.count: ${JSON.stringify(count)} is not a whole number 0..100`);
     }
     const spacingMs = duration(grat['spacing'], DEFAULTS.spacingMs, 'gratuitous.spacing', errors);
-    gratuitous = { count: Number(count), spacingMs };
+    // refresh: 0 turns the master's periodic round off; else 1s..1h as the pool annotation.
+    const refresh = grat['refresh'];
+    const refreshMs =
+      refresh === 0 || refresh === '0' || refresh === 'off'
+        ? 0
+        : duration(refresh, DEFAULT_POOL_TUNING.gratuitous.refreshMs, 'gratuitous.refresh', errors);
+    if (refreshMs !== 0 && (refreshMs < GRATUITOUS_REFRESH_MIN_MS || refreshMs > GRATUITOUS_REFRESH_MAX_MS)) {
+      errors.push(`gratuitous.refresh: ${JSON.stringify(refresh)} is not 0 (off) or between 1s and 1h`);
+    }
+    gratuitous = { count: Number(count), spacingMs, refreshMs };
   }
 
   const peersRaw = doc['unicastPeers'] ?? [];
