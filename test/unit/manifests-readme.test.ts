@@ -44,6 +44,7 @@ test('README tuning table: exactly the annotations pool-tuning.ts reads, with it
     [A.preemptDelay]: `${d.preemptDelayMs / 1000}s`,
     [A.gratuitousCount]: String(d.gratuitous.count),
     [A.gratuitousSpacing]: `${d.gratuitous.spacingMs}ms`,
+    [A.gratuitousRefresh]: `${d.gratuitous.refreshMs / 1000}s`,
     [A.vridRange]: `${d.vridRange.lo}-${d.vridRange.hi}`,
     [A.priorities]: d.pinnedPriorities.size === 0 ? '(none)' : 'pinned',
     [A.peers]: d.peers,
