@@ -111,12 +111,20 @@ export function diffObjects(
     const b = r.get(key);
     if (a === undefined) out.push(`${key}: only in ${names[1]}`);
     else if (b === undefined) out.push(`${key}: only in ${names[0]}`);
-    else diffValues(a, b, '', (path, x, y) => out.push(`${key} ${path || '.'}: ${show(x)} (${names[0]}) != ${show(y)} (${names[1]})`));
+    else
+      diffValues(a, b, '', (path, x, y) =>
+        out.push(`${key} ${path || '.'}: ${show(x)} (${names[0]}) != ${show(y)} (${names[1]})`),
+      );
   }
   return out;
 }
 
-function diffValues(a: unknown, b: unknown, path: string, report: (path: string, a: unknown, b: unknown) => void): void {
+function diffValues(
+  a: unknown,
+  b: unknown,
+  path: string,
+  report: (path: string, a: unknown, b: unknown) => void,
+): void {
   if (Array.isArray(a) && Array.isArray(b)) {
     for (let i = 0; i < Math.max(a.length, b.length); i++) diffValues(a[i], b[i], `${path}[${i}]`, report);
     return;

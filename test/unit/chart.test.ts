@@ -283,11 +283,20 @@ describe('values', { skip }, () => {
     assert.equal(values.logLevel, '');
     assert.equal(values.metrics.port, 7472);
     const sameClass = helmTemplate([`loadBalancerClass=${DEFAULT_LOAD_BALANCER_CLASS}`]);
-    assert.ok(container(find<Workload>(sameClass, 'DaemonSet', 'speaker')).args.includes(`--lb-class=${DEFAULT_LOAD_BALANCER_CLASS}`));
+    assert.ok(
+      container(find<Workload>(sameClass, 'DaemonSet', 'speaker')).args.includes(
+        `--lb-class=${DEFAULT_LOAD_BALANCER_CLASS}`,
+      ),
+    );
   });
 
   test('every flag the chart can pass is one the binary accepts (its --help lists it)', () => {
-    const flagsOff = helmTemplate(['controller.leaderElection.enabled=false', 'logLevel=warn', 'loadBalancerClass=x', 'metrics.port=1']);
+    const flagsOff = helmTemplate([
+      'controller.leaderElection.enabled=false',
+      'logLevel=warn',
+      'loadBalancerClass=x',
+      'metrics.port=1',
+    ]);
     for (const [kind, name, command] of [
       ['Deployment', 'controller', 'controller'],
       ['DaemonSet', 'speaker', 'speaker'],
@@ -297,7 +306,10 @@ describe('values', { skip }, () => {
         timeout: 60_000,
       });
       assert.equal(help.status, 0, help.stderr);
-      const args = [...container(find<Workload>(all, kind, name)).args, ...container(find<Workload>(flagsOff, kind, name)).args];
+      const args = [
+        ...container(find<Workload>(all, kind, name)).args,
+        ...container(find<Workload>(flagsOff, kind, name)).args,
+      ];
       const flags = new Set(args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!));
       assert.ok(flags.size >= 4, `${name}: ${[...flags].join(' ')}`);
       for (const flag of flags) assert.match(help.stdout, new RegExp(`${flag}\\b`), `${command} --help has no ${flag}`);
@@ -339,6 +351,44 @@ describe('values', { skip }, () => {
         (err: unknown) => err instanceof HelmError && /schema|values don't meet/i.test(err.stderr),
         set,
       );
+    }
+  });
+});
+
+describe('README', () => {
+  test('the Helm values table lists exactly the values of values.yaml, with their defaults', () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const start = readme.indexOf('\n### Helm\n');
+    assert.ok(start >= 0, 'README has no "### Helm" section');
+    const lines = readme.slice(start).split('\n');
+    const first = lines.findIndex((l) => l.startsWith('| value'));
+    assert.ok(first >= 0, 'no values table under ### Helm');
+    const rows = new Map<string, string>(); // value -> default cell
+    for (const line of lines.slice(first + 2)) {
+      if (!line.startsWith('|')) break;
+      const [key, def] = line
+        .split('|')
+        .slice(1, 3)
+        .map((c) => c.trim());
+      rows.set(key!.replaceAll('`', ''), def!);
+    }
+    const values = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const leaves = new Map<string, unknown>(); // dotted key -> default
+    // Free-form maps (resources, nodeSelector) are one value each, as are lists.
+    const flatten = (o: Record<string, unknown>, prefix: string) => {
+      for (const [k, v] of Object.entries(o)) {
+        const key = `${prefix}${k}`;
+        if (typeof v === 'object' && v !== null && !Array.isArray(v) && !['resources', 'nodeSelector'].includes(k))
+          flatten(v as Record<string, unknown>, `${key}.`);
+        else leaves.set(key, v);
+      }
+    };
+    flatten(values, '');
+    assert.deepEqual([...rows.keys()].sort(), [...leaves.keys()].sort());
+    for (const [key, v] of leaves) {
+      if (typeof v === 'object' && !Array.isArray(v)) continue; // a map: described in words
+      const want = typeof v === 'string' && v !== '' ? `\`${v}\`` : `\`${JSON.stringify(v)}\``;
+      assert.equal(rows.get(key), want, key);
     }
   });
 });
