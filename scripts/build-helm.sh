@@ -13,10 +13,12 @@ if ! command -v go >/dev/null 2>&1; then
   echo "build-helm: go is not installed; the chart tests will be skipped (install Go to build helm)" >&2
   exit 0
 fi
-version=$(awk '$1 == "helm.sh/helm/v4" { print $2 }' lab/helm/go.mod)
+version=$(cd lab/helm && go list -m -f '{{.Version}}' helm.sh/helm/v4)
 echo "build-helm: building helm ${version} from its Go module into ${out} (a few minutes the first time)..." >&2
 mkdir -p .cache/bin
 start=$(date +%s)
-(cd lab/helm && go build -o "../../${out}.tmp" helm.sh/helm/v4/cmd/helm)
+# -X: the version helm's own release build stamps (without it `helm version` says only the minor version).
+(cd lab/helm && go build -ldflags "-X helm.sh/helm/v4/internal/version.version=${version}" \
+  -o "../../${out}.tmp" helm.sh/helm/v4/cmd/helm)
 mv "${out}.tmp" "$out"
 echo "build-helm: ${out} ready ($(("$(date +%s)" - start)) s): $("$out" version --short)" >&2
