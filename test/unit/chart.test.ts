@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_LOAD_BALANCER_CLASS } from '../../src/controller/service-request.ts';
+import { DEFAULT_LOAD_BALANCER_CLASS } from '../../src/model/service-request.ts';
 import {
   CHART,
   diffObjects,
