@@ -46,7 +46,7 @@ spec: { addresses: [192.0.2.10-192.0.2.20] }
 
 describe('helm install / upgrade / uninstall against the real kube-apiserver', { skip: skipReason() }, () => {
   let server: KubeServer;
-  const home = mkdtempSync(join(tmpdir(), 'mv-helm-home-'));
+  let home = ''; // HELM_*_HOME: a scratch dir, so no user config is read and nothing is written to $HOME
   const helmAt = (args: string[]) =>
     helm([...args, '--kubeconfig', server.adminKubeconfig, '--namespace', 'default'], {
       HELM_CONFIG_HOME: join(home, 'config'),
@@ -55,11 +55,14 @@ describe('helm install / upgrade / uninstall against the real kube-apiserver', {
     });
 
   before(async () => {
+    home = mkdtempSync(join(tmpdir(), 'mv-helm-home-'));
     server = await (kube as KubeModule).startKubeServer({ name: 'helm-install' });
   });
   after(async () => {
-    await server?.stop();
-    rmSync(home, { recursive: true, force: true });
+    // stop() waits on an unref'd child and timers: hold the event loop open, or node:test ends the file first.
+    const hold = setInterval(() => {}, 1000);
+    await server?.stop().finally(() => clearInterval(hold));
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   async function kubectl(args: string[], input?: string): Promise<string> {
@@ -148,7 +151,9 @@ describe('helm install / upgrade / uninstall against the real kube-apiserver', {
       metadata: { name: 'survivor', namespace: NS },
     });
     assert.ok(pool, 'the IPAddressPool did not survive the uninstall');
-    assert.equal(helmAt(['list', '--all', '--short']).trim(), '');
+    // No release record left (Helm keeps it in a Secret in the release namespace unless --keep-history).
+    assert.equal(helmAt(['list', '--short']).trim(), '');
+    assert.equal((await kubectl(['get', 'secrets', '-n', 'default', '-l', 'owner=helm', '-o', 'name'])).trim(), '');
   });
 
   test('a second install adopts the kept Namespace, skips the existing CRDs, and the pool is still there', async () => {
