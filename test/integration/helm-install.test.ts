@@ -48,7 +48,7 @@ describe('helm install / upgrade / uninstall against the real kube-apiserver', {
   let server: KubeServer;
   let home = ''; // HELM_*_HOME: a scratch dir, so no user config is read and nothing is written to $HOME
   const helmAt = (args: string[]) =>
-    helm([...args, '--kubeconfig', server.adminKubeconfig, '--namespace', 'default'], {
+    helm([...args, '--kubeconfig', server.adminKubeconfig, '--namespace', NS], {
       HELM_CONFIG_HOME: join(home, 'config'),
       HELM_CACHE_HOME: join(home, 'cache'),
       HELM_DATA_HOME: join(home, 'data'),
@@ -90,7 +90,8 @@ describe('helm install / upgrade / uninstall against the real kube-apiserver', {
   const rendered = skipReason() ? [] : helmTemplate();
 
   test('install creates every object the chart renders, CRDs first', async () => {
-    const out = helmAt(['install', RELEASE, CHART]);
+    // As the README says: the release in metallb-system, which --create-namespace makes and the chart then labels.
+    const out = helmAt(['install', RELEASE, CHART, '--create-namespace']);
     assert.match(out, /STATUS: deployed/);
     for (const o of rendered) {
       const got = await live(o);
@@ -153,7 +154,7 @@ describe('helm install / upgrade / uninstall against the real kube-apiserver', {
     assert.ok(pool, 'the IPAddressPool did not survive the uninstall');
     // No release record left (Helm keeps it in a Secret in the release namespace unless --keep-history).
     assert.equal(helmAt(['list', '--short']).trim(), '');
-    assert.equal((await kubectl(['get', 'secrets', '-n', 'default', '-l', 'owner=helm', '-o', 'name'])).trim(), '');
+    assert.equal((await kubectl(['get', 'secrets', '-n', NS, '-l', 'owner=helm', '-o', 'name'])).trim(), '');
   });
 
   test('a second install adopts the kept Namespace, skips the existing CRDs, and the pool is still there', async () => {
