@@ -94,7 +94,7 @@ describe('one source of truth: helm template = kubectl kustomize', { skip }, () 
   });
 });
 
-/** copyTree copies a folder into the scratch dir, applies edit to one file in it, and returns the copy. */
+/** mutated copies a folder into the scratch dir, applies edit to one file of the copy, and returns the copy. */
 function mutated(dir: string, name: string, file: string, edit: (text: string) => string): string {
   const copy = join(scratch, name);
   cpSync(dir, copy, { recursive: true });
