@@ -30,3 +30,4 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+bash scripts/build-helm.sh # helm from its Go module into .cache/bin/ for the chart tests (cached)
