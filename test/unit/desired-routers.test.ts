@@ -14,7 +14,7 @@ import {
   routerGroups,
 } from '../../src/speaker/cluster/desired-routers.ts';
 import { inSubnet } from '../../vrrp/ip.ts';
-import { nodePriorities } from '../../vrrp/priority.ts';
+import { routerPriorities } from '../../vrrp/priority.ts';
 import type { RouterConfig } from '../../vrrp/router-config.ts';
 
 const NODES: NodeView[] = [
@@ -94,7 +94,7 @@ describe('service VRID annotation', () => {
 });
 
 describe('routerGroups', () => {
-  test('groups VIPs by family and VRID; ranking is nodePriorities over the eligible nodes', () => {
+  test('groups VIPs by family and VRID; ranking is routerPriorities over all routers at once', () => {
     const { groups, problems } = routerGroups(
       snap([
         svc('web', '10.0.0.100=7,fd00::100=7', ['10.0.0.100', 'fd00::100']),
@@ -111,14 +111,49 @@ describe('routerGroups', () => {
         ['ipv6/7', ['fd00::100'], ['default/web']],
       ],
     );
+    const members = ['node-a', 'node-b', 'node-c'];
+    const all = routerPriorities([
+      { key: 'ipv4/7', members, weight: 1, intervalCs: 10 },
+      { key: 'ipv4/9', members, weight: 2, intervalCs: 10 },
+      { key: 'ipv6/7', members, weight: 1, intervalCs: 10 },
+    ]);
     for (const g of groups) {
-      const want = nodePriorities(g.key, ['node-a', 'node-b', 'node-c']);
-      assert.ok('priorities' in want);
+      const want = all.get(g.key);
+      assert.ok(want && 'priorities' in want);
       assert.deepEqual(
         g.ranking.map((r) => [r.node, r.priority]),
         [...want.priorities],
       );
       assert.deepEqual(g.pools, ['p']);
+    }
+  });
+
+  test('a node going NotReady moves only the VIPs it mastered, each to its rank-2 node; the rest keep their ranking', () => {
+    // 60 VIPs on 6 nodes: enough routers that the balanced placement differs from plain rendezvous hashing.
+    const nodes = ['node-a', 'node-b', 'node-c', 'node-d', 'node-e', 'node-f'].map(
+      (name): NodeView => ({ name, labels: {}, ready: true, networkUnavailable: false, internalIps: [] }),
+    );
+    const services = Array.from({ length: 60 }, (_, i) =>
+      svc(`s${i}`, `10.0.0.${100 + i}=${i + 1}`, [`10.0.0.${100 + i}`]),
+    );
+    const before = routerGroups(snap(services, { nodes })).groups;
+    const masters = new Map(before.map((g) => [g.key, g.ranking[0]!.node]));
+    const perNode = new Map<string, number>();
+    for (const m of masters.values()) perNode.set(m, (perNode.get(m) ?? 0) + 1);
+    assert.deepEqual([...perNode.values()], [10, 10, 10, 10, 10, 10], 'balanced: 60 / 6 each');
+    const down = 'node-c';
+    const after = routerGroups(
+      snap(services, { nodes: nodes.map((n) => (n.name === down ? { ...n, ready: false } : n)) }),
+    ).groups;
+    for (const [i, g] of after.entries()) {
+      const old = before[i]!;
+      assert.equal(g.key, old.key);
+      assert.ok(!g.ranking.some((r) => r.node === down), `${down} runs nothing while NotReady`);
+      // Same order as before without the node that went down: only its VIPs change master, to their rank-2 node.
+      assert.deepEqual(
+        g.ranking.map((r) => r.node),
+        old.ranking.map((r) => r.node).filter((n) => n !== down),
+      );
     }
   });
 
@@ -249,7 +284,8 @@ describe('desiredRouters', () => {
     const s = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'])]);
     const mine = NODES.map((n) => desiredRouters(s, local(n.name)).routers.get('ipv4/7'));
     assert.ok(mine.every((r) => r !== undefined));
-    assert.deepEqual(mine.map((r) => r!.config.priority).sort(), [252, 253, 254]);
+    // The ladder at 100 ms: Skew_Times 4.3 ms apart.
+    assert.deepEqual(mine.map((r) => r!.config.priority).sort(), [232, 243, 254]);
     const r = mine[0]!;
     assert.deepEqual(
       [
