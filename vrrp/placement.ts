@@ -7,8 +7,8 @@
  * the routers of one member set are placed together, in a canonical order (heaviest first, then by a hash of the
  * key), each taking the first node of its own rendezvous order that still has room:
  * - rank 1 (master): a node holds at most ceil(total weight / nodes): the best max/mean integers allow;
- * - rank 2 (who takes over): the routers mastered by x spread over the other nodes with at most
- *   ceil(weight(x) / (nodes − 1)) per node, so losing any one node keeps the rest balanced;
+ * - rank 2 (who takes over): the routers mastered by x go to the other nodes up to the load they would share without
+ *   x, ceil(total / (nodes − 1)), so losing any one node keeps the rest balanced;
  * - ranks 3 and below: the rendezvous order of the remaining nodes.
  * A router that fits nowhere (only with weights) goes to the least loaded node, first in its own order.
  *
@@ -23,8 +23,12 @@
 
 import { hrwScore, rankNodes } from './rendezvous.ts';
 
-/** DEFAULT_SLACK lets a node master up to 5 % above the mean (never less than the mean rounded up). */
-export const DEFAULT_SLACK = 1.05;
+/**
+ * DEFAULT_SLACK lets a node master up to 10 % above the mean (never less than the mean rounded up): the balance issue
+ * 16 asks for, with fewer routers moved on a join than a tight cap (bench/spread.ts: 16 instead of 58 for 510 VIPs
+ * joining a 51st node, 54 instead of 70 for a 11th).
+ */
+export const DEFAULT_SLACK = 1.1;
 
 /** PlacementRouter is one router to place: its key, the nodes that may serve it, and its weight (VIPs carried). */
 export interface PlacementRouter {
@@ -102,17 +106,17 @@ function placeGroup(
     master.set(e.key, x);
     load1.set(x, l1(x) + e.weight);
   }
-  // Below the busiest load: where a lost node's routers should go first, so its loss does not raise the maximum.
-  const busiest = Math.max(...members.map(l1));
+  // Rank 2 fills the survivors up to the level they would share if x were lost, ⌈total / (n − 1)⌉, lowest loaded
+  // first where it matters: Σ over y ≠ x of (level − load(y)) ≥ load(x), so with unit weights every router of x fits,
+  // and losing x leaves no node above max(level, cap1).
+  const level = Math.ceil(total / (n - 1));
   // "x\ny" -> weight of x's routers whose rank 2 is y
   const load2 = new Map<string, number>();
   for (const e of entries) {
     const x = master.get(e.key)!;
-    const cap2 = Math.ceil(l1(x) / (n - 1));
-    const l2 = (node: string) => load2.get(`${x}\n${node}`) ?? 0;
-    const room = (node: string) => l2(node) + e.weight <= cap2;
-    const y = pick(e.prefs, x, [(node) => room(node) && l1(node) + l2(node) + e.weight <= busiest, room], l2);
-    load2.set(`${x}\n${y}`, l2(y) + e.weight);
+    const after = (node: string) => l1(node) + (load2.get(`${x}\n${node}`) ?? 0);
+    const y = pick(e.prefs, x, [(node) => after(node) + e.weight <= level], after);
+    load2.set(`${x}\n${y}`, (load2.get(`${x}\n${y}`) ?? 0) + e.weight);
     out.set(e.key, [x, y, ...e.prefs.filter((node) => node !== x && node !== y)]);
   }
 }

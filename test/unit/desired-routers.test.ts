@@ -140,7 +140,9 @@ describe('routerGroups', () => {
     const masters = new Map(before.map((g) => [g.key, g.ranking[0]!.node]));
     const perNode = new Map<string, number>();
     for (const m of masters.values()) perNode.set(m, (perNode.get(m) ?? 0) + 1);
-    assert.deepEqual([...perNode.values()], [10, 10, 10, 10, 10, 10], 'balanced: 60 / 6 each');
+    // Balanced: at most ⌊1.1 × 10⌋ each (vrrp/placement.ts); all six nodes master some.
+    assert.ok(Math.max(...perNode.values()) <= 11, JSON.stringify([...perNode]));
+    assert.equal(perNode.size, 6);
     const down = 'node-c';
     const after = routerGroups(
       snap(services, { nodes: nodes.map((n) => (n.name === down ? { ...n, ready: false } : n)) }),
