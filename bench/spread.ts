@@ -58,6 +58,7 @@ function snapshot(svcs: ServiceView[], nodes: string[], notReady: readonly strin
     name,
     labels: {},
     ready: !notReady.includes(name),
+    networkUnavailable: false,
     internalIps: [],
   }));
   return {

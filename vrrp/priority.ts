@@ -185,8 +185,11 @@ export interface RouterPriorityInput {
 
 /**
  * routerPriorities gives every router its candidates' priorities: the balanced order over its members
- * (placement.ts's balancedOrders), keeping the candidates, mapped onto priorityLadder at the router's interval.
- * Candidates that are not members go last, in rendezvous order. Deterministic for the same input set.
+ * (placement.ts's balancedOrders) mapped onto priorityLadder at the router's interval, each candidate keeping the
+ * value of its rank among the members. So a member that is not a candidate now (down, drained) changes nobody's
+ * priority: the next node of the order is already the best candidate, and no backup's Skew_Time shifts while it takes
+ * over. Candidates that are not members go last, in rendezvous order. When the members outnumber the priorities, the
+ * ladder runs over the candidates alone. Deterministic for the same input set.
  */
 export function routerPriorities(
   routers: readonly RouterPriorityInput[],
@@ -215,7 +218,21 @@ export function routerPriorities(
       r.key,
       nodes.filter((n) => !inOrder.has(n)),
     );
-    out.set(r.key, ladderPriorities(input, [...order, ...outsiders], checked.free));
+    const full = [...order, ...outsiders];
+    const ranked = full.filter((n) => !input.pinned.has(n));
+    const byMembers = ladderPriorities({ ...input, nodes: ranked }, full, checked.free);
+    if ('error' in byMembers) {
+      out.set(r.key, ladderPriorities(input, full, checked.free));
+      continue;
+    }
+    const keep = new Set(nodes);
+    const values = new Map<string, number>();
+    for (const [node, p] of byMembers.priorities) if (keep.has(node)) values.set(node, p);
+    for (const node of nodes) {
+      const p = input.pinned.get(node);
+      if (p !== undefined) values.set(node, p);
+    }
+    out.set(r.key, { priorities: new Map([...values].sort((x, y) => y[1] - x[1])) });
   }
   return out;
 }

@@ -38,7 +38,6 @@ const speakers = new Map<string, SpeakerProcess>(); // node name -> speaker
 const SERVICES = Array.from({ length: 10 }, (_, i) => `web${i}`);
 const LOCAL = 'web9'; // externalTrafficPolicy: Local, with ready endpoints on two nodes
 let eligible: string[] = []; // nodes not excluded and still running a speaker
-const excluded: string[] = []; // nodes labelled exclude-from-external-load-balancers
 let localEndpoints: string[] = []; // nodes with a ready endpoint of LOCAL
 let adminKubeconfig: string;
 
@@ -73,11 +72,12 @@ const vridOf = (name: string) => Number(svcObj(name)?.metadata.annotations?.['me
 
 /**
  * orderOf is a Service router's node order as every speaker computes it: routerPriorities over the routers of all
- * Services (vrrp/placement.ts balances them together), members = the nodes not excluded by label, ready or not, and
- * for LOCAL those with a ready endpoint. A stopped speaker's node stays a member: its VIPs go to their next node.
+ * Services (vrrp/placement.ts balances them together), members = every node, ready, drained (exclude label) or not,
+ * and for LOCAL those with a ready endpoint. A stopped speaker's or an excluded node stays a member: its VIPs go to
+ * their next node, and the other VIPs stay where they are.
  */
 function orderOf(name: string): string[] {
-  const members = lab.nodes.map((n) => n.name).filter((n) => !excluded.includes(n));
+  const members = lab.nodes.map((n) => n.name);
   const names = (server.store.list('services', { namespace: 'default' }).items as { metadata: { name: string } }[])
     .map((o) => o.metadata.name)
     .filter((s) => vipOf(s) !== '' && vridOf(s) > 0);
@@ -397,7 +397,6 @@ describe('speaker in Kubernetes mode', () => {
   test('a node labelled exclude-from-external-load-balancers resigns; the next-ranked node takes over at once', async () => {
     const best = expectedMaster('web0');
     eligible = eligible.filter((n) => n !== best);
-    excluded.push(best);
     const second = expectedMaster('web0');
     const t0 = Date.now();
     server.store.patch('nodes', undefined, best, 'merge', {

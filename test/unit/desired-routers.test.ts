@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ClusterSnapshot, NodeView, ServiceView } from '../../src/model/cluster-snapshot.ts';
+import {
+  type ClusterSnapshot,
+  EXCLUDE_LABEL,
+  type NodeView,
+  type ServiceView,
+} from '../../src/model/cluster-snapshot.ts';
 import { type IPAddressPoolObject, type L2AdvertisementObject, parseConfig } from '../../src/model/config.ts';
 import type { LocalNode } from '../../src/model/local-node.ts';
 import { parsePoolTunings } from '../../src/model/pool-tuning.ts';
@@ -128,7 +133,7 @@ describe('routerGroups', () => {
     }
   });
 
-  test('a node going NotReady moves only the VIPs it mastered, each to its rank-2 node; the rest keep their ranking', () => {
+  test('a node going NotReady or drained moves only the VIPs it mastered, to their rank-2 node; the rest keep theirs', () => {
     // 60 VIPs on 6 nodes: enough routers that the balanced placement differs from plain rendezvous hashing.
     const nodes = ['node-a', 'node-b', 'node-c', 'node-d', 'node-e', 'node-f'].map(
       (name): NodeView => ({ name, labels: {}, ready: true, networkUnavailable: false, internalIps: [] }),
@@ -144,18 +149,21 @@ describe('routerGroups', () => {
     assert.ok(Math.max(...perNode.values()) <= 11, JSON.stringify([...perNode]));
     assert.equal(perNode.size, 6);
     const down = 'node-c';
-    const after = routerGroups(
-      snap(services, { nodes: nodes.map((n) => (n.name === down ? { ...n, ready: false } : n)) }),
-    ).groups;
-    for (const [i, g] of after.entries()) {
-      const old = before[i]!;
-      assert.equal(g.key, old.key);
-      assert.ok(!g.ranking.some((r) => r.node === down), `${down} runs nothing while NotReady`);
-      // Same order as before without the node that went down: only its VIPs change master, to their rank-2 node.
-      assert.deepEqual(
-        g.ranking.map((r) => r.node),
-        old.ranking.map((r) => r.node).filter((n) => n !== down),
-      );
+    const notReady = nodes.map((n) => (n.name === down ? { ...n, ready: false } : n));
+    const drained = nodes.map((n) => (n.name === down ? { ...n, labels: { [EXCLUDE_LABEL]: 'true' } } : n));
+    for (const variant of [notReady, drained]) {
+      const after = routerGroups(snap(services, { nodes: variant })).groups;
+      for (const [i, g] of after.entries()) {
+        const old = before[i]!;
+        assert.equal(g.key, old.key);
+        assert.ok(!g.ranking.some((r) => r.node === down), `${down} runs nothing while down or drained`);
+        // Same nodes and priorities as before without the node that went: only its VIPs change master, each to its
+        // rank-2 node, and no other node's priority (so no Skew_Time) changes on the way.
+        assert.deepEqual(
+          g.ranking.map((r) => [r.node, r.priority]),
+          old.ranking.filter((r) => r.node !== down).map((r) => [r.node, r.priority]),
+        );
+      }
     }
   });
 

@@ -222,21 +222,35 @@ describe('routerPriorities', () => {
     return new Map(r.priorities);
   }
 
-  test('candidates get the ladder in balanced order; a member that is not a candidate gets nothing', () => {
+  test('candidates keep the ladder value of their rank among the members; a member that is not a candidate gets none', () => {
     const nodes = nodesOf(5);
     const routers = routersOf(50, nodes).map((r) => ({ ...r, intervalCs: 10 }));
     const orders = balancedOrders(routers);
+    const all = routerPriorities(routers);
     const down = 'node-3';
     const res = routerPriorities(routers.map((r) => ({ ...r, candidates: nodes.filter((x) => x !== down) })));
+    let moved = 0;
     for (const r of routers) {
+      const full = unwrap(all.get(r.key));
+      assert.deepEqual([...full.keys()], orders.get(r.key));
+      assert.deepEqual([...full.values()], [254, 243, 232, 221, 210]);
       const p = unwrap(res.get(r.key));
       assert.equal(p.has(down), false);
+      // Nobody else's priority changes when node-3 goes down: no backup's Skew_Time shifts during the takeover.
       assert.deepEqual(
-        [...p.keys()],
-        orders.get(r.key)!.filter((x) => x !== down),
+        [...p],
+        [...full].filter(([n]) => n !== down),
       );
-      assert.deepEqual([...p.values()], [254, 243, 232, 221]);
+      if (orders.get(r.key)![0] === down) moved++;
     }
+    assert.ok(moved > 0, 'node-3 mastered some routers');
+  });
+
+  test('more members than priorities: the ladder runs over the candidates alone', () => {
+    const members = nodesOf(300);
+    const candidates = members.slice(0, 3);
+    const res = routerPriorities([{ key: 'ipv4/1', members, candidates }]);
+    assert.deepEqual([...unwrap(res.get('ipv4/1')).values()], [254, 243, 232]);
   });
 
   test("the pool's interval sets the step: 1 s adverts step by 2", () => {

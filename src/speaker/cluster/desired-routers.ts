@@ -9,9 +9,9 @@
  *    VRRP election cannot serve disjoint node sets). Past 254 candidates, pinned nodes and the 254 − pins best by
  *    rendezvous rank are kept, so priorities stay distinct in 1..254.
  * 3. Priorities come from routerPriorities for all routers at once: orders balanced over each router's members (the
- *    nodes that would be eligible if every node were Ready, so a node going NotReady moves only the VIPs it
- *    mastered, to their rank-2 nodes), kept to the candidates, on a ladder spaced for the pool's interval, with the
- *    pool's pins. The tuning is the pool's (several pools on one router with different tunings: the first pool by
+ *    nodes that would be eligible if every node were Ready and none carried the exclude label, so a node going
+ *    NotReady or drained moves only the VIPs it mastered, to their rank-2 nodes, and the others keep their
+ *    priorities), on a ladder spaced for the pool's interval, with the pool's pins. The tuning is the pool's (several pools on one router with different tunings: the first pool by
  *    name wins, TUNING_CONFLICT is reported).
  * 4. This node runs the router when it is a candidate and has an interface for it: within the L2Advertisement
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
@@ -24,6 +24,8 @@
  * priority 0 and the next node takes over after Skew_Time), restart (the interface moved), reconfigure (live, through
  * the engine's `configure` event), start.
  */
+<<<<<<< HEAD:src/speaker/cluster/desired-routers.ts
+
 import type { Family } from '../../../vrrp/advert.ts';
 import { inSubnet, parseIp } from '../../../vrrp/ip.ts';
 import { rankNodes, routerPriorities } from '../../../vrrp/priority.ts';
@@ -42,6 +44,25 @@ import {
   type RouterStep,
   routerKey,
 } from '../router-spec.ts';
+
+=======
+
+import type { Family } from '../../vrrp/advert.ts';
+import { rankNodes, routerPriorities } from '../../vrrp/priority.ts';
+import { PRIORITY_MAX, PRIORITY_MIN } from '../../vrrp/router-config.ts';
+import { parseIp } from '../controller/ip-range.ts';
+import { type CodedError, codedError, type ErrorCode } from '../errors.ts';
+import {
+  type ClusterSnapshot,
+  EXCLUDE_LABEL,
+  familyOf,
+  type NodeView,
+  type ServiceView,
+  serviceKeyOf,
+} from './cluster-snapshot.ts';
+
+>>>>>>> 3f4b86b (Members ignore readiness and the exclude label, and candidates keep the priority of their member rank: a node down or drained moves only its VIPs and shifts no other node's Skew_Time):src/speaker/desired-routers.ts
+
 import { eligibleNodes } from './eligibility.ts';
 
 export type { RankedNode, RouterKey, RouterSpec, RouterStep } from '../router-spec.ts';
@@ -154,8 +175,8 @@ export function routerGroups(snapshot: ClusterSnapshot): {
     }
   }
 
-  // Pass 1: each router's VIPs, pools, tuning, candidates (eligible now) and members (eligible if every node were
-  // Ready: the stable set the balanced ranking is computed over, so a node going NotReady moves only its own VIPs).
+  // Pass 1: each router's VIPs, pools, tuning, candidates (eligible now) and members (the stable set the balanced
+  // ranking is computed over, so a node going NotReady or drained moves only its own VIPs).
   interface Pending {
     readonly key: RouterKey;
     readonly list: readonly Member[];
@@ -167,7 +188,14 @@ export function routerGroups(snapshot: ClusterSnapshot): {
     readonly candidates: readonly string[];
     readonly members: readonly string[];
   }
-  const allReady = { ...snapshot, nodes: snapshot.nodes.map((n) => (n.ready ? n : { ...n, ready: true })) };
+  // Members: as eligible, but as if every node were Ready, with its network available and without the exclude label:
+  // a node that goes down or is drained leaves the candidates, not the members, so only the VIPs it mastered move.
+  const available = (n: NodeView): NodeView => {
+    if (n.ready && !n.networkUnavailable && !Object.hasOwn(n.labels, EXCLUDE_LABEL)) return n;
+    const { [EXCLUDE_LABEL]: _, ...labels } = n.labels;
+    return { ...n, ready: true, networkUnavailable: false, labels };
+  };
+  const allReady = { ...snapshot, nodes: snapshot.nodes.map(available) };
   const pending: Pending[] = [];
   for (const key of [...members.keys()].sort(byText)) {
     const list = members.get(key)!;
