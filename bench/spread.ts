@@ -8,7 +8,7 @@
  * - max/mean: most VIPs mastered by one node over the mean, with balanced placement (vrrp/placement.ts) and, for
  *   comparison, with plain rendezvous hashing (`hrw`), the ranking before issue 16;
  * - after 1 / 2 losses: max/mean over the survivors when the busiest node (then the next busiest) goes NotReady:
- *   rank 2, then rank 3, at work;
+ *   rank 2, then ranks 2 and 3, at work;
  * - moved on loss: VIPs whose master changed when the busiest node went NotReady, other than that node's own (0 is
  *   the point), and of its own, how many did not land on their former rank-2 node (a second move; 0 is the point);
  * - moved on removal: the same node deleted from the cluster instead (the member set changes, so placement re-runs):

@@ -9,7 +9,8 @@
  * - rank 1 (master): a node holds at most ceil(total weight / nodes): the best max/mean integers allow;
  * - rank 2 (who takes over): the routers mastered by x go to the other nodes up to the load they would share without
  *   x, ceil(total / (nodes − 1)), so losing any one node keeps the rest balanced;
- * - ranks 3 and below: the rendezvous order of the remaining nodes.
+ * - rank 3: the same for the loss of the master and its rank-2 node, up to ceil(total / (nodes − 2));
+ * - ranks 4 and below: the rendezvous order of the remaining nodes.
  * A router that fits nowhere (only with weights) goes to the least loaded node, first in its own order.
  *
  * Why members, not live nodes: if the orders were recomputed whenever a node died, bounded loads would move other
@@ -52,17 +53,17 @@ interface Entry {
  */
 function pick(
   prefs: readonly string[],
-  skip: string | undefined,
+  skip: readonly string[],
   fits: readonly ((node: string) => boolean)[],
   load: (node: string) => number,
 ): string {
   for (const test of fits) {
-    for (const node of prefs) if (node !== skip && test(node)) return node;
+    for (const node of prefs) if (!skip.includes(node) && test(node)) return node;
   }
   let best = '';
   let bestLoad = Number.POSITIVE_INFINITY;
   for (const node of prefs) {
-    if (node === skip) continue;
+    if (skip.includes(node)) continue;
     const l = load(node);
     if (l < bestLoad) {
       best = node;
@@ -102,7 +103,7 @@ function placeGroup(
   const l1 = (node: string) => load1.get(node) ?? 0;
   const master = new Map<string, string>();
   for (const e of entries) {
-    const x = pick(e.prefs, undefined, [(node) => l1(node) + e.weight <= cap1], l1);
+    const x = pick(e.prefs, [], [(node) => l1(node) + e.weight <= cap1], l1);
     master.set(e.key, x);
     load1.set(x, l1(x) + e.weight);
   }
@@ -112,12 +113,32 @@ function placeGroup(
   const level = Math.ceil(total / (n - 1));
   // "x\ny" -> weight of x's routers whose rank 2 is y
   const load2 = new Map<string, number>();
+  const l2 = (x: string, node: string) => load2.get(`${x}\n${node}`) ?? 0;
+  const second = new Map<string, string>();
   for (const e of entries) {
     const x = master.get(e.key)!;
-    const after = (node: string) => l1(node) + (load2.get(`${x}\n${node}`) ?? 0);
-    const y = pick(e.prefs, x, [(node) => after(node) + e.weight <= level], after);
-    load2.set(`${x}\n${y}`, (load2.get(`${x}\n${y}`) ?? 0) + e.weight);
-    out.set(e.key, [x, y, ...e.prefs.filter((node) => node !== x && node !== y)]);
+    const after = (node: string) => l1(node) + l2(x, node);
+    const y = pick(e.prefs, [x], [(node) => after(node) + e.weight <= level], after);
+    load2.set(`${x}\n${y}`, l2(x, y) + e.weight);
+    second.set(e.key, y);
+  }
+  // Rank 3 does the same for the loss of both x and y, up to ⌈total / (n − 2)⌉: the load a node would carry then is
+  // its own, what it takes from x and from y at rank 2, and what it takes at rank 3 from routers led by x and y.
+  const level3 = n > 2 ? Math.ceil(total / (n - 2)) : 0;
+  // "x\ny\nz" with x < y -> weight of the routers of {x, y} whose rank 3 is z
+  const load3 = new Map<string, number>();
+  for (const e of entries) {
+    const x = master.get(e.key)!;
+    const y = second.get(e.key)!;
+    if (n <= 2) {
+      out.set(e.key, [x, y]);
+      continue;
+    }
+    const pair = x < y ? `${x}\n${y}` : `${y}\n${x}`;
+    const after = (node: string) => l1(node) + l2(x, node) + l2(y, node) + (load3.get(`${pair}\n${node}`) ?? 0);
+    const z = pick(e.prefs, [x, y], [(node) => after(node) + e.weight <= level3], after);
+    load3.set(`${pair}\n${z}`, (load3.get(`${pair}\n${z}`) ?? 0) + e.weight);
+    out.set(e.key, [x, y, z, ...e.prefs.filter((node) => node !== x && node !== y && node !== z)]);
   }
 }
 
