@@ -24,7 +24,6 @@
  * priority 0 and the next node takes over after Skew_Time), restart (the interface moved), reconfigure (live, through
  * the engine's `configure` event), start.
  */
-<<<<<<< HEAD:src/speaker/cluster/desired-routers.ts
 
 import type { Family } from '../../../vrrp/advert.ts';
 import { inSubnet, parseIp } from '../../../vrrp/ip.ts';
@@ -32,7 +31,14 @@ import { rankNodes, routerPriorities } from '../../../vrrp/priority.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../../../vrrp/router-config.ts';
 import { type CodedError, codedError, type ErrorCode } from '../../errors.ts';
-import { type ClusterSnapshot, familyOf, type ServiceView, serviceKeyOf } from '../../model/cluster-snapshot.ts';
+import {
+  type ClusterSnapshot,
+  EXCLUDE_LABEL,
+  familyOf,
+  type NodeView,
+  type ServiceView,
+  serviceKeyOf,
+} from '../../model/cluster-snapshot.ts';
 import type { LocalNode } from '../../model/local-node.ts';
 import { type PoolTuning, tuningOf } from '../../model/pool-tuning.ts';
 import { parseServiceVrids } from '../../model/service-vrids.ts';
@@ -44,24 +50,6 @@ import {
   type RouterStep,
   routerKey,
 } from '../router-spec.ts';
-
-=======
-
-import type { Family } from '../../vrrp/advert.ts';
-import { rankNodes, routerPriorities } from '../../vrrp/priority.ts';
-import { PRIORITY_MAX, PRIORITY_MIN } from '../../vrrp/router-config.ts';
-import { parseIp } from '../controller/ip-range.ts';
-import { type CodedError, codedError, type ErrorCode } from '../errors.ts';
-import {
-  type ClusterSnapshot,
-  EXCLUDE_LABEL,
-  familyOf,
-  type NodeView,
-  type ServiceView,
-  serviceKeyOf,
-} from './cluster-snapshot.ts';
-
->>>>>>> 3f4b86b (Members ignore readiness and the exclude label, and candidates keep the priority of their member rank: a node down or drained moves only its VIPs and shifts no other node's Skew_Time):src/speaker/desired-routers.ts
 
 import { eligibleNodes } from './eligibility.ts';
 
