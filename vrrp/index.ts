@@ -6,6 +6,7 @@
 
 export * from './advert.ts';
 export * from './codec.ts';
+export * from './placement.ts';
 export * from './priority.ts';
 export * from './router.ts';
 export * from './router-config.ts';

@@ -74,7 +74,8 @@ after(async () => {
 
 describe('metal-vrrp status', () => {
   const ranking = () => {
-    const r = nodePriorities('ipv4/7', ['node-a', 'node-b', 'node-c']);
+    // The pool's 50 ms interval sets the priority ladder's step (Skew_Times 4 ms apart).
+    const r = nodePriorities('ipv4/7', ['node-a', 'node-b', 'node-c'], new Map(), { intervalCs: 5 });
     assert.ok('priorities' in r);
     return [...r.priorities];
   };

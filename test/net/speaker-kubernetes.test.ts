@@ -24,7 +24,7 @@ import {
 } from '../../lab/netlab/speaker.ts';
 import { type RunningController, startController } from '../../src/cli/controller.ts';
 import { createLogger } from '../../src/log.ts';
-import { nodePriorities } from '../../vrrp/priority.ts';
+import { routerPriorities } from '../../vrrp/priority.ts';
 
 const PREFIX = 'mvk8';
 const NS = 'metallb-system';
@@ -70,11 +70,31 @@ const svcObj = (name: string) => server.store.get('services', 'default', name) a
 const vipOf = (name: string) => svcObj(name)?.status?.loadBalancer?.ingress?.[0]?.ip ?? '';
 const vridOf = (name: string) => Number(svcObj(name)?.metadata.annotations?.['metal-vrrp.io/vrids']?.split('=')[1]);
 
-/** rankingOf is the rendezvous order of the candidates for a Service's router: what every speaker computes. */
-function rankingOf(name: string, candidates: readonly string[] = lab.nodes.map((n) => n.name)): string[] {
-  const r = nodePriorities(`ipv4/${vridOf(name)}`, candidates);
-  assert.ok('priorities' in r);
+/**
+ * orderOf is a Service router's node order as every speaker computes it: routerPriorities over the routers of all
+ * Services (vrrp/placement.ts balances them together), members = every node, ready, drained (exclude label) or not,
+ * and for LOCAL those with a ready endpoint. A stopped speaker's or an excluded node stays a member: its VIPs go to
+ * their next node, and the other VIPs stay where they are.
+ */
+function orderOf(name: string): string[] {
+  const members = lab.nodes.map((n) => n.name);
+  const names = (server.store.list('services', { namespace: 'default' }).items as { metadata: { name: string } }[])
+    .map((o) => o.metadata.name)
+    .filter((s) => vipOf(s) !== '' && vridOf(s) > 0);
+  const all = routerPriorities(
+    names.map((s) => ({
+      key: `ipv4/${vridOf(s)}`,
+      members: s === LOCAL ? localEndpoints.filter((n) => members.includes(n)) : members,
+    })),
+  );
+  const r = all.get(`ipv4/${vridOf(name)}`);
+  assert.ok(r && 'priorities' in r, `no ranking for ${name}`);
   return [...r.priorities.keys()];
+}
+
+/** rankingOf is the order of `candidates` for a Service's router: what every speaker computes. */
+function rankingOf(name: string, candidates: readonly string[] = lab.nodes.map((n) => n.name)): string[] {
+  return orderOf(name).filter((n) => candidates.includes(n));
 }
 
 /** expectedMaster is the best-ranked eligible node (for LOCAL: among the nodes with a ready endpoint). */

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ClusterSnapshot, NodeView, ServiceView } from '../../src/model/cluster-snapshot.ts';
+import {
+  type ClusterSnapshot,
+  EXCLUDE_LABEL,
+  type NodeView,
+  type ServiceView,
+} from '../../src/model/cluster-snapshot.ts';
 import { type IPAddressPoolObject, type L2AdvertisementObject, parseConfig } from '../../src/model/config.ts';
 import type { LocalNode } from '../../src/model/local-node.ts';
 import { parsePoolTunings } from '../../src/model/pool-tuning.ts';
@@ -14,7 +19,7 @@ import {
   routerGroups,
 } from '../../src/speaker/cluster/desired-routers.ts';
 import { inSubnet } from '../../vrrp/ip.ts';
-import { nodePriorities } from '../../vrrp/priority.ts';
+import { routerPriorities } from '../../vrrp/priority.ts';
 import type { RouterConfig } from '../../vrrp/router-config.ts';
 
 const NODES: NodeView[] = [
@@ -94,7 +99,7 @@ describe('service VRID annotation', () => {
 });
 
 describe('routerGroups', () => {
-  test('groups VIPs by family and VRID; ranking is nodePriorities over the eligible nodes', () => {
+  test('groups VIPs by family and VRID; ranking is routerPriorities over all routers at once', () => {
     const { groups, problems } = routerGroups(
       snap([
         svc('web', '10.0.0.100=7,fd00::100=7', ['10.0.0.100', 'fd00::100']),
@@ -111,14 +116,54 @@ describe('routerGroups', () => {
         ['ipv6/7', ['fd00::100'], ['default/web']],
       ],
     );
+    const members = ['node-a', 'node-b', 'node-c'];
+    const all = routerPriorities([
+      { key: 'ipv4/7', members, weight: 1, intervalCs: 10 },
+      { key: 'ipv4/9', members, weight: 2, intervalCs: 10 },
+      { key: 'ipv6/7', members, weight: 1, intervalCs: 10 },
+    ]);
     for (const g of groups) {
-      const want = nodePriorities(g.key, ['node-a', 'node-b', 'node-c']);
-      assert.ok('priorities' in want);
+      const want = all.get(g.key);
+      assert.ok(want && 'priorities' in want);
       assert.deepEqual(
         g.ranking.map((r) => [r.node, r.priority]),
         [...want.priorities],
       );
       assert.deepEqual(g.pools, ['p']);
+    }
+  });
+
+  test('a node going NotReady or drained moves only the VIPs it mastered, to their rank-2 node; the rest keep theirs', () => {
+    // 60 VIPs on 6 nodes: enough routers that the balanced placement differs from plain rendezvous hashing.
+    const nodes = ['node-a', 'node-b', 'node-c', 'node-d', 'node-e', 'node-f'].map(
+      (name): NodeView => ({ name, labels: {}, ready: true, networkUnavailable: false, internalIps: [] }),
+    );
+    const services = Array.from({ length: 60 }, (_, i) =>
+      svc(`s${i}`, `10.0.0.${100 + i}=${i + 1}`, [`10.0.0.${100 + i}`]),
+    );
+    const before = routerGroups(snap(services, { nodes })).groups;
+    const masters = new Map(before.map((g) => [g.key, g.ranking[0]!.node]));
+    const perNode = new Map<string, number>();
+    for (const m of masters.values()) perNode.set(m, (perNode.get(m) ?? 0) + 1);
+    // Balanced: at most ⌊1.1 × 10⌋ each (vrrp/placement.ts); all six nodes master some.
+    assert.ok(Math.max(...perNode.values()) <= 11, JSON.stringify([...perNode]));
+    assert.equal(perNode.size, 6);
+    const down = 'node-c';
+    const notReady = nodes.map((n) => (n.name === down ? { ...n, ready: false } : n));
+    const drained = nodes.map((n) => (n.name === down ? { ...n, labels: { [EXCLUDE_LABEL]: 'true' } } : n));
+    for (const variant of [notReady, drained]) {
+      const after = routerGroups(snap(services, { nodes: variant })).groups;
+      for (const [i, g] of after.entries()) {
+        const old = before[i]!;
+        assert.equal(g.key, old.key);
+        assert.ok(!g.ranking.some((r) => r.node === down), `${down} runs nothing while down or drained`);
+        // Same nodes and priorities as before without the node that went: only its VIPs change master, each to its
+        // rank-2 node, and no other node's priority (so no Skew_Time) changes on the way.
+        assert.deepEqual(
+          g.ranking.map((r) => [r.node, r.priority]),
+          old.ranking.filter((r) => r.node !== down).map((r) => [r.node, r.priority]),
+        );
+      }
     }
   });
 
@@ -249,7 +294,8 @@ describe('desiredRouters', () => {
     const s = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'])]);
     const mine = NODES.map((n) => desiredRouters(s, local(n.name)).routers.get('ipv4/7'));
     assert.ok(mine.every((r) => r !== undefined));
-    assert.deepEqual(mine.map((r) => r!.config.priority).sort(), [252, 253, 254]);
+    // The ladder at 100 ms: Skew_Times 4.3 ms apart.
+    assert.deepEqual(mine.map((r) => r!.config.priority).sort(), [232, 243, 254]);
     const r = mine[0]!;
     assert.deepEqual(
       [

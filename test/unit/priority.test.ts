@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { hrwScore, nodePriorities, type PriorityErrorCode, rankNodes } from '../../vrrp/priority.ts';
+import { hrwScore, nodePriorities, type PriorityErrorCode, priorityLadder, rankNodes } from '../../vrrp/priority.ts';
 
 /** priorities unwraps a result, failing the test on an error. */
 function priorities(key: string, nodes: readonly string[], pinned?: ReadonlyMap<string, number>): Map<string, number> {
@@ -47,18 +47,16 @@ const NODE_SETS: Record<string, string[]> = {
 };
 
 describe('nodePriorities: shape', () => {
-  test('property: every node gets a distinct priority in 1..254, best first from 254 down', () => {
+  test('property: every node gets a distinct priority in 1..254, best first from 254 down the ladder', () => {
     fc.assert(
       fc.property(routerKey, nodeSet(1, 254), (key, nodes) => {
         const p = priorities(key, nodes);
         assert.deepEqual([...p.keys()].sort(), [...nodes].sort());
         const values = [...p.values()];
         assert.equal(new Set(values).size, nodes.length, 'distinct');
-        // Without pins the priorities are exactly 254, 253, … in the map's (best-first) order.
-        assert.deepEqual(
-          values,
-          nodes.map((_, i) => 254 - i),
-        );
+        // Without pins the priorities are the ladder at the default interval, in the map's (best-first) order.
+        assert.deepEqual(values, priorityLadder(nodes.length));
+        assert.equal(values[0], 254);
         assert.deepEqual([...p.keys()], rankNodes(key, nodes));
       }),
       { numRuns: 200 },
@@ -124,9 +122,10 @@ describe('nodePriorities: pins', () => {
       'vip-1',
       nodes.filter((n) => n !== 'c'),
     );
+    // The free values are 253..1; the ladder steps 11 at the default 100 ms interval.
     assert.deepEqual(
       others.map((n) => p.get(n)),
-      [253, 252, 251],
+      [253, 242, 231],
     );
     assert.equal(masterOf(p), 'c');
   });
@@ -140,7 +139,7 @@ describe('nodePriorities: pins', () => {
     assert.equal(p.has('gone'), false, 'absent pinned nodes get no entry');
     assert.deepEqual(
       rankNodes('vip-2', ['a', 'b', 'c']).map((n) => p.get(n)),
-      [253, 252, 251],
+      [253, 242, 231],
     );
   });
 

@@ -76,6 +76,9 @@ function ignore(reason: IgnoreReason, from: string): RouterAction {
 function announce(from: string): RouterAction {
   return { type: 'announce', reason: 'lower-priority-master', from };
 }
+function dropList(from: string, theirs: string): RouterAction {
+  return { type: 'drop', reason: 'address-list-mismatch', from, ours: VIPS.join(','), theirs };
+}
 function intervalMismatch(from: string, ours: number, theirs: number): RouterAction {
   return { type: 'mismatch', field: 'interval', from, ours: `${ours}cs`, theirs: `${theirs}cs` };
 }
@@ -559,23 +562,97 @@ const scenarios: Scenario[] = [
     ],
   },
   {
-    name: '§7.1 an address list that differs is reported as a mismatch and the advert is still processed',
+    name: '§7.1 backup: a non-owner advert with another address list is dropped, counted, and resets no timer',
     steps: [
       { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      // A higher priority and a different list: not accepted as master (the timer keeps running from startup).
       {
         at: 1000,
-        event: heard(HIGHER, { priority: 200, addresses: ['10.0.0.100'] }),
+        event: heard(HIGHER, { priority: 254, addresses: ['10.0.0.100'] }),
         kind: 'backup',
-        actions: [{ type: 'mismatch', field: 'addresses', from: HIGHER, ours: VIPS.join(','), theirs: '10.0.0.100' }],
-        deadline: 1000 + MDI,
+        actions: [dropList(HIGHER, '10.0.0.100')],
+        deadline: MDI,
+        check: (s) => assert.equal(backupField(s, 'master'), undefined),
       },
-      // The same set in another order is no mismatch.
+      // A superset is not our list either.
+      {
+        at: 1500,
+        event: heard(HIGHER, { priority: 254, addresses: [...VIPS, '10.0.0.102'] }),
+        kind: 'backup',
+        actions: [dropList(HIGHER, '10.0.0.100,10.0.0.101,10.0.0.102')],
+        deadline: MDI,
+      },
+      // A priority-0 advert with the wrong list does not cut our wait to Skew_Time.
       {
         at: 2000,
+        event: heard(HIGHER, { priority: 0, addresses: ['10.9.9.9'] }),
+        kind: 'backup',
+        actions: [dropList(HIGHER, '10.9.9.9')],
+        deadline: MDI,
+        check: (s) => assert.equal(backupField(s, 'timerCause'), 'startup'),
+      },
+      // The same set in another order is our list: accepted, the timer restarts.
+      {
+        at: 2500,
         event: heard(HIGHER, { priority: 200, addresses: [...VIPS].reverse() }),
         kind: 'backup',
         actions: [],
-        deadline: 2000 + MDI,
+        deadline: 2500 + MDI,
+      },
+      // Nothing else heard: the Master_Down_Timer fires as it would have without the dropped adverts.
+      {
+        at: 2500 + MDI,
+        event: timer,
+        kind: 'master',
+        actions: [send(), becomeMaster('master-down')],
+        deadline: 3500 + MDI,
+      },
+    ],
+  },
+  {
+    name: '§7.1 master: a higher non-owner advert with another address list is dropped; the master stays and sends on',
+    steps: [
+      ...TO_MASTER,
+      {
+        at: 4000,
+        event: heard(HIGHER, { priority: 254, addresses: ['10.0.0.100'] }),
+        kind: 'master',
+        actions: [dropList(HIGHER, '10.0.0.100')],
+        deadline: MDI + 1000,
+      },
+      // The same from a lower address and with an interval of its own: still only the drop, no interval note.
+      {
+        at: 4100,
+        event: heard(LOWER, { priority: 254, maxAdvertIntervalCs: 10, addresses: [] }),
+        kind: 'master',
+        actions: [dropList(LOWER, '')],
+        deadline: MDI + 1000,
+      },
+      { at: MDI + 1000, event: timer, kind: 'master', actions: [send()], deadline: MDI + 2000 },
+      // Our own list from a higher priority is the §6.4.3 step-down as before.
+      {
+        at: MDI + 1500,
+        event: heard(HIGHER, { priority: 254 }),
+        kind: 'backup',
+        actions: [becomeBackup('higher-priority', { address: HIGHER, priority: 254 })],
+        // 3 × 1000 + (256 − 100) × 1000 / 256 from the advert.
+        deadline: MDI + 1500 + MDI,
+      },
+    ],
+  },
+  {
+    name: "§7.1 an owner's advert (priority 255) with another list is reported as a mismatch and processed",
+    steps: [
+      ...TO_MASTER,
+      {
+        at: 4000,
+        event: heard(LOWER, { priority: 255, addresses: ['10.0.0.100'] }),
+        kind: 'backup',
+        actions: [
+          { type: 'mismatch', field: 'addresses', from: LOWER, ours: VIPS.join(','), theirs: '10.0.0.100' },
+          becomeBackup('higher-priority', { address: LOWER, priority: 255 }),
+        ],
+        deadline: 4000 + MDI,
       },
     ],
   },

@@ -75,11 +75,19 @@ test('ignore, mismatch, lower-priority announce and rejected config pass through
       { type: 'mismatch', field: 'interval', from: '10.0.0.9', ours: '10cs', theirs: '100cs' },
       { type: 'announce', reason: 'lower-priority-master', from: '10.0.0.9' },
       { type: 'config-rejected', errors: ['priority 0'] },
+      { type: 'drop', reason: 'address-list-mismatch', from: '10.0.0.9', ours: '10.0.0.100', theirs: '10.0.0.7' },
     ],
     multicast,
   );
   assert.deepEqual(
     effects.map((e) => e.kind),
-    ['ignored', 'mismatch', 'announce', 'config-rejected'],
+    ['ignored', 'mismatch', 'announce', 'config-rejected', 'invalid'],
   );
+  assert.deepEqual(effects[4], {
+    kind: 'invalid',
+    reason: 'address-list-mismatch',
+    from: '10.0.0.9',
+    ours: '10.0.0.100',
+    theirs: '10.0.0.7',
+  });
 });

@@ -233,6 +233,46 @@ test('invalid packets are counted by reason and change no state', async () => {
   );
 });
 
+test('§7.1: an advert with another address list is counted as address-list-mismatch and changes no state', async () => {
+  const { clock, nodes, masters } = lan([200, 100]);
+  for (const n of nodes) n.speaker.start();
+  clock.advance(1000);
+  const before = nodes.map((n) => n.speaker.status());
+  const forged: Advert = { vrid: 7, priority: 254, maxAdvertIntervalCs: 10, addresses: ['10.0.0.200'] };
+  for (let i = 0; i < 30; i++) {
+    for (const n of nodes) {
+      n.speaker.receive({
+        ok: true,
+        family: 'ipv4',
+        from: '10.0.0.250',
+        to: '224.0.0.18',
+        advert: forged,
+        checksumMode: 'pseudo-header',
+      });
+    }
+    clock.advance(20);
+  }
+  assert.deepEqual(
+    nodes.map((n) => n.speaker.status()),
+    before,
+  );
+  assert.deepEqual(masters(), ['n1']);
+  for (const n of nodes) {
+    assert.equal(await counter(n.metrics, 'invalidPackets', { family: 'ipv4', reason: 'address-list-mismatch' }), 30);
+    assert.equal(
+      await counter(n.metrics, 'invalidPackets', { family: 'ipv6', reason: 'address-list-mismatch' }),
+      0,
+      'pre-registered',
+    );
+    const warned = n.logs.filter((l) => l['msg'] === 'invalid VRRP packet dropped');
+    assert.deepEqual(
+      warned.map((l) => [l['reason'], l['from'], l['theirs']]),
+      [['address-list-mismatch', '10.0.0.250', '10.0.0.200']],
+      'logged once (rate-limited), counted every time',
+    );
+  }
+});
+
 test('a higher-priority advert makes the master stop answering at once and cancels its announcements', () => {
   const { clock, nodes, masters } = lan([150]);
   const [n1] = nodes;

@@ -183,6 +183,28 @@ export class SimLan {
     this.#group.clear();
   }
 
+  /**
+   * inject puts an advert on the wire from a host that runs no router here (a foreign VRRP router, or an attacker):
+   * every live node running `advert.vrid` in the source's family receives it after the link delay. Partitions do not
+   * apply (the host sits on every side); loss does.
+   */
+  inject(source: string, advert: Advert): void {
+    this.stats.sent++;
+    const family = source.includes(':') ? 'ipv6' : 'ipv4';
+    const { delayMs, jitterMs, lossRate } = this.#link;
+    const from: SimNode = { name: `host ${source}`, routers: new Map(), crashed: false };
+    for (const node of this.#nodes.values()) {
+      const router = node.routers.get(advert.vrid);
+      if (!router || router.state.config.family !== family) continue;
+      if (node.crashed || (lossRate > 0 && this.#random() < lossRate)) {
+        this.stats.dropped++;
+        continue;
+      }
+      const at = this.#now + delayMs + (jitterMs > 0 ? this.#random() * jitterMs : 0);
+      this.#queue.push(at, { kind: 'deliver', node: node.name, from, advert, source });
+    }
+  }
+
   /** configure reconfigures one router in place (no restart). */
   configure(name: string, vrid: number, changes: RouterConfigChanges): void {
     const node = this.#node(name);
@@ -255,8 +277,10 @@ export class SimLan {
       return;
     }
     const router = node.routers.get(event.advert.vrid);
-    // A packet already on the wire arrives even if its sender crashed since; a partition cuts it.
-    if (!router || node.crashed || !this.#connected(event.from.name, node.name)) {
+    // A packet already on the wire arrives even if its sender crashed since; a partition cuts it (an injected one,
+    // from a host outside the simulation, is never cut).
+    const injected = !this.#nodes.has(event.from.name);
+    if (!router || node.crashed || (!injected && !this.#connected(event.from.name, node.name))) {
       this.stats.dropped++;
       return;
     }

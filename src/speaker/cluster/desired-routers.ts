@@ -8,8 +8,11 @@
  *    VIPs per family; if their eligible sets share no node, the union is used and SPLIT_ELIGIBILITY is reported (one
  *    VRRP election cannot serve disjoint node sets). Past 254 candidates, pinned nodes and the 254 − pins best by
  *    rendezvous rank are kept, so priorities stay distinct in 1..254.
- * 3. Priorities come from nodePriorities over the candidates with the pool's pins; the tuning is the pool's (several
- *    pools on one router with different tunings: the first pool by name wins, TUNING_CONFLICT is reported).
+ * 3. Priorities come from routerPriorities for all routers at once: orders balanced over each router's members (the
+ *    nodes that would be eligible if every node were Ready and none carried the exclude label, so a node going
+ *    NotReady or drained moves only the VIPs it mastered, to their rank-2 nodes, and the others keep their
+ *    priorities), on a ladder spaced for the pool's interval, with the pool's pins. The tuning is the pool's (several pools on one router with different tunings: the first pool by
+ *    name wins, TUNING_CONFLICT is reported).
  * 4. This node runs the router when it is a candidate and has an interface for it: within the L2Advertisement
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
  * 5. Unicast pools send adverts to the other candidates' InternalIPs of the router's family.
@@ -21,13 +24,21 @@
  * priority 0 and the next node takes over after Skew_Time), restart (the interface moved), reconfigure (live, through
  * the engine's `configure` event), start.
  */
+
 import type { Family } from '../../../vrrp/advert.ts';
 import { inSubnet, parseIp } from '../../../vrrp/ip.ts';
-import { nodePriorities, rankNodes } from '../../../vrrp/priority.ts';
+import { rankNodes, routerPriorities } from '../../../vrrp/priority.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../../../vrrp/router-config.ts';
 import { type CodedError, codedError, type ErrorCode } from '../../errors.ts';
-import { type ClusterSnapshot, familyOf, type ServiceView, serviceKeyOf } from '../../model/cluster-snapshot.ts';
+import {
+  type ClusterSnapshot,
+  EXCLUDE_LABEL,
+  familyOf,
+  type NodeView,
+  type ServiceView,
+  serviceKeyOf,
+} from '../../model/cluster-snapshot.ts';
 import type { LocalNode } from '../../model/local-node.ts';
 import { type PoolTuning, sameGratuitous, tuningOf } from '../../model/pool-tuning.ts';
 import { parseServiceVrids } from '../../model/service-vrids.ts';
@@ -39,6 +50,7 @@ import {
   type RouterStep,
   routerKey,
 } from '../router-spec.ts';
+
 import { eligibleNodes } from './eligibility.ts';
 
 export type { RankedNode, RouterKey, RouterSpec, RouterStep } from '../router-spec.ts';
@@ -150,7 +162,28 @@ export function routerGroups(snapshot: ClusterSnapshot): {
     }
   }
 
-  const groups: RouterGroup[] = [];
+  // Pass 1: each router's VIPs, pools, tuning, candidates (eligible now) and members (the stable set the balanced
+  // ranking is computed over, so a node going NotReady or drained moves only its own VIPs).
+  interface Pending {
+    readonly key: RouterKey;
+    readonly list: readonly Member[];
+    readonly family: Family;
+    readonly vrid: number;
+    readonly eligibility: readonly ReturnType<typeof eligibleNodes>[];
+    readonly pools: readonly string[];
+    readonly tuning: PoolTuning;
+    readonly candidates: readonly string[];
+    readonly members: readonly string[];
+  }
+  // Members: as eligible, but as if every node were Ready, with its network available and without the exclude label:
+  // a node that goes down or is drained leaves the candidates, not the members, so only the VIPs it mastered move.
+  const available = (n: NodeView): NodeView => {
+    if (n.ready && !n.networkUnavailable && !Object.hasOwn(n.labels, EXCLUDE_LABEL)) return n;
+    const { [EXCLUDE_LABEL]: _, ...labels } = n.labels;
+    return { ...n, ready: true, networkUnavailable: false, labels };
+  };
+  const allReady = { ...snapshot, nodes: snapshot.nodes.map(available) };
+  const pending: Pending[] = [];
   for (const key of [...members.keys()].sort(byText)) {
     const list = members.get(key)!;
     const family = familyOf(list[0]!.vip);
@@ -162,10 +195,7 @@ export function routerGroups(snapshot: ClusterSnapshot): {
     if (tunings.some((t) => !sameTuning(t, tuning))) {
       problems.push(problem('TUNING_CONFLICT', `${key}: pools ${pools.join(', ')}; using ${pools[0]}'s`, { key }));
     }
-    let nodes = eligibility.reduce<string[]>(
-      (acc, e, i) => (i === 0 ? [...e.nodes] : acc.filter((n) => e.nodes.includes(n))),
-      [],
-    );
+    let nodes = common(eligibility.map((e) => e.nodes));
     if (nodes.length === 0) {
       const union = [...new Set(eligibility.flatMap((e) => e.nodes))].sort(byText);
       if (union.length > 0) {
@@ -173,12 +203,32 @@ export function routerGroups(snapshot: ClusterSnapshot): {
         nodes = union;
       }
     }
+    const possible = list.map((m) => eligibleNodes(m.service, m.vip, allReady).nodes);
+    const shared = common(possible);
+    const memberSet = [...new Set([...(shared.length > 0 ? shared : possible.flat()), ...nodes])].sort(byText);
     const candidates = limitCandidates(key, nodes, tuning.pinnedPriorities);
-    const ranked = nodePriorities(key, candidates, tuning.pinnedPriorities);
+    pending.push({ key, list, family, vrid, eligibility, pools, tuning, candidates, members: memberSet });
+  }
+
+  // Pass 2: priorities for all routers at once, balanced over their members (vrrp/placement.ts).
+  const ranked = routerPriorities(
+    pending.map((p) => ({
+      key: p.key,
+      members: p.members,
+      candidates: p.candidates,
+      pinned: p.tuning.pinnedPriorities,
+      weight: new Set(p.list.map((m) => m.vip)).size,
+      intervalCs: p.tuning.advertIntervalCs,
+    })),
+  );
+  const groups: RouterGroup[] = [];
+  for (const { key, list, family, vrid, eligibility, pools, tuning, candidates } of pending) {
+    const result = ranked.get(key);
     // Pins are validated by parsePoolTuning, names deduplicated by eligibleNodes and candidates limited above, so
     // this should not fail; if it does, the router is left out and reported rather than run with wrong priorities.
-    if ('error' in ranked) {
-      problems.push(problem('PRIORITY_FAILED', `${key}: ${ranked.error.code}: ${ranked.error.message}`, { key }));
+    if (result === undefined || 'error' in result) {
+      const why = result === undefined ? 'no result' : `${result.error.code}: ${result.error.message}`;
+      problems.push(problem('PRIORITY_FAILED', `${key}: ${why}`, { key }));
       continue;
     }
     const interfaces = new Map<string, readonly string[]>();
@@ -193,12 +243,17 @@ export function routerGroups(snapshot: ClusterSnapshot): {
         services: Object.freeze([...new Set(list.map((m) => serviceKeyOf(m.service)))].sort(byText)),
         pools: Object.freeze(pools),
         tuning,
-        ranking: Object.freeze([...ranked.priorities].map(([node, priority]) => Object.freeze({ node, priority }))),
+        ranking: Object.freeze([...result.priorities].map(([node, priority]) => Object.freeze({ node, priority }))),
         interfaces,
       }),
     );
   }
   return { groups, problems };
+}
+
+/** common is the nodes present in every list (the first list's order). */
+function common(lists: readonly (readonly string[])[]): string[] {
+  return lists.reduce<string[]>((acc, l, i) => (i === 0 ? [...l] : acc.filter((n) => l.includes(n))), []);
 }
 
 /**

@@ -10,7 +10,7 @@
 
 import type { Advert } from '../../../vrrp/advert.ts';
 import { familyOf } from '../../../vrrp/ip.ts';
-import type { BackupReason, IgnoreReason, MasterReason, Peer, RouterAction } from '../../../vrrp/router.ts';
+import type { BackupReason, DropReason, IgnoreReason, MasterReason, Peer, RouterAction } from '../../../vrrp/router.ts';
 import type { RouterConfig } from '../../../vrrp/router-config.ts';
 import type { StateName } from '../router-spec.ts';
 
@@ -31,6 +31,14 @@ export type Effect =
       readonly master?: Peer;
     }
   | { readonly kind: 'ignored'; readonly reason: IgnoreReason; readonly from: string }
+  /** invalid: the engine dropped an advert as invalid for the router (§7.1 address list); counted like a bad packet. */
+  | {
+      readonly kind: 'invalid';
+      readonly reason: DropReason;
+      readonly from: string;
+      readonly ours: string;
+      readonly theirs: string;
+    }
   | {
       readonly kind: 'mismatch';
       readonly field: 'addresses' | 'interval';
@@ -93,6 +101,15 @@ export function planEffects(
         break;
       case 'ignore':
         out.push({ kind: 'ignored', reason: action.reason, from: action.from });
+        break;
+      case 'drop':
+        out.push({
+          kind: 'invalid',
+          reason: action.reason,
+          from: action.from,
+          ours: action.ours,
+          theirs: action.theirs,
+        });
         break;
       case 'mismatch':
         out.push({

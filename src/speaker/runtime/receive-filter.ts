@@ -8,6 +8,7 @@
  */
 
 import { DECODE_ERRORS } from '../../../vrrp/codec.ts';
+import { DROP_REASONS } from '../../../vrrp/router.ts';
 import { VRRP_DROP_REASONS, type VrrpReceive } from '../../net/frames/vrrp.ts';
 import { type RouterKey, routerKey } from '../router-spec.ts';
 
@@ -16,6 +17,7 @@ export const INVALID_REASONS: readonly string[] = [
   ...VRRP_DROP_REASONS.filter((r) => r !== 'own-packet'),
   ...DECODE_ERRORS.filter((r) => r !== 'bad-pseudo-header'),
   'not-a-peer',
+  ...DROP_REASONS, // dropped by the engine, which knows the router's config (§7.1 address list)
 ];
 
 /** ReceiveDecision is where a received packet goes. */

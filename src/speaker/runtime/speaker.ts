@@ -316,6 +316,15 @@ export class Speaker {
       case 'ignored':
         log.debug({ reason: effect.reason, from: effect.from }, 'advert ignored');
         return;
+      case 'invalid':
+        m.invalidPackets.inc({ family, reason: effect.reason });
+        if (this.#invalidLog.allow(`${family}/${effect.reason}/${effect.from}`, now)) {
+          log.warn(
+            { reason: effect.reason, from: effect.from, ours: effect.ours, theirs: effect.theirs },
+            'invalid VRRP packet dropped',
+          );
+        }
+        return;
       case 'mismatch':
         if (this.#limiter.allow(`${router.key}/${effect.field}/${effect.from}`, now)) {
           log.warn(
