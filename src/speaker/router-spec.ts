@@ -53,6 +53,13 @@ export interface RouterSpec {
   readonly pools: readonly string[];
   /** ranking: candidates best first ([] in standalone mode). */
   readonly ranking: readonly RankedNode[];
+  /**
+   * candidateSources: the addresses adverts of this router may come from (Kubernetes mode, IPv4: every candidate's
+   * InternalIPs of the family, sorted); an advert from any other source is dropped as 'not-a-candidate'. [] turns the
+   * check off: standalone mode, IPv6 (adverts come from link-local addresses the API does not know: authentication
+   * is the defence there), or a candidate without an address of the family (its source cannot be known).
+   */
+  readonly candidateSources: readonly string[];
 }
 
 /**
@@ -64,7 +71,7 @@ export type RouterSpecInput = Pick<
   'vrid' | 'family' | 'priority' | 'advertIntervalCs' | 'preempt' | 'preemptDelayMs'
 > &
   Pick<RouterSpec, 'vips' | 'interface' | 'peerMode' | 'peers' | 'gratuitous'> &
-  Partial<Pick<RouterSpec, 'unreachablePeers' | 'services' | 'pools' | 'ranking'>>;
+  Partial<Pick<RouterSpec, 'unreachablePeers' | 'services' | 'pools' | 'ranking' | 'candidateSources'>>;
 
 /** virtualLinkLocal is fe80::200:5eff:fe00:2XX for `vrid` (see the file comment). */
 export function virtualLinkLocal(vrid: number): string {
@@ -112,6 +119,7 @@ export function planRouterSpec(input: RouterSpecInput, sources: Sources): PlanRe
       services: Object.freeze([...(input.services ?? [])]),
       pools: Object.freeze([...(input.pools ?? [])]),
       ranking: Object.freeze([...(input.ranking ?? [])]),
+      candidateSources: Object.freeze([...(input.candidateSources ?? [])]),
     }),
   };
 }
@@ -129,7 +137,8 @@ export type RouterStep =
   | { readonly op: 'restart'; readonly key: RouterKey; readonly spec: RouterSpec; readonly from: string }
   /**
    * reconfigure: apply live. `configure` goes to the engine's `configure` event (empty: nothing for the engine);
-   * `transport`: re-point the adverts (peer mode or peers changed); `gratuitous`: new announce settings.
+   * `transport`: re-point the adverts (peer mode or peers changed); `gratuitous`: new announce settings. A change
+   * of `candidateSources` alone comes with all three empty: the runtime takes the new spec.
    */
   | {
       readonly op: 'reconfigure';

@@ -14,7 +14,11 @@ export type EngineFields = Pick<
 export function planSpecs(
   routers: readonly EngineFields[],
   sources: Sources,
-  extra: { readonly gratuitous?: GratuitousTuning; readonly peers?: readonly string[] } = {},
+  extra: {
+    readonly gratuitous?: GratuitousTuning;
+    readonly peers?: readonly string[];
+    readonly candidateSources?: readonly string[];
+  } = {},
 ): RouterSpec[] {
   return routers.map((r) => {
     const peers = (extra.peers ?? []).filter((p) => p.includes(':') === (r.family === 'ipv6'));
@@ -25,6 +29,7 @@ export function planSpecs(
         peerMode: peers.length > 0 ? 'unicast' : 'multicast',
         peers,
         gratuitous: extra.gratuitous ?? DEFAULT_POOL_TUNING.gratuitous,
+        ...(r.family === 'ipv4' && extra.candidateSources ? { candidateSources: extra.candidateSources } : {}),
       },
       sources,
     );

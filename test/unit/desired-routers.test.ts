@@ -360,6 +360,26 @@ describe('desiredRouters', () => {
     );
   });
 
+  test('IPv4 adverts are accepted from the candidates’ InternalIPs only; IPv6 and unknown sources are unchecked', () => {
+    const s = snap([svc('web', '10.0.0.100=7,fd00::100=7', ['10.0.0.100', 'fd00::100'])]);
+    const { routers } = desiredRouters(s, local('node-a'));
+    assert.deepEqual(routers.get('ipv4/7')!.candidateSources, ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    // IPv6 adverts come from link-local addresses the Node objects do not list.
+    assert.deepEqual(routers.get('ipv6/7')!.candidateSources, []);
+    // A node that is not a candidate (no local endpoint) is not an accepted source.
+    const local2 = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'], 'Local')], {
+      endpoints: { 'default/web': ['node-a', 'node-c'] },
+    });
+    assert.deepEqual(desiredRouters(local2, local('node-a')).routers.get('ipv4/7')!.candidateSources, [
+      '10.0.0.1',
+      '10.0.0.3',
+    ]);
+    // A candidate without an IPv4 InternalIP: its source cannot be known, so the check is off rather than split.
+    const nodes = [...NODES.slice(0, 2), { ...NODES[2]!, internalIps: [] }];
+    const blind = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'])], { nodes });
+    assert.deepEqual(desiredRouters(blind, local('node-a')).routers.get('ipv4/7')!.candidateSources, []);
+  });
+
   test('no interface for the family: NO_INTERFACE and no router', () => {
     const s = snap([svc('web', 'fd00::100=7', ['fd00::100'])]);
     const r = desiredRouters(
@@ -471,6 +491,12 @@ describe('diffRouters', () => {
       m(r({ gratuitous: { count: 5, spacingMs: 100, refreshMs: 60_000 } })),
       m(r({})),
       [['reconfigure', 'ipv4/7', {}, false, true]],
+    ],
+    [
+      'candidate sources only: reconfigure with nothing for the engine',
+      m(r({ candidateSources: ['10.0.0.1', '10.0.0.2'] })),
+      m(r({})),
+      [['reconfigure', 'ipv4/7', {}, false, false]],
     ],
     ['interface moved: restart', m(r({ interface: 'eth1' })), m(r({})), [['restart', 'ipv4/7', 'eth0']]],
     [

@@ -31,6 +31,24 @@ const cases: [string, VrrpReceive, ReadonlySet<string>, ReturnType<typeof classi
   ['unicast: a peer', good, new Set(['10.0.0.2']), 'deliver'],
   ['unicast: not a peer', good, new Set(['10.0.0.3']), 'invalid', 'not-a-peer'],
 ];
+test('classifyReceive: a checked router accepts its candidates only; others and unknown VRIDs are not checked', () => {
+  const candidateSources = new Map([['ipv4/7' as const, new Set(['10.0.0.1', '10.0.0.2'])]]);
+  const ctx = { routers: new Set(['ipv4/7', 'ipv4/8'] as const), unicastPeers: new Set<string>(), candidateSources };
+  assert.equal(classifyReceive(good, ctx).kind, 'deliver');
+  const spoofed: VrrpReceive = { ...good, from: '10.0.0.66', advert: { ...advert, priority: 255 } };
+  const d = classifyReceive(spoofed, ctx);
+  assert.deepEqual(d, {
+    kind: 'invalid',
+    reason: 'not-a-candidate',
+    detail: '10.0.0.66 is not a candidate node of ipv4/7',
+  });
+  assert.ok(INVALID_REASONS.includes('not-a-candidate'));
+  // VRID 8 runs here without a source list (standalone, IPv6): anyone may speak.
+  assert.equal(classifyReceive({ ...spoofed, advert: { ...advert, vrid: 8 } }, ctx).kind, 'deliver');
+  // VRID 9 is someone else's: valid VRRP, not ours to judge.
+  assert.equal(classifyReceive({ ...spoofed, advert: { ...advert, vrid: 9 } }, ctx).kind, 'unknown-router');
+});
+
 for (const [name, packet, peers, kind, reason] of cases) {
   test(`classifyReceive: ${name} -> ${kind}${reason ? ` (${reason})` : ''}`, () => {
     const d = classifyReceive(packet, { routers, unicastPeers: peers });

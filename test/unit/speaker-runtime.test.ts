@@ -31,7 +31,13 @@ interface Node {
 /** lan builds one speaker per priority on a shared fake segment. */
 function lan(
   priorities: readonly number[],
-  opts: { gratuitous?: number; refreshMs?: number; ipv6?: boolean; shouldAnswer?: (ip: string) => boolean } = {},
+  opts: {
+    gratuitous?: number;
+    refreshMs?: number;
+    ipv6?: boolean;
+    shouldAnswer?: (ip: string) => boolean;
+    candidateSources?: readonly string[];
+  } = {},
 ) {
   const clock = new FakeClock();
   const nodes: Node[] = [];
@@ -81,6 +87,7 @@ function lan(
       { ipv4: ip, ipv6: `fe80::${i + 1}` },
       {
         gratuitous: { count: opts.gratuitous ?? 3, spacingMs: 100, refreshMs: opts.refreshMs ?? 0 },
+        ...(opts.candidateSources ? { candidateSources: opts.candidateSources } : {}),
       },
     );
     const logs: Record<string, unknown>[] = [];
@@ -269,6 +276,42 @@ test('§7.1: an advert with another address list is counted as address-list-mism
       warned.map((l) => [l['reason'], l['from'], l['theirs']]),
       [['address-list-mismatch', '10.0.0.250', '10.0.0.200']],
       'logged once (rate-limited), counted every time',
+    );
+  }
+});
+
+test('Kubernetes mode: a priority-255 advert from a source that is no candidate is dropped as not-a-candidate', async () => {
+  const { clock, nodes, masters } = lan([200, 100], { candidateSources: ['10.0.0.1', '10.0.0.2'] });
+  for (const n of nodes) n.speaker.start();
+  clock.advance(1000);
+  assert.deepEqual(masters(), ['n1'], 'the candidates themselves are heard');
+  const before = nodes.map((n) => n.speaker.status());
+  const spoofed: Advert = { vrid: 7, priority: 255, maxAdvertIntervalCs: 10, addresses: [VIP] };
+  for (let i = 0; i < 30; i++) {
+    for (const n of nodes) {
+      n.speaker.receive({
+        ok: true,
+        family: 'ipv4',
+        from: '10.0.0.66',
+        to: '224.0.0.18',
+        advert: spoofed,
+        checksumMode: 'pseudo-header',
+      });
+    }
+    clock.advance(20);
+  }
+  assert.deepEqual(
+    nodes.map((n) => n.speaker.status()),
+    before,
+  );
+  assert.deepEqual(masters(), ['n1']);
+  for (const n of nodes) {
+    assert.equal(await counter(n.metrics, 'invalidPackets', { family: 'ipv4', reason: 'not-a-candidate' }), 30);
+    const warned = n.logs.filter((l) => l['reason'] === 'not-a-candidate');
+    assert.deepEqual(
+      warned.map((l) => [l['from'], l['vrid'], l['msg']]),
+      [['10.0.0.66', 7, 'VRRP advert for VRID 7 from 10.0.0.66, which is not a candidate node: dropped']],
+      'one line naming source and VRID (rate-limited), counted every time',
     );
   }
 });

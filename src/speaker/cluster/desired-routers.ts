@@ -16,6 +16,7 @@
  * 4. This node runs the router when it is a candidate and has an interface for it: within the L2Advertisement
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
  * 5. Unicast pools send adverts to the other candidates' InternalIPs of the router's family.
+ * 5b. IPv4 routers accept adverts only from their candidates' InternalIPs (candidateSources, see router-spec.ts).
  *
  * 6. Each router is then planned once into a complete RouterSpec (router-spec.ts: the interface's advert source, the
  *    IPv6 virtual link-local, validated engine config); the runtime runs specs as they are.
@@ -322,6 +323,7 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
         peers = [];
       }
     }
+    const candidateSources = sourcesOf(g, ipsOf);
     const planned = planRouterSpec(
       {
         vrid: g.vrid,
@@ -339,6 +341,7 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
         services: g.services,
         pools: g.pools,
         ranking: g.ranking,
+        candidateSources,
       },
       local.sources.get(ifname) ?? {},
     );
@@ -349,6 +352,24 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
     routers.set(g.key, planned.spec);
   }
   return { routers, groups, problems };
+}
+
+/**
+ * sourcesOf is where a router's adverts may come from: its candidates' InternalIPs of the family (the speaker sends
+ * from the interface's first address, which on the nodes we support is the InternalIP). IPv6 adverts come from
+ * link-local addresses no Node object lists, so IPv6 gets no source check ([]); nor does a router with a candidate
+ * lacking an address of the family, since that candidate's source cannot be known and dropping it would split the
+ * election.
+ */
+function sourcesOf(g: RouterGroup, ipsOf: ReadonlyMap<string, readonly string[]>): string[] {
+  if (g.family !== 'ipv4') return [];
+  const out: string[] = [];
+  for (const r of g.ranking) {
+    const ips = (ipsOf.get(r.node) ?? []).filter((ip) => familyOf(ip) === g.family);
+    if (ips.length === 0) return [];
+    out.push(...ips);
+  }
+  return [...new Set(out)].sort(byAddress);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -394,7 +415,8 @@ export function diffRouters(
     if (!sameList(h.addresses, w.addresses)) configure.addresses = w.addresses;
     const transport = have.peerMode !== want.peerMode || !sameList(have.peers, want.peers);
     const gratuitous = !sameGratuitous(have.gratuitous, want.gratuitous);
-    if (Object.keys(configure).length > 0 || transport || gratuitous) {
+    const sources = !sameList(have.candidateSources, want.candidateSources);
+    if (Object.keys(configure).length > 0 || transport || gratuitous || sources) {
       reconfigures.push({ op: 'reconfigure', key, spec: want, configure, transport, gratuitous });
     }
   }

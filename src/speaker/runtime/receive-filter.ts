@@ -5,6 +5,10 @@
  * - With unicast peers configured, an advert from an address that is not a peer is dropped as 'not-a-peer', as
  *   keepalived does: a unicast setup must not be steered by whoever multicasts on the segment.
  * - An advert for a VRID this node does not run is valid VRRP for someone else: ignored, not counted as invalid.
+ * - In Kubernetes mode an IPv4 advert for one of our routers from an address that is not one of the router's
+ *   candidates' InternalIPs is dropped as 'not-a-candidate' (issue 15): a spoofed priority-255 advert from a pod or a
+ *   foreign VRRP router on our VRIDs cannot steal the VIP. IPv6 has no such check (link-local sources are not in the
+ *   API); see RouterSpec.candidateSources.
  */
 
 import { DECODE_ERRORS } from '../../../vrrp/codec.ts';
@@ -17,6 +21,7 @@ export const INVALID_REASONS: readonly string[] = [
   ...VRRP_DROP_REASONS.filter((r) => r !== 'own-packet'),
   ...DECODE_ERRORS.filter((r) => r !== 'bad-pseudo-header'),
   'not-a-peer',
+  'not-a-candidate',
   ...DROP_REASONS, // dropped by the engine, which knows the router's config (§7.1 address list)
 ];
 
@@ -27,10 +32,14 @@ export type ReceiveDecision =
   | { readonly kind: 'own' }
   | { readonly kind: 'unknown-router'; readonly key: RouterKey };
 
-/** ReceiveContext: the routers this node runs and the unicast peers (empty: multicast, anyone may speak). */
+/**
+ * ReceiveContext: the routers this node runs, the unicast peers (empty: multicast, anyone may speak) and, per router
+ * whose sources are checked, the addresses its adverts may come from (router key -> sources; absent: unchecked).
+ */
 export interface ReceiveFilterContext {
   readonly routers: ReadonlySet<RouterKey>;
   readonly unicastPeers: ReadonlySet<string>;
+  readonly candidateSources?: ReadonlyMap<RouterKey, ReadonlySet<string>>;
 }
 
 export function classifyReceive(r: VrrpReceive, ctx: ReceiveFilterContext): ReceiveDecision {
@@ -43,5 +52,9 @@ export function classifyReceive(r: VrrpReceive, ctx: ReceiveFilterContext): Rece
   }
   const key = routerKey(r.family, r.advert.vrid);
   if (!ctx.routers.has(key)) return { kind: 'unknown-router', key };
+  const allowed = ctx.candidateSources?.get(key);
+  if (allowed !== undefined && allowed.size > 0 && !allowed.has(r.from)) {
+    return { kind: 'invalid', reason: 'not-a-candidate', detail: `${r.from} is not a candidate node of ${key}` };
+  }
   return { kind: 'deliver', key };
 }

@@ -68,6 +68,7 @@ export class Speaker {
   readonly #deps: SpeakerDeps;
   readonly #slots = new Map<RouterKey, RouterSlot>(); // router key -> its state and helpers
   readonly #routerKeys = new Set<RouterKey>(); // the keys of #slots, as the receive filter reads them
+  readonly #candidateSources = new Map<RouterKey, ReadonlySet<string>>(); // router key -> sources it accepts
   readonly #vips: VipTable;
   readonly #scheduler: DeadlineScheduler<RouterKey>;
   readonly #filter: ReceiveFilterContext;
@@ -85,7 +86,11 @@ export class Speaker {
       clock: deps.clock,
       onDue: (key) => this.#step(key, { type: 'timer' }),
     });
-    this.#filter = { routers: this.#routerKeys, unicastPeers: new Set(deps.unicastPeers ?? []) };
+    this.#filter = {
+      routers: this.#routerKeys,
+      unicastPeers: new Set(deps.unicastPeers ?? []),
+      candidateSources: this.#candidateSources,
+    };
     for (const router of deps.routers) this.#addSlot(router);
     for (const family of ['ipv4', 'ipv6'] as const) {
       for (const reason of INVALID_REASONS) deps.metrics.invalidPackets.inc({ family, reason }, 0);
@@ -116,15 +121,19 @@ export class Speaker {
         m.invalidPackets.inc({ family: r.family, reason: decision.reason });
         // Counted every time; logged once a minute per sender and reason, so a flood cannot flood the log.
         if (this.#invalidLog.allow(`${r.family}/${decision.reason}/${r.from}`, this.#deps.clock.now())) {
+          const vrid = r.ok ? r.advert.vrid : undefined;
           this.#deps.logger.warn(
             {
               family: r.family,
               reason: decision.reason,
               detail: decision.detail,
               from: r.from,
+              ...(vrid === undefined ? {} : { vrid }),
               interface: this.#deps.ifname,
             },
-            'invalid VRRP packet dropped',
+            decision.reason === 'not-a-candidate'
+              ? `VRRP advert for VRID ${vrid} from ${r.from}, which is not a candidate node: dropped`
+              : 'invalid VRRP packet dropped',
           );
         }
         return;
@@ -188,6 +197,7 @@ export class Speaker {
     this.#vips.removeRouter(key);
     this.#slots.delete(key);
     this.#routerKeys.delete(key);
+    this.#candidateSources.delete(key);
     const { vrid, family } = slot.router.config;
     for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
     this.#deps.metrics.routerState.set({ vrid: String(vrid), family, interface: this.#deps.ifname }, 0);
@@ -218,6 +228,7 @@ export class Speaker {
     const vips = spec.vips;
     const vipsChanged = vips.length !== before.length || vips.some((v, i) => v !== before[i]);
     slot.router = Object.freeze({ ...spec, config: slot.state.config });
+    this.#setSources(spec);
     if (vipsChanged) {
       const master = slot.state.kind === 'master';
       if (master) this.#vips.setMaster(key, false);
@@ -260,9 +271,15 @@ export class Speaker {
       received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
     });
     this.#routerKeys.add(router.key);
+    this.#setSources(router);
     this.#vips.setRouter(router.key, router.vips);
     for (const vip of router.vips) this.#vipGauge(this.#slots.get(router.key)!, vip).set(0);
     deps.metrics.routerState.set({ vrid: String(vrid), family, interface: deps.ifname }, 0);
+  }
+
+  #setSources(router: RouterSpec): void {
+    if (router.candidateSources.length === 0) this.#candidateSources.delete(router.key);
+    else this.#candidateSources.set(router.key, new Set(router.candidateSources));
   }
 
   #step(key: RouterKey, event: RouterEvent): void {
