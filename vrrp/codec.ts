@@ -81,14 +81,14 @@ export type EncodeResult =
   | { readonly ok: true; readonly packet: Buffer }
   | { readonly ok: false; readonly reason: EncodeError; readonly detail: string };
 
-type Failure<R> = { readonly ok: false; readonly reason: R; readonly detail: string };
+export type Failure<R> = { readonly ok: false; readonly reason: R; readonly detail: string };
 
 function fail<R>(reason: R, detail: string): Failure<R> {
   return { ok: false, reason, detail };
 }
 
 /** pseudoHeader builds the checksum prefix for a VRRP packet of `length` bytes, or undefined if ph does not parse. */
-function pseudoHeader(ph: PseudoHeader, length: number): Uint8Array | undefined {
+export function pseudoHeader(ph: PseudoHeader, length: number): Uint8Array | undefined {
   if (ph.family !== 'ipv4' && ph.family !== 'ipv6') return undefined;
   const source = ipBytes(ph.source, ph.family, true);
   const destination = ipBytes(ph.destination, ph.family, true);
@@ -103,7 +103,7 @@ function isIntIn(value: unknown, min: number, max: number): value is number {
 }
 
 /** buildPacket lays out the advert with a zero checksum field (RFC 5798 §5.2), validating every field on the way. */
-function buildPacket(advert: Advert, family: Family): EncodeResult {
+export function buildPacket(advert: Advert, family: Family): EncodeResult {
   if (!isIntIn(advert.vrid, 1, 255)) return fail('bad-vrid', `vrid ${advert.vrid} is not in 1..255`);
   if (!isIntIn(advert.priority, 0, 255)) return fail('bad-priority', `priority ${advert.priority} is not in 0..255`);
   if (!isIntIn(advert.maxAdvertIntervalCs, 1, MAX_ADVERT_INTERVAL_CS)) {
@@ -198,6 +198,21 @@ export function decodeAdvert(buf: Uint8Array, ph: PseudoHeader): DecodeResult {
     else return fail('bad-checksum', checksumDetail(buf, prefix, family));
   }
 
+  const fields = decodeFields(buf, family);
+  return fields.ok ? { ok: true, advert: fields.advert, checksum } : fields;
+}
+
+/**
+ * decodeFields checks the field values and reads the advert from `buf`, whose structure (version, type, a length
+ * holding `count` addresses) and integrity were already checked; bytes past the addresses are not looked at (an
+ * authenticated advert's trailer, vrrp/auth.ts).
+ */
+export function decodeFields(
+  buf: Uint8Array,
+  family: Family,
+): { readonly ok: true; readonly advert: Advert } | Failure<DecodeError> {
+  const count = buf[3]!;
+  const size = ADDRESS_LENGTH[family];
   const vrid = buf[1]!;
   if (vrid === 0) return fail('zero-vrid', 'vrid 0 is not in 1..255');
   if (count === 0) return fail('zero-count', 'no addresses: RFC 9568 §5.2.5 says ignore the advert');
@@ -209,7 +224,7 @@ export function decodeAdvert(buf: Uint8Array, ph: PseudoHeader): DecodeResult {
 
   const addresses: string[] = [];
   for (let i = 0; i < count; i++) addresses.push(formatIpBytes(buf, VRRP_HEADER_LENGTH + i * size, family));
-  return { ok: true, advert: { vrid, priority: buf[2]!, maxAdvertIntervalCs: interval, addresses }, checksum };
+  return { ok: true, advert: { vrid, priority: buf[2]!, maxAdvertIntervalCs: interval, addresses } };
 }
 
 /** checksumDetail names the received and the expected checksum, so an operator can tell a mode mismatch from noise. */
