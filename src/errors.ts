@@ -75,6 +75,10 @@ export const ERROR_CATALOG = {
   },
   PRIORITY_FAILED: { summary: 'node priorities for a virtual router could not be computed', transient: true },
   SPLIT_ELIGIBILITY: { summary: 'addresses sharing a virtual router have no eligible node in common', transient: true },
+  AUTH_SECRET_INVALID: {
+    summary: 'the Secret named by metal-vrrp.io/auth-secret is missing or holds no usable key; its routers do not run',
+    transient: true,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** ErrorCode is one key of the catalog. */

@@ -1,6 +1,6 @@
 /**
  * The speaker's view of the cluster: informers over Services, Nodes and EndpointSlices (every namespace), the pools
- * and L2Advertisements of metal-vrrp's namespace, Namespaces, and the ServiceL2Status objects there. `objects()` hands
+ * and L2Advertisements of metal-vrrp's namespace, Namespaces, the ServiceL2Status objects there, and the Secrets there (keys of authenticated adverts). `objects()` hands
  * the current content over as the plain ClusterObjects the pure decisions read; `onChange` says that something changed
  * (which object does not matter: the speaker recomputes from the whole snapshot, which is cheap).
  */
@@ -95,7 +95,13 @@ export function createSpeakerSources(deps: SpeakerSourcesDeps): SpeakerSources {
   const pools = metallb('ipaddresspools');
   const ads = metallb('l2advertisements');
   const l2 = metallb(SERVICE_L2_STATUS_PLURAL);
-  const all = [services, nodes, slices, namespaces, pools, ads, l2];
+  // Secrets of our namespace only (the Role allows no more): keys of pools with metal-vrrp.io/auth-secret.
+  const secrets = cache(
+    'secrets',
+    `/api/v1/namespaces/${ns}/secrets`,
+    () => clients.core.listNamespacedSecret({ namespace }) as Promise<KubernetesListObject<KubernetesObject>>,
+  );
+  const all = [services, nodes, slices, namespaces, pools, ads, l2, secrets];
   return {
     async synced() {
       await Promise.all(all.map((c) => c.synced()));
@@ -107,6 +113,7 @@ export function createSpeakerSources(deps: SpeakerSourcesDeps): SpeakerSources {
         endpointSlices: slices.list(),
         pools: pools.list(),
         l2Advertisements: ads.list(),
+        secrets: secrets.list(),
         namespaces: namespaces.list().map((n) => {
           const meta = n.metadata as { name?: string; labels?: Record<string, string> } | undefined;
           return { name: meta?.name ?? '', labels: meta?.labels ?? {} };

@@ -4,6 +4,7 @@
  * same snapshot on every node, which is what lets every speaker compute the same rendezvous ranking.
  */
 
+import { type AuthKeysResult, parseAuthSecret, type SecretObject } from './auth-secret.ts';
 import {
   type ClusterSnapshot,
   type EndpointSliceObject,
@@ -32,6 +33,8 @@ export interface ClusterObjects {
   readonly pools: readonly IPAddressPoolObject[];
   readonly l2Advertisements: readonly L2AdvertisementObject[];
   readonly namespaces?: readonly NamespaceObject[];
+  /** secrets of the speaker namespace; only those a pool names in metal-vrrp.io/auth-secret are read. */
+  readonly secrets?: readonly SecretObject[];
 }
 
 /** SnapshotResult is the snapshot and what was wrong with the config objects (reported by the caller). */
@@ -61,6 +64,13 @@ export function snapshotOf(objects: ClusterObjects, ourClass?: string): Snapshot
     if (view) nodes.push(view);
   }
   nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const named = new Set([...tunings.values()].flatMap((t) => (t.authSecret === undefined ? [] : [t.authSecret])));
+  // Secret name -> keys or error, for the Secrets some pool names (the others are none of ours)
+  const authSecrets = new Map<string, AuthKeysResult>();
+  for (const obj of objects.secrets ?? []) {
+    const name = obj.metadata?.name;
+    if (name !== undefined && named.has(name)) authSecrets.set(name, parseAuthSecret(obj));
+  }
   return {
     snapshot: {
       services,
@@ -69,6 +79,7 @@ export function snapshotOf(objects: ClusterObjects, ourClass?: string): Snapshot
       pools: config.pools,
       l2Advertisements: config.l2Advertisements,
       tunings,
+      authSecrets,
     },
     configProblems: problems,
     tuningProblems,

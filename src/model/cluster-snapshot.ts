@@ -3,8 +3,10 @@
  * hold ready endpoints of each Service. The adapters below turn the objects an informer hands over (plain JSON of
  * core/v1 Service and Node, discovery.k8s.io/v1 EndpointSlice) into these views; nothing here talks to the API.
  */
+
 import type { Family } from '../../vrrp/advert.ts';
 import { canonicalIp as canonical, parseIp } from '../../vrrp/ip.ts';
+import type { AuthKeysResult } from './auth-secret.ts';
 import type { L2Advertisement, Pool } from './config.ts';
 import { rangeContains } from './ip-range.ts';
 import type { PoolTuning } from './pool-tuning.ts';
@@ -51,6 +53,8 @@ export interface ClusterSnapshot {
   readonly l2Advertisements: readonly L2Advertisement[];
   /** tunings: pool name -> tuning (parsePoolTunings); a pool missing here runs with the defaults. */
   readonly tunings: ReadonlyMap<string, PoolTuning>;
+  /** authSecrets: Secret name -> its keys or why it is unusable (speaker namespace; metal-vrrp.io/auth-secret). */
+  readonly authSecrets?: ReadonlyMap<string, AuthKeysResult>;
 }
 
 /** serviceKeyOf is "namespace/name", the key of readyEndpoints and of Events. */

@@ -45,6 +45,7 @@ export const TUNING_ANNOTATIONS = Object.freeze({
   vridRange: VRID_RANGE_ANNOTATION,
   priorities: `${TUNING_PREFIX}priorities`,
   peers: `${TUNING_PREFIX}peers`,
+  authSecret: `${TUNING_PREFIX}auth-secret`,
 } as const);
 
 /** GRATUITOUS_COUNT_MAX and GRATUITOUS_SPACING_MAX_MS bound the takeover announcement (keeps a burst finite). */
@@ -79,6 +80,8 @@ export interface PoolTuning {
   /** pinnedPriorities: node -> priority, for nodePriorities; empty when none are pinned. */
   readonly pinnedPriorities: ReadonlyMap<string, number>;
   readonly peers: PeerMode;
+  /** authSecret names the Secret (speaker namespace) whose key authenticates adverts (vrrp/auth.ts); undefined: off. */
+  readonly authSecret: string | undefined;
 }
 
 /** TuningField is one setting of PoolTuning. */
@@ -94,6 +97,7 @@ export const DEFAULT_POOL_TUNING: PoolTuning = Object.freeze({
   vridRange: FULL_VRID_RANGE,
   pinnedPriorities: new Map<string, number>(),
   peers: 'multicast' as PeerMode,
+  authSecret: undefined,
 });
 
 /** TuningProblem is one annotation that could not be used, for an Event on the pool, a log line and a metric. */
@@ -174,6 +178,13 @@ function parsePeers(text: string): Parsed<PeerMode> {
   return { error: `"${text}" is not multicast or unicast` };
 }
 
+/** parseSecretName accepts a Secret name (a DNS-1123 subdomain, at most 253 characters). */
+function parseSecretName(text: string): Parsed<string | undefined> {
+  const t = text.trim();
+  if (t.length > 253 || !NODE_NAME.test(t)) return { error: `"${text}" is not a Secret name` };
+  return { value: t };
+}
+
 /**
  * parsePinned reads "node-a=250, node-b=200". One bad entry rejects the whole annotation: applying half of a pin list
  * would put nodes in an order nobody wrote. An empty value pins nothing.
@@ -237,6 +248,7 @@ export function parsePoolTuning(
     vridRange: read(A.vridRange, parseRange, d.vridRange),
     pinnedPriorities: read(A.priorities, parsePinned, d.pinnedPriorities),
     peers: read(A.peers, parsePeers, d.peers),
+    authSecret: read<string | undefined>(A.authSecret, parseSecretName, d.authSecret),
   });
   const known = new Set<string>(Object.values(A));
   for (const [annotation, value] of Object.entries(ann)) {
@@ -307,7 +319,10 @@ export function classifyTuningChange(before: PoolTuning, after: PoolTuning): Tun
   if (priorities) changed.push('pinnedPriorities');
   const transport = before.peers !== after.peers;
   if (transport) changed.push('peers');
-  const moves = priorities || vridRange || (!before.preempt && after.preempt);
+  // Speakers see a new auth-secret at slightly different times and refuse each other's adverts meanwhile.
+  const auth = before.authSecret !== after.authSecret;
+  if (auth) changed.push('authSecret');
+  const moves = priorities || vridRange || auth || (!before.preempt && after.preempt);
   const effect = changed.length === 0 ? 'none' : moves ? 'failover' : 'live';
   return { effect, changed, configure, priorities, gratuitous, transport, vridRange };
 }

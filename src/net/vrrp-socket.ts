@@ -15,6 +15,7 @@
 
 import raw from 'raw-socket';
 import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL, VRRP_TTL } from '../../vrrp/advert.ts';
+import type { AuthKey } from '../../vrrp/auth.ts';
 import type { EncodeError } from '../../vrrp/codec.ts';
 import { canonicalAddress } from '../../vrrp/ip.ts';
 import { ipv4Bytes, ipv6Bytes, isIpv6Multicast } from './frames/address.ts';
@@ -26,6 +27,7 @@ import {
   type ReceivedAdvert,
   receiveIpv4,
   receiveIpv6Frame,
+  type Seal,
   VRRP_IPV6_MAC,
   type VrrpDrop,
   vrrpIpv4Packet,
@@ -73,6 +75,8 @@ export interface VrrpSocketDeps {
   readonly interfaceInfo?: InterfaceInfo;
   /** Source of sent adverts; default the interface's first IPv4 address, or its link-local for IPv6. */
   readonly source?: string;
+  /** authKeys: the keys of routers that require authenticated adverts (frames/vrrp.ts ReceiveContext). */
+  readonly authKeys?: (family: Family, vrid: number) => readonly AuthKey[] | undefined;
   /** Opens the IPv6 packet socket; tests may pass a fake. */
   readonly openPacketSocket?: OpenFrameSocket;
 }
@@ -126,7 +130,12 @@ export class VrrpSocket {
     }
     this.source = canonical;
     const own = new Set([...(deps.family === 'ipv4' ? info.ipv4 : info.ipv6), canonical]);
-    const ctx: ReceiveContext = { ownAddresses: own, mac: info.mac, decoded: new Map() };
+    const ctx: ReceiveContext = {
+      ownAddresses: own,
+      mac: info.mac,
+      decoded: new Map(),
+      ...(deps.authKeys ? { authKeys: deps.authKeys } : {}),
+    };
     const deliver = (r: ReturnType<typeof receiveIpv4>) => (r.ok ? deps.onAdvert(r) : deps.onDrop(r));
     const onError = deps.onError ?? (() => {});
     this.#transport =
@@ -137,11 +146,16 @@ export class VrrpSocket {
 
   /**
    * send encodes `advert` and sends it to the VRRP group, or to the unicast peer `to` with TTL /
-   * hop limit 255. Resolves with the outcome; never rejects.
+   * hop limit 255; signed under `seal` when given (never cached: every signed advert has its own counter).
+   * Resolves with the outcome; never rejects.
    */
-  async send(advert: Advert, to?: VrrpPeer): Promise<VrrpSendResult> {
+  async send(advert: Advert, to?: VrrpPeer, seal?: Seal): Promise<VrrpSendResult> {
     if (this.#stopped) return { ok: false, reason: 'stopped', detail: 'socket stopped' };
     const destination = to?.address ?? VRRP_MULTICAST[this.family];
+    if (seal !== undefined) {
+      const built = this.#build(advert, destination, to, seal);
+      return built.ok ? this.#transport.send(built.bytes, destination) : built;
+    }
     const key = `${advert.vrid}/${advert.priority}/${advert.maxAdvertIntervalCs}/${advert.addresses.join(',')}>${destination}/${to?.mac ?? ''}`;
     const cached = this.#encoded.get(key);
     if (cached !== undefined) return this.#transport.send(cached, destination);
@@ -156,16 +170,17 @@ export class VrrpSocket {
     advert: Advert,
     destination: string,
     to: VrrpPeer | undefined,
+    seal?: Seal,
   ): BuildResult | Extract<VrrpSendResult, { ok: false }> {
     if (this.family === 'ipv4') {
-      return vrrpIpv4Packet(advert, this.source, destination);
+      return vrrpIpv4Packet(advert, this.source, destination, seal);
     }
     const dstBytes = ipv6Bytes(destination);
     if (dstBytes === undefined) return { ok: false, reason: 'bad-address', detail: destination };
     const dstMac = isIpv6Multicast(dstBytes) ? ipv6MulticastMac(dstBytes) : to?.mac;
     if (dstMac === undefined)
       return { ok: false, reason: 'no-peer-mac', detail: `unicast to ${destination} needs its MAC` };
-    return vrrpIpv6Frame(advert, { srcMac: this.#mac, src: this.source, dst: destination, dstMac });
+    return vrrpIpv6Frame(advert, { srcMac: this.#mac, src: this.source, dst: destination, dstMac }, seal);
   }
 
   /** stop closes the socket; later sends resolve 'stopped'. Safe to call twice. */

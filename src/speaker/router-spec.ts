@@ -13,6 +13,7 @@
 import type { Family } from '../../vrrp/advert.ts';
 import { isLinkLocal } from '../../vrrp/ip.ts';
 import { type RouterConfig, type RouterConfigChanges, validateRouterConfig } from '../../vrrp/router-config.ts';
+import type { AuthKeys } from '../model/auth-secret.ts';
 import type { Sources } from '../model/local-node.ts';
 import type { GratuitousTuning, PeerMode } from '../model/pool-tuning.ts';
 
@@ -60,6 +61,8 @@ export interface RouterSpec {
    * is the defence there), or a candidate without an address of the family (its source cannot be known).
    */
   readonly candidateSources: readonly string[];
+  /** auth: the keys adverts are signed with and checked against (vrrp/auth.ts); absent: plain VRRPv3. */
+  readonly auth?: AuthKeys;
 }
 
 /**
@@ -71,7 +74,7 @@ export type RouterSpecInput = Pick<
   'vrid' | 'family' | 'priority' | 'advertIntervalCs' | 'preempt' | 'preemptDelayMs'
 > &
   Pick<RouterSpec, 'vips' | 'interface' | 'peerMode' | 'peers' | 'gratuitous'> &
-  Partial<Pick<RouterSpec, 'unreachablePeers' | 'services' | 'pools' | 'ranking' | 'candidateSources'>>;
+  Partial<Pick<RouterSpec, 'unreachablePeers' | 'services' | 'pools' | 'ranking' | 'candidateSources' | 'auth'>>;
 
 /** virtualLinkLocal is fe80::200:5eff:fe00:2XX for `vrid` (see the file comment). */
 export function virtualLinkLocal(vrid: number): string {
@@ -120,6 +123,7 @@ export function planRouterSpec(input: RouterSpecInput, sources: Sources): PlanRe
       pools: Object.freeze([...(input.pools ?? [])]),
       ranking: Object.freeze([...(input.ranking ?? [])]),
       candidateSources: Object.freeze([...(input.candidateSources ?? [])]),
+      ...(input.auth === undefined ? {} : { auth: input.auth }),
     }),
   };
 }
@@ -138,7 +142,7 @@ export type RouterStep =
   /**
    * reconfigure: apply live. `configure` goes to the engine's `configure` event (empty: nothing for the engine);
    * `transport`: re-point the adverts (peer mode or peers changed); `gratuitous`: new announce settings. A change
-   * of `candidateSources` alone comes with all three empty: the runtime takes the new spec.
+   * of `candidateSources` or `auth` alone comes with all three empty: the runtime takes the new spec.
    */
   | {
       readonly op: 'reconfigure';

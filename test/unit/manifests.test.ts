@@ -565,10 +565,15 @@ const rbacCases: { sa: string; allow: Access[]; deny: Access[] }[] = [
       ),
       ...accesses('', ['events'], ['create', 'patch'], 'default'),
       ...accesses('events.k8s.io', ['events'], ['create', 'patch'], 'default'),
+      // metal-vrrp.io/auth-secret keys: read-only, the speaker's namespace only
+      ...accesses('', ['secrets'], ['get', 'list', 'watch'], NS),
     ],
     deny: [
       ...accesses('', ['services', 'services/status'], ['update', 'patch'], 'default'),
-      ...accesses('', ['secrets', 'pods'], ['get', 'list'], NS),
+      ...accesses('', ['secrets'], ['get', 'list', 'watch'], 'default'),
+      ...accesses('', ['secrets'], ['get', 'list'], 'kube-system'),
+      ...accesses('', ['secrets'], ['create', 'update', 'patch', 'delete'], NS),
+      ...accesses('', ['pods'], ['get', 'list'], NS),
       ...accesses('', ['pods/exec'], ['create'], NS),
       ...accesses('', ['nodes'], ['update', 'patch']),
       ...accesses('metallb.io', ['ipaddresspools/status'], ['update', 'patch'], NS),

@@ -6,6 +6,12 @@
 
 import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL, VRRP_TTL } from '../../../vrrp/advert.ts';
 import {
+  type AuthError,
+  type AuthKey,
+  decodeAuthenticatedAdvert,
+  encodeAuthenticatedAdvert,
+} from '../../../vrrp/auth.ts';
+import {
   type ChecksumMode,
   type DecodeError,
   decodeAdvert,
@@ -23,6 +29,17 @@ export const VRRP_TOS = 0xc0;
 /** VRRP_IPV6_MAC is the Ethernet group of ff02::12 (RFC 2464 §7). */
 export const VRRP_IPV6_MAC = '33:33:00:00:00:12';
 
+/** Seal signs an advert (vrrp/auth.ts): the key and this advert's counter, strictly above the sender's last. */
+export interface Seal {
+  readonly key: AuthKey;
+  readonly counter: bigint;
+}
+
+/** encodeVrrp is the codec call of both builders: plain, or authenticated under `seal`. */
+function encodeVrrp(advert: Advert, ph: { family: Family; source: string; destination: string }, seal?: Seal) {
+  return seal === undefined ? encodeAdvert(advert, ph) : encodeAuthenticatedAdvert(advert, ph, seal.key, seal.counter);
+}
+
 /** BuildResult is the bytes to send, or why they could not be built (a codec reason or an address that won't parse). */
 export type BuildResult =
   | { readonly ok: true; readonly bytes: Buffer }
@@ -32,11 +49,16 @@ export type BuildResult =
  * vrrpIpv4Packet builds IPv4 header + advert, TTL 255 (RFC 5798 §5.1.1.3), protocol 112, for a raw socket with
  * IP_HDRINCL, so the source the checksum covers is the source on the wire.
  */
-export function vrrpIpv4Packet(advert: Advert, src: string, dst: string = VRRP_MULTICAST.ipv4): BuildResult {
+export function vrrpIpv4Packet(
+  advert: Advert,
+  src: string,
+  dst: string = VRRP_MULTICAST.ipv4,
+  seal?: Seal,
+): BuildResult {
   const s = ipv4Bytes(src);
   const d = ipv4Bytes(dst);
   if (s === undefined || d === undefined) return { ok: false, reason: 'bad-address', detail: `${src} -> ${dst}` };
-  const vrrp = encodeAdvert(advert, { family: 'ipv4', source: src, destination: dst });
+  const vrrp = encodeVrrp(advert, { family: 'ipv4', source: src, destination: dst }, seal);
   if (!vrrp.ok) return vrrp;
   const bytes = encodeIpv4({
     src: s,
@@ -58,13 +80,13 @@ export interface Ipv6Ends {
 }
 
 /** vrrpIpv6Frame builds Ethernet + IPv6 (hop limit 255, next header 112, RFC 5798 §5.1.2) + advert. */
-export function vrrpIpv6Frame(advert: Advert, ends: Ipv6Ends): BuildResult {
+export function vrrpIpv6Frame(advert: Advert, ends: Ipv6Ends, seal?: Seal): BuildResult {
   const dst = ends.dst ?? VRRP_MULTICAST.ipv6;
   const dstMac = ends.dstMac ?? VRRP_IPV6_MAC;
   const s = ipv6Bytes(ends.src);
   const d = ipv6Bytes(dst);
   if (s === undefined || d === undefined) return { ok: false, reason: 'bad-address', detail: `${ends.src} -> ${dst}` };
-  const vrrp = encodeAdvert(advert, { family: 'ipv6', source: ends.src, destination: dst });
+  const vrrp = encodeVrrp(advert, { family: 'ipv6', source: ends.src, destination: dst }, seal);
   if (!vrrp.ok) return vrrp;
   const ip = encodeIpv6({
     src: s,
@@ -89,8 +111,8 @@ export const VRRP_DROP_REASONS = [
   'not-for-us', // destination is neither the VRRP group nor one of our addresses
 ] as const;
 
-/** VrrpDropReason is a socket-level reason or a reason of decodeAdvert. */
-export type VrrpDropReason = (typeof VRRP_DROP_REASONS)[number] | DecodeError;
+/** VrrpDropReason is a socket-level reason, a reason of decodeAdvert, or (authenticated routers) of vrrp/auth.ts. */
+export type VrrpDropReason = (typeof VRRP_DROP_REASONS)[number] | DecodeError | AuthError;
 
 /** ReceivedAdvert is a packet that passed every check: who sent it to where, and the decoded advert. */
 export interface ReceivedAdvert {
@@ -100,6 +122,8 @@ export interface ReceivedAdvert {
   readonly to: string;
   readonly advert: Advert;
   readonly checksumMode: ChecksumMode;
+  /** auth: the verified key id and counter of an authenticated advert; the counter is for the replay check. */
+  readonly auth?: { readonly keyId: number; readonly counter: bigint };
 }
 
 /** VrrpDrop is a packet that did not pass, with the reason and a human detail. */
@@ -124,6 +148,11 @@ export interface ReceiveContext {
    * valid adverts are kept (a result is a pure function of its key); bounded by DECODED_CACHE_LIMIT.
    */
   readonly decoded?: Map<string, ReceivedAdvert>;
+  /**
+   * authKeys, when given, names the keys of a router (family, VRID) that requires authenticated adverts; undefined
+   * for a router without authentication (or not ours). Such adverts go through vrrp/auth.ts instead of the cache.
+   */
+  readonly authKeys?: (family: Family, vrid: number) => readonly AuthKey[] | undefined;
 }
 
 /** DECODED_CACHE_LIMIT bounds ReceiveContext.decoded: cleared when full, so a flood of distinct adverts costs a decode
@@ -145,6 +174,20 @@ function checkAndDecode(
   if (h.ttl !== VRRP_TTL) return drop(family, 'bad-ttl', `ttl ${h.ttl}`, h.src);
   if (h.dst !== VRRP_MULTICAST[family] && !ctx.ownAddresses.has(h.dst)) {
     return drop(family, 'not-for-us', `to ${h.dst}`, h.src);
+  }
+  const keys = h.payload.length >= 2 ? ctx.authKeys?.(family, h.payload[1]!) : undefined;
+  if (keys !== undefined) {
+    const auth = decodeAuthenticatedAdvert(h.payload, { family, source: h.src, destination: h.dst }, keys);
+    if (!auth.ok) return drop(family, auth.reason, auth.detail, h.src);
+    return {
+      ok: true,
+      family,
+      from: h.src,
+      to: h.dst,
+      advert: auth.advert,
+      checksumMode: 'pseudo-header',
+      auth: { keyId: auth.keyId, counter: auth.counter },
+    };
   }
   const cache = ctx.decoded;
   const key = cache === undefined ? '' : `${h.src}>${h.dst}>${h.payload.toString('latin1')}`;

@@ -17,6 +17,8 @@
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
  * 5. Unicast pools send adverts to the other candidates' InternalIPs of the router's family.
  * 5b. IPv4 routers accept adverts only from their candidates' InternalIPs (candidateSources, see router-spec.ts).
+ * 5c. A pool with `metal-vrrp.io/auth-secret` gets that Secret's keys (vrrp/auth.ts); without usable keys its routers
+ *     do not run (AUTH_SECRET_INVALID), rather than run unauthenticated beside authenticated peers.
  *
  * 6. Each router is then planned once into a complete RouterSpec (router-spec.ts: the interface's advert source, the
  *    IPv6 virtual link-local, validated engine config); the runtime runs specs as they are.
@@ -32,6 +34,7 @@ import { rankNodes, routerPriorities } from '../../../vrrp/priority.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../../../vrrp/router-config.ts';
 import { type CodedError, codedError, type ErrorCode } from '../../errors.ts';
+import { type AuthKeys, sameAuthKeys } from '../../model/auth-secret.ts';
 import {
   type ClusterSnapshot,
   EXCLUDE_LABEL,
@@ -109,7 +112,8 @@ function sameTuning(a: PoolTuning, b: PoolTuning): boolean {
     a.preempt === b.preempt &&
     a.preemptDelayMs === b.preemptDelayMs &&
     sameGratuitous(a.gratuitous, b.gratuitous) &&
-    a.peers === b.peers
+    a.peers === b.peers &&
+    a.authSecret === b.authSecret
   );
 }
 
@@ -324,6 +328,17 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
       }
     }
     const candidateSources = sourcesOf(g, ipsOf);
+    let auth: AuthKeys | undefined;
+    if (g.tuning.authSecret !== undefined) {
+      // Fail closed: a router whose pool asks for authentication never runs without it (it would split the election).
+      const found = snapshot.authSecrets?.get(g.tuning.authSecret);
+      if (found === undefined || 'error' in found) {
+        const why = found === undefined ? `Secret ${g.tuning.authSecret} not found` : found.error;
+        problems.push(problem('AUTH_SECRET_INVALID', `${g.key}: ${why}`, { key: g.key }));
+        continue;
+      }
+      auth = found.keys;
+    }
     const planned = planRouterSpec(
       {
         vrid: g.vrid,
@@ -342,6 +357,7 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
         pools: g.pools,
         ranking: g.ranking,
         candidateSources,
+        ...(auth === undefined ? {} : { auth }),
       },
       local.sources.get(ifname) ?? {},
     );
@@ -415,7 +431,7 @@ export function diffRouters(
     if (!sameList(h.addresses, w.addresses)) configure.addresses = w.addresses;
     const transport = have.peerMode !== want.peerMode || !sameList(have.peers, want.peers);
     const gratuitous = !sameGratuitous(have.gratuitous, want.gratuitous);
-    const sources = !sameList(have.candidateSources, want.candidateSources);
+    const sources = !sameList(have.candidateSources, want.candidateSources) || !sameAuthKeys(have.auth, want.auth);
     if (Object.keys(configure).length > 0 || transport || gratuitous || sources) {
       reconfigures.push({ op: 'reconfigure', key, spec: want, configure, transport, gratuitous });
     }

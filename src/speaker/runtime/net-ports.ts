@@ -6,6 +6,7 @@
  */
 
 import type { Family } from '../../../vrrp/advert.ts';
+import type { AuthKey } from '../../../vrrp/auth.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import type { Sources } from '../../model/local-node.ts';
@@ -26,6 +27,8 @@ export interface NetPortsDeps {
   readonly sources: Sources;
   readonly onReceive: (r: VrrpReceive) => void;
   readonly shouldAnswer: (ip: string, ifname: string) => boolean;
+  /** authKeys: keys of the routers that require authenticated adverts (the speaker's authKeysFor). */
+  readonly authKeys?: (family: Family, vrid: number) => readonly AuthKey[] | undefined;
   readonly metrics: SpeakerMetrics;
   readonly logger: Logger;
 }
@@ -57,11 +60,12 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         onAdvert: deps.onReceive,
         onDrop: deps.onReceive,
         onError: onError(`VRRP ${family} socket`),
+        ...(deps.authKeys ? { authKeys: deps.authKeys } : {}),
       });
       closers.push(() => socket.stop());
       adverts[family] = {
-        send: async (advert, to) => {
-          const sent = await socket.send(advert, to === undefined ? undefined : { address: to });
+        send: async (advert, to, seal) => {
+          const sent = await socket.send(advert, to === undefined ? undefined : { address: to }, seal);
           return sent.ok ? { ok: true } : { ok: false, detail: `${sent.reason}: ${sent.detail}` };
         },
       };

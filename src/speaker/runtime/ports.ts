@@ -4,13 +4,23 @@
  */
 
 import type { Advert, Family } from '../../../vrrp/advert.ts';
+import type { AuthKey } from '../../../vrrp/auth.ts';
 
 /** SendOutcome is whether an advert left, with a human detail when it did not. */
 export type SendOutcome = { readonly ok: true } | { readonly ok: false; readonly detail: string };
 
-/** AdvertChannel sends adverts of one family: to the VRRP group, or to a unicast peer `to`. Never rejects. */
+/** AdvertSeal signs one advert (vrrp/auth.ts): the router's key and the sender's next counter. */
+export interface AdvertSeal {
+  readonly key: AuthKey;
+  readonly counter: bigint;
+}
+
+/**
+ * AdvertChannel sends adverts of one family: to the VRRP group, or to a unicast peer `to`; signed under `seal` for a
+ * router with authentication. Never rejects.
+ */
 export interface AdvertChannel {
-  send(advert: Advert, to?: string): Promise<SendOutcome>;
+  send(advert: Advert, to?: string, seal?: AdvertSeal): Promise<SendOutcome>;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */

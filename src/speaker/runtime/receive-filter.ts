@@ -11,6 +11,7 @@
  *   API); see RouterSpec.candidateSources.
  */
 
+import { AUTH_ERRORS } from '../../../vrrp/auth.ts';
 import { DECODE_ERRORS } from '../../../vrrp/codec.ts';
 import { DROP_REASONS } from '../../../vrrp/router.ts';
 import { VRRP_DROP_REASONS, type VrrpReceive } from '../../net/frames/vrrp.ts';
@@ -22,6 +23,7 @@ export const INVALID_REASONS: readonly string[] = [
   ...DECODE_ERRORS.filter((r) => r !== 'bad-pseudo-header'),
   'not-a-peer',
   'not-a-candidate',
+  ...AUTH_ERRORS, // routers with authenticated adverts: refused by vrrp/auth.ts, or a replay (the speaker's guard)
   ...DROP_REASONS, // dropped by the engine, which knows the router's config (§7.1 address list)
 ];
 

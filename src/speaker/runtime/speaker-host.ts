@@ -125,6 +125,7 @@ export class SpeakerHost implements RouterHost {
       sources,
       onReceive: (r) => speaker?.receive(r),
       shouldAnswer: (ip, name) => speaker?.shouldAnswer(ip, name) ?? false,
+      authKeys: (family, vrid) => speaker?.authKeysFor(family, vrid),
       metrics: d.metrics,
       logger: d.logger,
     });

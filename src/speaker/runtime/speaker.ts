@@ -6,13 +6,16 @@
  */
 
 import type { Advert, Family } from '../../../vrrp/advert.ts';
+import type { AuthKey } from '../../../vrrp/auth.ts';
+import { nextCounter, ReplayGuard } from '../../../vrrp/replay.ts';
 import { initialRouterState, type RouterEvent, type RouterState, step } from '../../../vrrp/router.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
 import type { Cancel, Clock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import type { VrrpReceive } from '../../net/frames/vrrp.ts';
-import { type RouterKey, type RouterSpec, type StateName, serviceLabel } from '../router-spec.ts';
+import { type RouterKey, type RouterSpec, routerKey, type StateName, serviceLabel } from '../router-spec.ts';
+import { type Keyring, keyringOf } from './auth-keyring.ts';
 import { type Effect, planEffects } from './effects.ts';
 import type { SpeakerPorts } from './ports.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -62,6 +65,8 @@ interface RouterSlot {
   /** The per-router counters, bound once: they are bumped every advert interval. */
   readonly sent: { inc(): void };
   readonly received: { inc(): void };
+  /** keyring: the router's keys when its adverts are authenticated (spec.auth). */
+  keyring: Keyring | undefined;
 }
 
 export class Speaker {
@@ -76,6 +81,8 @@ export class Speaker {
   readonly #sendErrors = new RateLimiter(SEND_ERROR_LOG_WINDOW_MS);
   readonly #invalidLog = new RateLimiter(MISMATCH_LOG_WINDOW_MS);
   readonly #pending = new Set<Promise<unknown>>(); // sends and announcements in flight
+  readonly #replay = new ReplayGuard();
+  #counter = 0n; // the last counter this node signed with, shared by all its routers (vrrp/replay.ts)
   #started = false;
   #stopped = false;
 
@@ -142,7 +149,20 @@ export class Speaker {
         return;
       case 'deliver': {
         if (!r.ok) return; // classifyReceive delivers only adverts; this narrows the type
-        this.#slots.get(decision.key)?.received.inc();
+        const slot = this.#slots.get(decision.key);
+        if (slot?.keyring !== undefined) {
+          // The socket verified the MAC (authKeysFor); only the counter is left: a replay carries an old one.
+          const fresh = r.auth !== undefined && this.#replay.accept(decision.key, r.from, r.auth.counter);
+          if (!fresh) {
+            const reason = r.auth === undefined ? 'auth-missing' : 'auth-replay';
+            m.invalidPackets.inc({ family: r.family, reason });
+            if (this.#invalidLog.allow(`${r.family}/${reason}/${r.from}`, this.#deps.clock.now())) {
+              slot.log.warn({ reason, from: r.from, counter: String(r.auth?.counter) }, 'invalid VRRP packet dropped');
+            }
+            return;
+          }
+        }
+        slot?.received.inc();
         if (r.checksumMode === 'no-pseudo-header') m.legacyChecksum.inc({ vrid: String(r.advert.vrid) });
         this.#step(decision.key, { type: 'advert', from: r.from, advert: r.advert });
       }
@@ -153,6 +173,11 @@ export class Speaker {
   shouldAnswer(ip: string, ifname: string): boolean {
     if (ifname !== this.#deps.ifname || !this.#vips.isMastered(ip)) return false;
     return this.#deps.shouldAnswer?.(ip, ifname) ?? true;
+  }
+
+  /** authKeysFor is the sockets' question: the keys adverts of this router must carry, undefined when unauthenticated. */
+  authKeysFor(family: Family, vrid: number): readonly AuthKey[] | undefined {
+    return this.#slots.get(routerKey(family, vrid))?.keyring?.accept;
   }
 
   /** status lists every router's state. */
@@ -198,6 +223,7 @@ export class Speaker {
     this.#slots.delete(key);
     this.#routerKeys.delete(key);
     this.#candidateSources.delete(key);
+    this.#replay.forget(key);
     const { vrid, family } = slot.router.config;
     for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
     this.#deps.metrics.routerState.set({ vrid: String(vrid), family, interface: this.#deps.ifname }, 0);
@@ -229,6 +255,7 @@ export class Speaker {
     const vipsChanged = vips.length !== before.length || vips.some((v, i) => v !== before[i]);
     slot.router = Object.freeze({ ...spec, config: slot.state.config });
     this.#setSources(spec);
+    slot.keyring = spec.auth === undefined ? undefined : keyringOf(spec.auth);
     if (vipsChanged) {
       const master = slot.state.kind === 'master';
       if (master) this.#vips.setMaster(key, false);
@@ -269,6 +296,7 @@ export class Speaker {
       announce: new AbortController(),
       sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
       received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
+      keyring: router.auth === undefined ? undefined : keyringOf(router.auth),
     });
     this.#routerKeys.add(router.key);
     this.#setSources(router);
@@ -360,7 +388,12 @@ export class Speaker {
     const { family } = slot.router.config;
     const channel = this.#deps.ports.adverts[family];
     if (!channel) return;
-    const sent = channel.send(advert, to).then((outcome) => {
+    let seal: { key: AuthKey; counter: bigint } | undefined;
+    if (slot.keyring !== undefined) {
+      this.#counter = nextCounter(this.#counter, this.#deps.clock.wallNow());
+      seal = { key: slot.keyring.send, counter: this.#counter };
+    }
+    const sent = channel.send(advert, to, seal).then((outcome) => {
       if (outcome.ok) slot.sent.inc();
       else if (this.#sendErrors.allow(slot.router.key, now)) {
         slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
