@@ -1,5 +1,6 @@
 // planSpecs plans engine-field router descriptions into RouterSpecs as the product's planners do (planRouterSpec),
 // for tests that drive the runtime directly: interface eth0, multicast, the default announcements unless given.
+import type { AuthKeys } from '../../src/model/auth-secret.ts';
 import type { Sources } from '../../src/model/local-node.ts';
 import { DEFAULT_POOL_TUNING, type GratuitousTuning } from '../../src/model/pool-tuning.ts';
 import { planRouterSpec, type RouterSpec, type RouterSpecInput } from '../../src/speaker/router-spec.ts';
@@ -18,6 +19,7 @@ export function planSpecs(
     readonly gratuitous?: GratuitousTuning;
     readonly peers?: readonly string[];
     readonly candidateSources?: readonly string[];
+    readonly auth?: AuthKeys;
   } = {},
 ): RouterSpec[] {
   return routers.map((r) => {
@@ -30,6 +32,7 @@ export function planSpecs(
         peers,
         gratuitous: extra.gratuitous ?? DEFAULT_POOL_TUNING.gratuitous,
         ...(r.family === 'ipv4' && extra.candidateSources ? { candidateSources: extra.candidateSources } : {}),
+        ...(extra.auth ? { auth: extra.auth } : {}),
       },
       sources,
     );
