@@ -26,6 +26,8 @@ export interface SpeakerOptions {
   readonly advertIntervalMs?: number;
   readonly gratuitous?: { readonly count: number; readonly spacingMs: number; readonly refreshMs?: number };
   readonly unicastPeers?: readonly string[];
+  /** auth: base64 keys of authenticated adverts (README "Authenticated adverts"); absent: plain VRRPv3. */
+  readonly auth?: { readonly key: string; readonly previousKey?: string };
   readonly metricsPort?: number;
   readonly logLevel?: string;
 }
@@ -40,6 +42,10 @@ export function speakerConfigYaml(host: LabHost, opts: SpeakerOptions): string {
     `metrics: { address: 0.0.0.0, port: ${opts.metricsPort ?? 7472} }`,
   ];
   if (opts.unicastPeers?.length) lines.push(`unicastPeers: [${opts.unicastPeers.map((p) => `"${p}"`).join(', ')}]`);
+  if (opts.auth) {
+    const prev = opts.auth.previousKey === undefined ? '' : `, previousKey: "${opts.auth.previousKey}"`;
+    lines.push(`auth: { key: "${opts.auth.key}"${prev} }`);
+  }
   lines.push('routers:');
   for (const r of opts.routers) {
     const extra = [

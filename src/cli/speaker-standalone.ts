@@ -64,6 +64,7 @@ export async function startStandalone(deps: StandaloneDeps): Promise<RunningSpea
     sources,
     onReceive: (r) => speaker?.receive(r),
     shouldAnswer: (ip, ifname) => speaker?.shouldAnswer(ip, ifname) ?? false,
+    authKeys: (family, vrid) => speaker?.authKeysFor(family, vrid),
     metrics: deps.metrics,
     logger,
   });

@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import type { Family } from '../../../vrrp/advert.ts';
 import { canonicalIp } from '../../../vrrp/ip.ts';
+import { type AuthKeys, parseAuthSecret } from '../../model/auth-secret.ts';
 import { advertIntervalCs, parseDuration } from '../../model/duration.ts';
 import {
   DEFAULT_POOL_TUNING,
@@ -19,6 +20,7 @@ import type { RouterSpecInput } from '../router-spec.ts';
  *   preemptDelay: 0s
  *   gratuitous: { count: 3, spacing: 100ms }
  *   unicastPeers: [10.0.0.2]     # optional; absent = multicast 224.0.0.18 / ff02::12
+ *   auth: { key: <base64>, previousKey: <base64> }   # optional: authenticated adverts (README), every router
  *   metrics: { address: 0.0.0.0, port: 7472 }   # /metrics, /healthz, /readyz; port 0 turns the server off
  *   routers:
  *     - { vrid: 51, priority: 200, vips: [10.0.0.100] }
@@ -48,6 +50,8 @@ export interface StandaloneConfig {
   readonly routers: readonly StandaloneRouter[];
   readonly gratuitous: GratuitousSpec;
   readonly unicastPeers: readonly string[];
+  /** auth: keys of authenticated adverts for every router (src/model/auth-secret.ts); absent: plain VRRPv3. */
+  readonly auth?: AuthKeys;
 }
 
 export type ParseResult = { readonly config: StandaloneConfig } | { readonly errors: readonly string[] };
@@ -118,6 +122,23 @@ export function parseStandaloneConfig(text: string): ParseResult {
     }
   }
 
+  let auth: AuthKeys | undefined;
+  const authRaw = doc['auth'];
+  if (authRaw !== undefined) {
+    if (!isRecord(authRaw)) errors.push('auth: must be a mapping with key and optionally previousKey (base64)');
+    else {
+      const data = Object.fromEntries(Object.entries(authRaw).filter(([, v]) => typeof v === 'string')) as Record<
+        string,
+        string
+      >;
+      const unknown = Object.keys(authRaw).filter((k) => k !== 'key' && k !== 'previousKey');
+      if (unknown.length > 0) errors.push(`auth: unknown fields ${unknown.join(', ')}`);
+      const parsed = parseAuthSecret({ metadata: { name: 'auth' }, data });
+      if ('error' in parsed) errors.push(`auth: ${parsed.error.replace(/^Secret auth: data\./, '')}`);
+      else auth = parsed.keys;
+    }
+  }
+
   const metricsRaw = doc['metrics'] ?? {};
   const metrics = { address: DEFAULTS.metricsAddress, port: DEFAULTS.metricsPort };
   if (!isRecord(metricsRaw)) errors.push('metrics: must be a mapping with address and port');
@@ -156,7 +177,9 @@ export function parseStandaloneConfig(text: string): ParseResult {
     }
   }
   if (errors.length > 0) return { errors };
-  return { config: { interface: ifname as string, metrics, routers, gratuitous, unicastPeers } };
+  return {
+    config: { interface: ifname as string, metrics, routers, gratuitous, unicastPeers, ...(auth ? { auth } : {}) },
+  };
 }
 
 function parseRouter(

@@ -23,6 +23,7 @@ export function standaloneSpecs(
         peerMode: peers.length > 0 ? 'unicast' : 'multicast',
         peers,
         gratuitous: config.gratuitous,
+        ...(config.auth ? { auth: config.auth } : {}),
       },
       sources,
     );

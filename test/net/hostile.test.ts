@@ -1,0 +1,276 @@
+// hostile.test.ts — hostile VRRP input from a third namespace (issue 15). Two speakers (n1 priority 200, master; n2
+// 100, backup; VRID 61, IPv4, 100 ms adverts, standalone mode) on a lab LAN; the client injects hand-built frames from
+// an AF_PACKET socket while it probes the VIP's ARP every 10 ms. Every case must be dropped, counted with its reason in
+// /metrics on both speakers, change no state, and leave the client with answers from n1 only and no gap.
+// Spoofed adverts from a source that is not a node: covered here by authentication (the standalone analogue of the
+// Kubernetes mode's candidate-source check, which is proven in unit tests; the unicast not-a-peer filter is in
+// speaker-wire.test.ts). Needs root; namespaces hst-*.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runOk } from '../../lab/netlab/exec.ts';
+import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import { type ArpProbe, startArpProbe } from '../../lab/netlab/probe.ts';
+import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
+import { hmacSha256 } from '../../src/speaker/runtime/auth-keyring.ts';
+import type { Advert } from '../../vrrp/advert.ts';
+import { authKey, encodeAuthenticatedAdvert } from '../../vrrp/auth.ts';
+import { ipv4PseudoHeader } from '../../vrrp/checksum.ts';
+import { encodeAdvert, internetChecksum } from '../../vrrp/codec.ts';
+import { ipBytes } from '../../vrrp/ip.ts';
+import { ipv4Packet } from '../support/pcap.ts';
+
+const PREFIX = 'hst';
+const SKIP = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
+const VRID = 61;
+const REPEAT = 3;
+const KEY = Buffer.from('hostile test key: 32 bytes long!');
+const OTHER_KEY = Buffer.from('not the key, but 32 bytes long!!');
+
+after(async () => {
+  await teardownByPrefix(PREFIX);
+});
+
+/** inject sends whole Ethernet frames from the client's eth0 with an AF_PACKET socket. */
+async function inject(lab: Lab, frames: readonly Buffer[]): Promise<void> {
+  const script =
+    'import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\ns.bind((sys.argv[1],0))\n' +
+    'for h in sys.argv[2:]: s.send(bytes.fromhex(h))\n';
+  await runOk(lab.client.ns, ['python3', '-c', script, lab.client.ifname, ...frames.map((f) => f.toString('hex'))]);
+}
+
+/** captureAdvert returns the next IPv4 VRRP frame seen on the client's wire (a genuine advert to replay). */
+async function captureAdvert(lab: Lab): Promise<Buffer> {
+  const script =
+    'import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(0x0800))\n' +
+    's.bind((sys.argv[1],0))\nwhile True:\n f=s.recv(2048)\n if len(f)>34 and f[23]==112:\n  print(f.hex()); break\n';
+  const out = await runOk(lab.client.ns, ['timeout', '5', 'python3', '-c', script, lab.client.ifname]);
+  return Buffer.from(out.trim(), 'hex');
+}
+
+const MCAST_MAC = '01:00:5e:00:00:12';
+function frame(lab: Lab, payload: Buffer, ttl = 255): Buffer {
+  const c = lab.client;
+  const mac = (m: string) => Buffer.from(m.replaceAll(':', ''), 'hex');
+  const ip = ipv4Packet({ source: c.ipv4, destination: '224.0.0.18', ttl }, payload);
+  return Buffer.concat([mac(MCAST_MAC), mac(c.mac), Buffer.from([0x08, 0x00]), ip]);
+}
+
+/** resum recomputes the VRRP checksum over the whole payload, as any sender without a key can. */
+function resum(lab: Lab, packet: Buffer): Buffer {
+  const out = Buffer.from(packet);
+  out.writeUInt16BE(0, 6);
+  const ph = ipv4PseudoHeader(
+    ipBytes(lab.client.ipv4, 'ipv4', true)!,
+    ipBytes('224.0.0.18', 'ipv4', true)!,
+    out.length,
+  );
+  out.writeUInt16BE(internetChecksum(ph, out), 6);
+  return out;
+}
+
+/** Watch is the client's view during an attack: ARP answers every 10 ms, and both speakers' metrics before. */
+interface Watch {
+  readonly probe: ArpProbe;
+  readonly before: readonly string[];
+}
+
+async function watch(lab: Lab, speakers: readonly SpeakerProcess[]): Promise<Watch> {
+  const probe = await startArpProbe(lab, lab.vipsV4[0]!, { intervalMs: 10 });
+  await sleep(300);
+  return { probe, before: await Promise.all(speakers.map((s) => s.metrics())) };
+}
+
+/** verdict checks the attack changed nothing: no transition, n1 master, n2 backup, only n1 answered, no gap. */
+async function verdict(
+  w: Watch,
+  n1: LabHost,
+  speakers: readonly SpeakerProcess[],
+  diag: (s: string) => void,
+): Promise<string[]> {
+  await sleep(300);
+  const res = await w.probe.stop();
+  const after = await Promise.all(speakers.map((s) => s.metrics()));
+  const transitions = (m: string) =>
+    (metricValue(m, 'metal_vrrp_transitions_total', { to: 'backup' }) ?? 0) +
+    (metricValue(m, 'metal_vrrp_transitions_total', { to: 'master' }) ?? 0);
+  for (const [i, m] of after.entries()) {
+    assert.equal(transitions(m), transitions(w.before[i]!), `n${i + 1} changed state`);
+  }
+  assert.equal(metricValue(after[0]!, 'metal_vrrp_router_state', { family: 'ipv4' }), 2, 'n1 still master');
+  assert.equal(metricValue(after[1]!, 'metal_vrrp_router_state', { family: 'ipv4' }), 1, 'n2 still backup');
+  const macs = [...new Set(res.answers.map((a) => a.mac))];
+  assert.deepEqual(macs, [n1.mac], 'only the master answered ARP');
+  let gap = 0;
+  for (let i = 1; i < res.answers.length; i++) gap = Math.max(gap, res.answers[i]!.t - res.answers[i - 1]!.t);
+  diag(`client: ${res.answers.length} answers to ${res.sent} probes at 10 ms, longest gap ${gap.toFixed(1)} ms`);
+  // A blackout (master stepping down, backup taking over after Master_Down_Interval) is ≥ 330 ms at 100 ms adverts.
+  assert.ok(gap < 200, `gap of ${gap.toFixed(1)} ms in the ARP answers`);
+  assert.ok(res.answers.length >= res.sent * 0.8, `${res.answers.length} answers to ${res.sent} probes`);
+  return after;
+}
+
+test('malformed and mismatched adverts: dropped, counted by reason, no state change, no gap', {
+  skip: SKIP,
+}, async (t) => {
+  const lab = await buildLab({ prefix: PREFIX, nodes: 2 });
+  try {
+    const [n1, n2] = lab.nodes as [LabHost, LabHost];
+    const vip4 = lab.vipsV4[0]!;
+    const routers = (priority: number) => [{ vrid: VRID, priority, vips: [vip4] }];
+    const speakers = (await Promise.all([
+      startSpeaker(n1, { routers: routers(200) }),
+      startSpeaker(n2, { routers: routers(100) }),
+    ])) as [SpeakerProcess, SpeakerProcess];
+    await speakers[0].waitForLog(isStateChange('master', 'ipv4'));
+    await sleep(500);
+
+    // Every case carries priority 254, which would make n1 resign were it accepted (254 > 200).
+    const advert: Advert = { vrid: VRID, priority: 254, maxAdvertIntervalCs: 10, addresses: [vip4] };
+    const ph = { family: 'ipv4' as const, source: lab.client.ipv4, destination: '224.0.0.18' };
+    const good = encodeAdvert(advert, ph);
+    assert.ok(good.ok);
+    const g = good.packet;
+    const edit = (f: (b: Buffer) => void, fix = true) => {
+      const b = Buffer.from(g);
+      f(b);
+      return fix ? resum(lab, b) : b;
+    };
+    const otherList = encodeAdvert({ ...advert, addresses: [lab.nodes[1]!.ipv4] }, ph);
+    assert.ok(otherList.ok);
+    const cases: [string, Buffer][] = [
+      ['bad-ttl', frame(lab, g, 64)],
+      [
+        'bad-checksum',
+        frame(
+          lab,
+          edit((b) => (b[7] = b[7]! ^ 0xff), false),
+        ),
+      ],
+      [
+        'bad-version',
+        frame(
+          lab,
+          edit((b) => (b[0] = 0x21)),
+        ),
+      ], // VRRPv2
+      [
+        'bad-version',
+        frame(
+          lab,
+          edit((b) => (b[0] = 0x41)),
+        ),
+      ], // version 4
+      [
+        'bad-type',
+        frame(
+          lab,
+          edit((b) => (b[0] = 0x32)),
+        ),
+      ],
+      ['truncated', frame(lab, g.subarray(0, 6))],
+      [
+        'count-mismatch',
+        frame(
+          lab,
+          edit((b) => (b[3] = 2)),
+        ),
+      ],
+      ['count-mismatch', frame(lab, resum(lab, Buffer.concat([g, Buffer.alloc(4)])))], // trailing bytes
+      [
+        'zero-interval',
+        frame(
+          lab,
+          edit((b) => b.writeUInt16BE(0, 4)),
+        ),
+      ],
+      ['address-list-mismatch', frame(lab, otherList.packet)],
+    ];
+    const w = await watch(lab, speakers);
+    for (let i = 0; i < REPEAT; i++) {
+      await inject(
+        lab,
+        cases.map(([, f]) => f),
+      );
+      await sleep(100);
+    }
+    const after = await verdict(w, n1, speakers, (s) => t.diagnostic(s));
+    const expected = new Map<string, number>();
+    for (const [reason] of cases) expected.set(reason, (expected.get(reason) ?? 0) + REPEAT);
+    for (const [i, m] of after.entries()) {
+      for (const [reason, n] of expected) {
+        const was = metricValue(w.before[i]!, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason }) ?? 0;
+        const now = metricValue(m, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason }) ?? 0;
+        assert.equal(now - was, n, `n${i + 1} ${reason}`);
+      }
+    }
+
+    // Control: the same path with the valid priority-254 advert does move the master (so the drops are real).
+    const t0 = Date.now();
+    await inject(lab, [frame(lab, g)]);
+    const resigned = await speakers[0].waitForLog((l) => l.t >= t0 && l['to'] === 'backup', 3000);
+    assert.equal(resigned['master'], lab.client.ipv4);
+  } finally {
+    await lab.teardown();
+  }
+});
+
+test('authenticated adverts: spoofed, forged, unknown-key and replayed adverts dropped, no state change, no gap', {
+  skip: SKIP,
+}, async (t) => {
+  const lab = await buildLab({ prefix: PREFIX, nodes: 2 });
+  try {
+    const [n1, n2] = lab.nodes as [LabHost, LabHost];
+    const vip4 = lab.vipsV4[0]!;
+    const routers = (priority: number) => [{ vrid: VRID, priority, vips: [vip4] }];
+    const auth = { key: KEY.toString('base64') };
+    const speakers = (await Promise.all([
+      startSpeaker(n1, { routers: routers(200), auth }),
+      startSpeaker(n2, { routers: routers(100), auth }),
+    ])) as [SpeakerProcess, SpeakerProcess];
+    await speakers[0].waitForLog(isStateChange('master', 'ipv4'));
+    await sleep(500);
+    const m2 = await speakers[1].metrics();
+    assert.ok(
+      (metricValue(m2, 'metal_vrrp_adverts_received_total', { family: 'ipv4' }) ?? 0) >= 3,
+      'the backup accepts the master’s signed adverts',
+    );
+
+    const recorded = await captureAdvert(lab); // n1's genuine signed advert
+    assert.equal(recorded.length, 14 + 20 + 8 + 4 + 48, 'the advert on the wire carries the 48-byte trailer');
+    const ph = { family: 'ipv4' as const, source: lab.client.ipv4, destination: '224.0.0.18' };
+    const spoof: Advert = { vrid: VRID, priority: 255, maxAdvertIntervalCs: 10, addresses: [vip4] };
+    const plain = encodeAdvert(spoof, ph);
+    const unknown = encodeAuthenticatedAdvert(spoof, ph, authKey(hmacSha256(OTHER_KEY)), 2n ** 62n);
+    // A key holder's advert at priority 100, raised to 255 by someone without the key (checksum fixed).
+    const signed = encodeAuthenticatedAdvert({ ...spoof, priority: 100 }, ph, authKey(hmacSha256(KEY)), 2n ** 62n);
+    assert.ok(plain.ok && unknown.ok && signed.ok);
+    const raised = Buffer.from(signed.packet);
+    raised[2] = 255;
+    const cases: [string, Buffer, boolean][] = [
+      // [reason, frame, counted by the master too (the replay carries n1's own source, which n1 drops as its own)]
+      ['auth-missing', frame(lab, plain.packet), true],
+      ['auth-unknown-key', frame(lab, unknown.packet), true],
+      ['auth-bad-mac', frame(lab, resum(lab, raised)), true],
+      ['auth-replay', recorded, false],
+    ];
+    const w = await watch(lab, speakers);
+    for (let i = 0; i < REPEAT; i++) {
+      await inject(
+        lab,
+        cases.map(([, f]) => f),
+      );
+      await sleep(100);
+    }
+    const after = await verdict(w, n1, speakers, (s) => t.diagnostic(s));
+    for (const [i, m] of after.entries()) {
+      for (const [reason, , both] of cases) {
+        const was = metricValue(w.before[i]!, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason }) ?? 0;
+        const now = metricValue(m, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason }) ?? 0;
+        assert.equal(now - was, i === 0 && !both ? 0 : REPEAT, `n${i + 1} ${reason}`);
+      }
+    }
+  } finally {
+    await lab.teardown();
+  }
+});
