@@ -5,7 +5,16 @@
 // can run servers side by side. stop() and the exit of the starting process kill it by pid and remove the dir; a
 // dir left by a crashed run (its owner process gone) is cleaned by the next start with the same name.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +68,8 @@ export interface KubeServerOptions {
 export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServer> {
   if (!/^[A-Za-z0-9_.-]+$/.test(opts.name)) throw new Error(`startKubeServer: bad name ${JSON.stringify(opts.name)}`);
   const bin = kubeBinary('kube-lab-apiserver');
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run bash scripts/build-kube.sh (or npm test / npm run lab)`);
+  if (!existsSync(bin))
+    throw new Error(`${bin} is missing: run bash scripts/build-kube.sh (or npm test / npm run lab)`);
   cleanStale(opts.name);
   const dataDir = mkdtempSync(join(tmpdir(), `${dirPrefix(opts.name)}`));
   const adminKubeconfig = join(dataDir, 'admin.kubeconfig');
