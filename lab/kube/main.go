@@ -79,7 +79,7 @@ func main() {
 	}
 	server := "https://" + net.JoinHostPort(*bind, strconv.Itoa(*port))
 	cmd := app.NewAPIServerCommand()
-	cmd.SetArgs(append([]string{
+	args := []string{
 		"--etcd-servers=" + client.String(),
 		"--bind-address=" + *bind, "--advertise-address=" + *bind, "--secure-port=" + strconv.Itoa(*port),
 		"--cert-dir=" + certDir, "--token-auth-file=" + tokenFile,
@@ -88,7 +88,12 @@ func main() {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-cluster-ip-range=" + *ipRange,
 		"--profiling=false",
-	}, flag.Args()...))
+	}
+	if ip := net.ParseIP(*bind); ip != nil && ip.IsLoopback() {
+		// The endpoints of the "kubernetes" Service may not be loopback addresses: write none.
+		args = append(args, "--endpoint-reconciler-type=none")
+	}
+	cmd.SetArgs(append(args, flag.Args()...))
 
 	go func() {
 		ready(server, token, filepath.Join(certDir, "apiserver.crt"), *kubeconfig)
