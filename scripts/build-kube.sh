@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # build-kube.sh — build the real Kubernetes pieces the tests and the lab run (lab/kube/go.mod): kube-lab-apiserver
 # (etcd + kube-apiserver in one process, lab/kube/main.go), kubectl and kube-proxy, into .cache/bin/.
-# Cached: does nothing when every binary is newer than lab/kube/{go.mod,go.sum,main.go}. The first build downloads
+# Cached: a binary is rebuilt only when older than lab/kube/{go.mod,go.sum} (or main.go, for kube-lab-apiserver); Go's
+# own build cache makes a rebuild after a small change take about a minute. The first build downloads
 # the Kubernetes and etcd modules and compiles a few thousand packages: it prints what it does and the time taken.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$PWD/.cache/bin"
-src=(lab/kube/go.mod lab/kube/go.sum lab/kube/main.go)
-names=(kube-lab-apiserver kubectl kube-proxy)
+# binary name -> package (in lab/kube's module) and the files it is built from
+declare -A pkg=([kube-lab-apiserver]=. [kubectl]=k8s.io/kubernetes/cmd/kubectl [kube-proxy]=k8s.io/kubernetes/cmd/kube-proxy)
+declare -A src=([kube-lab-apiserver]="go.mod go.sum main.go" [kubectl]="go.mod go.sum" [kube-proxy]="go.mod go.sum")
 
-fresh=1
-for name in "${names[@]}"; do
-  for f in "${src[@]}"; do
-    [ -x "$bin/$name" ] && [ "$bin/$name" -nt "$f" ] || fresh=0
+stale=()
+for name in kube-lab-apiserver kubectl kube-proxy; do
+  for f in ${src[$name]}; do
+    if [ ! -x "$bin/$name" ] || [ "lab/kube/$f" -nt "$bin/$name" ]; then
+      stale+=("$name")
+      break
+    fi
   done
 done
-if ((fresh)); then
-  exit 0
-fi
+((${#stale[@]})) || exit 0
 command -v go >/dev/null || { echo "build-kube: go is not installed (Go 1.26 or newer is needed)" >&2; exit 1; }
 
 start=$SECONDS
@@ -26,20 +29,16 @@ mkdir -p "$bin"
 cd lab/kube
 say "downloading Go modules (k8s.io/kubernetes, etcd; first time only)"
 go mod download
-flags=(-trimpath -ldflags=-s\ -w)
-# pkg -> binary name
-declare -A pkgs=([.]=kube-lab-apiserver [k8s.io/kubernetes/cmd/kubectl]=kubectl [k8s.io/kubernetes/cmd/kube-proxy]=kube-proxy)
-for pkg in . k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kube-proxy; do
-  name=${pkgs[$pkg]}
-  say "compiling $name (the first one compiles most of Kubernetes; a few minutes on 2 cores)"
+flags=(-trimpath '-ldflags=-s -w')
+for name in "${stale[@]}"; do
+  say "compiling $name (a first build compiles ~2,400 Go packages of Kubernetes: tens of minutes on 2 cores)"
   # A ticker line every 30 s so a long compile is visibly alive.
   (while sleep 30; do say "  still compiling $name"; done) &
   ticker=$!
-  if ! go build "${flags[@]}" -o "$bin/$name.tmp" "$pkg"; then
-    kill "$ticker"
-    exit 1
-  fi
+  trap 'kill "$ticker" 2>/dev/null' EXIT
+  go build "${flags[@]}" -o "$bin/$name.tmp" "${pkg[$name]}"
   kill "$ticker"
+  trap - EXIT
   mv "$bin/$name.tmp" "$bin/$name"
   say "built .cache/bin/$name ($(du -h "$bin/$name" | cut -f1))"
 done

@@ -123,11 +123,11 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
     },
     async stop() {
       process.off('exit', onExit);
+      child.ref(); // keep the event loop until the exit is seen
       killQuietly(pid, 'SIGTERM');
-      const graceful = await Promise.race([exited.then(() => true), delay(15_000).then(() => false)]);
-      if (!graceful) {
+      if (!(await within(exited, 15_000))) {
         killQuietly(pid, 'SIGKILL');
-        await Promise.race([exited, delay(5_000)]);
+        await within(exited, 5_000);
       }
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -282,6 +282,11 @@ function tail(path: string, lines: number): string {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((res) => setTimeout(res, ms).unref());
+/** within resolves true when `p` settles within ms, else false; the timer does not outlive it. */
+function within(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((res) => {
+    timer = setTimeout(() => res(false), ms);
+  });
+  return Promise.race([p.then(() => true), late]).finally(() => clearTimeout(timer));
 }

@@ -30,7 +30,7 @@ describe('real kube-apiserver + etcd (lab/kube)', () => {
     assert.match(out, /l2advertisement\.metallb\.io\/l2adver created/);
     assert.match(out, /service\/demo-svc created/);
     // A real ClusterIP from --service-cluster-ip-range, and the server-side apply bookkeeping a real server keeps.
-    const svc = JSON.parse(await ok(['get', 'service', 'demo-svc', '-o', 'json']));
+    const svc = JSON.parse(await ok(['get', 'service', 'demo-svc', '-o', 'json', '--show-managed-fields']));
     assert.match(svc.spec.clusterIP, /^10\.(9[6-9]|1[01]\d)\./);
     assert.ok(svc.metadata.managedFields?.length > 0, 'managedFields recorded');
   });
