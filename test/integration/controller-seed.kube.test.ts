@@ -181,7 +181,13 @@ describe('metal-vrrp controller as a process, as its ServiceAccount', () => {
     const held = await allocated();
     const second = runController(lab.controllerKubeconfig, ['--metrics-port', '0']);
     try {
-      await until('all allocated', async () => [...(await allocated()).values()].every((ips) => ips.length === 1));
+      // The second leads only once the killed one's Lease has gone unrenewed for its 15 s duration, as seen from
+      // the second's own first read of it: ~30 s here, so a minute of margin.
+      await waitForAsync(
+        'all allocated',
+        async () => [...(await allocated()).values()].every((ips) => ips.length === 1),
+        60_000,
+      );
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
