@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
+import { nsArgv, procStartTime, type RunResult, run } from '../netlab/exec.ts';
 
 /** REPO is the checkout's root (lab/kube/../..). */
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -32,11 +33,7 @@ export function kubeBinary(name: 'kube-lab-apiserver' | 'kubectl' | 'kube-proxy'
 }
 
 /** KubectlResult is what a finished kubectl left; a non-zero code is returned, not thrown. */
-export interface KubectlResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type KubectlResult = RunResult;
 
 /** KubeServer is one running kube-apiserver + etcd. */
 export interface KubeServer {
@@ -79,7 +76,8 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
   const fd = openSync(log, 'a');
   let child: ChildProcess;
   try {
-    child = spawnMaybeIn(opts.netns, argv, { stdio: ['ignore', 'pipe', fd] });
+    const [cmd, ...rest] = nsArgv(opts.netns ?? null, argv); // ip netns exec execs: the pid is the server's
+    child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', fd], cwd: REPO });
   } finally {
     closeSync(fd);
   }
@@ -107,7 +105,10 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
   (child.stdout as { unref?: () => void } | null)?.unref?.();
 
   const kubectl = (args: readonly string[], o: { input?: string; kubeconfig?: string } = {}) =>
-    runKubectl(opts.netns, ['--kubeconfig', o.kubeconfig ?? adminKubeconfig, ...args], o.input);
+    run(opts.netns ?? null, [kubeBinary('kubectl'), '--kubeconfig', o.kubeconfig ?? adminKubeconfig, ...args], {
+      input: o.input ?? '',
+      timeoutMs: 120_000,
+    });
   const server: KubeServer = {
     url,
     adminKubeconfig,
@@ -197,41 +198,6 @@ function withToken(adminKubeconfig: string, user: string, token: string): string
   });
 }
 
-function runKubectl(netns: string | undefined, args: readonly string[], input?: string): Promise<KubectlResult> {
-  return new Promise((res, rej) => {
-    const child = spawnMaybeIn(netns, [kubeBinary('kubectl'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      rej(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res({ code: code ?? 137, stdout, stderr });
-    });
-    child.stdin?.on('error', () => {}); // kubectl may exit before reading stdin
-    child.stdin?.end(input ?? '');
-  });
-}
-
-/** spawnMaybeIn runs argv here, or in netns through `ip netns exec` (which execs: the pid is the command's). */
-function spawnMaybeIn(
-  netns: string | undefined,
-  argv: readonly string[],
-  o: { stdio: ('ignore' | 'pipe' | number)[] },
-): ChildProcess {
-  const full = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
-  return spawn(full[0]!, full.slice(1), { stdio: o.stdio, cwd: REPO });
-}
-
 function dirPrefix(name: string): string {
   return `metal-vrrp-kube-${name}-`;
 }
@@ -252,17 +218,6 @@ function cleanStale(name: string): void {
     if (owner !== undefined && procStartTime(owner) === ownerStart) continue; // in use
     if (pid !== undefined && procStartTime(pid) === start) killQuietly(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** procStartTime is field 22 of /proc/PID/stat (tells our process from a later one with the same pid), or null. */
-function procStartTime(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-    return Number.isFinite(start) ? start : null;
-  } catch {
-    return null;
   }
 }
 

@@ -10,7 +10,7 @@ import { type RunningController, startController } from '../../src/cli/controlle
 import { createLogger } from '../../src/log.ts';
 
 export const NS = 'metallb-system';
-const SEED = join(import.meta.dirname, '..', 'fixtures', 'seed');
+const SEED = join(import.meta.dirname, '..', '..', 'lab', 'seed');
 
 /** KubeLab is one real API server with helpers; each test file makes its own (named after the file). */
 export class KubeLab {
@@ -80,7 +80,7 @@ export class KubeLab {
     await this.kubectl(['apply', '-f', '-'], objs.map((o) => `---\n${stringify(o)}`).join(''));
   }
 
-  /** applySeed is `kubectl apply -f test/fixtures/seed/<file>` for each file, unchanged. */
+  /** applySeed is `kubectl apply -f lab/seed/<file>` for each file, unchanged. */
   async applySeed(...files: string[]): Promise<void> {
     await this.kubectl(['apply', ...files.flatMap((f) => ['-f', join(SEED, f)])]);
   }

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type KubeServer, startKubeServer } from '../../lab/kube/server.ts';
 
-const SEED = join(import.meta.dirname, '..', 'fixtures', 'seed');
+const SEED = join(import.meta.dirname, '..', '..', 'lab', 'seed');
 const CONTROLLER = 'system:serviceaccount:metallb-system:controller';
 
 describe('real kube-apiserver + etcd (lab/kube)', () => {
