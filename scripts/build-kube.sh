@@ -29,7 +29,15 @@ mkdir -p "$bin"
 cd lab/kube
 say "downloading Go modules (k8s.io/kubernetes, etcd; first time only)"
 go mod download
-flags=(-trimpath '-ldflags=-s -w')
+# Stamp the Kubernetes release (as its own build does) so `kubectl version` and /version name it.
+kv=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
+minor=${kv#v1.}
+minor=${minor%%.*}
+ldflags="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X $p.gitVersion=$kv -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+done
+flags=(-trimpath "-ldflags=$ldflags")
 for name in "${stale[@]}"; do
   say "compiling $name (a first build compiles ~2,400 Go packages of Kubernetes: tens of minutes on 2 cores)"
   # A ticker line every 30 s so a long compile is visibly alive.
