@@ -181,7 +181,16 @@ export interface RouterPriorityInput {
   /** weight: the router's share of a node's load, e.g. its VIP count (default 1). */
   readonly weight?: number;
   readonly intervalCs?: number;
+  /**
+   * placement: 'balanced' places the router with the others of its member set under bounded loads (placement.ts);
+   * 'rendezvous' (the default) orders its members by rendezvous hashing alone, so adding or removing other routers
+   * (Services) never changes its order.
+   */
+  readonly placement?: Placement;
 }
+
+/** Placement is how a router's node order is chosen; see RouterPriorityInput. */
+export type Placement = 'rendezvous' | 'balanced';
 
 /**
  * routerPriorities gives every router its candidates' priorities: the balanced order over its members
@@ -196,8 +205,11 @@ export function routerPriorities(
   skewGapMs = DEFAULT_SKEW_GAP_MS,
 ): Map<string, PriorityResult> {
   const orders = balancedOrders(
-    routers.map((r) => ({ key: r.key, members: r.members, ...(r.weight === undefined ? {} : { weight: r.weight }) })),
+    routers
+      .filter((r) => r.placement === 'balanced')
+      .map((r) => ({ key: r.key, members: r.members, ...(r.weight === undefined ? {} : { weight: r.weight }) })),
   );
+  for (const r of routers) if (r.placement !== 'balanced') orders.set(r.key, rankNodes(r.key, r.members));
   const out = new Map<string, PriorityResult>();
   for (const r of routers) {
     const nodes = r.candidates ?? r.members;

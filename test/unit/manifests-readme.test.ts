@@ -48,6 +48,7 @@ test('README tuning table: exactly the annotations pool-tuning.ts reads, with it
     [A.vridRange]: `${d.vridRange.lo}-${d.vridRange.hi}`,
     [A.priorities]: d.pinnedPriorities.size === 0 ? '(none)' : 'pinned',
     [A.peers]: d.peers,
+    [A.placement]: d.placement,
   };
   assert.deepEqual(rows.map((r) => r[0]).sort(), Object.values(A).sort());
   for (const [name, dflt] of rows) assert.equal(dflt, defaults[name!], `${name} default`);

@@ -108,7 +108,8 @@ function sameTuning(a: PoolTuning, b: PoolTuning): boolean {
     a.preempt === b.preempt &&
     a.preemptDelayMs === b.preemptDelayMs &&
     sameGratuitous(a.gratuitous, b.gratuitous) &&
-    a.peers === b.peers
+    a.peers === b.peers &&
+    a.placement === b.placement
   );
 }
 
@@ -219,6 +220,7 @@ export function routerGroups(snapshot: ClusterSnapshot): {
       pinned: p.tuning.pinnedPriorities,
       weight: new Set(p.list.map((m) => m.vip)).size,
       intervalCs: p.tuning.advertIntervalCs,
+      placement: p.tuning.placement,
     })),
   );
   const groups: RouterGroup[] = [];
