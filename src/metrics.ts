@@ -13,6 +13,15 @@ export interface SpeakerMetrics {
   readonly vipMaster: Gauge<'vip' | 'vrid' | 'family' | 'node' | 'service'>;
   /** Router state as a number: 0 initialize, 1 backup, 2 master (labels vrid, family, interface). */
   readonly routerState: Gauge<'vrid' | 'family' | 'interface'>;
+  /**
+   * Routers this node saw acting as master within the last Master_Down_Interval: the distinct sources of adverts with
+   * a priority above 0, plus itself when master (labels vrid, family, interface). 1 is normal; 2 or more is two masters
+   * on the wire, seen from here within one advert interval; 0 is nobody. Computed at each scrape by the collectors
+   * added with `addCollector`.
+   */
+  readonly mastersSeen: Gauge<'vrid' | 'family' | 'interface'>;
+  /** addCollector runs `fn` before every scrape (to refresh computed gauges); returns its removal. */
+  addCollector(fn: () => void): () => void;
   readonly transitions: Counter<'vrid' | 'family' | 'to' | 'reason'>;
   readonly advertsSent: Counter<'vrid' | 'family'>;
   readonly advertsReceived: Counter<'vrid' | 'family'>;
@@ -86,8 +95,22 @@ function registerProcessMetrics(registry: Registry): void {
 export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): SpeakerMetrics {
   const registry = registryFor('speaker', opts.processMetrics ?? true);
   const r = [registry];
+  const collectors = new Set<() => void>();
   return {
     registry,
+    mastersSeen: new Gauge({
+      name: 'metal_vrrp_masters_seen',
+      help: 'Routers seen acting as VRRP master within Master_Down_Interval, this node included (2+: two masters)',
+      labelNames: ['vrid', 'family', 'interface'],
+      registers: r,
+      collect() {
+        for (const fn of collectors) fn();
+      },
+    }),
+    addCollector(fn) {
+      collectors.add(fn);
+      return () => collectors.delete(fn);
+    },
     vipMaster: new Gauge({
       name: 'metal_vrrp_vip_master',
       help: '1 while this node is VRRP master of the VIP',

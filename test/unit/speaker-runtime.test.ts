@@ -26,6 +26,8 @@ interface Node {
   readonly announced: { ip: string; at: number; request: AnnounceRequest }[];
   readonly sent: { advert: Advert; to: string | undefined; at: number }[];
   linkUp: boolean;
+  /** deafTo: names of nodes whose adverts do not reach this one (a one-way or partial partition). */
+  readonly deafTo: Set<string>;
 }
 
 /** lan builds one speaker per priority on a shared fake segment. */
@@ -37,7 +39,7 @@ function lan(
   const nodes: Node[] = [];
   const deliver = (from: Node, advert: Advert, family: 'ipv4' | 'ipv6') => {
     for (const n of nodes) {
-      if (n === from || !n.linkUp || !from.linkUp) continue;
+      if (n === from || !n.linkUp || !from.linkUp || n.deafTo.has(from.name)) continue;
       const r: VrrpReceive = {
         ok: true,
         family,
@@ -87,7 +89,10 @@ function lan(
     const metrics = createSpeakerMetrics({ processMetrics: false });
     const announced: Node['announced'] = [];
     const sent: Node['sent'] = [];
-    const node = { name, ip, metrics, logs, announced, sent, linkUp: true } as Omit<Node, 'speaker'> & {
+    const node = { name, ip, metrics, logs, announced, sent, linkUp: true, deafTo: new Set<string>() } as Omit<
+      Node,
+      'speaker'
+    > & {
       speaker?: Speaker;
     };
     const channel = (family: 'ipv4' | 'ipv6') => ({
@@ -376,4 +381,33 @@ test('RateLimiter lets one event per key per window through', () => {
   assert.equal(r.allow('a', 999), false);
   assert.equal(r.allow('b', 999), true);
   assert.equal(r.allow('a', 1000), true);
+});
+
+test('masters seen: 1 in a healthy election; 2 on a node that hears two masters within one interval; 0 stopped', async () => {
+  const { clock, nodes, masters } = lan([200, 150, 100]);
+  for (const n of nodes) n.speaker.start();
+  clock.advance(1000);
+  const seen = async (n: Node) => counter(n.metrics, 'mastersSeen', { vrid: '7', family: 'ipv4' });
+  assert.deepEqual(await Promise.all(nodes.map(seen)), [1, 1, 1]);
+  // n1 and n2 stop hearing each other; n3 hears both. n2 takes over after its Master_Down_Interval.
+  nodes[0]!.deafTo.add('n2');
+  nodes[1]!.deafTo.add('n1');
+  clock.advance(masterDownIntervalMs(150, 10) + 10);
+  assert.deepEqual(masters(), ['n1', 'n2']);
+  assert.deepEqual(await Promise.all(nodes.map(seen)), [1, 1, 2], 'only n3 hears both');
+  // Healed: n2 hears n1's higher priority and steps down at its next advert; n3's view settles within
+  // Master_Down_Interval of n2's last advert.
+  nodes[0]!.deafTo.clear();
+  nodes[1]!.deafTo.clear();
+  clock.advance(100);
+  assert.deepEqual(masters(), ['n1']);
+  clock.advance(masterDownIntervalMs(100, 10));
+  assert.deepEqual(await Promise.all(nodes.map(seen)), [1, 1, 1]);
+  // A master resigning with priority 0 stops counting at once; a stopped speaker's series go with it.
+  await nodes[0]!.speaker.stop();
+  clock.advance(1);
+  assert.equal(nodes[1]!.speaker.mastersSeen('ipv4/7'), 0);
+  clock.advance(1000);
+  assert.deepEqual(masters(), ['n2']);
+  assert.deepEqual(await Promise.all(nodes.slice(1).map(seen)), [1, 1]);
 });

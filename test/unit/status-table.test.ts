@@ -13,6 +13,7 @@ import {
   renderStatusJson,
   renderStatusTable,
   type StatusRow,
+  statusCells,
 } from '../../src/status/table.ts';
 
 const NODES: NodeView[] = ['node-a', 'node-b', 'node-c'].map((name) => ({
@@ -144,7 +145,7 @@ describe('buildStatusRows', () => {
     assert.deepEqual(rows[0]!.backups, rankingOf('ipv4/9'));
   });
 
-  test('a MetalLB-written status (no VIP list) covers every VIP; the newest claim wins; reported backups win', () => {
+  test('a MetalLB-written status (no VIP list) covers every VIP; two claims: both shown, newest first; reported backups win', () => {
     const v4 = rankingOf('ipv4/7');
     const rows = buildStatusRows({
       services: [services[0]!],
@@ -159,9 +160,17 @@ describe('buildStatusRows', () => {
       rows.map((r) => [r.vip, r.master, r.backups]),
       [
         ['10.0.0.10', 'node-a', [{ node: 'node-b', priority: 200 }]],
-        ['fd00::10', 'node-c', rankingOf('ipv6/7').filter((r) => r.node !== 'node-c')],
+        ['fd00::10', 'node-c', rankingOf('ipv6/7').filter((r) => r.node !== 'node-c' && r.node !== 'node-a')],
       ],
     );
+    // fd00::10 is claimed by node-a (the MetalLB-style object) and node-c: a split brain, named in the MASTER cell.
+    assert.deepEqual(
+      rows.map((r) => r.masters),
+      [['node-a'], ['node-c', 'node-a']],
+    );
+    assert.equal(statusCells(rows[1]!, Date.parse('2026-11-30T12:00:05Z'))[5], 'node-c,node-a (2 masters)');
+    assert.equal(statusCells(rows[0]!, Date.parse('2026-11-30T12:00:05Z'))[5], 'node-a');
+    assert.deepEqual(JSON.parse(renderStatusJson(rows)).items[1].masters, ['node-c', 'node-a']);
     assert.ok(v4.length === 3);
   });
 });
@@ -222,6 +231,7 @@ describe('rendering', () => {
       pool: 'gold',
       vrid: 7,
       master: 'node-a',
+      masters: ['node-a'],
       backups: [
         { node: 'node-c', priority: 253 },
         { node: 'node-b', priority: 252 },

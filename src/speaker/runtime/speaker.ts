@@ -8,6 +8,7 @@
 import type { Advert, Family } from '../../../vrrp/advert.ts';
 import { initialRouterState, type RouterEvent, type RouterState, step } from '../../../vrrp/router.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
+import { masterDownIntervalMs } from '../../../vrrp/timing.ts';
 import type { Cancel, Clock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
@@ -62,6 +63,8 @@ interface RouterSlot {
   /** The per-router counters, bound once: they are bumped every advert interval. */
   readonly sent: { inc(): void };
   readonly received: { inc(): void };
+  /** advertisers: source address -> when its last advert with a priority above 0 arrived (ms). */
+  readonly advertisers: Map<string, number>;
 }
 
 export class Speaker {
@@ -77,6 +80,7 @@ export class Speaker {
   readonly #pending = new Set<Promise<unknown>>(); // sends and announcements in flight
   #started = false;
   #stopped = false;
+  readonly #removeCollector: () => void;
 
   constructor(deps: SpeakerDeps) {
     this.#deps = deps;
@@ -87,6 +91,7 @@ export class Speaker {
     });
     this.#filter = { routers: this.#routerKeys, unicastPeers: new Set(deps.unicastPeers ?? []) };
     for (const router of deps.routers) this.#addSlot(router);
+    this.#removeCollector = deps.metrics.addCollector(() => this.#collectMastersSeen());
     for (const family of ['ipv4', 'ipv6'] as const) {
       for (const reason of INVALID_REASONS) deps.metrics.invalidPackets.inc({ family, reason }, 0);
     }
@@ -133,7 +138,13 @@ export class Speaker {
         return;
       case 'deliver': {
         if (!r.ok) return; // classifyReceive delivers only adverts; this narrows the type
-        this.#slots.get(decision.key)?.received.inc();
+        const slot = this.#slots.get(decision.key);
+        slot?.received.inc();
+        if (slot && r.from !== slot.router.config.primaryAddress) {
+          // Only a master sends adverts (RFC 5798 §6.4.3); priority 0 is one resigning.
+          if (r.advert.priority > 0) slot.advertisers.set(r.from, this.#deps.clock.now());
+          else slot.advertisers.delete(r.from);
+        }
         if (r.checksumMode === 'no-pseudo-header') m.legacyChecksum.inc({ vrid: String(r.advert.vrid) });
         this.#step(decision.key, { type: 'advert', from: r.from, advert: r.advert });
       }
@@ -191,6 +202,7 @@ export class Speaker {
     const { vrid, family } = slot.router.config;
     for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
     this.#deps.metrics.routerState.set({ vrid: String(vrid), family, interface: this.#deps.ifname }, 0);
+    this.#deps.metrics.mastersSeen.remove({ vrid: String(vrid), family, interface: this.#deps.ifname });
     return true;
   }
 
@@ -240,6 +252,7 @@ export class Speaker {
     if (this.#started) for (const key of this.#slots.keys()) this.#step(key, { type: 'shutdown' });
     this.#stopped = true;
     this.#scheduler.stop();
+    this.#removeCollector();
     let cancel: Cancel = () => {};
     const timeout = new Promise<void>((resolve) => {
       cancel = this.#deps.clock.setTimer(resolve, STOP_SEND_TIMEOUT_MS);
@@ -258,11 +271,39 @@ export class Speaker {
       announce: new AbortController(),
       sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
       received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
+      advertisers: new Map(),
     });
     this.#routerKeys.add(router.key);
     this.#vips.setRouter(router.key, router.vips);
     for (const vip of router.vips) this.#vipGauge(this.#slots.get(router.key)!, vip).set(0);
     deps.metrics.routerState.set({ vrid: String(vrid), family, interface: deps.ifname }, 0);
+  }
+
+  /**
+   * mastersSeen counts the routers acting as master for one router, as this node sees them: every source whose
+   * adverts (priority above 0) arrived within Master_Down_Interval, since only a master advertises, plus this node
+   * when master. Two masters that hear each other settle within one advert (RFC 5798 §6.4.3); two that cannot hear
+   * each other show here on any node that hears both, within one advert interval. After a regular hand-over the old
+   * master's last advert keeps counting until Master_Down_Interval has passed.
+   */
+  mastersSeen(key: RouterKey): number | undefined {
+    const slot = this.#slots.get(key);
+    if (!slot) return undefined;
+    if (slot.state.kind === 'initialize') return 0;
+    const { priority, advertIntervalCs } = slot.state.config;
+    const since = this.#deps.clock.now() - masterDownIntervalMs(priority, advertIntervalCs);
+    for (const [from, at] of slot.advertisers) if (at < since) slot.advertisers.delete(from);
+    return slot.advertisers.size + (slot.state.kind === 'master' ? 1 : 0);
+  }
+
+  #collectMastersSeen(): void {
+    for (const [key, slot] of this.#slots) {
+      const { vrid, family } = slot.router.config;
+      this.#deps.metrics.mastersSeen.set(
+        { vrid: String(vrid), family, interface: this.#deps.ifname },
+        this.mastersSeen(key) ?? 0,
+      );
+    }
   }
 
   #step(key: RouterKey, event: RouterEvent): void {
