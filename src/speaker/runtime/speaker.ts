@@ -53,6 +53,8 @@ const STATE_NUMBER: Record<StateName, number> = { initialize: 0, backup: 1, mast
 const MISMATCH_LOG_WINDOW_MS = 60_000; // also for invalid packets
 const SEND_ERROR_LOG_WINDOW_MS = 10_000;
 const STOP_SEND_TIMEOUT_MS = 1000;
+/** TAKEOVER_IO_ROUNDS bounds how many event-loop rounds a takeover waits while received packets keep arriving. */
+const TAKEOVER_IO_ROUNDS = 1024;
 
 interface RouterSlot {
   router: RouterSpec;
@@ -63,6 +65,8 @@ interface RouterSlot {
   /** The per-router counters, bound once: they are bumped every advert interval. */
   readonly sent: { inc(): void };
   readonly received: { inc(): void };
+  /** generation changes with every change of state; a takeover's deferred answering checks it is still current. */
+  generation: number;
   /** advertisers: source address -> when its last advert with a priority above 0 arrived (ms). */
   readonly advertisers: Map<string, number>;
 }
@@ -80,6 +84,8 @@ export class Speaker {
   readonly #pending = new Set<Promise<unknown>>(); // sends and announcements in flight
   #started = false;
   #stopped = false;
+  #received = 0; // packets handed to receive(), so a deferred takeover knows whether I/O is still draining
+  readonly #takeovers = new Map<RouterKey, Cancel>(); // router key -> its takeover waiting for pending I/O
   readonly #removeCollector: () => void;
 
   constructor(deps: SpeakerDeps) {
@@ -87,7 +93,7 @@ export class Speaker {
     this.#vips = new VipTable(deps.routers);
     this.#scheduler = new DeadlineScheduler<RouterKey>({
       clock: deps.clock,
-      onDue: (key) => this.#step(key, { type: 'timer' }),
+      onDue: (key) => this.#due(key),
     });
     this.#filter = { routers: this.#routerKeys, unicastPeers: new Set(deps.unicastPeers ?? []) };
     for (const router of deps.routers) this.#addSlot(router);
@@ -112,6 +118,7 @@ export class Speaker {
   /** receive takes one packet from a VRRP socket: an advert or a drop. Never throws for a bad packet. */
   receive(r: VrrpReceive): void {
     if (!this.started) return;
+    this.#received++;
     const decision = classifyReceive(r, this.#filter);
     const m = this.#deps.metrics;
     switch (decision.kind) {
@@ -194,6 +201,8 @@ export class Speaker {
     const slot = this.#slots.get(key);
     if (!slot) return false;
     if (this.started) this.#step(key, { type: 'shutdown' });
+    this.#takeovers.get(key)?.();
+    this.#takeovers.delete(key);
     slot.announce.abort();
     this.#scheduler.set(key, undefined);
     this.#vips.removeRouter(key);
@@ -253,6 +262,8 @@ export class Speaker {
     this.#stopped = true;
     this.#scheduler.stop();
     this.#removeCollector();
+    for (const cancel of this.#takeovers.values()) cancel();
+    this.#takeovers.clear();
     let cancel: Cancel = () => {};
     const timeout = new Promise<void>((resolve) => {
       cancel = this.#deps.clock.setTimer(resolve, STOP_SEND_TIMEOUT_MS);
@@ -272,6 +283,7 @@ export class Speaker {
       sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
       received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
       advertisers: new Map(),
+      generation: 0,
     });
     this.#routerKeys.add(router.key);
     this.#vips.setRouter(router.key, router.vips);
@@ -306,6 +318,35 @@ export class Speaker {
     }
   }
 
+  /**
+   * due delivers a router's timer. A master's Adver_Timer runs at once. A backup's Master_Down_Timer first lets the
+   * adverts already waiting in the sockets in: after an event-loop stall (start-up, CPU contention) the timer runs
+   * before the packets queued meanwhile, and a backup would take over from a master whose adverts sit unread, two
+   * masters until it reads them. The takeover waits one loop round at a time while packets keep arriving (each
+   * socket yields one packet per round), then steps the timer; an advert read meanwhile has moved the deadline,
+   * and the engine ignores the early timer.
+   */
+  #due(key: RouterKey): void {
+    const slot = this.#slots.get(key);
+    const afterIo = this.#deps.clock.afterPendingIo?.bind(this.#deps.clock);
+    if (slot?.state.kind !== 'backup' || !afterIo) {
+      this.#step(key, { type: 'timer' });
+      return;
+    }
+    let rounds = 0;
+    const wait = (seen: number) => {
+      this.#takeovers.set(
+        key,
+        afterIo(() => {
+          if (this.#received !== seen && ++rounds < TAKEOVER_IO_ROUNDS) return wait(this.#received);
+          this.#takeovers.delete(key);
+          this.#step(key, { type: 'timer' });
+        }),
+      );
+    };
+    wait(this.#received);
+  }
+
   #step(key: RouterKey, event: RouterEvent): void {
     const slot = this.#slots.get(key);
     if (!slot || this.#stopped) return;
@@ -313,10 +354,38 @@ export class Speaker {
     const res = step(slot.state, event, now);
     const before = slot.state.kind;
     slot.state = res.state;
+    if (res.state.kind !== before) slot.generation++;
     this.#scheduler.set(key, res.deadline);
     if (res.actions.length === 0) return;
     const effects = planEffects(slot.router, res.actions, { unicastPeers: slot.router.peers });
+    if (before !== 'master' && res.state.kind === 'master') {
+      this.#takeOver(slot, effects, before, now);
+      return;
+    }
     for (const effect of effects) this.#apply(slot, effect, before, now);
+  }
+
+  /**
+   * takeOver applies a transition to master in RFC 5798 §6.4.2's order: the advert first, then ARP / NDP. A raw
+   * socket hands a packet to the kernel only on a later event-loop round, while answering and gratuitous ARP start
+   * at once; on a busy node the new master would then answer for a VIP before its advert has left, and the old master,
+   * not told yet, answers too. So answering and announcing wait until the advert was handed to the kernel (or failed:
+   * a master that cannot send must still answer), and are dropped when the router changed state meanwhile.
+   */
+  #takeOver(slot: RouterSlot, effects: readonly Effect[], before: StateName, now: number): void {
+    const gen = slot.generation;
+    const sends: Promise<unknown>[] = [];
+    const later: Effect[] = [];
+    for (const effect of effects) {
+      if (effect.kind === 'send') sends.push(this.#send(slot, effect.advert, effect.to, now));
+      else if (effect.kind === 'answer' || effect.kind === 'announce') later.push(effect);
+      else this.#apply(slot, effect, before, now);
+    }
+    const current = () => !this.#stopped && this.#slots.get(slot.router.key) === slot && slot.generation === gen;
+    const done = Promise.allSettled(sends).then(() => {
+      if (current()) for (const effect of later) this.#apply(slot, effect, before, now);
+    });
+    this.#track(done);
   }
 
   #apply(slot: RouterSlot, effect: Effect, before: StateName, now: number): void {
@@ -380,10 +449,10 @@ export class Speaker {
     }
   }
 
-  #send(slot: RouterSlot, advert: Advert, to: string | undefined, now: number): void {
+  #send(slot: RouterSlot, advert: Advert, to: string | undefined, now: number): Promise<unknown> {
     const { family } = slot.router.config;
     const channel = this.#deps.ports.adverts[family];
-    if (!channel) return;
+    if (!channel) return Promise.resolve();
     const sent = channel.send(advert, to).then((outcome) => {
       if (outcome.ok) slot.sent.inc();
       else if (this.#sendErrors.allow(slot.router.key, now)) {
@@ -391,6 +460,7 @@ export class Speaker {
       }
     });
     this.#track(sent);
+    return sent;
   }
 
   /**
