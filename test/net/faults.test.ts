@@ -96,33 +96,51 @@ async function watchArp(vips: readonly string[]): Promise<ArpWire> {
   };
 }
 
-/** DoubleAnswer is one ARP request of the client answered by more than one MAC before the next request. */
+/** DoubleAnswer is a span of consecutive ARP requests of the client each answered by more than one MAC. */
 interface DoubleAnswer {
   readonly vip: string;
+  /** at: when the first such request was sent; ms: from it to the last reply of the last such request. */
   readonly at: number;
+  readonly ms: number;
+  readonly requests: number;
   readonly macs: readonly string[];
 }
 
 /**
  * doubleAnswers reads the client's wire (tshark rows) per VIP: each ARP request the client sent opens a window that
  * the next request closes; a window holding replies from two MACs means two nodes answered for the VIP at once.
+ * Consecutive such windows form one span.
  */
 function doubleAnswers(rows: readonly string[][], vips: readonly string[]): DoubleAnswer[] {
   const client = lab.client.ipv4;
   const out: DoubleAnswer[] = [];
   for (const vip of vips) {
-    let window: { at: number; macs: Set<string> } | undefined;
+    let window: { at: number; last: number; macs: Set<string> } | undefined;
+    let span: { at: number; last: number; requests: number; macs: Set<string> } | undefined;
+    const flush = () => {
+      if (span) out.push({ vip, at: span.at, ms: span.last - span.at, requests: span.requests, macs: [...span.macs] });
+      span = undefined;
+    };
     const close = () => {
-      if (window && window.macs.size > 1) out.push({ vip, at: window.at, macs: [...window.macs].map(nodeOfMac) });
+      if (!window) return;
+      if (window.macs.size < 2) return flush();
+      span ??= { at: window.at, last: window.last, requests: 0, macs: new Set() };
+      span.last = window.last;
+      span.requests++;
+      for (const m of window.macs) span.macs.add(nodeOfMac(m));
     };
     for (const [time, op, mac, src, dst] of rows) {
       const t = Number(time) * 1000;
       if (op === '1' && src === client && dst === vip) {
         close();
-        window = { at: t, macs: new Set() };
-      } else if (op === '2' && src === vip && dst === client && window && mac) window.macs.add(mac);
+        window = { at: t, last: t, macs: new Set() };
+      } else if (op === '2' && src === vip && dst === client && window && mac) {
+        window.macs.add(mac);
+        window.last = t;
+      }
     }
     close();
+    flush();
   }
   return out;
 }
@@ -220,6 +238,7 @@ describe('faults, seen from the client', { skip: SKIP }, () => {
     await sleep(1000); // preemptions settle within Master_Down_Interval; watch a while longer
     const { rows, probes } = await wire.stop();
     const doubles = doubleAnswers(rows, vips);
+    for (const d of doubles) t.diagnostic(`two answerers: ${JSON.stringify(d)}`);
     const answered = probes.map((p) => p.answers.filter((a) => a.kind === 'reply').length);
     t.diagnostic(`ARP replies per VIP during start-up: ${answered.join(', ')}; tshark rows ${rows.length}`);
     assert.ok(
@@ -290,7 +309,15 @@ describe('faults, seen from the client', { skip: SKIP }, () => {
       );
       if (others.includes(svc)) assert.deepEqual(answerersBetween(probes[i]!, t0, t1), [bestOf(svc)], `${svc} moved`);
     }
-    assert.deepEqual(doubleAnswers(rows, vips), [], 'an ARP request answered by two nodes');
+    // Each kill is a node loss and each restart a preemption: two nodes may answer only for less than one advert
+    // interval (issue 15: never two masters longer than one advert interval); every such span is printed.
+    const doubles = doubleAnswers(rows, vips);
+    for (const d of doubles) t.diagnostic(`two answerers: ${JSON.stringify(d)}`);
+    assert.deepEqual(
+      doubles.filter((d) => d.ms >= INTERVAL_MS),
+      [],
+      'two nodes answered for longer than one advert interval',
+    );
     for (const [name, since] of tOthers) {
       const moved = stateChanges(speakers.get(name)!, since).filter((l) =>
         others.some((s) => vipOf(s) === l['vip'] && bestOf(s) === name),
