@@ -289,8 +289,10 @@ function reportEvent(say: (line: string) => void, e: DrillEvent): void {
     const p = e.ping;
     say(
       `  client traffic to ${p.vip} (ping every ${p.spacingMs.toFixed(1)} ms): gap ${p.gapMs.toFixed(1)} ms ` +
-        `(longest silence ${p.silenceMs.toFixed(1)} ms: ${p.lost} pings lost in it, ping sending every ` +
-        `${p.lostSpacingMs.toFixed(1)} ms while unanswered)`,
+        `(longest silence ${p.silenceMs.toFixed(1)} ms: ` +
+        (p.lost === 0
+          ? 'no ping lost in it)'
+          : `${p.lost} pings lost in it, ping sending every ${p.lostSpacingMs.toFixed(1)} ms while unanswered)`),
     );
   } else say('  client traffic: no ping replies on both sides of the event');
   for (const m of e.vips) {
