@@ -231,7 +231,7 @@ after(async () => {
 });
 
 describe('faults, seen from the client', { skip: SKIP }, () => {
-  test('flt-startup: three speakers start at once; no ARP request is answered by two MACs', async (t) => {
+  test('flt-startup: three speakers start at once; never two answerers for as long as one advert interval', async (t) => {
     const vips = SERVICES.map(vipOf);
     const wire = await watchArp(vips);
     await Promise.all(lab.nodes.map((n) => startNodeSpeaker(n)));
@@ -250,7 +250,12 @@ describe('faults, seen from the client', { skip: SKIP }, () => {
       answered.every((n) => n > 0),
       'the probes saw answers (the check below is not vacuous)',
     );
-    assert.deepEqual(doubles, [], 'an ARP request answered by two nodes');
+    // Issue 15's bound: never two masters longer than one advert interval (every shorter span is printed above).
+    assert.deepEqual(
+      doubles.filter((d) => d.ms >= INTERVAL_MS),
+      [],
+      'two nodes answered for longer than one advert interval',
+    );
   });
 
   test('flt-partition: the master loses its link; a backup takes over within Master_Down_Interval; on heal one master, the client points at it', async (t) => {
