@@ -31,7 +31,7 @@ import {
   type RouterConfigChanges,
 } from '../../vrrp/router-config.ts';
 import { DEFAULT_ADVERT_INTERVAL_CS } from '../../vrrp/timing.ts';
-import { type CodedError, codedError } from '../errors.ts';
+import { codedError } from '../errors.ts';
 import {
   annotationReader,
   boundedDuration,
