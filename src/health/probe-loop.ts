@@ -4,9 +4,9 @@
  * one began, or when it ends if it ran longer (it cannot: the timeout is at most the interval). The first probe runs
  * at start, so a check has a verdict within one timeout.
  */
+import type { Cancel, Clock } from '../clock.ts';
 import { type CheckResult, type CheckState, initialCheckState, recordResult } from './check-state.ts';
 import type { ProbeSpec } from './health-adjust.ts';
-import type { Timers } from './timers.ts';
 
 /** ProbeFn runs one probe of `spec` against `host`; it must resolve, never reject (net/health-probe.ts probeOnce). */
 export type ProbeFn = (spec: ProbeSpec, host: string) => Promise<CheckResult>;
@@ -16,7 +16,7 @@ export interface ProbeLoopDeps {
   readonly spec: ProbeSpec;
   /** host is this node's address the probe goes to. */
   readonly host: string;
-  readonly timers: Timers;
+  readonly clock: Clock;
   readonly probe: ProbeFn;
   readonly onChange: (spec: ProbeSpec, state: CheckState) => void;
 }
@@ -25,12 +25,12 @@ export interface ProbeLoopDeps {
 export class ProbeLoop {
   readonly #deps: ProbeLoopDeps;
   #state: CheckState;
-  #timer: { cancel(): void } | undefined;
+  #cancel: Cancel | undefined;
   #stopped = false;
 
   constructor(deps: ProbeLoopDeps) {
     this.#deps = deps;
-    this.#state = initialCheckState(deps.timers.now());
+    this.#state = initialCheckState(deps.clock.now());
   }
 
   get state(): CheckState {
@@ -43,14 +43,14 @@ export class ProbeLoop {
 
   stop(): void {
     this.#stopped = true;
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
   }
 
   async #run(): Promise<void> {
     if (this.#stopped) return;
     const d = this.#deps;
-    const began = d.timers.now();
+    const began = d.clock.now();
     let result: CheckResult;
     try {
       result = await d.probe(d.spec, d.host);
@@ -58,11 +58,11 @@ export class ProbeLoop {
       result = { ok: false, detail: `probe failed: ${String(err)}` };
     }
     if (this.#stopped) return;
-    const now = d.timers.now();
+    const now = d.clock.now();
     const next = recordResult(this.#state, result, now, d.spec);
     this.#state = next.state;
     if (next.changed) d.onChange(d.spec, next.state);
     const wait = Math.max(0, began + d.spec.intervalMs - now);
-    this.#timer = d.timers.setTimeout(() => void this.#run(), wait);
+    this.#cancel = d.clock.setTimer(() => void this.#run(), wait, { background: true });
   }
 }

@@ -6,6 +6,7 @@
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import type { Clock } from '../clock.ts';
 import type { CheckResult } from '../health/check-state.ts';
 
 /** ProbeRequest is a probe to one address: `scheme`, `port` and `path` from the pool's URL, `host` this node's. */
@@ -24,17 +25,17 @@ function reason(err: unknown): string {
 }
 
 /** probeOnce runs one probe and resolves with its result (see the file comment). */
-export function probeOnce(req: ProbeRequest): Promise<CheckResult> {
-  return req.scheme === 'http' ? probeHttp(req) : probeTcp(req);
+export function probeOnce(req: ProbeRequest, clock: Clock): Promise<CheckResult> {
+  return req.scheme === 'http' ? probeHttp(req, clock) : probeTcp(req, clock);
 }
 
-function probeHttp(req: ProbeRequest): Promise<CheckResult> {
+function probeHttp(req: ProbeRequest, clock: Clock): Promise<CheckResult> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (r: CheckResult) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      cancel();
       outgoing.destroy();
       resolve(r);
     };
@@ -46,7 +47,10 @@ function probeHttp(req: ProbeRequest): Promise<CheckResult> {
       headers: { 'user-agent': 'metal-vrrp-health', connection: 'close' },
       agent: false,
     });
-    const timer = setTimeout(() => finish({ ok: false, detail: `timeout after ${req.timeoutMs}ms` }), req.timeoutMs);
+    const cancel = clock.setTimer(
+      () => finish({ ok: false, detail: `timeout after ${req.timeoutMs}ms` }),
+      req.timeoutMs,
+    );
     outgoing.on('response', (res) => {
       const code = res.statusCode ?? 0;
       res.destroy();
@@ -57,18 +61,21 @@ function probeHttp(req: ProbeRequest): Promise<CheckResult> {
   });
 }
 
-function probeTcp(req: ProbeRequest): Promise<CheckResult> {
+function probeTcp(req: ProbeRequest, clock: Clock): Promise<CheckResult> {
   return new Promise((resolve) => {
     let done = false;
     const socket = connect({ host: req.host, port: req.port });
     const finish = (r: CheckResult) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      cancel();
       socket.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => finish({ ok: false, detail: `timeout after ${req.timeoutMs}ms` }), req.timeoutMs);
+    const cancel = clock.setTimer(
+      () => finish({ ok: false, detail: `timeout after ${req.timeoutMs}ms` }),
+      req.timeoutMs,
+    );
     socket.on('connect', () => finish({ ok: true, detail: 'connected' }));
     socket.on('error', (err) => finish({ ok: false, detail: `connect ${reason(err)}` }));
   });

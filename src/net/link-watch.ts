@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Timers } from '../health/timers.ts';
+import type { Cancel, Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 
 /** LinkState is one interface's state as the kernel last announced it. */
@@ -58,7 +58,7 @@ export type SpawnFn = (args: readonly string[]) => Pick<ChildProcess, 'stdout' |
 export interface LinkWatchDeps {
   readonly onChange: (state: LinkState) => void;
   readonly logger: Logger;
-  readonly timers: Timers;
+  readonly clock: Clock;
   /** netns runs `ip -n NETNS` (tests and the lab); the speaker watches its own namespace. */
   readonly netns?: string;
   readonly spawn?: SpawnFn;
@@ -74,7 +74,7 @@ export class LinkWatch {
   // ifname -> last state
   readonly #states = new Map<string, LinkState>();
   #monitor: Pick<ChildProcess, 'stdout' | 'on' | 'kill'> | undefined;
-  #restart: { cancel(): void } | undefined;
+  #restart: Cancel | undefined;
   #stopped = false;
 
   constructor(deps: LinkWatchDeps) {
@@ -95,7 +95,7 @@ export class LinkWatch {
   /** stop ends the monitor process and any pending restart. */
   stop(): void {
     this.#stopped = true;
-    this.#restart?.cancel();
+    this.#restart?.();
     this.#monitor?.kill('SIGTERM');
     this.#monitor = undefined;
   }
@@ -115,11 +115,15 @@ export class LinkWatch {
       this.#monitor = undefined;
       const ms = this.#deps.restartMs ?? 1000;
       this.#deps.logger.warn({ code, restartMs: ms }, 'link monitor exited; restarting');
-      this.#restart = this.#deps.timers.setTimeout(() => {
-        if (this.#stopped) return;
-        this.#launch();
-        void this.#readAll();
-      }, ms);
+      this.#restart = this.#deps.clock.setTimer(
+        () => {
+          if (this.#stopped) return;
+          this.#launch();
+          void this.#readAll();
+        },
+        ms,
+        { background: true },
+      );
     });
   }
 

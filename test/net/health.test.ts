@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { realTimers } from '../../src/health/timers.ts';
+import { realClock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/log.ts';
 import { type LinkState, LinkWatch } from '../../src/net/link-watch.ts';
 
@@ -43,7 +43,7 @@ describe('LinkWatch in network namespaces', { skip: SKIP }, () => {
     watch = new LinkWatch({
       onChange: (state) => events.push({ at: performance.now(), state }),
       logger: silentLogger(),
-      timers: realTimers,
+      clock: realClock,
       netns: NS_A,
     });
     await watch.start();

@@ -1,8 +1,9 @@
-// fake-timers.ts — a Timers (src/health/timers.ts) whose time moves only when a test calls advance().
-import type { Timers } from '../../src/health/timers.ts';
+// fake-timers.ts — a Clock (vrrp/clock.ts) whose time moves only when a test calls advance(), letting promise
+// callbacks run between timers so async loops (a probe awaited, then the next one armed) make progress.
+import type { Cancel, Clock } from '../../vrrp/clock.ts';
 
-/** FakeTimers fires due timers in deadline order during advance(), awaiting microtasks between them. */
-export class FakeTimers implements Timers {
+/** FakeTimers fires due timers in deadline order during advance(), settling microtasks between them. */
+export class FakeTimers implements Clock {
   #now = 0;
   #seq = 0;
   // id -> pending timer
@@ -12,17 +13,21 @@ export class FakeTimers implements Timers {
     return this.#now;
   }
 
-  setTimeout(fn: () => void, ms: number): { cancel(): void } {
+  wallNow(): number {
+    return this.#now;
+  }
+
+  setTimer(fn: () => void, delayMs: number): Cancel {
     const id = ++this.#seq;
-    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
-    return { cancel: () => this.#timers.delete(id) };
+    this.#timers.set(id, { at: this.#now + Math.max(0, delayMs), fn });
+    return () => this.#timers.delete(id);
   }
 
   get pending(): number {
     return this.#timers.size;
   }
 
-  /** advance moves time by ms; between timers it lets promise callbacks run, so async loops make progress. */
+  /** advance moves time by ms; between timers it lets promise callbacks run. */
   async advance(ms: number): Promise<void> {
     const end = this.#now + ms;
     await settle();

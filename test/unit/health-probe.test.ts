@@ -1,9 +1,10 @@
 // health-probe.test.ts — the probe edge against servers on loopback (status codes, refused, silent, endless body),
-// and ProbeLoop on fake timers (interval, one probe in flight, rise/fall, stop).
+// and ProbeLoop on a fake clock (interval, one probe in flight, rise/fall, stop).
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { realClock } from '../../src/clock.ts';
 import type { CheckResult, CheckState } from '../../src/health/check-state.ts';
 import type { ProbeSpec } from '../../src/health/health-adjust.ts';
 import { ProbeLoop } from '../../src/health/probe-loop.ts';
@@ -43,7 +44,7 @@ describe('probeOnce over loopback', () => {
   });
 
   const probe = (scheme: 'http' | 'tcp', path: string, p = port, timeoutMs = 300) =>
-    probeOnce({ scheme, host: '127.0.0.1', port: p, path, timeoutMs });
+    probeOnce({ scheme, host: '127.0.0.1', port: p, path, timeoutMs }, realClock);
 
   // [scheme, path, ok, detail]
   const cases: readonly ['http' | 'tcp', string, boolean, string | RegExp][] = [
@@ -99,7 +100,7 @@ describe('ProbeLoop', () => {
     const loop = new ProbeLoop({
       spec,
       host: '10.0.0.1',
-      timers,
+      clock: timers,
       probe: async (s, host): Promise<CheckResult> => {
         asked.push([timers.now(), `${host}:${s.target.port}`]);
         return { ok: script.shift() ?? true, detail: '' };
@@ -133,13 +134,13 @@ describe('ProbeLoop', () => {
     const loop = new ProbeLoop({
       spec,
       host: '10.0.0.1',
-      timers,
+      clock: timers,
       probe: () => {
         starts.push(timers.now());
         inFlight++;
         most = Math.max(most, inFlight);
         return new Promise((resolve) =>
-          timers.setTimeout(() => {
+          timers.setTimer(() => {
             inFlight--;
             resolve({ ok: true, detail: '' });
           }, 1500),

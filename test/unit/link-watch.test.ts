@@ -82,7 +82,7 @@ describe('LinkWatch', () => {
     const w = new LinkWatch({
       onChange: (s) => seen.push(s),
       logger: silentLogger(),
-      timers: new FakeTimers(),
+      clock: new FakeTimers(),
       spawn: ip.spawn,
       netns: 'hlt-a',
     });
@@ -121,7 +121,7 @@ describe('LinkWatch', () => {
     const w = new LinkWatch({
       onChange: (s) => seen.push(s.up),
       logger: silentLogger(),
-      timers,
+      clock: timers,
       spawn: ip.spawn,
       restartMs: 500,
     });
