@@ -5,7 +5,7 @@
  * at start, so a check has a verdict within one timeout.
  */
 import type { Cancel, Clock } from '../clock.ts';
-import { type CheckResult, type CheckState, initialCheckState, recordResult } from './check-state.ts';
+import { type CheckResult, type CheckState, type CheckStatus, initialCheckState, recordResult } from './check-state.ts';
 import type { ProbeSpec } from './health-adjust.ts';
 
 /** ProbeFn runs one probe of `spec` against `host`; it must resolve, never reject (net/health-probe.ts probeOnce). */
@@ -18,7 +18,8 @@ export interface ProbeLoopDeps {
   readonly host: string;
   readonly clock: Clock;
   readonly probe: ProbeFn;
-  readonly onChange: (spec: ProbeSpec, state: CheckState) => void;
+  /** onChange hears each status change, with the status before it ('unknown' for the first verdict). */
+  readonly onChange: (spec: ProbeSpec, state: CheckState, previous: CheckStatus) => void;
 }
 
 /** ProbeLoop: see the file comment. */
@@ -59,9 +60,10 @@ export class ProbeLoop {
     }
     if (this.#stopped) return;
     const now = d.clock.now();
+    const previous = this.#state.status;
     const next = recordResult(this.#state, result, now, d.spec);
     this.#state = next.state;
-    if (next.changed) d.onChange(d.spec, next.state);
+    if (next.changed) d.onChange(d.spec, next.state, previous);
     const wait = Math.max(0, began + d.spec.intervalMs - now);
     this.#cancel = d.clock.setTimer(() => void this.#run(), wait, { background: true });
   }

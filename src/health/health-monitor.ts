@@ -1,0 +1,158 @@
+/**
+ * HealthMonitor keeps this node's own health (issue 13): it runs the probes the pools ask for (one ProbeLoop per
+ * distinct ProbeSpec), keeps the carrier verdict of every watched interface (fed by net/link-watch.ts), and remembers
+ * since when the node is cordoned. The ClusterSpeaker tells it what to watch on each reconcile (`update`), reads
+ * `current()` to adjust its routers (health-adjust.ts), and is called back (`onChange`) whenever a verdict flips, so a
+ * failing check acts at once rather than at the next API event.
+ *
+ * The metric metal_vrrp_health_check_up{check, interface} shows each check: 1 up (or no result yet), 0 failed.
+ * Probe checks carry their URL and an empty interface; interface checks carry check="interface" and the ifname.
+ */
+import type { Cancel, Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { LinkState } from '../net/link-watch.ts';
+import type { CheckState, CheckStatus } from './check-state.ts';
+import type { CheckVerdict, NodeHealth, ProbeSpec, WantedChecks } from './health-adjust.ts';
+import { type ProbeFn, ProbeLoop } from './probe-loop.ts';
+
+/** HealthGauge is the part of a prom-client Gauge the monitor sets. */
+export interface HealthGauge {
+  set(labels: { check: string; interface: string }, value: number): void;
+  remove(labels: { check: string; interface: string }): void;
+}
+
+/** HealthMonitorDeps: the clock, the probe edge, the change callback, and where to show state. */
+export interface HealthMonitorDeps {
+  readonly clock: Clock;
+  readonly probe: ProbeFn;
+  /** onChange hears every flip of a verdict (the speaker reconciles). */
+  readonly onChange: () => void;
+  readonly logger: Logger;
+  readonly gauge?: HealthGauge;
+  /** debounceMs gathers flips that come together (several probes, a link and its probes) into one call (default 0). */
+  readonly debounceMs?: number;
+}
+
+/** HealthSpec is what the speaker asks the monitor to watch, from one reconcile. */
+export interface HealthSpec {
+  readonly wanted: WantedChecks;
+  readonly cordoned: boolean;
+  /** address is this node's own address the probes go to; no probe runs without one. */
+  readonly address: string | undefined;
+}
+
+/** HealthSource is what the ClusterSpeaker needs of the monitor. */
+export interface HealthSource {
+  update(spec: HealthSpec): void;
+  current(): NodeHealth;
+}
+
+/** HealthMonitor: see the file comment. */
+export class HealthMonitor implements HealthSource {
+  readonly #deps: HealthMonitorDeps;
+  // probe key -> running loop (with the address it probes)
+  readonly #loops = new Map<string, { loop: ProbeLoop; address: string; url: string }>();
+  // ifname -> carrier verdict
+  readonly #links = new Map<string, CheckVerdict>();
+  #watchedLinks: readonly string[] = [];
+  #cordonedSince: number | undefined;
+  #cancelNotify: Cancel | undefined;
+  #stopped = false;
+
+  constructor(deps: HealthMonitorDeps) {
+    this.#deps = deps;
+  }
+
+  update(spec: HealthSpec): void {
+    if (this.#stopped) return;
+    const d = this.#deps;
+    if (spec.cordoned && this.#cordonedSince === undefined) this.#cordonedSince = d.clock.now();
+    if (!spec.cordoned) this.#cordonedSince = undefined;
+    for (const ifname of this.#watchedLinks) {
+      if (!spec.wanted.links.includes(ifname)) d.gauge?.remove({ check: 'interface', interface: ifname });
+    }
+    this.#watchedLinks = spec.wanted.links;
+    for (const ifname of this.#watchedLinks) this.#showLink(ifname);
+    const wanted = new Map(
+      spec.address === undefined ? [] : spec.wanted.probes.map((p) => [p.key, p] as [string, ProbeSpec]),
+    );
+    for (const [key, running] of this.#loops) {
+      if (wanted.has(key) && running.address === spec.address) continue;
+      running.loop.stop();
+      this.#loops.delete(key);
+      if (![...this.#loops.values()].some((l) => l.url === running.url)) {
+        d.gauge?.remove({ check: running.url, interface: '' });
+      }
+    }
+    for (const [key, p] of wanted) {
+      if (this.#loops.has(key) || spec.address === undefined) continue;
+      const loop = new ProbeLoop({
+        spec: p,
+        host: spec.address,
+        clock: d.clock,
+        probe: d.probe,
+        onChange: (s, state, previous) => this.#probeChanged(s, state, previous),
+      });
+      this.#loops.set(key, { loop, address: spec.address, url: p.target.url });
+      d.gauge?.set({ check: p.target.url, interface: '' }, 1);
+      loop.start();
+    }
+  }
+
+  /** linkChanged takes a change from the LinkWatch. */
+  linkChanged(state: LinkState): void {
+    if (this.#stopped) return;
+    const before = this.#links.get(state.ifname);
+    const status = state.up ? 'up' : 'down';
+    if (before?.status === status) return;
+    this.#links.set(state.ifname, { status, since: this.#deps.clock.now(), detail: state.detail });
+    if (!this.#watchedLinks.includes(state.ifname)) return;
+    this.#showLink(state.ifname);
+    this.#deps.logger.info({ interface: state.ifname, up: state.up, detail: state.detail }, 'interface health changed');
+    // The first sight of a healthy link changes nothing: no verdict was held against it.
+    if (before !== undefined || !state.up) this.#notify();
+  }
+
+  current(): NodeHealth {
+    const probes = new Map<string, CheckVerdict>();
+    for (const [key, { loop }] of this.#loops) probes.set(key, loop.state);
+    const links = new Map<string, CheckVerdict>();
+    for (const ifname of this.#watchedLinks) {
+      const v = this.#links.get(ifname);
+      if (v) links.set(ifname, v);
+    }
+    return { links, probes, cordonedSince: this.#cordonedSince };
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#cancelNotify?.();
+    for (const { loop } of this.#loops.values()) loop.stop();
+    this.#loops.clear();
+  }
+
+  #showLink(ifname: string): void {
+    const v = this.#links.get(ifname);
+    this.#deps.gauge?.set({ check: 'interface', interface: ifname }, v?.status === 'down' ? 0 : 1);
+  }
+
+  #probeChanged(spec: ProbeSpec, state: CheckState, previous: CheckStatus): void {
+    if (this.#stopped) return;
+    const url = spec.target.url;
+    // Pools sharing a URL with different settings run separate loops: the URL shows down while any of them is.
+    const down = [...this.#loops.values()].some((l) => l.url === url && l.loop.state.status === 'down');
+    this.#deps.gauge?.set({ check: url, interface: '' }, down ? 0 : 1);
+    this.#deps.logger.info({ check: url, status: state.status, detail: state.detail }, 'health check changed');
+    // A first verdict of up is no news: nothing was held against the node.
+    if (previous === 'unknown' && state.status === 'up') return;
+    this.#notify();
+  }
+
+  #notify(): void {
+    if (this.#cancelNotify) return;
+    this.#cancelNotify = this.#deps.clock.setTimer(() => {
+      this.#cancelNotify = undefined;
+      if (!this.#stopped) this.#deps.onChange();
+    }, this.#deps.debounceMs ?? 0);
+  }
+}
