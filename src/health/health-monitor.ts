@@ -99,18 +99,21 @@ export class HealthMonitor implements HealthSource {
     }
   }
 
-  /** linkChanged takes a change from the LinkWatch. */
+  /**
+   * linkChanged takes a change from the LinkWatch. Any interface's change reconciles, watched or not: an interface
+   * that lost its carrier also drops out of the places a router may run (local-addresses.ts), so its return must
+   * bring the router back at once, not at the next rescan. A first sight of an up interface is no news.
+   */
   linkChanged(state: LinkState): void {
     if (this.#stopped) return;
     const before = this.#links.get(state.ifname);
     const status = state.up ? 'up' : 'down';
     if (before?.status === status) return;
     this.#links.set(state.ifname, { status, since: this.#deps.clock.now(), detail: state.detail });
-    if (!this.#watchedLinks.includes(state.ifname)) return;
-    this.#showLink(state.ifname);
+    if (this.#watchedLinks.includes(state.ifname)) this.#showLink(state.ifname);
+    if (before === undefined && state.up) return;
     this.#deps.logger.info({ interface: state.ifname, up: state.up, detail: state.detail }, 'interface health changed');
-    // The first sight of a healthy link changes nothing: no verdict was held against it.
-    if (before !== undefined || !state.up) this.#notify();
+    this.#notify();
   }
 
   current(): NodeHealth {
