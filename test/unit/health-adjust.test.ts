@@ -12,6 +12,7 @@ import {
   resignSteps,
   wantedChecks,
 } from '../../src/health/health-adjust.ts';
+import { nodeView } from '../../src/model/cluster-snapshot.ts';
 import { HEALTH_ANNOTATIONS as H } from '../../src/model/health-checks.ts';
 import { type PoolTuning, parsePoolTuning } from '../../src/model/pool-tuning.ts';
 import { diffRouters } from '../../src/speaker/cluster/desired-routers.ts';
@@ -311,5 +312,17 @@ describe('resignSteps', () => {
         ['ipv4/2', 200],
       ],
     );
+  });
+});
+
+describe('nodeView', () => {
+  test('carries spec.unschedulable (a cordon) only when true', () => {
+    const status = { conditions: [{ type: 'Ready', status: 'True' }] };
+    assert.equal(nodeView({ metadata: { name: 'n1' }, spec: { unschedulable: true }, status })?.unschedulable, true);
+    assert.equal(
+      nodeView({ metadata: { name: 'n1' }, spec: { unschedulable: false }, status })?.unschedulable,
+      undefined,
+    );
+    assert.equal(nodeView({ metadata: { name: 'n1' }, status })?.unschedulable, undefined);
   });
 });
