@@ -66,6 +66,9 @@ export interface LinkWatchDeps {
   readonly restartMs?: number;
 }
 
+/** READ_TIMEOUT_MS bounds one `ip -o link show`. */
+const READ_TIMEOUT_MS = 2000;
+
 const defaultSpawn: SpawnFn = (args) => nodeSpawn('ip', [...args], { stdio: ['ignore', 'pipe', 'ignore'] });
 
 /** LinkWatch: see the file comment. Watches every interface; `state(ifname)` answers for any of them. */
@@ -133,9 +136,23 @@ export class LinkWatch {
     const child = spawn(this.#args('link', 'show'));
     const lines: string[] = [];
     if (child.stdout) createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
+    // Bounded: a hung `ip` must not hold the speaker's start (the monitor's events still arrive).
     await new Promise<void>((resolve) => {
-      child.on('close', () => resolve());
-      child.on('error', () => resolve());
+      const cancel = this.#deps.clock.setTimer(
+        () => {
+          this.#deps.logger.warn({ timeoutMs: READ_TIMEOUT_MS }, 'ip link show did not finish; going on without it');
+          child.kill('SIGKILL');
+          resolve();
+        },
+        READ_TIMEOUT_MS,
+        { background: true },
+      );
+      const done = () => {
+        cancel();
+        resolve();
+      };
+      child.on('close', done);
+      child.on('error', done);
     });
     if (this.#stopped) return;
     for (const l of lines) this.#line(l);

@@ -51,6 +51,7 @@ describe('parseLinkLine', () => {
 class FakeIp {
   readonly calls: string[][] = [];
   show: string[] = [UP];
+  hangShow = false;
   monitors: { out: PassThrough; proc: EventEmitter & { killed?: string } }[] = [];
   readonly spawn: SpawnFn = (args) => {
     this.calls.push([...args]);
@@ -62,7 +63,9 @@ class FakeIp {
         return true;
       },
     });
-    if (args.includes('show')) {
+    if (args.includes('show') && this.hangShow) {
+      // never answers
+    } else if (args.includes('show')) {
       setImmediate(() => {
         out.end(this.show.map((l) => `${l}\n`).join(''));
         out.on('end', () => proc.emit('close', 0));
@@ -139,5 +142,22 @@ describe('LinkWatch', () => {
     ip.monitors[1]!.proc.emit('exit', 0); // after stop: no restart
     await timers.advance(5000);
     assert.equal(ip.monitors.length, 2);
+  });
+
+  test('a hung ip link show does not hold start() past its bound', async () => {
+    const ip = new FakeIp();
+    ip.hangShow = true;
+    const timers = new FakeTimers();
+    const w = new LinkWatch({ onChange: () => {}, logger: silentLogger(), clock: timers, spawn: ip.spawn });
+    let started = false;
+    const p = w.start().then(() => {
+      started = true;
+    });
+    await timers.advance(1999);
+    assert.equal(started, false);
+    await timers.advance(1);
+    await p;
+    assert.equal(started, true);
+    w.stop();
   });
 });
