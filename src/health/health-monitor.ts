@@ -29,9 +29,14 @@ export interface HealthMonitorDeps {
   readonly onChange: () => void;
   readonly logger: Logger;
   readonly gauge?: HealthGauge;
+  /** linkHoldMs keeps a returning carrier counted as down this long (default DEFAULT_LINK_HOLD_MS; see linkChanged). */
+  readonly linkHoldMs?: number;
   /** debounceMs gathers flips that come together (several probes, a link and its probes) into one call (default 0). */
   readonly debounceMs?: number;
 }
+
+/** DEFAULT_LINK_HOLD_MS: a returning carrier must hold this long before the node stands for election at its rank. */
+export const DEFAULT_LINK_HOLD_MS = 1000;
 
 /** HealthSpec is what the speaker asks the monitor to watch, from one reconcile. */
 export interface HealthSpec {
@@ -54,6 +59,8 @@ export class HealthMonitor implements HealthSource {
   readonly #loops = new Map<string, { loop: ProbeLoop; address: string; url: string }>();
   // ifname -> carrier verdict
   readonly #links = new Map<string, CheckVerdict>();
+  // ifname -> cancels the hold of a carrier that came back
+  readonly #linkHolds = new Map<string, Cancel>();
   #watchedLinks: readonly string[] = [];
   #cordonedSince: number | undefined;
   #cancelNotify: Cancel | undefined;
@@ -103,16 +110,54 @@ export class HealthMonitor implements HealthSource {
    * linkChanged takes a change from the LinkWatch. Any interface's change reconciles, watched or not: an interface
    * that lost its carrier also drops out of the places a router may run (local-addresses.ts), so its return must
    * bring the router back at once, not at the next rescan. A first sight of an up interface is no news.
+   *
+   * Carrier back is held as down for linkHoldMs (the link's "rise"): the router returns at once but at the resign
+   * priority, while the switch port starts forwarding and the node hears the current master; only then does its
+   * priority return, as a backup, so the pool's preempt-delay governs the take-back. Without the hold, a node that
+   * hears nobody for Master_Down_Interval after its link returns makes itself master and, having the higher
+   * priority, takes the VIP back at once.
    */
   linkChanged(state: LinkState): void {
     if (this.#stopped) return;
     const before = this.#links.get(state.ifname);
+    const held = this.#linkHolds.get(state.ifname);
     const status = state.up ? 'up' : 'down';
-    if (before?.status === status) return;
-    this.#links.set(state.ifname, { status, since: this.#deps.clock.now(), detail: state.detail });
+    if (!state.up && held) {
+      held();
+      this.#linkHolds.delete(state.ifname);
+    }
+    if (before?.status === status || (state.up && held)) return;
+    const now = this.#deps.clock.now();
+    const log = () =>
+      this.#deps.logger.info(
+        { interface: state.ifname, up: state.up, detail: state.detail },
+        'interface health changed',
+      );
+    if (state.up && before !== undefined) {
+      // Back up after a failure: reconcile now (the router may return, still resigned), count it up after the hold.
+      const holdMs = this.#deps.linkHoldMs ?? DEFAULT_LINK_HOLD_MS;
+      this.#links.set(state.ifname, { ...before, detail: `carrier back, held ${holdMs}ms` });
+      this.#linkHolds.set(
+        state.ifname,
+        this.#deps.clock.setTimer(
+          () => {
+            this.#linkHolds.delete(state.ifname);
+            this.#links.set(state.ifname, { status: 'up', since: this.#deps.clock.now(), detail: state.detail });
+            if (this.#watchedLinks.includes(state.ifname)) this.#showLink(state.ifname);
+            log();
+            this.#notify();
+          },
+          holdMs,
+          { background: true },
+        ),
+      );
+      this.#notify();
+      return;
+    }
+    this.#links.set(state.ifname, { status, since: now, detail: state.detail });
     if (this.#watchedLinks.includes(state.ifname)) this.#showLink(state.ifname);
     if (before === undefined && state.up) return;
-    this.#deps.logger.info({ interface: state.ifname, up: state.up, detail: state.detail }, 'interface health changed');
+    log();
     this.#notify();
   }
 
@@ -130,6 +175,8 @@ export class HealthMonitor implements HealthSource {
   stop(): void {
     this.#stopped = true;
     this.#cancelNotify?.();
+    for (const cancel of this.#linkHolds.values()) cancel();
+    this.#linkHolds.clear();
     for (const { loop } of this.#loops.values()) loop.stop();
     this.#loops.clear();
   }

@@ -191,7 +191,18 @@ describe('health-driven failover', { skip: SKIP }, () => {
     const took = await speakers.get(second!.node)!.waitForLog((l) => l.t >= t0 && isStateChange('master')(l), 10_000);
     await sleep(300);
     const res = await probe.stop();
-    assert.equal(took['reason'], 'priority-zero', 'the sick master resigned with priority 0');
+    const sickLog = speakers
+      .get(first!.node)!
+      .logs.filter((l) => l.t >= t0 - 2000 && l.t <= took.t + 500)
+      .map(
+        (l) =>
+          `${l.t - t0} ${l['msg']} ${JSON.stringify({ op: l['op'], priority: l['priority'], status: l['status'], to: l['to'], reason: l['reason'] })}`,
+      );
+    assert.equal(
+      took['reason'],
+      'priority-zero',
+      `the sick master resigned with priority 0; its log: ${sickLog.join(' | ')}`,
+    );
     const heard = firstAnswerAfter(res, t0, hostOf(second!.node).mac);
     assert.ok(heard, 'the client heard the new master');
     const budget = skewTimeMs(second!.priority, ADVERT_CS) + CHECK_INTERVAL_MS + MARGIN_MS;

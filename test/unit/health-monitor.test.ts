@@ -136,10 +136,25 @@ describe('HealthMonitor', () => {
       detail: 'carrier down (DOWN)',
     });
     assert.equal(t.gauge.get('interface|eth0'), 0);
+    // Carrier back: a reconcile at once (the router may return), still counted down for the hold, then up.
     link('eth0', true);
     await t.clock.advance(0);
     assert.equal(t.changes(), 3);
+    assert.equal(t.monitor.current().links.get('eth0')?.status, 'down');
+    link('eth0', true); // a repeat during the hold changes nothing
+    await t.clock.advance(999);
+    assert.equal(t.changes(), 3);
+    assert.equal(t.gauge.get('interface|eth0'), 0);
+    await t.clock.advance(1);
+    assert.equal(t.changes(), 4);
+    assert.deepEqual(t.monitor.current().links.get('eth0'), { status: 'up', since: 1250, detail: 'up' });
     assert.equal(t.gauge.get('interface|eth0'), 1);
+    // Down again during a hold: the hold is dropped, it stays down.
+    link('eth0', false);
+    link('eth0', true);
+    link('eth0', false);
+    await t.clock.advance(5000);
+    assert.equal(t.monitor.current().links.get('eth0')?.status, 'down');
   });
 
   test('the cordon remembers since when; stop ends the probes', async () => {
