@@ -7,7 +7,12 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { Clock } from '../clock.ts';
-import type { CheckResult } from '../health/check-state.ts';
+
+/** CheckResult is one probe outcome (the shape src/health/check-state.ts folds in; net knows nothing of health). */
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly detail: string;
+}
 
 /** ProbeRequest is a probe to one address: `scheme`, `port` and `path` from the pool's URL, `host` this node's. */
 export interface ProbeRequest {

@@ -14,7 +14,7 @@ import {
 } from '../../src/health/health-adjust.ts';
 import { nodeView } from '../../src/model/cluster-snapshot.ts';
 import { HEALTH_ANNOTATIONS as H } from '../../src/model/health-checks.ts';
-import { type PoolTuning, parsePoolTuning } from '../../src/model/pool-tuning.ts';
+import { DEFAULT_POOL_TUNING, type PoolTuning, parsePoolTuning } from '../../src/model/pool-tuning.ts';
 import { diffRouters } from '../../src/speaker/cluster/desired-routers.ts';
 import { planRouterSpec, type RouterKey, type RouterSpec } from '../../src/speaker/router-spec.ts';
 
@@ -31,7 +31,7 @@ function spec(vrid: number, priority: number, pool: string, ifname = 'eth0'): Ro
       interface: ifname,
       peerMode: 'multicast',
       peers: [],
-      gratuitous: { count: 3, spacingMs: 100 },
+      gratuitous: DEFAULT_POOL_TUNING.gratuitous,
       pools: [pool],
       services: [`default/svc-${vrid}`],
     },

@@ -8,7 +8,7 @@ import { type ProbeSpec, probeKey, wantedChecks } from '../../src/health/health-
 import { HealthMonitor } from '../../src/health/health-monitor.ts';
 import { silentLogger } from '../../src/log.ts';
 import { HEALTH_ANNOTATIONS as H } from '../../src/model/health-checks.ts';
-import { parsePoolTuning } from '../../src/model/pool-tuning.ts';
+import { DEFAULT_POOL_TUNING, parsePoolTuning } from '../../src/model/pool-tuning.ts';
 import { planRouterSpec, type RouterSpec } from '../../src/speaker/router-spec.ts';
 import { FakeTimers } from '../support/fake-timers.ts';
 
@@ -29,7 +29,7 @@ function spec(ifname: string): RouterSpec {
       interface: ifname,
       peerMode: 'multicast',
       peers: [],
-      gratuitous: { count: 3, spacingMs: 100 },
+      gratuitous: DEFAULT_POOL_TUNING.gratuitous,
       pools: ['web'],
     },
     { ipv4: '10.0.0.1' },
