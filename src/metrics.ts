@@ -22,7 +22,10 @@ export interface SpeakerMetrics {
   readonly mastersSeen: Gauge<'vrid' | 'family' | 'interface'>;
   /** addCollector runs `fn` before every scrape (to refresh computed gauges); returns its removal. */
   addCollector(fn: () => void): () => void;
+  /** Transitions by new state and reason; reason `health` counts a master resigning on a failed health check. */
   readonly transitions: Counter<'vrid' | 'family' | 'to' | 'reason'>;
+  /** 1 while a health check of this node is up (or has no result yet), 0 while it fails (labels check, interface). */
+  readonly healthCheckUp: Gauge<'check' | 'interface'>;
   readonly advertsSent: Counter<'vrid' | 'family'>;
   readonly advertsReceived: Counter<'vrid' | 'family'>;
   /** Received VRRP packets dropped before the engine, by reason (codec reasons, bad-ttl, …). */
@@ -127,6 +130,12 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
       name: 'metal_vrrp_transitions_total',
       help: 'Virtual router state transitions by new state and reason',
       labelNames: ['vrid', 'family', 'to', 'reason'],
+      registers: r,
+    }),
+    healthCheckUp: new Gauge({
+      name: 'metal_vrrp_health_check_up',
+      help: '1 while a health check of this node is up, 0 while it fails',
+      labelNames: ['check', 'interface'],
       registers: r,
     }),
     advertsSent: new Counter({

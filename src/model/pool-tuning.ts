@@ -15,6 +15,9 @@
  * | metal-vrrp.io/peers                | multicast | multicast, unicast (adverts to the other eligible nodes)     |
  * | metal-vrrp.io/placement            | rendezvous| rendezvous, balanced (vrrp/placement.ts)                     |
  *
+ * The health annotations (`metal-vrrp.io/health-*`, `kube-proxy-health`, `track-interface`, `resign-when-cordoned`)
+ * are read by health-checks.ts into `health`.
+ *
  * Durations take a unit ("100ms", "1.5s", "2m"); a bare number is refused, since keepalived users would read "1" as
  * seconds. An invalid value is reported as a problem and the default is used for that field alone (the pool keeps
  * serving); an unknown annotation under the prefix (a typo such as `advert-intervall`) is reported and ignored.
@@ -28,8 +31,23 @@ import {
   type RouterConfigChanges,
 } from '../../vrrp/router-config.ts';
 import { DEFAULT_ADVERT_INTERVAL_CS } from '../../vrrp/timing.ts';
-import { type CodedError, codedError } from '../errors.ts';
-import { advertIntervalCs, parseDuration } from './duration.ts';
+import { codedError } from '../errors.ts';
+import {
+  annotationReader,
+  boundedDuration,
+  durationMs,
+  type Parsed,
+  parseBoolean,
+  type TuningProblem,
+} from './annotation-values.ts';
+import { advertIntervalCs } from './duration.ts';
+import {
+  DEFAULT_HEALTH_TUNING,
+  HEALTH_ANNOTATIONS,
+  type HealthTuning,
+  parseHealthTuning,
+  sameHealthTuning,
+} from './health-checks.ts';
 import { FULL_VRID_RANGE, type IPAddressPoolObject, parseVridRange, VRID_RANGE_ANNOTATION } from './pool.ts';
 import type { VridRange } from './vrid.ts';
 
@@ -90,6 +108,8 @@ export interface PoolTuning {
    * graceful preemption, not a Master_Down wait).
    */
   readonly placement: Placement;
+  /** health: the checks that lower this node's priority in the pool's routers (health-checks.ts). */
+  readonly health: HealthTuning;
 }
 
 /** TuningField is one setting of PoolTuning. */
@@ -106,15 +126,10 @@ export const DEFAULT_POOL_TUNING: PoolTuning = Object.freeze({
   pinnedPriorities: new Map<string, number>(),
   peers: 'multicast' as PeerMode,
   placement: 'rendezvous' as Placement,
+  health: DEFAULT_HEALTH_TUNING,
 });
 
-/** TuningProblem is one annotation that could not be used, for an Event on the pool, a log line and a metric. */
-export interface TuningProblem {
-  readonly pool: string;
-  readonly annotation: string;
-  readonly value: string;
-  readonly error: CodedError;
-}
+export type { TuningProblem } from './annotation-values.ts';
 
 /** TuningResult is always a usable tuning, plus every problem found (each problem field fell back to its default). */
 export interface TuningResult {
@@ -122,40 +137,14 @@ export interface TuningResult {
   readonly problems: readonly TuningProblem[];
 }
 
-type Parsed<T> = { readonly value: T } | { readonly error: string };
-
 // A DNS-1123 subdomain: what a Node name must be.
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** durationMs reads a duration with a unit; micro-rounding undoes float noise such as 0.07 s × 1000. */
-function durationMs(text: string): Parsed<number> {
-  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) return { error: `"${text}" has no unit (write e.g. 100ms or 1s)` };
-  const ms = parseDuration(text);
-  if (ms === undefined) return { error: `"${text}" is not a duration (e.g. 100ms, 1.5s)` };
-  return { value: Math.round(ms * 1000) / 1000 };
-}
 
 function parseInterval(text: string): Parsed<number> {
   const ms = durationMs(text);
   if ('error' in ms) return ms;
   const cs = advertIntervalCs(ms.value);
   return 'error' in cs ? cs : { value: cs.cs };
-}
-
-function parseBoolean(text: string): Parsed<boolean> {
-  const t = text.trim().toLowerCase();
-  if (t === 'true') return { value: true };
-  if (t === 'false') return { value: false };
-  return { error: `"${text}" is not true or false` };
-}
-
-function boundedDuration(max: number, maxText: string): (text: string) => Parsed<number> {
-  return (text) => {
-    const ms = durationMs(text);
-    if ('error' in ms) return ms;
-    if (ms.value > max) return { error: `"${text}" is longer than ${maxText}` };
-    return ms;
-  };
 }
 
 function parseCount(text: string): Parsed<number> {
@@ -228,19 +217,7 @@ export function parsePoolTuning(
 ): TuningResult {
   const ann = annotations ?? {};
   const problems: TuningProblem[] = [];
-  const read = <T>(annotation: string, parse: (text: string) => Parsed<T>, fallback: T): T => {
-    const text = ann[annotation];
-    if (text === undefined) return fallback;
-    const parsed = parse(text);
-    if ('value' in parsed) return parsed.value;
-    problems.push({
-      pool,
-      annotation,
-      value: text,
-      error: codedError('INVALID_TUNING', `pool ${pool}: ${annotation}: ${parsed.error}`),
-    });
-    return fallback;
-  };
+  const read = annotationReader(pool, ann, problems);
   const d = DEFAULT_POOL_TUNING;
   const A = TUNING_ANNOTATIONS;
   const tuning: PoolTuning = Object.freeze({
@@ -256,8 +233,9 @@ export function parsePoolTuning(
     pinnedPriorities: read(A.priorities, parsePinned, d.pinnedPriorities),
     peers: read(A.peers, parsePeers, d.peers),
     placement: read(A.placement, parsePlacement, d.placement),
+    health: parseHealthTuning(pool, ann, read, problems),
   });
-  const known = new Set<string>(Object.values(A));
+  const known = new Set<string>([...Object.values(A), ...Object.values(HEALTH_ANNOTATIONS)]);
   for (const [annotation, value] of Object.entries(ann)) {
     if (annotation.startsWith(TUNING_PREFIX) && !known.has(annotation)) {
       problems.push({
@@ -328,6 +306,8 @@ export function classifyTuningChange(before: PoolTuning, after: PoolTuning): Tun
   if (!samePins(before.pinnedPriorities, after.pinnedPriorities)) changed.push('pinnedPriorities');
   const transport = before.peers !== after.peers;
   if (transport) changed.push('peers');
+  // Health settings act through the health monitor (new checks, new weights), never through the engine directly.
+  if (!sameHealthTuning(before.health, after.health)) changed.push('health');
   const moves = priorities || vridRange || (!before.preempt && after.preempt);
   const effect = changed.length === 0 ? 'none' : moves ? 'failover' : 'live';
   return { effect, changed, configure, priorities, gratuitous, transport, vridRange };

@@ -39,6 +39,7 @@ import {
   type ServiceView,
   serviceKeyOf,
 } from '../../model/cluster-snapshot.ts';
+import { sameHealthTuning } from '../../model/health-checks.ts';
 import type { LocalNode } from '../../model/local-node.ts';
 import { type PoolTuning, sameGratuitous, tuningOf } from '../../model/pool-tuning.ts';
 import { parseServiceVrids } from '../../model/service-vrids.ts';
@@ -109,7 +110,8 @@ function sameTuning(a: PoolTuning, b: PoolTuning): boolean {
     a.preemptDelayMs === b.preemptDelayMs &&
     sameGratuitous(a.gratuitous, b.gratuitous) &&
     a.peers === b.peers &&
-    a.placement === b.placement
+    a.placement === b.placement &&
+    sameHealthTuning(a.health, b.health)
   );
 }
 
