@@ -118,7 +118,10 @@ const GRANTED_UNUSED: Access[] = [
 
 const sa = (who: Who) => `system:serviceaccount:${NS}:${who}`;
 /** kubectlResource is how `kubectl auth can-i` names a resource: plural.group (core: plural). */
-const qualified = (group: string, resource: string) => (group ? `${resource}.${group}` : resource);
+const qualified = (group: string, resource: string) => {
+  const [plural, sub] = resource.split('/');
+  return (group ? `${plural}.${group}` : plural) + (sub ? `/${sub}` : '');
+};
 
 /** canI runs `kubectl auth can-i` for one Access; a namespace '*' is checked in the default namespace and in all. */
 async function canI(lab: KubeLab, x: Access, as = sa(x.who)): Promise<boolean> {
@@ -184,7 +187,8 @@ async function extraAndMissing(lab: KubeLab, baseline: Map<string, Set<string>>)
   return problems;
 }
 
-const logger = createLogger({ level: 'silent' });
+const logLines: string[] = [];
+const logger = createLogger({ level: 'debug', destination: { write: (l: string) => void logLines.push(l) } });
 
 describe('shipped RBAC: least privilege both ways (real kube-apiserver)', () => {
   let lab: KubeLab;
@@ -294,7 +298,7 @@ describe('shipped RBAC: least privilege both ways (real kube-apiserver)', () => 
       metadata: { name: 'l2-rbac', namespace: NS, labels: { 'metallb.io/node': 'n1' } },
       status: { node: 'n1', serviceName: 'rbac-svc', serviceNamespace: 'default' },
     };
-    assert.equal(await writer.apply([{ op: 'create', object }]), 0);
+    assert.equal(await writer.apply([{ op: 'create', object }]), 0, logLines.join(''));
     const stored = JSON.parse(
       await lab.kubectl(['get', 'servicel2statuses.metallb.io', 'l2-rbac', '-n', NS, '-o', 'json']),
     ) as { metadata: { resourceVersion: string }; status?: { node?: string } };
@@ -303,13 +307,22 @@ describe('shipped RBAC: least privilege both ways (real kube-apiserver)', () => 
       ...object,
       metadata: {
         ...object.metadata,
-        labels: { 'metallb.io/node': 'n2' },
+        annotations: { 'metal-vrrp.io/vips': '10.171.0.1' },
         resourceVersion: stored.metadata.resourceVersion,
       },
-      status: { ...object.status, node: 'n2' },
+      status: { ...object.status, interfaces: [{ name: 'eth1' }] },
     };
-    assert.equal(await writer.apply([{ op: 'update', object: updated, metadata: true, status: true }]), 0);
-    assert.equal(await writer.apply([{ op: 'delete', namespace: NS, name: 'l2-rbac' }]), 0);
+    assert.equal(
+      await writer.apply([{ op: 'update', object: updated, metadata: true, status: true }]),
+      0,
+      logLines.join(''),
+    );
+    const after = JSON.parse(
+      await lab.kubectl(['get', 'servicel2statuses.metallb.io', 'l2-rbac', '-n', NS, '-o', 'json']),
+    ) as { metadata: { annotations?: Record<string, string> }; status?: { interfaces?: { name: string }[] } };
+    assert.equal(after.metadata.annotations?.['metal-vrrp.io/vips'], '10.171.0.1');
+    assert.deepEqual(after.status?.interfaces, [{ name: 'eth1' }]);
+    assert.equal(await writer.apply([{ op: 'delete', namespace: NS, name: 'l2-rbac' }]), 0, logLines.join(''));
     const left = await lab.kubectl(['get', 'servicel2statuses.metallb.io', '-n', NS, '-o', 'name']);
     assert.equal(left.trim(), '');
 
