@@ -333,7 +333,16 @@ describe('--namespace', () => {
         plural: 'ipaddresspools',
         name: 'in-lb-system',
       })) as { status?: { assignedIPv4?: number } };
-      return p.status?.assignedIPv4 === 1;
+      return (p.status?.assignedIPv4 ?? 0) >= 1 && p.status?.assignedIPv4;
     });
+    // Whatever this controller serves comes from lb-system's pool: never from the pool of metallb-system.
+    const ips = (await lab.core.listServiceForAllNamespaces()).items.flatMap((s) =>
+      (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? ''),
+    );
+    assert.ok(ips.length >= 1);
+    assert.deepEqual(
+      ips.filter((ip) => !ip.startsWith('10.151.0.')),
+      [],
+    );
   });
 });
