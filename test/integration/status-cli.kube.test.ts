@@ -87,6 +87,16 @@ before(async () => {
     },
   );
   await patchStatus('service', 'web', { loadBalancer: { ingress: [{ ip: '10.9.0.100' }] } }, 'default');
+  // A fresh server answers a list with 429 "storage is (re)initializing" (Retry-After: 1) until the watch cache of
+  // that resource is filled; client-go (kubectl) retries those, `metal-vrrp status` does not (yet): wait them out
+  // here, and only those.
+  for (let i = 0; ; i++) {
+    const res = await run(process.execPath, [BIN, 'status', '--kubeconfig', server.adminKubeconfig]).catch(
+      (err: { stderr?: string }) => err,
+    );
+    if (!('stderr' in res) || !/HTTP-Code: 429/.test(res.stderr ?? '') || i >= 30) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 });
 after(() => server?.stop());
 
