@@ -49,7 +49,16 @@ describe('kubectl as an operator uses it', () => {
 
   test('kubectl get l2advertisements prints MetalLB printer columns', async () => {
     const t = await table(['get', 'l2advertisements', '-n', NS]);
-    assert.deepEqual(t.header, ['NAME', 'IPADDRESSPOOLS', 'IPADDRESSPOOL SELECTORS', 'INTERFACES', 'NODE SELECTORS']);
+    assert.deepEqual(t.header, ['NAME', 'IPADDRESSPOOLS', 'IPADDRESSPOOL SELECTORS', 'INTERFACES']);
+    // Node Selectors has priority 10, as in MetalLB: shown with -o wide only.
+    const wide = await table(['get', 'l2advertisements', '-n', NS, '-o', 'wide']);
+    assert.deepEqual(wide.header, [
+      'NAME',
+      'IPADDRESSPOOLS',
+      'IPADDRESSPOOL SELECTORS',
+      'INTERFACES',
+      'NODE SELECTORS',
+    ]);
   });
 
   test('kubectl get servicel2statuses prints MetalLB printer columns', async () => {
@@ -76,7 +85,7 @@ describe('kubectl as an operator uses it', () => {
 
   test('kubectl delete --dry-run=server deletes nothing', async () => {
     const out = await lab.kubectl(['delete', 'service', 'demo-svc', '--dry-run=server']);
-    assert.match(out, /service "demo-svc" deleted \(server dry run\)/);
+    assert.match(out, /service "demo-svc" deleted .*\(server dry run\)/);
     const pool = await lab.kubectl(['delete', 'ipaddresspool', 'ip-pool', '-n', NS, '--dry-run=server']);
     assert.match(pool, /deleted \(server dry run\)/);
     await lab.controllers[0]?.controller.idle();
