@@ -87,7 +87,7 @@ describe('kubectl as an operator uses it', () => {
     const out = await lab.kubectl(['delete', 'service', 'demo-svc', '--dry-run=server']);
     assert.match(out, /service "demo-svc" deleted .*\(server dry run\)/);
     const pool = await lab.kubectl(['delete', 'ipaddresspool', 'ip-pool', '-n', NS, '--dry-run=server']);
-    assert.match(pool, /deleted \(server dry run\)/);
+    assert.match(pool, /ipaddresspool\.metallb\.io "ip-pool" deleted .*\(server dry run\)/);
     await lab.controllers[0]?.controller.idle();
     assert.deepEqual(await lab.ingress('default', 'demo-svc'), [ip], 'still served');
     assert.equal(
