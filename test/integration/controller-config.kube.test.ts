@@ -31,16 +31,7 @@ before(async () => {
   await lab.apply(pool('good', ['10.50.0.0/28']));
   await lab.startController().controller.whenReady();
 });
-after(async () => {
-  if (process.env['DUMP_LOGS'])
-    console.log(
-      lab?.logs
-        .filter((l) => /pools|warn|error|forbidden/.test(l))
-        .slice(-40)
-        .join(''),
-    );
-  await lab?.close();
-});
+after(() => lab?.close());
 
 describe('the CRD schema refuses what MetalLB schema refuses (kubectl apply fails, nothing stored)', () => {
   const refused: [string, Record<string, unknown>, RegExp][] = [
