@@ -31,6 +31,8 @@ export type StateName = 'initialize' | 'backup' | 'master';
 export interface RankedNode {
   readonly node: string;
   readonly priority: number;
+  /** preference: the node's L2Advertisement preferredNodeSelectors score, when above 0 (it ranks above 0-scorers). */
+  readonly preference?: number;
 }
 
 /** RouterSpec: see the file comment. Frozen. */

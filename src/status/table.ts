@@ -7,6 +7,8 @@
  * - POOL, VRID, INTERVAL, BACKUPS: the router group of the VIP (routerGroups in src/speaker/desired-routers.ts), i.e.
  *   the VRID the controller recorded, the pool's tuning, and the rendezvous ranking over the eligible nodes. A speaker
  *   may report the backups it actually hears (`reported`), which then win over the computed ranking.
+ * - PREFERRED: the candidates the L2Advertisements' preferredNodeSelectors rank first, `node=score`, in rank order
+ *   (from the router group's ranking, never from `reported`: a speaker reports priorities, not scores).
  * - MASTER: the ServiceL2Status naming the VIP (annotation metal-vrrp.io/vips; an object without it, as MetalLB
  *   writes them, covers every VIP of its Service). If two nodes claim a VIP (split brain: each wrote its object as
  *   master), the cell names every claimant, newest first, and says how many (`node-b,node-a (2 masters)`); `-o json`
@@ -35,9 +37,17 @@ export interface StatusRow {
   readonly masters?: readonly string[];
   /** backups: the other candidates, best first. */
   readonly backups: readonly RankedNode[];
+  /** preferred: the candidates with a preferredNodeSelectors score, in rank order (highest score first). */
+  readonly preferred: readonly PreferredNode[];
   readonly advertIntervalMs: number | null;
   /** lastTransitionTime: RFC 3339, when the current master took over. */
   readonly lastTransitionTime: string | null;
+}
+
+/** PreferredNode is a candidate ranked up by preferredNodeSelectors, with its score (summed weights). */
+export interface PreferredNode {
+  readonly node: string;
+  readonly score: number;
 }
 
 /** StatusInput is what the CLI gathers before rendering. */
@@ -127,6 +137,9 @@ export function buildStatusRows(input: StatusInput): StatusRow[] {
         master,
         masters,
         backups: ranking.filter((r) => !masters.includes(r.node)),
+        preferred: (group?.ranking ?? []).flatMap((r) =>
+          r.preference === undefined ? [] : [{ node: r.node, score: r.preference }],
+        ),
         advertIntervalMs: group ? group.tuning.advertIntervalCs * 10 : null,
         lastTransitionTime: claim?.since ?? null,
       });
@@ -173,6 +186,7 @@ export const STATUS_COLUMNS = [
   'VRID',
   'MASTER',
   'BACKUPS',
+  'PREFERRED',
   'INTERVAL',
   'LAST TRANSITION',
 ] as const;
@@ -183,7 +197,10 @@ function masterCell(row: StatusRow): string {
   return all.length > 1 ? `${all.join(',')} (${all.length} masters)` : (row.master ?? '<none>');
 }
 
-/** statusCells renders one row's cells; backups read `node:priority`, comma-separated, best first. */
+/**
+ * statusCells renders one row's cells; backups read `node:priority`, comma-separated, best first; preferred nodes
+ * `node=score`, in rank order.
+ */
 export function statusCells(row: StatusRow, now: number): string[] {
   const since = row.lastTransitionTime === null ? Number.NaN : Date.parse(row.lastTransitionTime);
   return [
@@ -194,6 +211,7 @@ export function statusCells(row: StatusRow, now: number): string[] {
     row.vrid === null ? '<none>' : String(row.vrid),
     masterCell(row),
     row.backups.length === 0 ? '<none>' : row.backups.map((b) => `${b.node}:${b.priority}`).join(','),
+    row.preferred.length === 0 ? '<none>' : row.preferred.map((p) => `${p.node}=${p.score}`).join(','),
     row.advertIntervalMs === null ? '<unknown>' : formatInterval(row.advertIntervalMs),
     Number.isNaN(since) ? '<unknown>' : humanDuration(now - since),
   ];
@@ -225,6 +243,7 @@ export function renderStatusJson(rows: readonly StatusRow[]): string {
     master: r.master,
     masters: r.masters ?? (r.master === null ? [] : [r.master]),
     backups: r.backups.map((b) => ({ node: b.node, priority: b.priority })),
+    preferred: r.preferred.map((p) => ({ node: p.node, score: p.score })),
     advertIntervalMs: r.advertIntervalMs,
     lastTransitionTime: r.lastTransitionTime,
   }));

@@ -118,6 +118,7 @@ test('README status example is what src/status/table.ts renders for the seed on 
         vrid: 1,
         master: ranking[0]!.node,
         backups: ranking.slice(1),
+        preferred: [],
         advertIntervalMs: DEFAULT_POOL_TUNING.advertIntervalCs * 10,
         lastTransitionTime: '2026-01-01T00:00:00Z',
       },

@@ -11,7 +11,10 @@
  * 3. Priorities come from routerPriorities for all routers at once: orders balanced over each router's members (the
  *    nodes that would be eligible if every node were Ready and none carried the exclude label, so a node going
  *    NotReady or drained moves only the VIPs it mastered, to their rank-2 nodes, and the others keep their
- *    priorities), on a ladder spaced for the pool's interval, with the pool's pins. The tuning is the pool's (several pools on one router with different tunings: the first pool by
+ *    priorities), on a ladder spaced for the pool's interval, with the pool's pins. Members matching the
+ *    L2Advertisements' preferredNodeSelectors rank first, by score (model/preferred-nodes.ts: weights summed over the
+ *    selectors and advertisements of the router's pools, MetalLB's rule); the order above ranks nodes of one score.
+ *    Scores read labels only, so a node going NotReady still moves only its own VIPs. The tuning is the pool's (several pools on one router with different tunings: the first pool by
  *    name wins, TUNING_CONFLICT is reported).
  * 4. This node runs the router when it is a candidate and has an interface for it: within the L2Advertisement
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
@@ -42,6 +45,7 @@ import {
 import { sameHealthTuning } from '../../model/health-checks.ts';
 import type { LocalNode } from '../../model/local-node.ts';
 import { type PoolTuning, sameGratuitous, tuningOf } from '../../model/pool-tuning.ts';
+import { preferenceScores } from '../../model/preferred-nodes.ts';
 import { parseServiceVrids } from '../../model/service-vrids.ts';
 import {
   planRouterSpec,
@@ -68,7 +72,10 @@ export interface RouterGroup {
   /** pools holding the VIPs, sorted; the tuning is the first's. */
   readonly pools: readonly string[];
   readonly tuning: PoolTuning;
-  /** ranking: candidates best first; ranking[0] is the expected master while it is alive. */
+  /**
+   * ranking: candidates best first; ranking[0] is the expected master while it is alive. A node with a
+   * preferredNodeSelectors score carries it as `preference`.
+   */
   readonly ranking: readonly RankedNode[];
   /** interfaces: candidate -> interfaces the L2Advertisements limit it to ([] = no limit). */
   readonly interfaces: ReadonlyMap<string, readonly string[]>;
@@ -116,14 +123,22 @@ function sameTuning(a: PoolTuning, b: PoolTuning): boolean {
 }
 
 /**
- * limitCandidates keeps every pinned node and as many unpinned ones, best rendezvous rank first, as there are
- * priorities left after the pins (nodePriorities reserves a pinned value even when its node is absent).
+ * limitCandidates keeps every pinned node and as many unpinned ones, highest preference score then best rendezvous
+ * rank first, as there are priorities left after the pins (nodePriorities reserves a pinned value even when its node
+ * is absent).
  */
-function limitCandidates(key: string, nodes: readonly string[], pins: ReadonlyMap<string, number>): string[] {
+function limitCandidates(
+  key: string,
+  nodes: readonly string[],
+  pins: ReadonlyMap<string, number>,
+  preference: ReadonlyMap<string, number>,
+): string[] {
   const free = PRIORITY_MAX - PRIORITY_MIN + 1 - pins.size;
   const unpinned = nodes.filter((n) => !pins.has(n));
   if (unpinned.length <= free) return [...nodes];
-  const kept = new Set([...nodes.filter((n) => pins.has(n)), ...rankNodes(key, unpinned).slice(0, free)]);
+  // Array.prototype.sort is stable: rendezvous order within one score.
+  const best = rankNodes(key, unpinned).sort((a, b) => (preference.get(b) ?? 0) - (preference.get(a) ?? 0));
+  const kept = new Set([...nodes.filter((n) => pins.has(n)), ...best.slice(0, free)]);
   return nodes.filter((n) => kept.has(n));
 }
 
@@ -177,6 +192,8 @@ export function routerGroups(snapshot: ClusterSnapshot): {
     readonly tuning: PoolTuning;
     readonly candidates: readonly string[];
     readonly members: readonly string[];
+    /** preference: member -> preferredNodeSelectors score, members scoring 0 left out. */
+    readonly preference: ReadonlyMap<string, number>;
   }
   // Members: as eligible, but as if every node were Ready, with its network available and without the exclude label:
   // a node that goes down or is drained leaves the candidates, not the members, so only the VIPs it mastered move.
@@ -209,8 +226,15 @@ export function routerGroups(snapshot: ClusterSnapshot): {
     const possible = list.map((m) => eligibleNodes(m.service, m.vip, allReady).nodes);
     const shared = common(possible);
     const memberSet = [...new Set([...(shared.length > 0 ? shared : possible.flat()), ...nodes])].sort(byText);
-    const candidates = limitCandidates(key, nodes, tuning.pinnedPriorities);
-    pending.push({ key, list, family, vrid, eligibility, pools, tuning, candidates, members: memberSet });
+    // The advertisements of the router's pools, each once; scored on the nodes' own labels (not `available`'s).
+    const ads = snapshot.l2Advertisements.filter((a) => a.pools.some((p) => pools.includes(p)));
+    const inMembers = new Set(memberSet);
+    const preference = preferenceScores(
+      ads,
+      snapshot.nodes.filter((n) => inMembers.has(n.name)),
+    );
+    const candidates = limitCandidates(key, nodes, tuning.pinnedPriorities, preference);
+    pending.push({ key, list, family, vrid, eligibility, pools, tuning, candidates, members: memberSet, preference });
   }
 
   // Pass 2: priorities for all routers at once, balanced over their members (vrrp/placement.ts).
@@ -223,10 +247,11 @@ export function routerGroups(snapshot: ClusterSnapshot): {
       weight: new Set(p.list.map((m) => m.vip)).size,
       intervalCs: p.tuning.advertIntervalCs,
       placement: p.tuning.placement,
+      preference: p.preference,
     })),
   );
   const groups: RouterGroup[] = [];
-  for (const { key, list, family, vrid, eligibility, pools, tuning, candidates } of pending) {
+  for (const { key, list, family, vrid, eligibility, pools, tuning, candidates, preference } of pending) {
     const result = ranked.get(key);
     // Pins are validated by parsePoolTuning, names deduplicated by eligibleNodes and candidates limited above, so
     // this should not fail; if it does, the router is left out and reported rather than run with wrong priorities.
@@ -247,7 +272,12 @@ export function routerGroups(snapshot: ClusterSnapshot): {
         services: Object.freeze([...new Set(list.map((m) => serviceKeyOf(m.service)))].sort(byText)),
         pools: Object.freeze(pools),
         tuning,
-        ranking: Object.freeze([...result.priorities].map(([node, priority]) => Object.freeze({ node, priority }))),
+        ranking: Object.freeze(
+          [...result.priorities].map(([node, priority]) => {
+            const score = preference.get(node);
+            return Object.freeze(score === undefined ? { node, priority } : { node, priority, preference: score });
+          }),
+        ),
         interfaces,
       }),
     );
