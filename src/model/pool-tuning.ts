@@ -14,6 +14,9 @@
  * | metal-vrrp.io/priorities           | (none)    | "node-a=250,node-b=200": node names, distinct 1..254         |
  * | metal-vrrp.io/peers                | multicast | multicast, unicast (adverts to the other eligible nodes)     |
  * | metal-vrrp.io/placement            | rendezvous| rendezvous, balanced (vrrp/placement.ts)                     |
+ * | metal-vrrp.io/liveness             | (cluster) | bfd, off: BFD sessions between the routers' nodes (liveness.ts) |
+ * | metal-vrrp.io/liveness-interval    | (cluster) | 10ms .. 10s, whole ms: BFD transmit and receive interval     |
+ * | metal-vrrp.io/liveness-multiplier  | (cluster) | 2 .. 255: BFD Detect Mult                                    |
  *
  * Durations take a unit ("100ms", "1.5s", "2m"); a bare number is refused, since keepalived users would read "1" as
  * seconds. An invalid value is reported as a problem and the default is used for that field alone (the pool keeps
@@ -30,6 +33,14 @@ import {
 import { DEFAULT_ADVERT_INTERVAL_CS } from '../../vrrp/timing.ts';
 import { type CodedError, codedError } from '../errors.ts';
 import { advertIntervalCs, parseDuration } from './duration.ts';
+import {
+  checkLivenessInterval,
+  type LivenessTuning,
+  NO_LIVENESS_TUNING,
+  parseLivenessMode,
+  parseLivenessMultiplier,
+  sameLivenessTuning,
+} from './liveness.ts';
 import { FULL_VRID_RANGE, type IPAddressPoolObject, parseVridRange, VRID_RANGE_ANNOTATION } from './pool.ts';
 import type { VridRange } from './vrid.ts';
 
@@ -48,6 +59,9 @@ export const TUNING_ANNOTATIONS = Object.freeze({
   vridRange: VRID_RANGE_ANNOTATION,
   priorities: `${TUNING_PREFIX}priorities`,
   peers: `${TUNING_PREFIX}peers`,
+  liveness: `${TUNING_PREFIX}liveness`,
+  livenessInterval: `${TUNING_PREFIX}liveness-interval`,
+  livenessMultiplier: `${TUNING_PREFIX}liveness-multiplier`,
 } as const);
 
 /** GRATUITOUS_COUNT_MAX and GRATUITOUS_SPACING_MAX_MS bound the takeover announcement (keeps a burst finite). */
@@ -90,6 +104,8 @@ export interface PoolTuning {
    * graceful preemption, not a Master_Down wait).
    */
   readonly placement: Placement;
+  /** liveness: the pool's BFD settings; unset fields take the speaker's cluster default (model/liveness.ts). */
+  readonly liveness: LivenessTuning;
 }
 
 /** TuningField is one setting of PoolTuning. */
@@ -106,6 +122,7 @@ export const DEFAULT_POOL_TUNING: PoolTuning = Object.freeze({
   pinnedPriorities: new Map<string, number>(),
   peers: 'multicast' as PeerMode,
   placement: 'rendezvous' as Placement,
+  liveness: NO_LIVENESS_TUNING,
 });
 
 /** TuningProblem is one annotation that could not be used, for an Event on the pool, a log line and a metric. */
@@ -186,6 +203,11 @@ function parseRange(text: string): Parsed<VridRange> {
   return range ? { value: range } : { error: `"${text}" is not "lo-hi" within 1-255` };
 }
 
+function parseLivenessInterval(text: string): Parsed<number> {
+  const ms = durationMs(text);
+  return 'error' in ms ? ms : checkLivenessInterval(ms.value, text);
+}
+
 function parsePeers(text: string): Parsed<PeerMode> {
   const t = text.trim().toLowerCase();
   if (t === 'multicast' || t === 'unicast') return { value: t };
@@ -216,6 +238,21 @@ export function parsePinned(text: string): Parsed<ReadonlyMap<string, number>> {
     byPriority.set(priority, node);
   }
   return { value: pins };
+}
+
+type Reader = <T>(annotation: string, parse: (text: string) => Parsed<T>, fallback: T) => T;
+
+/** livenessOf reads the three liveness annotations; an absent or invalid one stays unset (the cluster default). */
+function livenessOf(read: Reader): LivenessTuning {
+  const A = TUNING_ANNOTATIONS;
+  const mode = read(A.liveness, parseLivenessMode, undefined);
+  const intervalMs = read(A.livenessInterval, parseLivenessInterval, undefined);
+  const detectMult = read(A.livenessMultiplier, parseLivenessMultiplier, undefined);
+  return Object.freeze({
+    ...(mode === undefined ? {} : { mode }),
+    ...(intervalMs === undefined ? {} : { intervalMs }),
+    ...(detectMult === undefined ? {} : { detectMult }),
+  });
 }
 
 /**
@@ -256,6 +293,7 @@ export function parsePoolTuning(
     pinnedPriorities: read(A.priorities, parsePinned, d.pinnedPriorities),
     peers: read(A.peers, parsePeers, d.peers),
     placement: read(A.placement, parsePlacement, d.placement),
+    liveness: livenessOf(read),
   });
   const known = new Set<string>(Object.values(A));
   for (const [annotation, value] of Object.entries(ann)) {
@@ -328,6 +366,7 @@ export function classifyTuningChange(before: PoolTuning, after: PoolTuning): Tun
   if (!samePins(before.pinnedPriorities, after.pinnedPriorities)) changed.push('pinnedPriorities');
   const transport = before.peers !== after.peers;
   if (transport) changed.push('peers');
+  if (!sameLivenessTuning(before.liveness, after.liveness)) changed.push('liveness');
   const moves = priorities || vridRange || (!before.preempt && after.preempt);
   const effect = changed.length === 0 ? 'none' : moves ? 'failover' : 'live';
   return { effect, changed, configure, priorities, gratuitous, transport, vridRange };
