@@ -13,6 +13,7 @@ import { createL2StatusWriter } from '../k8s/l2-status-writer.ts';
 import { createSpeakerSources } from '../k8s/speaker-sources.ts';
 import type { Logger } from '../log.ts';
 import type { SpeakerMetrics } from '../metrics.ts';
+import type { LivenessSettings } from '../model/liveness.ts';
 import type { LocalNode } from '../model/local-node.ts';
 import type { OwnerReference } from '../model/service-l2-status.ts';
 import { readLocalNode } from '../net/local-addresses.ts';
@@ -37,6 +38,8 @@ export interface KubernetesSpeakerDeps {
   readonly coalesceMs?: number;
   /** clock times the coalescing, the periodic rescan and the status retry (default the process clock). */
   readonly clock?: Clock;
+  /** liveness is the cluster default of the BFD liveness signal (`--liveness`, …); pools may override it. */
+  readonly liveness?: LivenessSettings;
 }
 
 /** RESCAN_MS: interface addresses can change without any API event (DHCP, an operator); look again this often. */
@@ -93,6 +96,7 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     metrics: deps.metrics,
     logger,
     ...(deps.owner ? { owner: deps.owner } : {}),
+    ...(deps.liveness ? { liveness: deps.liveness } : {}),
   });
 
   let ready = false;

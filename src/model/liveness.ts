@@ -7,6 +7,8 @@
  * priority 0 (vrrp/router.ts, `peer-down`). Adverts keep flowing at the pool's interval.
  */
 
+import { parseDuration } from './duration.ts';
+
 /** LivenessMode: `bfd` watches the other candidates of the pool's routers; `off` relies on adverts alone. */
 export type LivenessMode = 'bfd' | 'off';
 
@@ -63,8 +65,12 @@ export function parseLivenessMode(text: string): Parsed<LivenessMode> {
   return { error: `"${text}" is not bfd or off` };
 }
 
-/** checkLivenessInterval bounds a whole number of ms (durations are parsed by the caller). */
-export function checkLivenessInterval(ms: number, text: string): Parsed<number> {
+/** parseLivenessInterval reads a duration with a unit ("20ms", "0.05s") into whole ms within the bounds. */
+export function parseLivenessInterval(text: string): Parsed<number> {
+  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) return { error: `"${text}" has no unit (write e.g. 20ms)` };
+  const parsed = parseDuration(text);
+  if (parsed === undefined) return { error: `"${text}" is not a duration (e.g. 20ms)` };
+  const ms = Math.round(parsed * 1000) / 1000; // undo float noise such as 0.07 s × 1000
   if (!Number.isInteger(ms) || ms < LIVENESS_INTERVAL_MIN_MS || ms > LIVENESS_INTERVAL_MAX_MS) {
     return {
       error: `"${text}" is not a whole number of ms in ${LIVENESS_INTERVAL_MIN_MS}ms..${LIVENESS_INTERVAL_MAX_MS / 1000}s`,

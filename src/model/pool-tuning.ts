@@ -34,9 +34,9 @@ import { DEFAULT_ADVERT_INTERVAL_CS } from '../../vrrp/timing.ts';
 import { type CodedError, codedError } from '../errors.ts';
 import { advertIntervalCs, parseDuration } from './duration.ts';
 import {
-  checkLivenessInterval,
   type LivenessTuning,
   NO_LIVENESS_TUNING,
+  parseLivenessInterval,
   parseLivenessMode,
   parseLivenessMultiplier,
   sameLivenessTuning,
@@ -201,11 +201,6 @@ function parsePlacement(text: string): Parsed<Placement> {
 function parseRange(text: string): Parsed<VridRange> {
   const range = parseVridRange(text);
   return range ? { value: range } : { error: `"${text}" is not "lo-hi" within 1-255` };
-}
-
-function parseLivenessInterval(text: string): Parsed<number> {
-  const ms = durationMs(text);
-  return 'error' in ms ? ms : checkLivenessInterval(ms.value, text);
 }
 
 function parsePeers(text: string): Parsed<PeerMode> {

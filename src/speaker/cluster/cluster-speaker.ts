@@ -14,6 +14,7 @@ import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import { type ClusterObjects, snapshotOf } from '../../model/cluster-objects.ts';
 import type { ClusterSnapshot } from '../../model/cluster-snapshot.ts';
+import { DEFAULT_LIVENESS, type LivenessSettings } from '../../model/liveness.ts';
 import type { LocalNode } from '../../model/local-node.ts';
 import {
   L2_STATUS_LABELS,
@@ -25,6 +26,7 @@ import {
 import type { RouterHost, RouterSpec } from '../router-spec.ts';
 import { desiredRouters, diffRouters, type RouterKey } from './desired-routers.ts';
 import { l2StatusesFor, masterChangeEvents, planL2StatusWrites } from './l2-status.ts';
+import { planLiveness } from './liveness-plan.ts';
 
 /** ClusterSpeakerDeps are the ports; each is a narrow interface so tests drive the logic without an API server. */
 export interface ClusterSpeakerDeps {
@@ -47,6 +49,8 @@ export interface ClusterSpeakerDeps {
   readonly retryMs?: number;
   /** clock times the retry (default the process clock). */
   readonly clock?: Clock;
+  /** liveness is the cluster default of the BFD liveness signal (pools may override it); DEFAULT_LIVENESS if absent. */
+  readonly liveness?: LivenessSettings;
 }
 
 /** ClusterSpeaker: see the file comment. */
@@ -82,7 +86,8 @@ export class ClusterSpeaker {
     const d = this.#deps;
     const { snapshot, configProblems, tuningProblems } = snapshotOf(d.objects(), d.loadBalancerClass);
     this.#snapshot = snapshot;
-    const desired = desiredRouters(snapshot, d.local());
+    const local = d.local();
+    const desired = desiredRouters(snapshot, local);
     const seen = new Set<string>();
     for (const p of configProblems) this.#problem(seen, p.kind, p.code, `${p.kind} ${p.name}: ${p.message}`);
     for (const p of tuningProblems)
@@ -111,6 +116,7 @@ export class ClusterSpeaker {
     // Routers whose services or ranking changed need no step, but keep their latest description.
     for (const [key, router] of desired.routers) if (next.has(key)) next.set(key, router);
     this.#running = next;
+    d.host.setLiveness?.(planLiveness(next, snapshot, local, d.liveness ?? DEFAULT_LIVENESS));
     this.syncStatus();
   }
 
