@@ -110,7 +110,7 @@ describe('LivenessHost', () => {
     w.b.host.apply([link(B, A, 50, 4)]);
     await w.clock.tick(5000);
     assert.equal(await upCount(w.a.metrics), 1);
-    assert.deepEqual(w.downs, []);
+    assert.equal(w.downs.length, 0, 'the rebuild is no death');
     const t0 = w.clock.now();
     w.mute.add(A);
     await w.clock.tick(500);
