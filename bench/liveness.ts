@@ -171,7 +171,6 @@ async function main(): Promise<void> {
       'metal-vrrp.io/liveness-multiplier': values['liveness-multiplier'],
       'metal-vrrp.io/liveness': MODES[0]!,
     },
-    logLevel: 'warn',
   });
   const rows: string[] = [];
   try {
