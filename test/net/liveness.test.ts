@@ -39,9 +39,17 @@ after(async () => {
 const expected = (svc: string) => k.rankingOf(svc, alive)[0]!.node;
 
 async function settled(): Promise<void> {
-  await k.waitFor('every Service mastered by its best live node', () =>
-    k.services.every((s) => k.masterOf(s) === expected(s)),
-  );
+  try {
+    await k.waitFor('every Service mastered by its best live node', () =>
+      k.services.every((s) => k.masterOf(s) === expected(s)),
+    );
+  } catch (err) {
+    const rows = k.services.map((s) => `${s} ${k.vipOf(s)}: status ${k.masterOf(s)}, expected ${expected(s)}`);
+    const logs = [...k.speakers].flatMap(([n, sp]) =>
+      sp.logs.filter((l) => Number(l['level']) >= 40 || l['to'] !== undefined).map((l) => `${n} ${JSON.stringify(l)}`),
+    );
+    throw new Error(`${(err as Error).message}\n${rows.join('\n')}\n${logs.slice(-60).join('\n')}`);
+  }
 }
 
 async function sessionsUp(node: string): Promise<number> {
