@@ -12,7 +12,7 @@ import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
 
 const PREFIX = 'lvt';
 const INTERVAL_CS = 100; // adverts every 1 s
-const BFD_MS = 50;
+const BFD_MS = 100;
 const BFD_MULT = 3;
 let k: K8sLab;
 let alive: string[] = [];
