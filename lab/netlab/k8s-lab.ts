@@ -5,7 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type RunningController, startController } from '../../src/cli/controller.ts';
 import { createLogger } from '../../src/log.ts';
-import { nodePriorities } from '../../vrrp/priority.ts';
+import { parsePoolTuning } from '../../src/model/pool-tuning.ts';
+import { routerPriorities } from '../../vrrp/priority.ts';
 import { type ApiServer, startApiServer, writeKubeconfigFile } from '../apiserver-standin/index.ts';
 import { type ApiBridge, startApiBridge } from './api-bridge.ts';
 import { killTracked } from './exec.ts';
@@ -143,10 +144,25 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     services,
     vipOf,
     vridOf,
+    // The order every speaker computes: routerPriorities over all Services' routers at once (balanced), members =
+    // every node, at the pool's interval; a candidate keeps its priority when others are gone.
     rankingOf(service, candidates = lab.nodes.map((n) => n.name)) {
-      const r = nodePriorities(`ipv4/${vridOf(service)}`, candidates);
-      if (!('priorities' in r)) throw new Error(`no ranking for ${service}`);
-      return [...r.priorities].map(([node, priority]) => ({ node, priority }));
+      const members = lab.nodes.map((n) => n.name);
+      const pool = s.get('ipaddresspools.metallb.io', NS, POOL) as {
+        metadata: { annotations?: Record<string, string> };
+      };
+      const intervalCs = parsePoolTuning(POOL, pool.metadata.annotations).tuning.advertIntervalCs;
+      const all = routerPriorities(
+        services
+          .filter((n) => vipOf(n) !== '' && vridOf(n) > 0)
+          .map((n) => ({ key: `ipv4/${vridOf(n)}`, members, intervalCs })),
+      );
+      const r = all.get(`ipv4/${vridOf(service)}`);
+      if (!r || !('priorities' in r)) throw new Error(`no ranking for ${service}`);
+      return [...r.priorities]
+        .filter(([node]) => candidates.includes(node))
+        .map(([node, priority]) => ({ node, priority }))
+        .sort((a, b) => b.priority - a.priority);
     },
     masterOf(service) {
       const m = l2().filter((o) => o.status?.serviceName === service);
