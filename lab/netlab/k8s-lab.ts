@@ -151,11 +151,11 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
       const pool = s.get('ipaddresspools.metallb.io', NS, POOL) as {
         metadata: { annotations?: Record<string, string> };
       };
-      const intervalCs = parsePoolTuning(POOL, pool.metadata.annotations).tuning.advertIntervalCs;
+      const { advertIntervalCs: intervalCs, placement } = parsePoolTuning(POOL, pool.metadata.annotations).tuning;
       const all = routerPriorities(
         services
           .filter((n) => vipOf(n) !== '' && vridOf(n) > 0)
-          .map((n) => ({ key: `ipv4/${vridOf(n)}`, members, intervalCs })),
+          .map((n) => ({ key: `ipv4/${vridOf(n)}`, members, intervalCs, placement })),
       );
       const r = all.get(`ipv4/${vridOf(service)}`);
       if (!r || !('priorities' in r)) throw new Error(`no ranking for ${service}`);
