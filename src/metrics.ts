@@ -36,6 +36,8 @@ export interface SpeakerMetrics {
   readonly ndpReplies: Counter<'interface'>;
   readonly neighborDrops: Counter<'family' | 'interface' | 'reason'>;
   readonly gratuitousSent: Counter<'family' | 'interface'>;
+  /** BFD liveness sessions by bfd.SessionState (admin-down, down, init, up), over all interfaces. */
+  readonly livenessSessions: Gauge<'state'>;
   readonly apiWatchErrors: Counter<'resource'>;
   readonly configErrors: Counter<'kind' | 'code'>;
 }
@@ -184,6 +186,12 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
       name: 'metal_vrrp_gratuitous_sent_total',
       help: 'Gratuitous ARP and unsolicited neighbour advertisements sent',
       labelNames: ['family', 'interface'],
+      registers: r,
+    }),
+    livenessSessions: new Gauge({
+      name: 'metal_vrrp_liveness_sessions',
+      help: 'BFD liveness sessions to other nodes, by session state',
+      labelNames: ['state'],
       registers: r,
     }),
     apiWatchErrors: apiWatchErrors(r),

@@ -17,6 +17,7 @@ import { createL2StatusWriter } from '../k8s/l2-status-writer.ts';
 import { createSpeakerSources } from '../k8s/speaker-sources.ts';
 import type { Logger } from '../log.ts';
 import type { SpeakerMetrics } from '../metrics.ts';
+import type { LivenessSettings } from '../model/liveness.ts';
 import type { LocalNode } from '../model/local-node.ts';
 import type { OwnerReference } from '../model/service-l2-status.ts';
 import { probeOnce } from '../net/health-probe.ts';
@@ -45,6 +46,8 @@ export interface KubernetesSpeakerDeps {
   readonly clock?: Clock;
   /** health: false turns the health checks off (no link watch, no probes); default on. */
   readonly health?: boolean;
+  /** liveness is the cluster default of the BFD liveness signal (`--liveness`, …); pools may override it. */
+  readonly liveness?: LivenessSettings;
 }
 
 /** RESCAN_MS: interface addresses can change without any API event (DHCP, an operator); look again this often. */
@@ -131,6 +134,7 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     logger,
     ...(deps.owner ? { owner: deps.owner } : {}),
     ...(monitor ? { health: monitor } : {}),
+    ...(deps.liveness ? { liveness: deps.liveness } : {}),
   });
   const clusterSpeaker = speaker;
 

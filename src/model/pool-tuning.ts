@@ -14,6 +14,9 @@
  * | metal-vrrp.io/priorities           | (none)    | "node-a=250,node-b=200": node names, distinct 1..254         |
  * | metal-vrrp.io/peers                | multicast | multicast, unicast (adverts to the other eligible nodes)     |
  * | metal-vrrp.io/placement            | rendezvous| rendezvous, balanced (vrrp/placement.ts)                     |
+ * | metal-vrrp.io/liveness             | (cluster) | bfd, off: BFD sessions between the routers' nodes (liveness.ts) |
+ * | metal-vrrp.io/liveness-interval    | (cluster) | 10ms .. 10s, whole ms: BFD transmit and receive interval     |
+ * | metal-vrrp.io/liveness-multiplier  | (cluster) | 2 .. 255: BFD Detect Mult                                    |
  *
  * The health annotations (`metal-vrrp.io/health-*`, `kube-proxy-health`, `track-interface`, `resign-when-cordoned`)
  * are read by health-checks.ts into `health`.
@@ -48,6 +51,14 @@ import {
   parseHealthTuning,
   sameHealthTuning,
 } from './health-checks.ts';
+import {
+  type LivenessTuning,
+  NO_LIVENESS_TUNING,
+  parseLivenessInterval,
+  parseLivenessMode,
+  parseLivenessMultiplier,
+  sameLivenessTuning,
+} from './liveness.ts';
 import { FULL_VRID_RANGE, type IPAddressPoolObject, parseVridRange, VRID_RANGE_ANNOTATION } from './pool.ts';
 import type { VridRange } from './vrid.ts';
 
@@ -66,6 +77,9 @@ export const TUNING_ANNOTATIONS = Object.freeze({
   vridRange: VRID_RANGE_ANNOTATION,
   priorities: `${TUNING_PREFIX}priorities`,
   peers: `${TUNING_PREFIX}peers`,
+  liveness: `${TUNING_PREFIX}liveness`,
+  livenessInterval: `${TUNING_PREFIX}liveness-interval`,
+  livenessMultiplier: `${TUNING_PREFIX}liveness-multiplier`,
 } as const);
 
 /** GRATUITOUS_COUNT_MAX and GRATUITOUS_SPACING_MAX_MS bound the takeover announcement (keeps a burst finite). */
@@ -110,6 +124,8 @@ export interface PoolTuning {
   readonly placement: Placement;
   /** health: the checks that lower this node's priority in the pool's routers (health-checks.ts). */
   readonly health: HealthTuning;
+  /** liveness: the pool's BFD settings; unset fields take the speaker's cluster default (model/liveness.ts). */
+  readonly liveness: LivenessTuning;
 }
 
 /** TuningField is one setting of PoolTuning. */
@@ -127,6 +143,7 @@ export const DEFAULT_POOL_TUNING: PoolTuning = Object.freeze({
   peers: 'multicast' as PeerMode,
   placement: 'rendezvous' as Placement,
   health: DEFAULT_HEALTH_TUNING,
+  liveness: NO_LIVENESS_TUNING,
 });
 
 export type { TuningProblem } from './annotation-values.ts';
@@ -207,6 +224,21 @@ export function parsePinned(text: string): Parsed<ReadonlyMap<string, number>> {
   return { value: pins };
 }
 
+type Reader = <T>(annotation: string, parse: (text: string) => Parsed<T>, fallback: T) => T;
+
+/** livenessOf reads the three liveness annotations; an absent or invalid one stays unset (the cluster default). */
+function livenessOf(read: Reader): LivenessTuning {
+  const A = TUNING_ANNOTATIONS;
+  const mode = read(A.liveness, parseLivenessMode, undefined);
+  const intervalMs = read(A.livenessInterval, parseLivenessInterval, undefined);
+  const detectMult = read(A.livenessMultiplier, parseLivenessMultiplier, undefined);
+  return Object.freeze({
+    ...(mode === undefined ? {} : { mode }),
+    ...(intervalMs === undefined ? {} : { intervalMs }),
+    ...(detectMult === undefined ? {} : { detectMult }),
+  });
+}
+
 /**
  * parsePoolTuning reads a pool's annotations. `pool` names the pool in problems. Never fails: a bad value is a
  * problem and that field's default.
@@ -234,6 +266,7 @@ export function parsePoolTuning(
     peers: read(A.peers, parsePeers, d.peers),
     placement: read(A.placement, parsePlacement, d.placement),
     health: parseHealthTuning(pool, ann, read, problems),
+    liveness: livenessOf(read),
   });
   const known = new Set<string>([...Object.values(A), ...Object.values(HEALTH_ANNOTATIONS)]);
   for (const [annotation, value] of Object.entries(ann)) {
@@ -308,6 +341,7 @@ export function classifyTuningChange(before: PoolTuning, after: PoolTuning): Tun
   if (transport) changed.push('peers');
   // Health settings act through the health monitor (new checks, new weights), never through the engine directly.
   if (!sameHealthTuning(before.health, after.health)) changed.push('health');
+  if (!sameLivenessTuning(before.liveness, after.liveness)) changed.push('liveness');
   const moves = priorities || vridRange || (!before.preempt && after.preempt);
   const effect = changed.length === 0 ? 'none' : moves ? 'failover' : 'live';
   return { effect, changed, configure, priorities, gratuitous, transport, vridRange };

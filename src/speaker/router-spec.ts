@@ -15,6 +15,7 @@ import { isLinkLocal } from '../../vrrp/ip.ts';
 import { type RouterConfig, type RouterConfigChanges, validateRouterConfig } from '../../vrrp/router-config.ts';
 import type { Sources } from '../model/local-node.ts';
 import type { GratuitousTuning, PeerMode } from '../model/pool-tuning.ts';
+import type { LivenessLink } from './liveness-spec.ts';
 
 /** RouterKey is `ipv4/51` or `ipv6/51`: VRIDs are per family (RFC 5798 §5.2.3). */
 export type RouterKey = `${Family}/${number}`;
@@ -157,6 +158,8 @@ export interface RouterHost {
   /** state is the engine state of a running router, undefined when it is not running. */
   state(key: RouterKey): StateName | undefined;
   onTransition(listener: TransitionListener): void;
+  /** setLiveness runs the BFD sessions of the plan (cluster/liveness-plan.ts); hosts without liveness leave it out. */
+  setLiveness?(links: readonly LivenessLink[]): void;
   /** stop resigns every router (priority 0 from masters) and closes the sockets. */
   stop(): Promise<void>;
 }

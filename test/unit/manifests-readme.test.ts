@@ -49,6 +49,10 @@ test('README tuning table: exactly the annotations pool-tuning.ts reads, with it
     [A.priorities]: d.pinnedPriorities.size === 0 ? '(none)' : 'pinned',
     [A.peers]: d.peers,
     [A.placement]: d.placement,
+    // unset in a pool: the speaker's --liveness* flags decide (model/liveness.ts)
+    [A.liveness]: '(cluster)',
+    [A.livenessInterval]: '(cluster)',
+    [A.livenessMultiplier]: '(cluster)',
   };
   assert.deepEqual(rows.map((r) => r[0]).sort(), Object.values(A).sort());
   for (const [name, dflt] of rows) assert.equal(dflt, defaults[name!], `${name} default`);

@@ -21,6 +21,7 @@ import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import { type ClusterObjects, snapshotOf } from '../../model/cluster-objects.ts';
 import type { ClusterSnapshot } from '../../model/cluster-snapshot.ts';
+import { DEFAULT_LIVENESS, type LivenessSettings } from '../../model/liveness.ts';
 import type { LocalNode } from '../../model/local-node.ts';
 import {
   L2_STATUS_LABELS,
@@ -32,6 +33,7 @@ import {
 import type { RouterHost, RouterSpec } from '../router-spec.ts';
 import { desiredRouters, diffRouters, type RouterKey } from './desired-routers.ts';
 import { l2StatusesFor, masterChangeEvents, planL2StatusWrites } from './l2-status.ts';
+import { planLiveness } from './liveness-plan.ts';
 
 /** ClusterSpeakerDeps are the ports; each is a narrow interface so tests drive the logic without an API server. */
 export interface ClusterSpeakerDeps {
@@ -56,6 +58,8 @@ export interface ClusterSpeakerDeps {
   readonly clock?: Clock;
   /** health is this node's own health (HealthMonitor); without it, health checks are off. */
   readonly health?: HealthSource;
+  /** liveness is the cluster default of the BFD liveness signal (pools may override it); DEFAULT_LIVENESS if absent. */
+  readonly liveness?: LivenessSettings;
 }
 
 /** ClusterSpeaker: see the file comment. */
@@ -98,7 +102,8 @@ export class ClusterSpeaker {
     const d = this.#deps;
     const { snapshot, configProblems, tuningProblems } = snapshotOf(d.objects(), d.loadBalancerClass);
     this.#snapshot = snapshot;
-    const desired = desiredRouters(snapshot, d.local());
+    const local = d.local();
+    const desired = desiredRouters(snapshot, local);
     const seen = new Set<string>();
     for (const p of configProblems) this.#problem(seen, p.kind, p.code, `${p.kind} ${p.name}: ${p.message}`);
     for (const p of tuningProblems)
@@ -145,6 +150,7 @@ export class ClusterSpeaker {
     for (const [key, router] of routers) if (next.has(key)) next.set(key, router);
     this.#running = next;
     this.#health = adjustments;
+    d.host.setLiveness?.(planLiveness(next, snapshot, local, d.liveness ?? DEFAULT_LIVENESS));
     this.syncStatus();
   }
 

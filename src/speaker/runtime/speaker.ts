@@ -158,6 +158,21 @@ export class Speaker {
     }
   }
 
+  /**
+   * peerDown delivers a liveness signal (a BFD session to `address` timed out) to every router of this interface;
+   * the engine acts only in a backup whose master is `address` (vrrp/router.ts, `peer-down`). Returns how many
+   * routers were following that master.
+   */
+  peerDown(address: string): number {
+    if (!this.started) return 0;
+    let following = 0;
+    for (const [key, slot] of this.#slots) {
+      if (slot.state.kind === 'backup' && slot.state.master?.address === address) following++;
+      this.#step(key, { type: 'peer-down', address });
+    }
+    return following;
+  }
+
   /** shouldAnswer is the responders' predicate: a VIP of a router mastered here, and the injected check agrees. */
   shouldAnswer(ip: string, ifname: string): boolean {
     if (ifname !== this.#deps.ifname || !this.#vips.isMastered(ip)) return false;
