@@ -198,19 +198,21 @@ test('lab: 3 nodes, reachability, multicast, kube-proxy emulation, probes, teard
             'eth0',
             ...(family === '6' ? ['nodad'] : []),
           ]);
-          return at;
+          return { at, added: Date.now() };
         })();
         const res = await arpProbe(lab, addr, { intervalMs: 10, durationMs: 600 });
-        const movedAt = await moved;
+        const { at: movedAt, added } = await moved;
         await runOk(n2.ns, ['ip', 'addr', 'del', `${addr}/${len}`, 'dev', 'eth0']);
         const replies = res.answers.filter((a) => a.kind === 'reply');
         assert.ok(res.sent >= 55 && res.sent <= 62, `sent ${res.sent}`);
         assert.ok(replies.length >= 50, `only ${replies.length} replies`);
         assert.deepEqual(new Set(replies.filter((a) => a.t < movedAt - 5).map((a) => a.mac)), new Set([n1.mac]));
         const first = firstAnswerAfter(res, movedAt, n2.mac);
+        // The probe, not process start-up, is what is tested: n2 answers within two probes of having the address
+        // (`ip addr add` itself may take tens of ms on a loaded machine).
         assert.ok(
-          first && first.t - movedAt < 25,
-          `first reply from n2 ${first ? first.t - movedAt : 'never'} ms after the move`,
+          first && first.t - added < 2 * 10 + 15,
+          `first reply from n2 ${first ? (first.t - added).toFixed(1) : 'never'} ms after it had the address`,
         );
         const gaps = replies.slice(1).map((a, i) => a.t - replies[i]!.t);
         const steady = gaps.filter((g) => g < 15);
