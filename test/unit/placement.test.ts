@@ -252,15 +252,6 @@ describe('routerPriorities', () => {
     const all = routerPriorities(routers);
     const fewer = routerPriorities(routers.filter((_, i) => i % 7 !== 0));
     for (const [key, p] of fewer) assert.deepEqual([...unwrap(p)], [...unwrap(all.get(key))], key);
-    const balanced = routerPriorities(routers.map((r) => ({ ...r, placement: 'balanced' as const })));
-    const balancedFewer = routerPriorities(
-      routers.filter((_, i) => i % 7 !== 0).map((r) => ({ ...r, placement: 'balanced' as const })),
-    );
-    const moved = [...balancedFewer].filter(
-      ([key, p]) => [...unwrap(p).keys()][0] !== [...unwrap(balanced.get(key)).keys()][0],
-    ).length;
-    // Not asserted as a bound: bounded loads re-place when the router set changes; that is the trade-off.
-    assert.ok(moved >= 0);
   });
 
   test('more members than priorities: the ladder runs over the candidates alone', () => {
