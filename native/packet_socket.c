@@ -4,7 +4,10 @@
  * new PacketSocket(ifindex, protocol, onFrame(frame, pktType), onError?(err)) opens a SOCK_RAW packet socket bound
  * to one interface and one ethertype, non-blocking; a uv_poll_t reads every pending frame per readiness event and
  * hands each to onFrame with sll_pkttype (PACKET_OUTGOING = 4 is a copy of a frame sent from this host).
- * Methods: send(frame) -> bytes, membership(add, mac | null), attachFilter(bpf), close() (idempotent).
+ * Methods: send(frame) -> bytes, sendBatch(frames) -> frames sent (sendmmsg(2), one system call per up to
+ * BATCH_MAX frames), membership(add, mac | null), attachFilter(bpf), close() (idempotent).
+ * Module function: neighbors(family, ifindex) -> [{ address: Buffer, mac: Buffer, state }] dumps the kernel's
+ * neighbour table (rtnetlink RTM_GETNEIGH, rtnetlink(7)) for one interface, entries with a link-layer address only.
  * Open, send and option errors throw an Error whose code is the errno name; read errors other than EAGAIN go to
  * onError and the loop goes on. An open socket keeps its JS object (and the event loop) alive until close().
  */
@@ -13,6 +16,9 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +29,7 @@
 
 #define MAX_FRAME 65536 /* larger than any MTU we serve; longer frames arrive truncated */
 #define MAX_BURST 64    /* frames read per readiness event before yielding to the loop */
+#define BATCH_MAX 256   /* frames per sendmmsg call */
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
 typedef struct {
@@ -192,6 +199,59 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* sendBatch(frames: Buffer[]) -> frames sent. Sends in order with sendmmsg; stops at the first frame the kernel
+ * refuses and throws its errno with `sent` (the frames sent before it) on the error, so the caller knows where. */
+static napi_value js_send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  bool is_array = false;
+  uint32_t count = 0, sent = 0;
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  if (ps == NULL) return NULL;
+  if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &count) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "sendBatch(frames: Buffer[])");
+    return NULL;
+  }
+  struct mmsghdr msgs[BATCH_MAX];
+  struct iovec iov[BATCH_MAX];
+  while (sent < count) {
+    unsigned int n = count - sent > BATCH_MAX ? BATCH_MAX : count - sent;
+    for (unsigned int i = 0; i < n; i++) {
+      napi_value item;
+      void *data;
+      size_t len;
+      if (napi_get_element(env, argv[0], sent + i, &item) != napi_ok ||
+          napi_get_buffer_info(env, item, &data, &len) != napi_ok) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG", "sendBatch(frames: Buffer[])");
+        return NULL;
+      }
+      iov[i] = (struct iovec){.iov_base = data, .iov_len = len};
+      memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int r = sendmmsg(ps->fd, msgs, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int err = r < 0 ? errno : EAGAIN;
+      napi_value error, code, msg, num;
+      char text[256];
+      snprintf(text, sizeof text, "sendmmsg: %s", strerror(err));
+      CHECK(napi_create_string_utf8(env, strerrorname_np(err), NAPI_AUTO_LENGTH, &code));
+      CHECK(napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg));
+      CHECK(napi_create_error(env, code, msg, &error));
+      CHECK(napi_create_uint32(env, sent, &num));
+      CHECK(napi_set_named_property(env, error, "sent", num));
+      napi_throw(env, error);
+      return NULL;
+    }
+    sent += (uint32_t)r;
+  }
+  CHECK(napi_create_uint32(env, sent, &out));
+  return out;
+}
+
 /* membership(add, mac | null): PACKET_MR_MULTICAST for one group MAC, PACKET_MR_ALLMULTI for null. */
 static napi_value js_membership(napi_env env, napi_callback_info info) {
   size_t argc = 2, len = 0;
@@ -246,15 +306,87 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* neighbors(family: 4 | 6, ifindex) -> [{ address, mac, state }]: one synchronous RTM_GETNEIGH dump (a few
+ * microseconds for a small table), filtered here to the interface and to entries that carry a 6-byte lladdr. */
+static napi_value js_neighbors(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], list;
+  int32_t fam, ifindex;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fam) != napi_ok || (fam != 4 && fam != 6) ||
+      napi_get_value_int32(env, argv[1], &ifindex) != napi_ok || ifindex <= 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "neighbors(family: 4 | 6, ifindex > 0)");
+    return NULL;
+  }
+  int af = fam == 4 ? AF_INET : AF_INET6;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return throw_errno(env, "socket(AF_NETLINK)", errno);
+  struct {
+    struct nlmsghdr nh;
+    struct ndmsg nd;
+  } req = {.nh = {.nlmsg_len = sizeof req, .nlmsg_type = RTM_GETNEIGH, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+                  .nlmsg_seq = 1},
+           .nd = {.ndm_family = (unsigned char)af, .ndm_ifindex = ifindex}};
+  if (send(fd, &req, sizeof req, 0) < 0) {
+    int err = errno;
+    return close(fd), throw_errno(env, "send(RTM_GETNEIGH)", err);
+  }
+  CHECK(napi_create_array(env, &list));
+  uint32_t count = 0;
+  static char buf[32768];
+  for (int done = 0; !done;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      return close(fd), throw_errno(env, "recv(RTM_GETNEIGH)", err);
+    }
+    int len = (int)n;
+    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+      if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR) {
+        done = 1;
+        break;
+      }
+      if (nh->nlmsg_type != RTM_NEWNEIGH) continue;
+      struct ndmsg *nd = NLMSG_DATA(nh);
+      if (nd->ndm_family != af || nd->ndm_ifindex != ifindex) continue;
+      void *dst = NULL, *ll = NULL;
+      size_t dst_len = 0, ll_len = 0;
+      int alen = (int)RTM_PAYLOAD(nh);
+      for (struct rtattr *a = (struct rtattr *)((char *)nd + NLMSG_ALIGN(sizeof *nd)); RTA_OK(a, alen);
+           a = RTA_NEXT(a, alen)) {
+        if (a->rta_type == NDA_DST) dst = RTA_DATA(a), dst_len = RTA_PAYLOAD(a);
+        if (a->rta_type == NDA_LLADDR) ll = RTA_DATA(a), ll_len = RTA_PAYLOAD(a);
+      }
+      if (dst == NULL || ll == NULL || ll_len != 6 || dst_len != (af == AF_INET ? 4u : 16u)) continue;
+      napi_value entry, address, mac, state;
+      CHECK(napi_create_object(env, &entry));
+      CHECK(napi_create_buffer_copy(env, dst_len, dst, NULL, &address));
+      CHECK(napi_create_buffer_copy(env, 6, ll, NULL, &mac));
+      CHECK(napi_create_uint32(env, nd->ndm_state, &state));
+      CHECK(napi_set_named_property(env, entry, "address", address));
+      CHECK(napi_set_named_property(env, entry, "mac", mac));
+      CHECK(napi_set_named_property(env, entry, "state", state));
+      CHECK(napi_set_element(env, list, count++, entry));
+    }
+  }
+  close(fd);
+  return list;
+}
+
 NAPI_MODULE_INIT() {
+  napi_value neighbors;
   napi_value cls;
   napi_property_descriptor methods[] = {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_default, NULL},
       {"membership", NULL, js_membership, NULL, NULL, NULL, napi_default, NULL},
       {"attachFilter", NULL, js_attach_filter, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 4, methods, &cls));
+  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 5, methods, &cls));
   CHECK(napi_set_named_property(env, exports, "PacketSocket", cls));
+  CHECK(napi_create_function(env, "neighbors", NAPI_AUTO_LENGTH, js_neighbors, NULL, &neighbors));
+  CHECK(napi_set_named_property(env, exports, "neighbors", neighbors));
   return exports;
 }

@@ -19,6 +19,7 @@ export const ADDON_PATH = join('build', 'Release', 'packet_socket.node');
 
 interface NativeSocket {
   send(frame: Buffer): number;
+  sendBatch(frames: readonly Buffer[]): number;
   membership(add: boolean, mac: Buffer | null): void;
   attachFilter(program: Buffer): void;
   close(): void;
@@ -32,6 +33,7 @@ export interface PacketSocketAddon {
     onFrame: (frame: Buffer, pktType: number) => void,
     onError?: (err: Error) => void,
   ) => NativeSocket;
+  readonly neighbors: (family: 4 | 6, ifindex: number) => { address: Buffer; mac: Buffer; state: number }[];
 }
 
 /** AddonLoad is the addon, or why it is not there ('not-built': run npm ci / node-gyp rebuild). */
@@ -66,14 +68,40 @@ export function loadPacketSocketAddon(): AddonLoad {
   }
 }
 
+/** Neighbor is one entry of the kernel's neighbour table that has a link-layer address; `state` is NUD_* (rtnetlink). */
+export interface Neighbor {
+  readonly address: Buffer;
+  readonly mac: Buffer;
+  readonly state: number;
+}
+
+/** readNeighbors dumps the kernel's ARP (4) or NDP (6) neighbour table of one interface; throws PacketSocketError. */
+export function readNeighbors(family: 4 | 6, ifindex: number): Neighbor[] {
+  const loaded = loadPacketSocketAddon();
+  if (!loaded.ok)
+    throw new PacketSocketError(loaded.reason === 'not-built' ? 'NOT_BUILT' : 'LOAD_FAILED', loaded.detail);
+  try {
+    return loaded.addon.neighbors(family, ifindex);
+  } catch (err) {
+    throw wrapError(err, `neighbours of ifindex ${ifindex}`);
+  }
+}
+
 /** SendResult is the byte count written, or the errno name and message (EAGAIN when the queue is full). */
 export type SendResult =
   | { readonly ok: true; readonly bytes: number }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
+/** BatchResult is how many frames of a batch the kernel took; on a failure, the errno of the first one refused. */
+export type BatchResult =
+  | { readonly ok: true; readonly sent: number }
+  | { readonly ok: false; readonly sent: number; readonly code: string; readonly message: string };
+
 /** FrameSocket is what responders need of a link-layer socket; PacketSocket implements it and tests may fake it. */
 export interface FrameSocket {
   send(frame: Buffer): SendResult;
+  /** sendBatch writes frames in order with one sendmmsg(2) per 256 frames; optional (fakes may leave it out). */
+  sendBatch?(frames: readonly Buffer[]): BatchResult;
   /** addMembership receives frames for a multicast MAC (PACKET_MR_MULTICAST); it is dropped on close. */
   addMembership(mac: string): void;
   dropMembership(mac: string): void;
@@ -165,6 +193,17 @@ export class PacketSocket implements FrameSocket {
     } catch (err) {
       const e = err as Error & { code?: string };
       return { ok: false, code: e.code ?? 'ERR', message: e.message };
+    }
+  }
+
+  /** sendBatch writes frames in order, one system call per 256; stops at the first refused frame. Never throws. */
+  sendBatch(frames: readonly Buffer[]): BatchResult {
+    if (frames.length === 0) return { ok: true, sent: 0 };
+    try {
+      return { ok: true, sent: this.#native.sendBatch(frames) };
+    } catch (err) {
+      const e = err as Error & { code?: string; sent?: number };
+      return { ok: false, sent: e.sent ?? 0, code: e.code ?? 'ERR', message: e.message };
     }
   }
 

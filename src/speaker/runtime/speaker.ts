@@ -343,13 +343,11 @@ export class Speaker {
     const { family } = slot.router.config;
     const channel = this.#deps.ports.adverts[family];
     if (!channel) return;
-    const sent = channel.send(advert, to).then((outcome) => {
-      if (outcome.ok) slot.sent.inc();
-      else if (this.#sendErrors.allow(slot.router.key, now)) {
-        slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
-      }
-    });
-    this.#track(sent);
+    const outcome = channel.send(advert, to);
+    if (outcome.ok) slot.sent.inc();
+    else if (this.#sendErrors.allow(slot.router.key, now)) {
+      slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
+    }
   }
 
   /**
