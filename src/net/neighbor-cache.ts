@@ -11,6 +11,9 @@
  *   resolve it (ARP request / NS), at most once per `nudgeMs`; the next lookup after the answer finds it.
  * A MAC once known is kept while the table lacks the address (a STALE entry may be garbage-collected while the peer
  * is fine); a different MAC in the table replaces it at the next refresh.
+ * peerOf(mac) answers the reverse: which looked-up peer owns a MAC. An IPv6 advert comes from the peer's link-local
+ * address (RFC 5798 §5.1.2.1), not from the global address a unicast peer is configured by; its Ethernet source
+ * ties it to the peer.
  */
 
 import { createSocket, type Socket } from 'node:dgram';
@@ -50,6 +53,8 @@ export class NeighborCache {
   readonly #entries = new Map<string, Entry>();
   readonly #refreshMs: number;
   readonly #nudgeMs: number;
+  readonly #byMac = new Map<string, string>();
+  #rescanAt = Number.NEGATIVE_INFINITY;
   #udp: Socket | undefined;
 
   constructor(deps: NeighborCacheDeps) {
@@ -69,7 +74,11 @@ export class NeighborCache {
     if (entry.mac !== undefined && now - entry.readAt < this.#refreshMs) return entry.mac;
     const fresh = this.#read(address);
     entry.readAt = now;
-    if (fresh !== undefined) entry.mac = fresh.mac;
+    if (fresh !== undefined) {
+      if (entry.mac !== undefined && entry.mac !== fresh.mac) this.#byMac.delete(entry.mac);
+      entry.mac = fresh.mac;
+      this.#byMac.set(fresh.mac, address);
+    }
     if (fresh === undefined || !fresh.usable) {
       if (now - entry.nudgedAt >= this.#nudgeMs) {
         entry.nudgedAt = now;
@@ -78,6 +87,32 @@ export class NeighborCache {
       if (entry.mac === undefined) entry.readAt = Number.NEGATIVE_INFINITY; // ask the table again next time
     }
     return entry.mac;
+  }
+
+  /** watch looks up peers before the first advert is sent to them: a backup sends none, yet must know their MACs. */
+  watch(addresses: readonly string[]): void {
+    for (const address of addresses) this.lookup(address);
+  }
+
+  /**
+   * peerOf returns the watched peer whose MAC is `mac` (lower-case, colon-separated), if any. An unknown MAC re-reads
+   * the table for every unresolved or stale peer, at most once per `nudgeMs` (a peer resolved late, or a new NIC).
+   */
+  peerOf(mac: string): string | undefined {
+    const known = this.#byMac.get(mac);
+    if (known !== undefined) return known;
+    const now = this.#deps.now();
+    if (now - this.#rescanAt < this.#nudgeMs) return undefined;
+    this.#rescanAt = now;
+    for (const [address, entry] of this.#entries) {
+      if (entry.mac === undefined || now - entry.readAt >= this.#refreshMs) this.lookup(address);
+    }
+    return this.#byMac.get(mac);
+  }
+
+  /** size is how many peers were looked up; 0 in multicast mode, where the receive path skips peerOf. */
+  get size(): number {
+    return this.#entries.size;
   }
 
   /** close releases the nudge socket. */

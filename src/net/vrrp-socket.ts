@@ -18,7 +18,7 @@ import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL } from '../../v
 import type { EncodeError } from '../../vrrp/codec.ts';
 import { canonicalAddress } from '../../vrrp/ip.ts';
 import { ipv4Filter, ipv6Filter } from './frames/bpf.ts';
-import { ETHERTYPE } from './frames/ethernet.ts';
+import { ETHERTYPE, formatMac } from './frames/ethernet.ts';
 import {
   type BuildResult,
   type ReceiveContext,
@@ -72,7 +72,7 @@ export interface VrrpSocketDeps {
   /** Opens the packet socket; tests may pass a fake. */
   readonly openPacketSocket?: OpenFrameSocket;
   /** Resolves unicast peers' MACs; default a NeighborCache over the kernel's table. */
-  readonly neighbors?: Pick<NeighborCache, 'lookup' | 'close'>;
+  readonly neighbors?: Pick<NeighborCache, 'lookup' | 'watch' | 'peerOf' | 'size' | 'close'>;
   /** now, for the neighbour cache's refresh; default performance.now. */
   readonly now?: () => number;
 }
@@ -96,7 +96,7 @@ export class VrrpSocket {
   readonly source: string;
   readonly #mac: string;
   readonly #socket: FrameSocket;
-  readonly #neighbors: Pick<NeighborCache, 'lookup' | 'close'>;
+  readonly #neighbors: Pick<NeighborCache, 'lookup' | 'watch' | 'peerOf' | 'size' | 'close'>;
   readonly #onError: (err: Error) => void;
   readonly #onSendFailed: (frames: number) => void;
   // advert and destination -> the frame sent: a router sends the same advert every interval, and encoding (address
@@ -120,6 +120,9 @@ export class VrrpSocket {
     const own = new Set([...(deps.family === 'ipv4' ? info.ipv4 : info.ipv6), canonical]);
     const ctx: ReceiveContext = { ownAddresses: own, mac: info.mac, decoded: new Map() };
     const receive = deps.family === 'ipv4' ? receiveIpv4Frame : receiveIpv6Frame;
+    const now = deps.now ?? (() => performance.now());
+    this.#neighbors =
+      deps.neighbors ?? new NeighborCache({ family: deps.family, ifname: info.name, ifindex: info.index, now });
     this.#onError = deps.onError ?? (() => {});
     this.#onSendFailed = deps.onSendFailed ?? (() => {});
     this.#socket = (deps.openPacketSocket ?? PacketSocket.open)({
@@ -128,8 +131,12 @@ export class VrrpSocket {
       filter: deps.family === 'ipv4' ? ipv4Filter(VRRP_PROTOCOL) : ipv6Filter(VRRP_PROTOCOL),
       onFrame: (frame, pktType) => {
         const r = receive(frame, pktType, ctx);
-        if (r.ok) deps.onAdvert(r);
-        else deps.onDrop(r);
+        if (!r.ok) deps.onDrop(r);
+        else if (this.#neighbors.size === 0) deps.onAdvert(r);
+        else {
+          const peer = this.#neighbors.peerOf(formatMac(frame, 6));
+          deps.onAdvert(peer === undefined || peer === r.from ? r : { ...r, fromPeer: peer });
+        }
       },
       onError: this.#onError,
     });
@@ -137,11 +144,9 @@ export class VrrpSocket {
       this.#socket.addMembership(deps.family === 'ipv4' ? VRRP_IPV4_MAC : VRRP_IPV6_MAC);
     } catch (err) {
       this.#socket.close();
+      this.#neighbors.close();
       throw err;
     }
-    const now = deps.now ?? (() => performance.now());
-    this.#neighbors =
-      deps.neighbors ?? new NeighborCache({ family: deps.family, ifname: info.name, ifindex: info.index, now });
   }
 
   /**
@@ -175,6 +180,11 @@ export class VrrpSocket {
     return { ok: true, bytes: frame.length };
   }
 
+  /** watchPeers resolves unicast peers ahead of sending, so their adverts are recognised (see fromPeer). */
+  watchPeers(addresses: readonly string[]): void {
+    if (!this.#stopped) this.#neighbors.watch(addresses);
+  }
+
   /** flush hands the queued frames to the kernel now (a microtask does it after every turn that queued some). */
   flush(): void {
     this.#flushScheduled = false;
@@ -188,7 +198,10 @@ export class VrrpSocket {
     }
     for (const [i, frame] of frames.entries()) {
       const r = this.#socket.send(frame);
-      if (!r.ok) return this.#failed(frames.length - i, r.message);
+      if (!r.ok) {
+        this.#failed(frames.length - i, r.message);
+        return;
+      }
     }
   }
 

@@ -121,6 +121,11 @@ export interface ReceivedAdvert {
   readonly to: string;
   readonly advert: Advert;
   readonly checksumMode: ChecksumMode;
+  /**
+   * fromPeer is the unicast peer (as configured, e.g. its global address) whose MAC sent this frame, when it differs
+   * from `from`: an IPv6 advert's source is the peer's link-local address (RFC 5798 §5.1.2.1).
+   */
+  readonly fromPeer?: string;
 }
 
 /** VrrpDrop is a packet that did not pass, with the reason and a human detail. */

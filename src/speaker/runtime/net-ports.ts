@@ -64,6 +64,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
           const sent = socket.send(advert, to === undefined ? undefined : { address: to });
           return sent.ok ? { ok: true } : { ok: false, detail: `${sent.reason}: ${sent.detail}` };
         },
+        watchPeers: (peers) => socket.watchPeers(peers),
       };
     }
     if (families.has('ipv4')) {

@@ -14,6 +14,8 @@ export type SendOutcome = { readonly ok: true } | { readonly ok: false; readonly
  */
 export interface AdvertChannel {
   send(advert: Advert, to?: string): SendOutcome;
+  /** watchPeers: a router's unicast peers, so the channel can resolve them before it sends or hears them. */
+  watchPeers?(peers: readonly string[]): void;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */

@@ -218,6 +218,7 @@ export class Speaker {
     const vips = spec.vips;
     const vipsChanged = vips.length !== before.length || vips.some((v, i) => v !== before[i]);
     slot.router = Object.freeze({ ...spec, config: slot.state.config });
+    this.#watchPeers(slot.router);
     if (vipsChanged) {
       const master = slot.state.kind === 'master';
       if (master) this.#vips.setMaster(key, false);
@@ -248,8 +249,13 @@ export class Speaker {
     cancel();
   }
 
+  #watchPeers(router: RouterSpec): void {
+    if (router.peers.length > 0) this.#deps.ports.adverts[router.config.family]?.watchPeers?.(router.peers);
+  }
+
   #addSlot(router: RouterSpec): void {
     const deps = this.#deps;
+    this.#watchPeers(router);
     const { vrid, family } = router.config;
     this.#slots.set(router.key, {
       router,
