@@ -5,7 +5,8 @@
  * to one interface and one ethertype, non-blocking; a uv_poll_t reads every pending frame per readiness event and
  * hands each to onFrame with sll_pkttype (PACKET_OUTGOING = 4 is a copy of a frame sent from this host).
  * Methods: send(frame) -> bytes, sendBatch(frames) -> frames sent (sendmmsg(2), one system call per up to
- * BATCH_MAX frames), membership(add, mac | null), attachFilter(bpf), close() (idempotent).
+ * BATCH_MAX frames), membership(add, mac | null), attachFilter(bpf), bufferSizes(rcv, snd) -> [rcv, snd] (0 keeps
+ * one; as root beyond the sysctl maxima, SO_RCVBUFFORCE), close() (idempotent).
  * Module function: neighbors(family, ifindex) -> [{ address: Buffer, mac: Buffer, state }] dumps the kernel's
  * neighbour table (rtnetlink RTM_GETNEIGH, rtnetlink(7)) for one interface, entries with a link-layer address only.
  * Open, send and option errors throw an Error whose code is the errno name; read errors other than EAGAIN go to
@@ -291,6 +292,35 @@ static napi_value js_attach_filter(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* bufferSizes(rcv, snd) -> [rcv, snd]: asks for socket buffers of these sizes (0 leaves one alone), with the FORCE
+ * options first (CAP_NET_ADMIN, past net.core.rmem_max), then the plain ones; returns what the kernel granted. A
+ * burst of hundreds of adverts (one per router, all due in the same tick) must fit in the receiver's buffer. */
+static napi_value js_buffer_sizes(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out, v;
+  int32_t want[2];
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  if (ps == NULL) return NULL;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &want[0]) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &want[1]) != napi_ok || want[0] < 0 || want[1] < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "bufferSizes(rcv >= 0, snd >= 0)");
+    return NULL;
+  }
+  const int force[2] = {SO_RCVBUFFORCE, SO_SNDBUFFORCE}, plain[2] = {SO_RCVBUF, SO_SNDBUF};
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  for (int i = 0; i < 2; i++) {
+    if (want[i] > 0 && setsockopt(ps->fd, SOL_SOCKET, force[i], &want[i], sizeof want[i]) < 0 &&
+        setsockopt(ps->fd, SOL_SOCKET, plain[i], &want[i], sizeof want[i]) < 0)
+      return throw_errno(env, "setsockopt(SO_RCVBUF/SO_SNDBUF)", errno);
+    int got = 0;
+    socklen_t len = sizeof got;
+    if (getsockopt(ps->fd, SOL_SOCKET, plain[i], &got, &len) < 0) return throw_errno(env, "getsockopt", errno);
+    CHECK(napi_create_int32(env, got, &v));
+    CHECK(napi_set_element(env, out, (uint32_t)i, v));
+  }
+  return out;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value self;
   ps_t *ps = NULL;
@@ -380,11 +410,12 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"bufferSizes", NULL, js_buffer_sizes, NULL, NULL, NULL, napi_default, NULL},
       {"membership", NULL, js_membership, NULL, NULL, NULL, napi_default, NULL},
       {"attachFilter", NULL, js_attach_filter, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 5, methods, &cls));
+  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 6, methods, &cls));
   CHECK(napi_set_named_property(env, exports, "PacketSocket", cls));
   CHECK(napi_create_function(env, "neighbors", NAPI_AUTO_LENGTH, js_neighbors, NULL, &neighbors));
   CHECK(napi_set_named_property(env, exports, "neighbors", neighbors));

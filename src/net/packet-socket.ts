@@ -20,6 +20,7 @@ export const ADDON_PATH = join('build', 'Release', 'packet_socket.node');
 interface NativeSocket {
   send(frame: Buffer): number;
   sendBatch(frames: readonly Buffer[]): number;
+  bufferSizes(rcv: number, snd: number): [number, number];
   membership(add: boolean, mac: Buffer | null): void;
   attachFilter(program: Buffer): void;
   close(): void;
@@ -102,6 +103,8 @@ export interface FrameSocket {
   send(frame: Buffer): SendResult;
   /** sendBatch writes frames in order with one sendmmsg(2) per 256 frames; optional (fakes may leave it out). */
   sendBatch?(frames: readonly Buffer[]): BatchResult;
+  /** bufferSizes asks for receive / send buffers of these bytes (0 keeps one); returns what the kernel granted. */
+  bufferSizes?(rcv: number, snd: number): readonly [number, number];
   /** addMembership receives frames for a multicast MAC (PACKET_MR_MULTICAST); it is dropped on close. */
   addMembership(mac: string): void;
   dropMembership(mac: string): void;
@@ -204,6 +207,15 @@ export class PacketSocket implements FrameSocket {
     } catch (err) {
       const e = err as Error & { code?: string; sent?: number };
       return { ok: false, sent: e.sent ?? 0, code: e.code ?? 'ERR', message: e.message };
+    }
+  }
+
+  /** bufferSizes asks for SO_RCVBUF / SO_SNDBUF of these bytes (0 keeps one); throws PacketSocketError. */
+  bufferSizes(rcv: number, snd: number): readonly [number, number] {
+    try {
+      return this.#native.bufferSizes(rcv, snd);
+    } catch (err) {
+      throw wrapError(err, 'buffer sizes');
     }
   }
 

@@ -35,6 +35,13 @@ import { InterfaceError, type InterfaceInfo, requireInterfaceInfo } from './inte
 import { NeighborCache } from './neighbor-cache.ts';
 import { type FrameSocket, type OpenFrameSocket, PacketSocket } from './packet-socket.ts';
 
+/**
+ * SOCKET_BUFFER_BYTES sizes both buffers of the VRRP socket: every router of an interval is due in the same tick, so
+ * adverts leave and arrive in bursts (510 routers: 510 frames, ~1 KiB of buffer each); the default ~200 KiB drops
+ * most of such a burst at the receiver, and the backups would take over.
+ */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** ENCODED_CACHE_LIMIT bounds the encoded-advert cache: more than one entry per router and destination in practice. */
 const ENCODED_CACHE_LIMIT = 4096;
 
@@ -141,6 +148,7 @@ export class VrrpSocket {
       onError: this.#onError,
     });
     try {
+      this.#socket.bufferSizes?.(SOCKET_BUFFER_BYTES, SOCKET_BUFFER_BYTES);
       this.#socket.addMembership(deps.family === 'ipv4' ? VRRP_IPV4_MAC : VRRP_IPV6_MAC);
     } catch (err) {
       this.#socket.close();
