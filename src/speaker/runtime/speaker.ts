@@ -53,6 +53,9 @@ const MISMATCH_LOG_WINDOW_MS = 60_000; // also for invalid packets
 const SEND_ERROR_LOG_WINDOW_MS = 10_000;
 const STOP_SEND_TIMEOUT_MS = 1000;
 
+/** TIMER_SLICE: routers stepped per timer callback before the loop may read sockets (ARP / NDP answers wait less). */
+const TIMER_SLICE = 32;
+
 interface RouterSlot {
   router: RouterSpec;
   state: RouterState;
@@ -84,6 +87,7 @@ export class Speaker {
     this.#scheduler = new DeadlineScheduler<RouterKey>({
       clock: deps.clock,
       onDue: (key) => this.#step(key, { type: 'timer' }),
+      slice: TIMER_SLICE,
     });
     this.#filter = { routers: this.#routerKeys, unicastPeers: new Set(deps.unicastPeers ?? []) };
     for (const router of deps.routers) this.#addSlot(router);
