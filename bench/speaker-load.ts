@@ -56,6 +56,8 @@ interface Proc {
   readonly role: 'master' | 'backup';
   readonly pids: () => number[];
   readonly masters: () => number;
+  /** reasons of the transitions to master, counted (our speaker only). */
+  readonly reasons: () => Record<string, number>;
   readonly started: () => boolean;
   readonly exited: Promise<void>;
   readonly stop: () => void;
@@ -156,6 +158,11 @@ function startSpeakerProc(host: LabHost, lab: Lab, mode: 'tsx' | 'dist', role: P
     role,
     pids: () => [pid],
     masters: () => logs.filter((l) => l['to'] === 'master').length,
+    reasons: () => {
+      const out: Record<string, number> = {};
+      for (const l of logs) if (l['to'] === 'master') out[String(l['reason'])] = (out[String(l['reason'])] ?? 0) + 1;
+      return out;
+    },
     started: () => logs.some((l) => l['msg'] === 'speaker started'),
     stop: () => child.kill('SIGTERM'),
     stderr: '',
@@ -211,6 +218,7 @@ function startKeepalivedProc(host: LabHost, lab: Lab, role: Proc['role']): Proc 
       return v === undefined ? [parent] : [parent, v];
     },
     masters: () => masters,
+    reasons: () => ({}),
     started: () => vrrpPid() !== undefined,
     stop: () => child.kill('SIGTERM'),
     stderr: '',
@@ -298,7 +306,10 @@ async function measure(lab: Lab, mode: Mode): Promise<Figures[]> {
       }
     }
     const flaps = backup.masters();
-    progress(`${mode}: start-up ${startMs} ms; the backup took over ${flaps} times during the run`);
+    progress(
+      `${mode}: start-up ${startMs} ms; the backup took over ${flaps} times during the run ` +
+        `${JSON.stringify(backup.reasons())}; the master became master ${master.masters()} times (${2 * ROUTERS} at start)`,
+    );
     return figs;
   } finally {
     await stop(procs);
