@@ -1,9 +1,10 @@
 /*
  * packet_socket.c — a Linux AF_PACKET socket for Node (plain Node-API), see packet(7).
  *
- * new PacketSocket(ifindex, protocol, onFrame(frame, pktType), onError?(err)) opens a SOCK_RAW packet socket bound
+ * new PacketSocket(ifindex, protocol, onFrame(frame, pktType), onError?(err), batch?) opens a SOCK_RAW packet socket bound
  * to one interface and one ethertype, non-blocking; a uv_poll_t reads every pending frame per readiness event and
- * hands each to onFrame with sll_pkttype (PACKET_OUTGOING = 4 is a copy of a frame sent from this host).
+ * hands each to onFrame with sll_pkttype (PACKET_OUTGOING = 4 is a copy of a frame sent from this host); with batch
+ * true, onFrame gets all of one event's frames at once as (frames[], pktTypes[]).
  * Methods: send(frame) -> bytes, sendBatch(frames) -> frames sent (sendmmsg(2), one system call per up to
  * BATCH_MAX frames), membership(add, mac | null), attachFilter(bpf), bufferSizes(rcv, snd) -> [rcv, snd] (0 keeps
  * one; as root beyond the sysctl maxima, SO_RCVBUFFORCE), close() (idempotent).
@@ -35,6 +36,7 @@
 
 typedef struct {
   int fd, ifindex;
+  bool batch; /* onFrame takes (frames[], pktTypes[]) per readiness event */
   uv_poll_t *poll;
   napi_env env;
   napi_ref self, on_frame, on_error; /* self: strong while open */
@@ -109,6 +111,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       if (ps->fd >= 0) uv_poll_start(ps->poll, UV_READABLE, on_readable);
     }
   }
+  /* Batch mode: every frame of this readiness event in one call, onFrames(frames[], pktTypes[]): one JS entry (and
+   * one microtask checkpoint) per burst instead of per frame. */
+  uint32_t count = 0;
+  if (ps->batch && (napi_create_array(env, &argv[0]) != napi_ok || napi_create_array(env, &argv[1]) != napi_ok)) {
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   for (int i = 0; i < MAX_BURST && ps->fd >= 0; i++) {
     struct sockaddr_ll sll;
     socklen_t sl = sizeof sll;
@@ -118,11 +127,21 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) report(ps, self, "recvfrom", errno);
       break;
     }
-    if (napi_create_buffer_copy(env, n > MAX_FRAME ? MAX_FRAME : (size_t)n, ps->buf, NULL, &argv[0]) != napi_ok ||
-        napi_create_uint32(env, sll.sll_pkttype, &argv[1]) != napi_ok)
+    napi_value frame, type;
+    if (napi_create_buffer_copy(env, n > MAX_FRAME ? MAX_FRAME : (size_t)n, ps->buf, NULL, &frame) != napi_ok ||
+        napi_create_uint32(env, sll.sll_pkttype, &type) != napi_ok)
       break;
-    call_js(ps, self, ps->on_frame, 2, argv);
+    if (ps->batch) {
+      if (napi_set_element(env, argv[0], count, frame) != napi_ok ||
+          napi_set_element(env, argv[1], count, type) != napi_ok)
+        break;
+      count++;
+    } else {
+      argv[0] = frame, argv[1] = type;
+      call_js(ps, self, ps->on_frame, 2, argv);
+    }
   }
+  if (ps->batch && count > 0 && ps->fd >= 0) call_js(ps, self, ps->on_frame, 2, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -140,9 +159,10 @@ static ps_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_va
 }
 
 static napi_value js_new(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], self, name;
+  size_t argc = 5;
+  napi_value argv[5], self, name;
   napi_valuetype t2, t3 = napi_undefined;
+  bool batch = false;
   int32_t ifindex, proto;
   uv_loop_t *loop;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
@@ -155,7 +175,8 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   }
   ps_t *ps = calloc(1, sizeof *ps);
   if (ps == NULL) return throw_errno(env, "calloc", ENOMEM);
-  ps->env = env, ps->ifindex = ifindex;
+  if (argc > 4 && napi_get_value_bool(env, argv[4], &batch) != napi_ok) batch = false;
+  ps->env = env, ps->ifindex = ifindex, ps->batch = batch;
   /* Protocol 0 at socket() receives nothing until bind names ethertype and interface: no frame of another
    * interface can slip in between, as it could with socket(htons(proto)) then bind (packet(7)). */
   ps->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -109,6 +109,8 @@ export class VrrpSocket {
   // advert and destination -> the frame sent: a router sends the same advert every interval, and encoding (address
   // parsing, checksum) is most of the cost of a send. Bounded: cleared when it grows past ENCODED_CACHE_LIMIT.
   readonly #encoded = new Map<string, Buffer>();
+  // received frame (latin1) -> the advert it decoded to; see onFrame.
+  readonly #received = new Map<string, ReceivedAdvert>();
   #queue: Buffer[] = [];
   #flushScheduled = false;
   #stopped = false;
@@ -137,7 +139,16 @@ export class VrrpSocket {
       ethertype: deps.family === 'ipv4' ? ETHERTYPE.ipv4 : ETHERTYPE.ipv6,
       filter: deps.family === 'ipv4' ? ipv4Filter(VRRP_PROTOCOL) : ipv6Filter(VRRP_PROTOCOL),
       onFrame: (frame, pktType) => {
-        const r = receive(frame, pktType, ctx);
+        // A master sends the same frame every interval: the whole frame is the key, so a repeat costs one string and
+        // one lookup, no Ethernet / IP parsing and no address formatting. Only accepted adverts are kept (a pure
+        // function of the bytes, since pktType 3 and 4 never get here accepted); bounded like the decode cache.
+        const key = pktType === 3 || pktType === 4 ? undefined : frame.toString('latin1');
+        const hit = key === undefined ? undefined : this.#received.get(key);
+        const r = hit ?? receive(frame, pktType, ctx);
+        if (hit === undefined && key !== undefined && r.ok) {
+          if (this.#received.size >= ENCODED_CACHE_LIMIT) this.#received.clear();
+          this.#received.set(key, r);
+        }
         if (!r.ok) deps.onDrop(r);
         else if (this.#neighbors.size === 0) deps.onAdvert(r);
         else {
