@@ -17,6 +17,7 @@
 import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL } from '../../vrrp/advert.ts';
 import type { EncodeError } from '../../vrrp/codec.ts';
 import { canonicalAddress } from '../../vrrp/ip.ts';
+import { type Clock, realClock } from '../clock.ts';
 import { ipv4Filter, ipv6Filter } from './frames/bpf.ts';
 import { ETHERTYPE, formatMac } from './frames/ethernet.ts';
 import {
@@ -80,8 +81,8 @@ export interface VrrpSocketDeps {
   readonly openPacketSocket?: OpenFrameSocket;
   /** Resolves unicast peers' MACs; default a NeighborCache over the kernel's table. */
   readonly neighbors?: Pick<NeighborCache, 'lookup' | 'watch' | 'peerOf' | 'size' | 'close'>;
-  /** now, for the neighbour cache's refresh; default performance.now. */
-  readonly now?: () => number;
+  /** clock, for the neighbour cache's refresh; default the process clock. */
+  readonly clock?: Clock;
 }
 
 /** VrrpSocketError is kept for callers that catch it; sockets now fail with PacketSocketError or InterfaceError. */
@@ -129,7 +130,8 @@ export class VrrpSocket {
     const own = new Set([...(deps.family === 'ipv4' ? info.ipv4 : info.ipv6), canonical]);
     const ctx: ReceiveContext = { ownAddresses: own, mac: info.mac, decoded: new Map() };
     const receive = deps.family === 'ipv4' ? receiveIpv4Frame : receiveIpv6Frame;
-    const now = deps.now ?? (() => performance.now());
+    const clock = deps.clock ?? realClock;
+    const now = () => clock.now();
     this.#neighbors =
       deps.neighbors ?? new NeighborCache({ family: deps.family, ifname: info.name, ifindex: info.index, now });
     this.#onError = deps.onError ?? (() => {});
