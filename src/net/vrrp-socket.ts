@@ -9,7 +9,7 @@
  * map lookup) and queued; every frame queued during one turn of the event loop (a scheduler tick that fires many
  * routers) leaves in one sendmmsg(2) at the end of that turn (a microtask). No Promise, no poll wake-up per advert.
  * Unicast: the destination MAC is the peer's own, from the kernel's neighbour table (neighbor-cache.ts); until it is
- * resolved, send() answers 'no-peer-mac' and the resolution runs.
+ * resolved, the advert goes to the VRRP group instead and the resolution runs.
  *
  * Every received packet ends as onAdvert(received) or onDrop(drop); nothing here keeps VRRP state.
  */
@@ -176,13 +176,13 @@ export class VrrpSocket {
    */
   send(advert: Advert, to?: VrrpPeer): VrrpSendResult {
     if (this.#stopped) return { ok: false, reason: 'stopped', detail: 'socket stopped' };
-    const destination = to?.address ?? VRRP_MULTICAST[this.family];
+    let destination = to?.address ?? VRRP_MULTICAST[this.family];
     let dstMac: string | undefined;
     if (to !== undefined) {
       dstMac = to.mac ?? this.#neighbors.lookup(to.address);
-      if (dstMac === undefined) {
-        return { ok: false, reason: 'no-peer-mac', detail: `${to.address} not resolved yet (neighbour table)` };
-      }
+      // Until the kernel has resolved the peer (a switch to unicast, a cold table), the advert goes to the VRRP
+      // group, which every VRRPv3 router hears: a master must not fall silent for the time of address resolution.
+      if (dstMac === undefined) destination = VRRP_MULTICAST[this.family];
     }
     const key = `${advert.vrid}/${advert.priority}/${advert.maxAdvertIntervalCs}/${advert.addresses.join(',')}>${destination}/${dstMac ?? ''}`;
     let frame = this.#encoded.get(key);
