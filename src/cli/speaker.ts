@@ -6,9 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { loadKubeConfig } from '../k8s/clients.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createSpeakerMetrics } from '../metrics.ts';
 import {
@@ -21,7 +19,6 @@ import {
 import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
 import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { serveUntilSignal } from './lifecycle.ts';
-import { startKubernetesSpeaker } from './speaker-kubernetes.ts';
 import { type RunningSpeaker, StandaloneError, startStandalone } from './speaker-standalone.ts';
 
 /** SpeakerArgs are the command's options after parsing. */
@@ -148,7 +145,12 @@ async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<
   if (!Number.isInteger(args.metricsPort ?? 7472) || (args.metricsPort ?? 7472) < 0) {
     return fail(logger, EXIT_CONFIG, `--metrics-port ${args.metricsPort} is not a port number`);
   }
-  let kubeConfig: KubeConfig;
+  // Loaded here, not at the top: standalone mode never pays for @kubernetes/client-node (tens of MB of heap).
+  const [{ loadKubeConfig }, { startKubernetesSpeaker }] = await Promise.all([
+    import('../k8s/clients.ts'),
+    import('./speaker-kubernetes.ts'),
+  ]);
+  let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
     kubeConfig = loadKubeConfig(args.kubeconfig);
   } catch (err) {

@@ -370,12 +370,9 @@ describe('desiredRouters', () => {
     const v4 = routers.get('ipv4/7')!;
     const v6 = routers.get('ipv6/7')!;
     assert.deepEqual([v4.peerMode, v4.peers, v4.unreachablePeers], ['unicast', ['10.0.0.2', '10.0.0.3'], []]);
-    // IPv6 unicast adverts are not supported by the socket layer yet: planned as multicast, and reported.
-    assert.deepEqual([v6.peerMode, v6.peers, v6.unreachablePeers], ['unicast', [], ['node-c']]);
-    assert.deepEqual(
-      problems.map((p) => [p.error.code, p.key]),
-      [['IPV6_UNICAST_UNSUPPORTED', 'ipv6/7']],
-    );
+    // IPv6 routers advertise by unicast too (link-local source, peer MAC from the neighbour table).
+    assert.deepEqual([v6.peerMode, v6.peers, v6.unreachablePeers], ['unicast', ['fd00::2'], ['node-c']]);
+    assert.deepEqual(problems, []);
   });
 
   test('no interface for the family: NO_INTERFACE and no router', () => {

@@ -96,7 +96,7 @@ function lan(
       speaker?: Speaker;
     };
     const channel = (family: 'ipv4' | 'ipv6') => ({
-      send: async (advert: Advert, to?: string) => {
+      send: (advert: Advert, to?: string) => {
         sent.push({ advert, to, at: clock.now() });
         deliver(node as Node, advert, family);
         return { ok: true as const };

@@ -324,8 +324,8 @@ export interface DesiredResult {
 /**
  * desiredRouters computes and plans this node's routers. `internalIps` of the other nodes come from the snapshot; a
  * router for which this node has no interface is left out with NO_INTERFACE (the others run it without us), one
- * whose interface cannot send its adverts with NO_SOURCE. IPv6 unicast adverts are not supported by the socket layer
- * yet: an IPv6 router of a unicast pool advertises by multicast, reported as IPV6_UNICAST_UNSUPPORTED.
+ * whose interface cannot send its adverts with NO_SOURCE. Unicast pools advertise to the peers' InternalIPs of the
+ * router's family, IPv6 included (the socket layer sends IPv6 unicast adverts from the link-local source).
  */
 export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): DesiredResult {
   const { groups, problems: groupProblems } = routerGroups(snapshot);
@@ -351,10 +351,6 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
       }
       peers = [...new Set(peers)].sort(byAddress);
       unreachablePeers.sort(byText);
-      if (g.family === 'ipv6' && peers.length > 0) {
-        problems.push(problem('IPV6_UNICAST_UNSUPPORTED', `${g.key}: advertising by multicast`, { key: g.key }));
-        peers = [];
-      }
     }
     const planned = planRouterSpec(
       {

@@ -60,10 +60,11 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
       });
       closers.push(() => socket.stop());
       adverts[family] = {
-        send: async (advert, to) => {
-          const sent = await socket.send(advert, to === undefined ? undefined : { address: to });
+        send: (advert, to) => {
+          const sent = socket.send(advert, to === undefined ? undefined : { address: to });
           return sent.ok ? { ok: true } : { ok: false, detail: `${sent.reason}: ${sent.detail}` };
         },
+        watchPeers: (peers) => socket.watchPeers(peers),
       };
     }
     if (families.has('ipv4')) {

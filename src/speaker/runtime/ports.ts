@@ -8,9 +8,14 @@ import type { Advert, Family } from '../../../vrrp/advert.ts';
 /** SendOutcome is whether an advert left, with a human detail when it did not. */
 export type SendOutcome = { readonly ok: true } | { readonly ok: false; readonly detail: string };
 
-/** AdvertChannel sends adverts of one family: to the VRRP group, or to a unicast peer `to`. Never rejects. */
+/**
+ * AdvertChannel sends adverts of one family: to the VRRP group, or to a unicast peer `to`. Synchronous (the real one
+ * queues the frame for a batched send at the end of the turn): no Promise per advert. Never throws.
+ */
 export interface AdvertChannel {
-  send(advert: Advert, to?: string): Promise<SendOutcome>;
+  send(advert: Advert, to?: string): SendOutcome;
+  /** watchPeers: a router's unicast peers, so the channel can resolve them before it sends or hears them. */
+  watchPeers?(peers: readonly string[]): void;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */

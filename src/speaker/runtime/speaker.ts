@@ -56,6 +56,9 @@ const STOP_SEND_TIMEOUT_MS = 1000;
 /** TAKEOVER_IO_ROUNDS bounds how many event-loop rounds a takeover waits while received packets keep arriving. */
 const TAKEOVER_IO_ROUNDS = 1024;
 
+/** TIMER_SLICE: routers stepped per timer callback before the loop may read sockets (ARP / NDP answers wait less). */
+const TIMER_SLICE = 32;
+
 interface RouterSlot {
   router: RouterSpec;
   state: RouterState;
@@ -94,6 +97,7 @@ export class Speaker {
     this.#scheduler = new DeadlineScheduler<RouterKey>({
       clock: deps.clock,
       onDue: (key) => this.#due(key),
+      slice: TIMER_SLICE,
     });
     this.#filter = { routers: this.#routerKeys, unicastPeers: new Set(deps.unicastPeers ?? []) };
     for (const router of deps.routers) this.#addSlot(router);
@@ -254,6 +258,7 @@ export class Speaker {
     const vips = spec.vips;
     const vipsChanged = vips.length !== before.length || vips.some((v, i) => v !== before[i]);
     slot.router = Object.freeze({ ...spec, config: slot.state.config });
+    this.#watchPeers(slot.router);
     if (vipsChanged) {
       const master = slot.state.kind === 'master';
       if (master) this.#vips.setMaster(key, false);
@@ -287,8 +292,13 @@ export class Speaker {
     cancel();
   }
 
+  #watchPeers(router: RouterSpec): void {
+    if (router.peers.length > 0) this.#deps.ports.adverts[router.config.family]?.watchPeers?.(router.peers);
+  }
+
   #addSlot(router: RouterSpec): void {
     const deps = this.#deps;
+    this.#watchPeers(router);
     const { vrid, family } = router.config;
     this.#slots.set(router.key, {
       router,
@@ -381,26 +391,13 @@ export class Speaker {
   }
 
   /**
-   * takeOver applies a transition to master in RFC 5798 §6.4.2's order: the advert first, then ARP / NDP. A raw
-   * socket hands a packet to the kernel only on a later event-loop round, while answering and gratuitous ARP start
-   * at once; on a busy node the new master would then answer for a VIP before its advert has left, and the old master,
-   * not told yet, answers too. So answering and announcing wait until the advert was handed to the kernel (or failed:
-   * a master that cannot send must still answer), and are dropped when the router changed state meanwhile.
+   * takeOver applies a transition to master in RFC 5798 §6.4.2's order: the advert first, then ARP / NDP. Adverts
+   * leave synchronously (one sendmmsg on the packet socket), so by the time answering and gratuitous ARP start the
+   * advert is in the kernel and the old master, if alive, hears of the new one no later than a client does.
    */
   #takeOver(slot: RouterSlot, effects: readonly Effect[], before: StateName, now: number): void {
-    const gen = slot.generation;
-    const sends: Promise<unknown>[] = [];
-    const later: Effect[] = [];
-    for (const effect of effects) {
-      if (effect.kind === 'send') sends.push(this.#send(slot, effect.advert, effect.to, now));
-      else if (effect.kind === 'answer' || effect.kind === 'announce') later.push(effect);
-      else this.#apply(slot, effect, before, now);
-    }
-    const current = () => !this.#stopped && this.#slots.get(slot.router.key) === slot && slot.generation === gen;
-    const done = Promise.allSettled(sends).then(() => {
-      if (current()) for (const effect of later) this.#apply(slot, effect, before, now);
-    });
-    this.#track(done);
+    for (const effect of effects) if (effect.kind === 'send') this.#apply(slot, effect, before, now);
+    for (const effect of effects) if (effect.kind !== 'send') this.#apply(slot, effect, before, now);
   }
 
   #apply(slot: RouterSlot, effect: Effect, before: StateName, now: number): void {
@@ -464,18 +461,15 @@ export class Speaker {
     }
   }
 
-  #send(slot: RouterSlot, advert: Advert, to: string | undefined, now: number): Promise<unknown> {
+  #send(slot: RouterSlot, advert: Advert, to: string | undefined, now: number): void {
     const { family } = slot.router.config;
     const channel = this.#deps.ports.adverts[family];
-    if (!channel) return Promise.resolve();
-    const sent = channel.send(advert, to).then((outcome) => {
-      if (outcome.ok) slot.sent.inc();
-      else if (this.#sendErrors.allow(slot.router.key, now)) {
-        slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
-      }
-    });
-    this.#track(sent);
-    return sent;
+    if (!channel) return;
+    const outcome = channel.send(advert, to);
+    if (outcome.ok) slot.sent.inc();
+    else if (this.#sendErrors.allow(slot.router.key, now)) {
+      slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
+    }
   }
 
   /**
