@@ -67,13 +67,28 @@ export interface FailoverMeasure {
   readonly takeoverMs: number | null; // event → first ARP reply from the new MAC
 }
 
-/** PingGap is the datapath's view of an event: `gapMs` = `silenceMs` − `spacingMs`, the traffic lost. */
+/**
+ * PingGap is the datapath's view of an event: `gapMs` = `silenceMs` − `spacingMs`, the traffic lost. `lost` counts the
+ * pings sent inside the longest silence that never got a reply (the sequence numbers between the replies around it),
+ * so it agrees with the gap: ping sends every `spacingMs` while it gets replies but only every 10 ms while one is
+ * missing (its MININTERVAL, see probe.ts), hence `lostSpacingMs` = silence / (lost + 1), the spacing inside the gap.
+ */
 export interface PingGap {
   readonly vip: string;
   readonly silenceMs: number;
   readonly spacingMs: number;
   readonly gapMs: number;
   readonly lost: number;
+  readonly lostSpacingMs: number;
+}
+
+/** DoubleAnswer is a window in which two nodes answered the client's ARP/NDP probes for one VIP. */
+export interface DoubleAnswer {
+  readonly vip: string;
+  /** fromMs / toMs: epoch ms of the first and last answer inside the window. */
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly macs: readonly string[];
 }
 
 /** DrillEvent is the result of a hard loss or a graceful stop. */
@@ -82,6 +97,8 @@ export interface DrillEvent {
   readonly vips: readonly FailoverMeasure[];
   readonly ping: PingGap | null;
   readonly othersMoved: readonly string[]; // VIPs of other nodes that changed master (should be none)
+  /** doubleAnswers: every window, around the event, in which two nodes answered for one VIP (should be none). */
+  readonly doubleAnswers: readonly DoubleAnswer[];
 }
 
 /** DrillResult is the whole drill. */
@@ -176,6 +193,9 @@ async function measure(
   const results = await Promise.all(probes.map((p) => p.stop()));
   const pingRes = await ping.stop();
   const macNode = new Map(deps.plan.nodes.map((n) => [n.host.mac, n.nodeName] as const));
+  const doubles = results
+    .flatMap((r) => doubleAnswers(r))
+    .map((d) => ({ ...d, macs: d.macs.map((m) => macNode.get(m) ?? m) }));
   const measures: FailoverMeasure[] = [];
   const othersMoved: string[] = [];
   for (const r of results) {
@@ -190,7 +210,28 @@ async function measure(
     const last = m.lastMac;
     if (last) current.set(r.vip, last);
   }
-  return { node: node.nodeName, vips: measures, ping: pingGap(pingRes, t0), othersMoved };
+  return { node: node.nodeName, vips: measures, ping: pingGap(pingRes, t0), othersMoved, doubleAnswers: doubles };
+}
+
+/**
+ * doubleAnswers finds the windows in which two MACs answered one VIP: the prober sends one request every
+ * `intervalMs`, so replies from two MACs less than one interval apart answer the same request (or two requests in a
+ * row, both served while the other node also served); consecutive such pairs merge into one window.
+ */
+export function doubleAnswers(r: ArpProbeResult): DoubleAnswer[] {
+  const replies = r.answers.filter((a) => a.kind === 'reply').sort((a, b) => a.t - b.t);
+  const out: { vip: string; fromMs: number; toMs: number; macs: Set<string> }[] = [];
+  for (let i = 1; i < replies.length; i++) {
+    const a = replies[i - 1]!;
+    const b = replies[i]!;
+    if (a.mac === b.mac || b.t - a.t >= r.intervalMs) continue;
+    const last = out.at(-1);
+    if (last && a.t - last.toMs < r.intervalMs) {
+      last.toMs = b.t;
+      last.macs.add(a.mac).add(b.mac);
+    } else out.push({ vip: r.vip, fromMs: a.t, toMs: b.t, macs: new Set([a.mac, b.mac]) });
+  }
+  return out.map((w) => ({ ...w, macs: [...w.macs].sort() }));
 }
 
 /** pingGap is the longest silence between consecutive ping replies from just before the event on, less ping's
@@ -200,9 +241,16 @@ export function pingGap(r: PingProbeResult, t0: number): PingGap | null {
   const i0 = replies.findIndex((x) => x.t >= t0);
   if (i0 < 1 || r.effectiveIntervalMs === null) return null;
   let silenceMs = 0;
-  for (let i = i0; i < replies.length; i++) silenceMs = Math.max(silenceMs, replies[i]!.t - replies[i - 1]!.t);
+  let lost = 0;
+  for (let i = i0; i < replies.length; i++) {
+    const ms = replies[i]!.t - replies[i - 1]!.t;
+    if (ms <= silenceMs) continue;
+    silenceMs = ms;
+    lost = Math.max(0, replies[i]!.seq - replies[i - 1]!.seq - 1);
+  }
   const spacingMs = r.effectiveIntervalMs;
-  return { vip: r.vip, silenceMs, spacingMs, gapMs: Math.max(0, silenceMs - spacingMs), lost: r.lost.length };
+  const lostSpacingMs = silenceMs / (lost + 1);
+  return { vip: r.vip, silenceMs, spacingMs, gapMs: Math.max(0, silenceMs - spacingMs), lost, lostSpacingMs };
 }
 
 /** analyse reads one VIP's probe answers around an event at t0 that removed `oldMac`. */
@@ -241,7 +289,10 @@ function reportEvent(say: (line: string) => void, e: DrillEvent): void {
     const p = e.ping;
     say(
       `  client traffic to ${p.vip} (ping every ${p.spacingMs.toFixed(1)} ms): gap ${p.gapMs.toFixed(1)} ms ` +
-        `(longest silence ${p.silenceMs.toFixed(1)} ms, ${p.lost} pings lost)`,
+        `(longest silence ${p.silenceMs.toFixed(1)} ms: ` +
+        (p.lost === 0
+          ? 'no ping lost in it)'
+          : `${p.lost} pings lost in it, ping sending every ${p.lostSpacingMs.toFixed(1)} ms while unanswered)`),
     );
   } else say('  client traffic: no ping replies on both sides of the event');
   for (const m of e.vips) {
@@ -252,6 +303,16 @@ function reportEvent(say: (line: string) => void, e: DrillEvent): void {
     say(`  ${m.vip}: ${m.from} → ${m.to ?? '?'}: ${tk}`);
   }
   say(e.othersMoved.length === 0 ? '  VIPs of other nodes did not move' : `  also moved: ${e.othersMoved.join(', ')}`);
+  say(
+    e.doubleAnswers.length === 0
+      ? '  no moment in which two nodes answered for one VIP'
+      : `  TWO NODES ANSWERED: ${e.doubleAnswers.map(describeDouble).join('; ')}`,
+  );
+}
+
+/** describeDouble prints a window of two answerers: VIP, nodes, and how long. */
+export function describeDouble(d: DoubleAnswer): string {
+  return `${d.vip} by ${d.macs.join('+')} for ${(d.toMs - d.fromMs).toFixed(1)} ms`;
 }
 
 function distinct(xs: readonly string[]): string[] {

@@ -3,6 +3,7 @@
 // speakers, the status table, the failover drill and the result. It never tears down: run.ts does, whatever
 // happens here (also when this process is killed).
 
+import { writeFileSync } from 'node:fs';
 import {
   type Allocation,
   applyAll,
@@ -15,12 +16,12 @@ import {
   waitForAllocations,
   waitHttpOk,
 } from './cluster.ts';
-import { type Masters, runDrill, waitMasters } from './drill.ts';
+import { describeDouble, doubleAnswers, type Masters, PROBE_INTERVAL_MS, runDrill, waitMasters } from './drill.ts';
 import { runOk } from './netlab/exec.ts';
 import { startHttpResponder } from './netlab/http-responder.ts';
 import { emulateKubeProxy } from './netlab/kube-proxy.ts';
 import type { Lab, LabPlan } from './netlab/netns.ts';
-import { curlOnce } from './netlab/probe.ts';
+import { curlOnce, startArpProbe } from './netlab/probe.ts';
 import { type LabConfig, parseLabArgs } from './options.ts';
 import { METRICS_PORT, planRun, type RunPlan } from './plan.ts';
 import { controllerSpec, type ManagedProcess, speakerSpec, startProcess } from './processes.ts';
@@ -88,6 +89,11 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
   p.step(`kube-proxy: ${vips.length} VIPs local on every node's kube-ipvs0, ARP/NDP for them left to the speakers`);
 
   p.step(`starting ${plan.nodes.length} speakers (metal-vrrp speaker --kubeconfig … --node-name …)`);
+  // The client probes every VIP every 10 ms from before the speakers start until each VIP has one master: every
+  // moment in which two nodes answered at start-up is reported.
+  const startupProbes = await Promise.all(
+    vips.map((v) => startArpProbe(lab, v, { intervalMs: PROBE_INTERVAL_MS, maxDurationMs: 120_000 })),
+  );
   plan.nodes.forEach((_, i) => {
     speakers[i] = startProcess(speakerSpec(plan, i));
   });
@@ -104,6 +110,15 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
 
   p.step('waiting until each VIP is answered by exactly one node');
   const first = await waitMasters(lab, vips, 15_000);
+  const macName = macToNode(plan);
+  const startupDoubles = (await Promise.all(startupProbes.map((pr) => pr.stop())))
+    .flatMap((r) => doubleAnswers(r))
+    .map((d) => ({ ...d, macs: d.macs.map((m) => macName.get(m) ?? m) }));
+  p.say(
+    startupDoubles.length === 0
+      ? 'start-up: no moment in which two nodes answered for one VIP (ARP probes every 10 ms)'
+      : `start-up: TWO NODES ANSWERED: ${startupDoubles.map(describeDouble).join('; ')}`,
+  );
   if (!first.ok) throw new Error(`VIPs without exactly one master: ${describeMasters(plan, first.masters)}`);
   const nodeOf = macToNode(plan);
   const masterOf = (v: string) => nodeOf.get(first.masters.get(v)?.[0] ?? '') ?? null;
@@ -161,6 +176,11 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
       gracefulNode: detail.graceful.node,
       gracefulGapMs: detail.graceful.ping?.gapMs ?? null,
       gracefulTakeoverMs: maxTakeover(detail.graceful.vips),
+      gracefulArpSilenceMs:
+        detail.graceful.vips.length === 0 || detail.graceful.vips.some((v) => v.arpSilenceMs === null)
+          ? null
+          : Math.max(...detail.graceful.vips.map((v) => v.arpSilenceMs as number)),
+      doubleAnswers: [...detail.hard.doubleAnswers, ...detail.graceful.doubleAnswers],
       othersMoved: [...detail.hard.othersMoved, ...detail.graceful.othersMoved],
       preemptBackOk: detail.preemptBackOk,
       preemptBackMs: detail.preemptBackMs,
@@ -202,12 +222,13 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
     spread,
     statusAgrees,
     statusCommand: status.text,
+    startup: { doubleAnswers: startupDoubles },
     drill,
     logs: plan.dir,
   };
 }
 
-/** summaryText is the drill's result in four lines. */
+/** summaryText is the drill's result in a few lines. */
 function summaryText(spread: Readonly<Record<string, number>>, d: NonNullable<LabResult['drill']>): string {
   const ms = (x: number | null) => (x === null ? 'not measured' : `${x.toFixed(1)} ms`);
   const rows: [string, string][] = [
@@ -220,7 +241,12 @@ function summaryText(spread: Readonly<Record<string, number>>, d: NonNullable<La
     [`hard loss (${d.hardNode})`, `client gap ${ms(d.hardGapMs)}, new master after ${ms(d.hardTakeoverMs)}`],
     [
       `graceful stop (${d.gracefulNode})`,
-      `client gap ${ms(d.gracefulGapMs)}, new master after ${ms(d.gracefulTakeoverMs)}`,
+      `client gap ${ms(d.gracefulGapMs)}, nobody answered ARP/NDP for ${ms(d.gracefulArpSilenceMs)}, ` +
+        `new master after ${ms(d.gracefulTakeoverMs)}`,
+    ],
+    [
+      'two nodes answering',
+      d.doubleAnswers.length === 0 ? 'never, around either event' : d.doubleAnswers.map(describeDouble).join('; '),
     ],
     [
       'after restart',
@@ -264,6 +290,7 @@ try {
   const result = await main(cfg, running);
   if (!cfg.keep) await stopAll(running);
   if (cfg.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (cfg.jsonFile) writeFileSync(cfg.jsonFile, `${JSON.stringify(result, null, 2)}\n`);
   const plan = planRun(cfg);
   if (cfg.keep)
     (cfg.json ? process.stderr : process.stdout).write(`${keepText(cfg, plan, result.services[0]?.vips[0])}\n`);
@@ -271,7 +298,8 @@ try {
 } catch (err) {
   const msg = err instanceof Error ? err.message : String(err);
   process.stderr.write(`\nlab failed: ${msg}\nlogs: ${planRun(cfg).dir}\n`);
-  if (cfg.json)
-    process.stdout.write(`${JSON.stringify({ ok: false, error: msg, prefix: cfg.prefix, logs: planRun(cfg).dir })}\n`);
+  const failed = `${JSON.stringify({ ok: false, error: msg, prefix: cfg.prefix, logs: planRun(cfg).dir })}\n`;
+  if (cfg.json) process.stdout.write(failed);
+  if (cfg.jsonFile) writeFileSync(cfg.jsonFile, failed);
   process.exit(1);
 }

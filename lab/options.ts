@@ -1,5 +1,6 @@
 // options.ts — the lab's flags, parsed once and frozen. The same argv is handed from the outer process (root
 // namespace) to the inner one (client namespace), so both parse it with this one function.
+import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { advertIntervalCs, parseDuration } from '../src/model/duration.ts';
 
@@ -12,6 +13,8 @@ export interface LabConfig {
   readonly advertIntervalMs: number;
   readonly ipv6: boolean;
   readonly json: boolean;
+  /** jsonFile: absolute path the result is written to, or null. */
+  readonly jsonFile: string | null;
   readonly keep: boolean;
   readonly drill: boolean;
   readonly down: boolean;
@@ -33,6 +36,10 @@ export function parseLabArgs(argv: readonly string[]): LabConfig {
     .option('advert-interval', { type: 'string', describe: 'VRRP advert interval set on the pool, e.g. 100ms, 1s' })
     .option('ipv6', { type: 'boolean', default: false, describe: 'dual stack: the pool gets an IPv6 range too' })
     .option('json', { type: 'boolean', default: false, describe: 'print a machine-readable result on stdout' })
+    .option('json-file', {
+      type: 'string',
+      describe: 'also write the machine-readable result to this file (stdout stays human-readable)',
+    })
     .option('keep', { type: 'boolean', default: false, describe: 'leave the lab running when done' })
     .option('drill', { type: 'boolean', default: true, describe: 'run the failover drill (--no-drill skips it)' })
     .option('down', { type: 'boolean', default: false, describe: 'only tear down a lab left by --keep, then exit' })
@@ -69,6 +76,8 @@ export function parseLabArgs(argv: readonly string[]): LabConfig {
     advertIntervalMs,
     ipv6: a.ipv6,
     json: a.json,
+    // Relative to where `npm run lab` was typed (npm's INIT_CWD; run.ts passes it on to the inner process).
+    jsonFile: a['json-file'] === undefined ? null : resolve(process.env['INIT_CWD'] ?? process.cwd(), a['json-file']),
     keep: a.keep,
     drill: a.drill,
     down: a.down,

@@ -1,14 +1,19 @@
 // report.ts — what the lab shows: progress lines while it sets up, tables (the real `metal-vrrp status` output and
 // the client's own view of who answers ARP/NDP), the Prometheus metrics the drill left, and the --json result.
 
-import type { DrillResult } from './drill.ts';
+import type { DoubleAnswer, DrillResult } from './drill.ts';
 import { run } from './netlab/exec.ts';
 import { CLI, METRICS_PORT, type RunPlan } from './plan.ts';
 
 /** LabResult is the --json output. `spread` counts the VIPs each node masters as the client sees it (who answers
  * ARP/NDP). In `drill`, `*GapMs` is the client's traffic loss: the longest silence of a 5 ms ping to the drilled VIP
  * around the event minus ping's normal spacing; `*TakeoverMs` is event → first ARP/NDP answer from the new master
- * (the largest over the VIPs the node held). `statusAgrees`: ServiceL2Status names those masters (null: none). */
+ * (the largest over the VIPs the node held); `gracefulArpSilenceMs` is the longest time nobody answered ARP/NDP for a
+ * VIP of the gracefully stopped node (Skew_Time when the priority-0 hand-over works, Master_Down_Interval when not: the
+ * ping gap cannot show it, the old node's datapath keeps forwarding). `doubleAnswers` (start-up and drill) lists every
+ * window in which two nodes answered for one VIP. `statusAgrees`: ServiceL2Status names those masters (null: none).
+ * `--json` prints this on stdout (use `npm run -s lab -- --json`: npm's banner goes to stdout otherwise);
+ * `--json-file PATH` writes it to PATH and leaves stdout to the human output. */
 export interface LabResult {
   readonly ok: boolean;
   readonly error: string | null;
@@ -25,6 +30,7 @@ export interface LabResult {
   readonly spread: Readonly<Record<string, number>>;
   readonly statusAgrees: boolean | null;
   readonly statusCommand: string | null;
+  readonly startup: { readonly doubleAnswers: readonly DoubleAnswer[] };
   readonly drill: {
     readonly hardNode: string;
     readonly hardGapMs: number | null;
@@ -32,6 +38,8 @@ export interface LabResult {
     readonly gracefulNode: string;
     readonly gracefulGapMs: number | null;
     readonly gracefulTakeoverMs: number | null;
+    readonly gracefulArpSilenceMs: number | null;
+    readonly doubleAnswers: readonly DoubleAnswer[];
     readonly othersMoved: readonly string[];
     readonly preemptBackOk: boolean;
     readonly preemptBackMs: number;

@@ -73,7 +73,7 @@ async function main(): Promise<number> {
       {
         stdio: 'inherit',
         cwd: REPO,
-        env: { ...process.env, [LAB_T0_ENV]: String(t0) },
+        env: { ...process.env, [LAB_T0_ENV]: String(t0), INIT_CWD: process.env['INIT_CWD'] ?? process.cwd() },
       },
     );
     const code = await new Promise<number>((resolve) => {

@@ -1,10 +1,15 @@
 /*
  * packet_socket.c — a Linux AF_PACKET socket for Node (plain Node-API), see packet(7).
  *
- * new PacketSocket(ifindex, protocol, onFrame(frame, pktType), onError?(err)) opens a SOCK_RAW packet socket bound
+ * new PacketSocket(ifindex, protocol, onFrame(frame, pktType), onError?(err), batch?) opens a SOCK_RAW packet socket bound
  * to one interface and one ethertype, non-blocking; a uv_poll_t reads every pending frame per readiness event and
- * hands each to onFrame with sll_pkttype (PACKET_OUTGOING = 4 is a copy of a frame sent from this host).
- * Methods: send(frame) -> bytes, membership(add, mac | null), attachFilter(bpf), close() (idempotent).
+ * hands each to onFrame with sll_pkttype (PACKET_OUTGOING = 4 is a copy of a frame sent from this host); with batch
+ * true, onFrame gets all of one event's frames at once as (frames[], pktTypes[]).
+ * Methods: send(frame) -> bytes, sendBatch(frames) -> frames sent (sendmmsg(2), one system call per up to
+ * BATCH_MAX frames), membership(add, mac | null), attachFilter(bpf), bufferSizes(rcv, snd) -> [rcv, snd] (0 keeps
+ * one; as root beyond the sysctl maxima, SO_RCVBUFFORCE), close() (idempotent).
+ * Module function: neighbors(family, ifindex) -> [{ address: Buffer, mac: Buffer, state }] dumps the kernel's
+ * neighbour table (rtnetlink RTM_GETNEIGH, rtnetlink(7)) for one interface, entries with a link-layer address only.
  * Open, send and option errors throw an Error whose code is the errno name; read errors other than EAGAIN go to
  * onError and the loop goes on. An open socket keeps its JS object (and the event loop) alive until close().
  */
@@ -13,6 +18,9 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +31,12 @@
 
 #define MAX_FRAME 65536 /* larger than any MTU we serve; longer frames arrive truncated */
 #define MAX_BURST 64    /* frames read per readiness event before yielding to the loop */
+#define BATCH_MAX 256   /* frames per sendmmsg call */
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
 typedef struct {
   int fd, ifindex;
+  bool batch; /* onFrame takes (frames[], pktTypes[]) per readiness event */
   uv_poll_t *poll;
   napi_env env;
   napi_ref self, on_frame, on_error; /* self: strong while open */
@@ -101,6 +111,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       if (ps->fd >= 0) uv_poll_start(ps->poll, UV_READABLE, on_readable);
     }
   }
+  /* Batch mode: every frame of this readiness event in one call, onFrames(frames[], pktTypes[]): one JS entry (and
+   * one microtask checkpoint) per burst instead of per frame. */
+  uint32_t count = 0;
+  if (ps->batch && (napi_create_array(env, &argv[0]) != napi_ok || napi_create_array(env, &argv[1]) != napi_ok)) {
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   for (int i = 0; i < MAX_BURST && ps->fd >= 0; i++) {
     struct sockaddr_ll sll;
     socklen_t sl = sizeof sll;
@@ -110,11 +127,21 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) report(ps, self, "recvfrom", errno);
       break;
     }
-    if (napi_create_buffer_copy(env, n > MAX_FRAME ? MAX_FRAME : (size_t)n, ps->buf, NULL, &argv[0]) != napi_ok ||
-        napi_create_uint32(env, sll.sll_pkttype, &argv[1]) != napi_ok)
+    napi_value frame, type;
+    if (napi_create_buffer_copy(env, n > MAX_FRAME ? MAX_FRAME : (size_t)n, ps->buf, NULL, &frame) != napi_ok ||
+        napi_create_uint32(env, sll.sll_pkttype, &type) != napi_ok)
       break;
-    call_js(ps, self, ps->on_frame, 2, argv);
+    if (ps->batch) {
+      if (napi_set_element(env, argv[0], count, frame) != napi_ok ||
+          napi_set_element(env, argv[1], count, type) != napi_ok)
+        break;
+      count++;
+    } else {
+      argv[0] = frame, argv[1] = type;
+      call_js(ps, self, ps->on_frame, 2, argv);
+    }
   }
+  if (ps->batch && count > 0 && ps->fd >= 0) call_js(ps, self, ps->on_frame, 2, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -132,9 +159,10 @@ static ps_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_va
 }
 
 static napi_value js_new(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], self, name;
+  size_t argc = 5;
+  napi_value argv[5], self, name;
   napi_valuetype t2, t3 = napi_undefined;
+  bool batch = false;
   int32_t ifindex, proto;
   uv_loop_t *loop;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
@@ -147,7 +175,8 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   }
   ps_t *ps = calloc(1, sizeof *ps);
   if (ps == NULL) return throw_errno(env, "calloc", ENOMEM);
-  ps->env = env, ps->ifindex = ifindex;
+  if (argc > 4 && napi_get_value_bool(env, argv[4], &batch) != napi_ok) batch = false;
+  ps->env = env, ps->ifindex = ifindex, ps->batch = batch;
   /* Protocol 0 at socket() receives nothing until bind names ethertype and interface: no frame of another
    * interface can slip in between, as it could with socket(htons(proto)) then bind (packet(7)). */
   ps->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -192,6 +221,59 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* sendBatch(frames: Buffer[]) -> frames sent. Sends in order with sendmmsg; stops at the first frame the kernel
+ * refuses and throws its errno with `sent` (the frames sent before it) on the error, so the caller knows where. */
+static napi_value js_send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  bool is_array = false;
+  uint32_t count = 0, sent = 0;
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  if (ps == NULL) return NULL;
+  if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &count) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "sendBatch(frames: Buffer[])");
+    return NULL;
+  }
+  struct mmsghdr msgs[BATCH_MAX];
+  struct iovec iov[BATCH_MAX];
+  while (sent < count) {
+    unsigned int n = count - sent > BATCH_MAX ? BATCH_MAX : count - sent;
+    for (unsigned int i = 0; i < n; i++) {
+      napi_value item;
+      void *data;
+      size_t len;
+      if (napi_get_element(env, argv[0], sent + i, &item) != napi_ok ||
+          napi_get_buffer_info(env, item, &data, &len) != napi_ok) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG", "sendBatch(frames: Buffer[])");
+        return NULL;
+      }
+      iov[i] = (struct iovec){.iov_base = data, .iov_len = len};
+      memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int r = sendmmsg(ps->fd, msgs, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int err = r < 0 ? errno : EAGAIN;
+      napi_value error, code, msg, num;
+      char text[256];
+      snprintf(text, sizeof text, "sendmmsg: %s", strerror(err));
+      CHECK(napi_create_string_utf8(env, strerrorname_np(err), NAPI_AUTO_LENGTH, &code));
+      CHECK(napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg));
+      CHECK(napi_create_error(env, code, msg, &error));
+      CHECK(napi_create_uint32(env, sent, &num));
+      CHECK(napi_set_named_property(env, error, "sent", num));
+      napi_throw(env, error);
+      return NULL;
+    }
+    sent += (uint32_t)r;
+  }
+  CHECK(napi_create_uint32(env, sent, &out));
+  return out;
+}
+
 /* membership(add, mac | null): PACKET_MR_MULTICAST for one group MAC, PACKET_MR_ALLMULTI for null. */
 static napi_value js_membership(napi_env env, napi_callback_info info) {
   size_t argc = 2, len = 0;
@@ -231,6 +313,35 @@ static napi_value js_attach_filter(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* bufferSizes(rcv, snd) -> [rcv, snd]: asks for socket buffers of these sizes (0 leaves one alone), with the FORCE
+ * options first (CAP_NET_ADMIN, past net.core.rmem_max), then the plain ones; returns what the kernel granted. A
+ * burst of hundreds of adverts (one per router, all due in the same tick) must fit in the receiver's buffer. */
+static napi_value js_buffer_sizes(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out, v;
+  int32_t want[2];
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  if (ps == NULL) return NULL;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &want[0]) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &want[1]) != napi_ok || want[0] < 0 || want[1] < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "bufferSizes(rcv >= 0, snd >= 0)");
+    return NULL;
+  }
+  const int force[2] = {SO_RCVBUFFORCE, SO_SNDBUFFORCE}, plain[2] = {SO_RCVBUF, SO_SNDBUF};
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  for (int i = 0; i < 2; i++) {
+    if (want[i] > 0 && setsockopt(ps->fd, SOL_SOCKET, force[i], &want[i], sizeof want[i]) < 0 &&
+        setsockopt(ps->fd, SOL_SOCKET, plain[i], &want[i], sizeof want[i]) < 0)
+      return throw_errno(env, "setsockopt(SO_RCVBUF/SO_SNDBUF)", errno);
+    int got = 0;
+    socklen_t len = sizeof got;
+    if (getsockopt(ps->fd, SOL_SOCKET, plain[i], &got, &len) < 0) return throw_errno(env, "getsockopt", errno);
+    CHECK(napi_create_int32(env, got, &v));
+    CHECK(napi_set_element(env, out, (uint32_t)i, v));
+  }
+  return out;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value self;
   ps_t *ps = NULL;
@@ -246,15 +357,88 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* neighbors(family: 4 | 6, ifindex) -> [{ address, mac, state }]: one synchronous RTM_GETNEIGH dump (a few
+ * microseconds for a small table), filtered here to the interface and to entries that carry a 6-byte lladdr. */
+static napi_value js_neighbors(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], list;
+  int32_t fam, ifindex;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fam) != napi_ok || (fam != 4 && fam != 6) ||
+      napi_get_value_int32(env, argv[1], &ifindex) != napi_ok || ifindex <= 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "neighbors(family: 4 | 6, ifindex > 0)");
+    return NULL;
+  }
+  int af = fam == 4 ? AF_INET : AF_INET6;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return throw_errno(env, "socket(AF_NETLINK)", errno);
+  struct {
+    struct nlmsghdr nh;
+    struct ndmsg nd;
+  } req = {.nh = {.nlmsg_len = sizeof req, .nlmsg_type = RTM_GETNEIGH, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+                  .nlmsg_seq = 1},
+           .nd = {.ndm_family = (unsigned char)af, .ndm_ifindex = ifindex}};
+  if (send(fd, &req, sizeof req, 0) < 0) {
+    int err = errno;
+    return close(fd), throw_errno(env, "send(RTM_GETNEIGH)", err);
+  }
+  CHECK(napi_create_array(env, &list));
+  uint32_t count = 0;
+  static char buf[32768];
+  for (int done = 0; !done;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      return close(fd), throw_errno(env, "recv(RTM_GETNEIGH)", err);
+    }
+    int len = (int)n;
+    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+      if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR) {
+        done = 1;
+        break;
+      }
+      if (nh->nlmsg_type != RTM_NEWNEIGH) continue;
+      struct ndmsg *nd = NLMSG_DATA(nh);
+      if (nd->ndm_family != af || nd->ndm_ifindex != ifindex) continue;
+      void *dst = NULL, *ll = NULL;
+      size_t dst_len = 0, ll_len = 0;
+      int alen = (int)RTM_PAYLOAD(nh);
+      for (struct rtattr *a = (struct rtattr *)((char *)nd + NLMSG_ALIGN(sizeof *nd)); RTA_OK(a, alen);
+           a = RTA_NEXT(a, alen)) {
+        if (a->rta_type == NDA_DST) dst = RTA_DATA(a), dst_len = RTA_PAYLOAD(a);
+        if (a->rta_type == NDA_LLADDR) ll = RTA_DATA(a), ll_len = RTA_PAYLOAD(a);
+      }
+      if (dst == NULL || ll == NULL || ll_len != 6 || dst_len != (af == AF_INET ? 4u : 16u)) continue;
+      napi_value entry, address, mac, state;
+      CHECK(napi_create_object(env, &entry));
+      CHECK(napi_create_buffer_copy(env, dst_len, dst, NULL, &address));
+      CHECK(napi_create_buffer_copy(env, 6, ll, NULL, &mac));
+      CHECK(napi_create_uint32(env, nd->ndm_state, &state));
+      CHECK(napi_set_named_property(env, entry, "address", address));
+      CHECK(napi_set_named_property(env, entry, "mac", mac));
+      CHECK(napi_set_named_property(env, entry, "state", state));
+      CHECK(napi_set_element(env, list, count++, entry));
+    }
+  }
+  close(fd);
+  return list;
+}
+
 NAPI_MODULE_INIT() {
+  napi_value neighbors;
   napi_value cls;
   napi_property_descriptor methods[] = {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"bufferSizes", NULL, js_buffer_sizes, NULL, NULL, NULL, napi_default, NULL},
       {"membership", NULL, js_membership, NULL, NULL, NULL, napi_default, NULL},
       {"attachFilter", NULL, js_attach_filter, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 4, methods, &cls));
+  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 6, methods, &cls));
   CHECK(napi_set_named_property(env, exports, "PacketSocket", cls));
+  CHECK(napi_create_function(env, "neighbors", NAPI_AUTO_LENGTH, js_neighbors, NULL, &neighbors));
+  CHECK(napi_set_named_property(env, exports, "neighbors", neighbors));
   return exports;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh — make this machine able to run the tests and the lab: Debian tools the network tests and the lab
-# drive (installed with apt-get when we are root, otherwise named), then npm packages and the native addon.
+# drive (installed with apt-get when we are root, otherwise named), then npm packages and the native addon, then the
+# real kube-apiserver + etcd, kubectl and kube-proxy built from Kubernetes' Go modules (scripts/build-kube.sh).
 # Idempotent: a second run does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 declare -A tools=(
   [ip]=iproute2 [arping]=iputils-arping [ping]=iputils-ping [tshark]=tshark [tcpdump]=tcpdump
   [keepalived]=keepalived [vtysh]=frr [curl]=curl [ndisc6]=ndisc6 [promtool]=prometheus [make]=make [g++]=g++ [python3]=python3
+  [nft]=nftables [iptables]=iptables
 )
 missing=()
 for cmd in "${!tools[@]}"; do
@@ -31,3 +33,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 bash scripts/build-helm.sh # helm from its Go module into .cache/bin/ for the chart tests (cached)
+
+# kube-lab-apiserver, kubectl, kube-proxy into .cache/bin/ (cached; the first build takes several minutes).
+bash scripts/build-kube.sh

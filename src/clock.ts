@@ -17,4 +17,8 @@ export const realClock: Clock = {
     if (options?.background) handle.unref();
     return () => clearTimeout(handle);
   },
+  afterPendingIo(fn) {
+    const handle = setImmediate(fn);
+    return () => clearImmediate(handle);
+  },
 };

@@ -65,10 +65,6 @@ export const ERROR_CATALOG = {
     summary: "the chosen interface has no address to send the virtual router's adverts from",
     transient: true,
   },
-  IPV6_UNICAST_UNSUPPORTED: {
-    summary: 'IPv6 unicast adverts are not supported yet; the IPv6 virtual router advertises by multicast',
-    transient: false,
-  },
   TUNING_CONFLICT: {
     summary: 'addresses sharing a virtual router come from pools with different tuning',
     transient: true,

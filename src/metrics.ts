@@ -13,7 +13,19 @@ export interface SpeakerMetrics {
   readonly vipMaster: Gauge<'vip' | 'vrid' | 'family' | 'node' | 'service'>;
   /** Router state as a number: 0 initialize, 1 backup, 2 master (labels vrid, family, interface). */
   readonly routerState: Gauge<'vrid' | 'family' | 'interface'>;
+  /**
+   * Routers this node saw acting as master within the last Master_Down_Interval: the distinct sources of adverts with
+   * a priority above 0, plus itself when master (labels vrid, family, interface). 1 is normal; 2 or more is two masters
+   * on the wire, seen from here within one advert interval; 0 is nobody. Computed at each scrape by the collectors
+   * added with `addCollector`.
+   */
+  readonly mastersSeen: Gauge<'vrid' | 'family' | 'interface'>;
+  /** addCollector runs `fn` before every scrape (to refresh computed gauges); returns its removal. */
+  addCollector(fn: () => void): () => void;
+  /** Transitions by new state and reason; reason `health` counts a master resigning on a failed health check. */
   readonly transitions: Counter<'vrid' | 'family' | 'to' | 'reason'>;
+  /** 1 while a health check of this node is up (or has no result yet), 0 while it fails (labels check, interface). */
+  readonly healthCheckUp: Gauge<'check' | 'interface'>;
   readonly advertsSent: Counter<'vrid' | 'family'>;
   readonly advertsReceived: Counter<'vrid' | 'family'>;
   /** Received VRRP packets dropped before the engine, by reason (codec reasons, bad-ttl, …). */
@@ -24,6 +36,8 @@ export interface SpeakerMetrics {
   readonly ndpReplies: Counter<'interface'>;
   readonly neighborDrops: Counter<'family' | 'interface' | 'reason'>;
   readonly gratuitousSent: Counter<'family' | 'interface'>;
+  /** BFD liveness sessions by bfd.SessionState (admin-down, down, init, up), over all interfaces. */
+  readonly livenessSessions: Gauge<'state'>;
   readonly apiWatchErrors: Counter<'resource'>;
   readonly configErrors: Counter<'kind' | 'code'>;
 }
@@ -86,8 +100,22 @@ function registerProcessMetrics(registry: Registry): void {
 export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): SpeakerMetrics {
   const registry = registryFor('speaker', opts.processMetrics ?? true);
   const r = [registry];
+  const collectors = new Set<() => void>();
   return {
     registry,
+    mastersSeen: new Gauge({
+      name: 'metal_vrrp_masters_seen',
+      help: 'Routers seen acting as VRRP master within Master_Down_Interval, this node included (2+: two masters)',
+      labelNames: ['vrid', 'family', 'interface'],
+      registers: r,
+      collect() {
+        for (const fn of collectors) fn();
+      },
+    }),
+    addCollector(fn) {
+      collectors.add(fn);
+      return () => collectors.delete(fn);
+    },
     vipMaster: new Gauge({
       name: 'metal_vrrp_vip_master',
       help: '1 while this node is VRRP master of the VIP',
@@ -104,6 +132,12 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
       name: 'metal_vrrp_transitions_total',
       help: 'Virtual router state transitions by new state and reason',
       labelNames: ['vrid', 'family', 'to', 'reason'],
+      registers: r,
+    }),
+    healthCheckUp: new Gauge({
+      name: 'metal_vrrp_health_check_up',
+      help: '1 while a health check of this node is up, 0 while it fails',
+      labelNames: ['check', 'interface'],
       registers: r,
     }),
     advertsSent: new Counter({
@@ -152,6 +186,12 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
       name: 'metal_vrrp_gratuitous_sent_total',
       help: 'Gratuitous ARP and unsolicited neighbour advertisements sent',
       labelNames: ['family', 'interface'],
+      registers: r,
+    }),
+    livenessSessions: new Gauge({
+      name: 'metal_vrrp_liveness_sessions',
+      help: 'BFD liveness sessions to other nodes, by session state',
+      labelNames: ['state'],
       registers: r,
     }),
     apiWatchErrors: apiWatchErrors(r),

@@ -21,6 +21,12 @@ export interface Clock {
   wallNow(): number;
   /** setTimer runs `fn` once, `delayMs` from now (0 or less: as soon as possible); the result cancels it. */
   setTimer(fn: () => void, delayMs: number, options?: TimerOptions): Cancel;
+  /**
+   * afterPendingIo runs `fn` once the I/O already waiting has been delivered (Node: setImmediate, which runs after the
+   * event loop's poll phase). A timer that fires late runs before the packets queued meanwhile are read; a decision
+   * that those packets could overturn waits for them this way. Clocks without real I/O leave it out: run `fn` at once.
+   */
+  afterPendingIo?(fn: () => void): Cancel;
 }
 
 /** AbortedError is what sleep rejects with when its signal aborts and the signal gives no reason of its own. */

@@ -181,6 +181,69 @@ export interface RouterPriorityInput {
   /** weight: the router's share of a node's load, e.g. its VIP count (default 1). */
   readonly weight?: number;
   readonly intervalCs?: number;
+  /**
+   * placement: 'balanced' places the router with the others of its member set under bounded loads (placement.ts);
+   * 'rendezvous' (the default) orders its members by rendezvous hashing alone, so adding or removing other routers
+   * (Services) never changes its order.
+   */
+  readonly placement?: Placement;
+  /**
+   * preference: node -> score (L2Advertisement preferredNodeSelectors weights, summed). Members rank by score, highest
+   * first; within one score the placement above orders them. A member absent from the map scores 0. The scores must
+   * depend on the members' labels only (not on readiness), so a node loss still moves only the routers it led.
+   */
+  readonly preference?: ReadonlyMap<string, number>;
+}
+
+/** Placement is how a router's node order is chosen; see RouterPriorityInput. */
+export type Placement = 'rendezvous' | 'balanced';
+
+/** scoreOf is a node's preference score for one router (0 when it matches no preferred selector). */
+const scoreOf = (r: RouterPriorityInput, node: string): number => r.preference?.get(node) ?? 0;
+
+/**
+ * preferredOrders orders every router's members: by preference score, highest first (MetalLB's preferredNodeSelectors:
+ * score descending, its hash as the tie-break), and within one score by the router's placement over the members of
+ * that score alone. Balanced routers are placed tier by tier: for each score, the routers having members of that
+ * score are balanced together over those members (balancedOrders groups them by member set), so the preferred nodes
+ * share the masterships of the routers that prefer them. Without preferences every member scores 0: one tier, the
+ * orders of before.
+ */
+function preferredOrders(routers: readonly RouterPriorityInput[]): Map<string, string[]> {
+  // score -> the routers' members of that score, for balancedOrders
+  const tiers = new Map<number, { key: string; members: string[]; weight?: number }[]>();
+  // router key -> its distinct scores, highest first
+  const scoresOf = new Map<string, number[]>();
+  for (const r of routers) {
+    const byScore = new Map<number, string[]>();
+    for (const node of r.members) {
+      const s = scoreOf(r, node);
+      byScore.set(s, [...(byScore.get(s) ?? []), node]);
+    }
+    scoresOf.set(
+      r.key,
+      [...byScore.keys()].sort((a, b) => b - a),
+    );
+    if (r.placement !== 'balanced') continue;
+    for (const [s, members] of byScore) {
+      const list = tiers.get(s) ?? [];
+      list.push({ key: r.key, members, ...(r.weight === undefined ? {} : { weight: r.weight }) });
+      tiers.set(s, list);
+    }
+  }
+  // score -> router key -> order of its members of that score
+  const placed = new Map<number, Map<string, string[]>>();
+  for (const [s, list] of tiers) placed.set(s, balancedOrders(list));
+  const out = new Map<string, string[]>();
+  for (const r of routers) {
+    const order: string[] = [];
+    for (const s of scoresOf.get(r.key) ?? []) {
+      const tier = r.members.filter((n) => scoreOf(r, n) === s);
+      order.push(...(r.placement === 'balanced' ? (placed.get(s)?.get(r.key) ?? tier) : rankNodes(r.key, tier)));
+    }
+    out.set(r.key, order);
+  }
+  return out;
 }
 
 /**
@@ -188,16 +251,15 @@ export interface RouterPriorityInput {
  * (placement.ts's balancedOrders) mapped onto priorityLadder at the router's interval, each candidate keeping the
  * value of its rank among the members. So a member that is not a candidate now (down, drained) changes nobody's
  * priority: the next node of the order is already the best candidate, and no backup's Skew_Time shifts while it takes
- * over. Candidates that are not members go last, in rendezvous order. When the members outnumber the priorities, the
+ * over. With preferences, the order is by score first (preferredOrders). Candidates that are not members go last, in
+ * rendezvous order. When the members outnumber the priorities, the
  * ladder runs over the candidates alone. Deterministic for the same input set.
  */
 export function routerPriorities(
   routers: readonly RouterPriorityInput[],
   skewGapMs = DEFAULT_SKEW_GAP_MS,
 ): Map<string, PriorityResult> {
-  const orders = balancedOrders(
-    routers.map((r) => ({ key: r.key, members: r.members, ...(r.weight === undefined ? {} : { weight: r.weight }) })),
-  );
+  const orders = preferredOrders(routers);
   const out = new Map<string, PriorityResult>();
   for (const r of routers) {
     const nodes = r.candidates ?? r.members;

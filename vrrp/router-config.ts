@@ -109,14 +109,33 @@ export function validateRouterConfig(input: RouterConfig): RouterConfigResult {
   };
 }
 
+/** PARSED_LIMIT bounds the parsed-address memo: far more than the masters and own addresses a speaker sees. */
+const PARSED_LIMIT = 1024;
+const parsed = new Map<string, Uint8Array | null>();
+
+/**
+ * parsedAddress memoizes ipBytes: every received advert compares its source with the router's primary address, and
+ * the same few masters send every interval, so parsing them each time was most of the comparison's cost. A pure
+ * function of its key; cleared when full, so a flood of distinct sources costs a parse each, never memory.
+ */
+function parsedAddress(text: string, family: Family): Uint8Array | undefined {
+  const key = family === 'ipv4' ? text : `6/${text}`;
+  const hit = parsed.get(key);
+  if (hit !== undefined) return hit ?? undefined;
+  const bytes = ipBytes(text, family);
+  if (parsed.size >= PARSED_LIMIT) parsed.clear();
+  parsed.set(key, bytes ?? null);
+  return bytes;
+}
+
 /**
  * compareAddresses orders two addresses of `family` as unsigned integers in network byte order, the comparison
  * RFC 9568 §6.4.3 prescribes for the tie-break: negative, 0 or positive as a < b, a = b, a > b; undefined when either
  * does not parse.
  */
 export function compareAddresses(a: string, b: string, family: Family): number | undefined {
-  const xb = ipBytes(a, family);
-  const yb = ipBytes(b, family);
+  const xb = parsedAddress(a, family);
+  const yb = parsedAddress(b, family);
   if (!xb || !yb) return undefined;
   for (let i = 0; i < xb.length; i++) {
     const d = (xb[i] ?? 0) - (yb[i] ?? 0);

@@ -53,7 +53,7 @@ export interface InitializeState {
 }
 
 /** TimerCause records what last armed the Master_Down_Timer, to name the reason when it fires. */
-export type TimerCause = 'startup' | 'advert' | 'priority-zero';
+export type TimerCause = 'startup' | 'advert' | 'priority-zero' | 'liveness';
 
 /** BackupState: watching the master (§6.4.2). */
 export interface BackupState {
@@ -94,14 +94,20 @@ export type RouterEvent =
   | { readonly type: 'timer' }
   /** advert: a decoded advert; `from` is the IP source address, canonical text. */
   | { readonly type: 'advert'; readonly from: string; readonly advert: Advert }
-  | { readonly type: 'configure'; readonly changes: RouterConfigChanges };
+  | { readonly type: 'configure'; readonly changes: RouterConfigChanges }
+  /**
+   * peer-down: a liveness signal outside VRRP (a BFD session, RFC 5880) says the router at `address` is gone. A
+   * backup whose master is `address` treats it as a priority-0 advert from it (see backupOnPeerDown).
+   */
+  | { readonly type: 'peer-down'; readonly address: string };
 
 /** MasterReason says why a backup took over. */
 export type MasterReason =
   | 'no-master' // no advert heard since startup
   | 'master-down' // the master fell silent for Master_Down_Interval
   | 'priority-zero' // the master resigned with a priority-0 advert; we waited Skew_Time
-  | 'preempt'; // we discarded a lower-priority master's adverts until our timer fired
+  | 'preempt' // we discarded a lower-priority master's adverts until our timer fired
+  | 'liveness'; // the liveness signal said the master is gone; we waited Skew_Time
 
 /** BackupReason says why a router became backup. */
 export type BackupReason = 'startup' | 'higher-priority' | 'higher-address';
@@ -211,6 +217,8 @@ export function step(state: RouterState, event: RouterEvent, now: number): StepR
       return onAdvert(state, event.from, event.advert, now);
     case 'configure':
       return onConfigure(state, event.changes, now);
+    case 'peer-down':
+      return onPeerDown(state, event.address, now);
   }
 }
 
@@ -263,6 +271,7 @@ function onTimer(state: RouterState, now: number): StepResult {
 
 function masterReason(state: BackupState): MasterReason {
   if (state.timerCause === 'priority-zero') return 'priority-zero';
+  if (state.timerCause === 'liveness') return 'liveness';
   if (state.preempting) return 'preempt';
   return state.timerCause === 'startup' ? 'no-master' : 'master-down';
 }
@@ -385,6 +394,24 @@ function masterOnAdvert(
     advertFrom(config),
     { type: 'announce', reason: 'lower-priority-master', from },
   ]);
+}
+
+/**
+ * onPeerDown is a liveness signal that the router at `address` is gone. Only a backup following that master acts:
+ * as on a priority-0 advert from it (§6.4.2), Master_Down_Timer = Skew_Time, so the best surviving backup claims
+ * mastership first and the others hear its adverts before their own skew runs out. The timer only moves earlier: a
+ * timer already due sooner is kept. Adverts still rule: an advert from the master arriving after the signal (a false
+ * detection) is accepted as usual and re-arms Master_Down_Interval, so a signal alone never outvotes a live master.
+ * A master, a stopped router, or a backup following another address (or none) ignores the signal.
+ */
+function onPeerDown(state: RouterState, address: string, now: number): StepResult {
+  if (state.kind !== 'backup' || state.master === undefined) return result(state);
+  if (compareAddresses(address, state.master.address, state.config.family) !== 0) return result(state);
+  const masterDownAt = Math.min(
+    state.masterDownAt,
+    now + skewTimeMs(state.config.priority, state.masterAdverIntervalCs),
+  );
+  return result({ ...state, masterDownAt, master: undefined, timerCause: 'liveness', preempting: false });
 }
 
 /**

@@ -3,9 +3,13 @@
  * ClusterSpeaker's decisions, a RouterHost on the real interfaces, ServiceL2Status writes and Events. Ready once every
  * informer has listed once and the first reconcile ran. Changes are coalesced: a burst of watch events (a rollout, a
  * re-list) costs one reconcile.
+ *
+ * Health (issue 13): a LinkWatch (carrier of every interface, from netlink) and a HealthMonitor (the pools' probes to
+ * this node's InternalIP) feed the ClusterSpeaker; a flipped verdict reconciles at once.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Cancel, type Clock, realClock } from '../clock.ts';
+import { HealthMonitor } from '../health/health-monitor.ts';
 import type { BackoffOptions } from '../k8s/backoff.ts';
 import { makeClients } from '../k8s/clients.ts';
 import { createEventRecorder } from '../k8s/event-recorder.ts';
@@ -13,8 +17,11 @@ import { createL2StatusWriter } from '../k8s/l2-status-writer.ts';
 import { createSpeakerSources } from '../k8s/speaker-sources.ts';
 import type { Logger } from '../log.ts';
 import type { SpeakerMetrics } from '../metrics.ts';
+import type { LivenessSettings } from '../model/liveness.ts';
 import type { LocalNode } from '../model/local-node.ts';
 import type { OwnerReference } from '../model/service-l2-status.ts';
+import { probeOnce } from '../net/health-probe.ts';
+import { LinkWatch } from '../net/link-watch.ts';
 import { readLocalNode } from '../net/local-addresses.ts';
 import { ClusterSpeaker } from '../speaker/cluster/cluster-speaker.ts';
 import type { RouterHost } from '../speaker/router-spec.ts';
@@ -37,6 +44,10 @@ export interface KubernetesSpeakerDeps {
   readonly coalesceMs?: number;
   /** clock times the coalescing, the periodic rescan and the status retry (default the process clock). */
   readonly clock?: Clock;
+  /** health: false turns the health checks off (no link watch, no probes); default on. */
+  readonly health?: boolean;
+  /** liveness is the cluster default of the BFD liveness signal (`--liveness`, …); pools may override it. */
+  readonly liveness?: LivenessSettings;
 }
 
 /** RESCAN_MS: interface addresses can change without any API event (DHCP, an operator); look again this often. */
@@ -73,7 +84,36 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
   });
   const local = deps.local ?? (() => readLocalNode(deps.nodeName));
   const clock = deps.clock ?? realClock;
-  const speaker = new ClusterSpeaker({
+  let ready = false;
+  let stopped = false;
+  let speaker: ClusterSpeaker | undefined;
+  const healthLog = logger.child({ component: 'health' });
+  const monitor =
+    deps.health === false
+      ? undefined
+      : new HealthMonitor({
+          clock,
+          probe: (p, address) =>
+            probeOnce(
+              {
+                scheme: p.target.scheme,
+                host: address,
+                port: p.target.port,
+                path: p.target.path,
+                timeoutMs: p.timeoutMs,
+              },
+              clock,
+            ),
+          onChange: () => {
+            if (ready && !stopped) speaker?.reconcile();
+          },
+          logger: healthLog,
+          gauge: deps.metrics.healthCheckUp,
+        });
+  const links = monitor
+    ? new LinkWatch({ onChange: (state) => monitor.linkChanged(state), logger: healthLog, clock })
+    : undefined;
+  speaker = new ClusterSpeaker({
     clock,
     nodeName: deps.nodeName,
     namespace: deps.namespace,
@@ -93,10 +133,11 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     metrics: deps.metrics,
     logger,
     ...(deps.owner ? { owner: deps.owner } : {}),
+    ...(monitor ? { health: monitor } : {}),
+    ...(deps.liveness ? { liveness: deps.liveness } : {}),
   });
+  const clusterSpeaker = speaker;
 
-  let ready = false;
-  let stopped = false;
   let cancelCoalesce: Cancel | undefined;
   let statusOnly = true;
   const schedule = (resource: string) => {
@@ -107,24 +148,28 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
       cancelCoalesce = undefined;
       const onlyStatus = statusOnly;
       statusOnly = true;
-      if (onlyStatus) speaker.syncStatus();
-      else speaker.reconcile();
+      if (onlyStatus) clusterSpeaker.syncStatus();
+      else clusterSpeaker.reconcile();
     }, deps.coalesceMs ?? 20);
   };
   sources.onChange(schedule);
   sources.start();
-  const readyPromise = sources.synced().then(() => {
+  // The link states are read before the first reconcile, so a node whose link is already down does not claim VIPs.
+  const linksRead = links
+    ? links.start().catch((err) => healthLog.warn({ err: String(err) }, 'link watch failed'))
+    : undefined;
+  const readyPromise = Promise.all([sources.synced(), linksRead]).then(() => {
     if (stopped) return;
-    speaker.reconcile();
+    clusterSpeaker.reconcile();
     ready = true;
-    logger.info({ routers: speaker.running.size }, 'speaker synced with the cluster');
+    logger.info({ routers: clusterSpeaker.running.size }, 'speaker synced with the cluster');
   });
   let cancelRescan: Cancel = () => {};
   const rescan = () => {
     cancelRescan = clock.setTimer(
       () => {
         if (stopped) return;
-        if (ready) speaker.reconcile();
+        if (ready) clusterSpeaker.reconcile();
         rescan();
       },
       RESCAN_MS,
@@ -134,7 +179,7 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
   rescan();
 
   return {
-    speaker,
+    speaker: clusterSpeaker,
     ready: readyPromise,
     isReady: () => ready && !stopped,
     async stop() {
@@ -142,7 +187,9 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
       stopped = true;
       cancelCoalesce?.();
       cancelRescan();
-      await speaker.stop();
+      links?.stop();
+      monitor?.stop();
+      await clusterSpeaker.stop();
       await events.flush();
       await sources.stop();
     },

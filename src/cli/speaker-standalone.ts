@@ -47,11 +47,6 @@ export async function startStandalone(deps: StandaloneDeps): Promise<RunningSpea
   const read = deps.readInterface ?? readInterfaceInfo;
   const info = read(config.interface);
   if (!info.ok) throw new StandaloneError([`interface ${config.interface}: ${info.reason} (${info.detail})`]);
-  const v6Peers = config.unicastPeers.filter((p) => p.includes(':'));
-  if (v6Peers.length > 0) {
-    // VrrpSocket sends IPv6 adverts as whole frames and has no neighbour lookup for a unicast peer's MAC.
-    throw new StandaloneError([`unicastPeers: IPv6 unicast is not supported (${v6Peers.join(', ')}); use multicast`]);
-  }
   const sources = sourcesOf(info);
   const planned = standaloneSpecs(config, sources);
   if ('errors' in planned) throw new StandaloneError(planned.errors);

@@ -6,15 +6,19 @@
 
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { loadKubeConfig } from '../k8s/clients.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createSpeakerMetrics } from '../metrics.ts';
+import {
+  DEFAULT_LIVENESS,
+  type LivenessSettings,
+  parseLivenessInterval,
+  parseLivenessMode,
+  parseLivenessMultiplier,
+} from '../model/liveness.ts';
 import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
 import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { serveUntilSignal } from './lifecycle.ts';
-import { startKubernetesSpeaker } from './speaker-kubernetes.ts';
 import { type RunningSpeaker, StandaloneError, startStandalone } from './speaker-standalone.ts';
 
 /** SpeakerArgs are the command's options after parsing. */
@@ -28,6 +32,9 @@ export interface SpeakerArgs {
   readonly metricsAddress: string | undefined;
   readonly nodeName: string;
   readonly logLevel: string;
+  readonly liveness: string;
+  readonly livenessInterval: string;
+  readonly livenessMultiplier: string;
 }
 
 /** EXIT codes: 2 for a configuration the operator must fix, 1 for anything else that stops start-up. */
@@ -67,6 +74,23 @@ function builder(y: Argv): Argv<SpeakerArgs> {
       type: 'string',
       default: process.env['NODE_NAME'] ?? hostname(),
       describe: 'this node, as the node label of metrics',
+    })
+    .option('liveness', {
+      type: 'string',
+      default: DEFAULT_LIVENESS.mode,
+      describe:
+        'Kubernetes mode: cluster default of the BFD liveness signal, bfd or off (pool annotation metal-vrrp.io/liveness overrides)',
+    })
+    .option('liveness-interval', {
+      type: 'string',
+      default: `${DEFAULT_LIVENESS.intervalMs}ms`,
+      describe:
+        'BFD transmit and receive interval, 10ms..10s (pool annotation metal-vrrp.io/liveness-interval overrides)',
+    })
+    .option('liveness-multiplier', {
+      type: 'string',
+      default: String(DEFAULT_LIVENESS.detectMult),
+      describe: 'BFD Detect Mult, 2..255 (pool annotation metal-vrrp.io/liveness-multiplier overrides)',
     })
     .option('log-level', {
       type: 'string',
@@ -121,12 +145,19 @@ async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<
   if (!Number.isInteger(args.metricsPort ?? 7472) || (args.metricsPort ?? 7472) < 0) {
     return fail(logger, EXIT_CONFIG, `--metrics-port ${args.metricsPort} is not a port number`);
   }
-  let kubeConfig: KubeConfig;
+  // Loaded here, not at the top: standalone mode never pays for @kubernetes/client-node (tens of MB of heap).
+  const [{ loadKubeConfig }, { startKubernetesSpeaker }] = await Promise.all([
+    import('../k8s/clients.ts'),
+    import('./speaker-kubernetes.ts'),
+  ]);
+  let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
     kubeConfig = loadKubeConfig(args.kubeconfig);
   } catch (err) {
     return fail(logger, EXIT_CONFIG, `cannot load kubeconfig: ${(err as Error).message}`);
   }
+  const liveness = livenessFlags(args);
+  if ('errors' in liveness) return fail(logger, EXIT_CONFIG, 'invalid liveness flags', liveness.errors);
   const metrics = createSpeakerMetrics();
   const host = new SpeakerHost({ nodeName: args.nodeName, metrics, logger });
   const podUid = process.env['POD_UID'];
@@ -140,6 +171,7 @@ async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<
     metrics,
     logger,
     instance: podName ?? hostname(),
+    liveness: liveness.settings,
     ...(podUid && podName ? { owner: { apiVersion: 'v1', kind: 'Pod', name: podName, uid: podUid } } : {}),
   });
   const failure = await serveUntilSignal({
@@ -153,6 +185,21 @@ async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<
     stoppedMessage: 'stopped: priority 0 sent for every router mastered here',
   });
   if (failure !== undefined) fail(logger, EXIT_START, failure);
+}
+
+/** livenessFlags reads --liveness, --liveness-interval and --liveness-multiplier with the pool annotations' rules. */
+export function livenessFlags(
+  args: Pick<SpeakerArgs, 'liveness' | 'livenessInterval' | 'livenessMultiplier'>,
+): { readonly settings: LivenessSettings } | { readonly errors: readonly string[] } {
+  const errors: string[] = [];
+  const mode = parseLivenessMode(args.liveness);
+  if ('error' in mode) errors.push(`--liveness: ${mode.error}`);
+  const interval = parseLivenessInterval(args.livenessInterval);
+  if ('error' in interval) errors.push(`--liveness-interval: ${interval.error}`);
+  const mult = parseLivenessMultiplier(args.livenessMultiplier);
+  if ('error' in mult) errors.push(`--liveness-multiplier: ${mult.error}`);
+  if ('error' in mode || 'error' in interval || 'error' in mult) return { errors };
+  return { settings: Object.freeze({ mode: mode.value, intervalMs: interval.value, detectMult: mult.value }) };
 }
 
 function fail(logger: Logger, code: number, msg: string, problems?: readonly string[]): void {

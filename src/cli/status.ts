@@ -1,7 +1,7 @@
 /**
  * `metal-vrrp status`: which node is master of each VIP, kubectl-style (or `-o json`). It lists the objects once,
- * computes the same router groups every speaker computes (VRID, tuning, rendezvous ranking over the eligible nodes),
- * and takes the master from the ServiceL2Status objects the speakers write.
+ * computes the same router groups every speaker computes (VRID, tuning, the ranking over the eligible nodes: preferred
+ * nodes by score, then the placement), and takes the master from the ServiceL2Status objects the speakers write.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { realClock } from '../clock.ts';

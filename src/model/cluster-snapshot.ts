@@ -29,6 +29,8 @@ export interface NodeView {
   readonly networkUnavailable: boolean;
   /** internalIps are the InternalIP addresses, canonical text, in the order the Node lists them. */
   readonly internalIps: readonly string[];
+  /** unschedulable: spec.unschedulable is true (cordoned; absent otherwise); a pool may ask it to resign (health-checks.ts). */
+  readonly unschedulable?: boolean;
 }
 
 /** ServiceView is a managed LoadBalancer Service that has VIPs. */
@@ -80,6 +82,7 @@ export function poolForVip(pools: readonly Pool[], vip: string): Pool | undefine
 /** NodeObject is the part of a core/v1 Node the speaker reads. */
 export interface NodeObject {
   readonly metadata?: { readonly name?: string; readonly labels?: Readonly<Record<string, string>> | null };
+  readonly spec?: { readonly unschedulable?: boolean | null } | null;
   readonly status?: {
     readonly conditions?: readonly { readonly type?: string; readonly status?: string }[] | null;
     readonly addresses?: readonly { readonly type?: string; readonly address?: string }[] | null;
@@ -105,6 +108,8 @@ export function nodeView(obj: NodeObject): NodeView | undefined {
     ready,
     networkUnavailable,
     internalIps: Object.freeze(internalIps),
+    // Only a cordoned node carries the field, so views of ordinary nodes stay as they were.
+    ...(obj.spec?.unschedulable === true ? { unschedulable: true } : {}),
   });
 }
 

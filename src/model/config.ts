@@ -8,6 +8,11 @@ import type { CodedError, ErrorCode } from '../errors.ts';
 import { codedError } from '../errors.ts';
 import { rangesOverlap } from './ip-range.ts';
 import { type IPAddressPoolObject, type ObjectMeta, type Pool, parsePool } from './pool.ts';
+import {
+  type PreferredNodeSelector,
+  type PreferredNodeSelectorObject,
+  parsePreferredNodeSelectors,
+} from './preferred-nodes.ts';
 import { type LabelSelectorObject, type Labels, matchesAny, parseSelectorList, type Selector } from './selectors.ts';
 
 export type { IPAddressPoolObject, ObjectMeta, Pool, ServiceAllocation, VridRange } from './pool.ts';
@@ -21,6 +26,7 @@ export interface L2AdvertisementObject {
     readonly ipAddressPoolSelectors?: readonly LabelSelectorObject[] | null;
     readonly nodeSelectors?: readonly LabelSelectorObject[] | null;
     readonly interfaces?: readonly string[] | null;
+    readonly preferredNodeSelectors?: readonly PreferredNodeSelectorObject[] | null;
   } | null;
 }
 
@@ -46,6 +52,8 @@ export interface L2Advertisement {
   readonly nodeSelectors: readonly Selector[];
   /** interfaces: empty means every interface. */
   readonly interfaces: readonly string[];
+  /** preferredNodeSelectors rank the nodes this advertisement selects (preferred-nodes.ts); empty: no preference. */
+  readonly preferredNodeSelectors: readonly PreferredNodeSelector[];
 }
 
 /** Config is the validated configuration. Everything in it is frozen. */
@@ -212,6 +220,15 @@ function parseL2Advertisements(
       problems.push(problem('L2Advertisement', name, codedError('INVALID_SELECTOR', `${name}: ${detail}`), true));
       continue;
     }
+    const preferred = parsePreferredNodeSelectors(spec.preferredNodeSelectors);
+    if ('error' in preferred) {
+      if (!preferred.selector) reject(preferred.error);
+      else {
+        const err = codedError('INVALID_SELECTOR', `${name}: ${preferred.error}`);
+        problems.push(problem('L2Advertisement', name, err, true));
+      }
+      continue;
+    }
     const all = poolNames.length === 0 && poolSel.selectors.length === 0;
     const selected = new Set<string>();
     for (const p of pools) {
@@ -229,6 +246,7 @@ function parseL2Advertisements(
         pools: Object.freeze([...selected].sort()),
         nodeSelectors: nodeSel.selectors,
         interfaces: Object.freeze([...interfaces]),
+        preferredNodeSelectors: preferred.preferred,
       }),
     );
   }

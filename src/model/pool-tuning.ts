@@ -13,12 +13,21 @@
  * | metal-vrrp.io/vrid-range           | 1-255     | "lo-hi" or "n" within 1..255 (the controller allocates)      |
  * | metal-vrrp.io/priorities           | (none)    | "node-a=250,node-b=200": node names, distinct 1..254         |
  * | metal-vrrp.io/peers                | multicast | multicast, unicast (adverts to the other eligible nodes)     |
+ * | metal-vrrp.io/placement            | rendezvous| rendezvous, balanced (vrrp/placement.ts)                     |
+ * | metal-vrrp.io/liveness             | (cluster) | bfd, off: BFD sessions between the routers' nodes (liveness.ts) |
+ * | metal-vrrp.io/liveness-interval    | (cluster) | 10ms .. 10s, whole ms: BFD transmit and receive interval     |
+ * | metal-vrrp.io/liveness-multiplier  | (cluster) | 2 .. 255: BFD Detect Mult                                    |
+ * | metal-vrrp.io/auth-secret          | (off)     | a Secret name (speaker namespace): HMAC adverts (vrrp/auth.ts) |
+ *
+ * The health annotations (`metal-vrrp.io/health-*`, `kube-proxy-health`, `track-interface`, `resign-when-cordoned`)
+ * are read by health-checks.ts into `health`.
  *
  * Durations take a unit ("100ms", "1.5s", "2m"); a bare number is refused, since keepalived users would read "1" as
  * seconds. An invalid value is reported as a problem and the default is used for that field alone (the pool keeps
  * serving); an unknown annotation under the prefix (a typo such as `advert-intervall`) is reported and ignored.
  */
 
+import type { Placement } from '../../vrrp/priority.ts';
 import {
   MAX_PREEMPT_DELAY_MS,
   PRIORITY_MAX,
@@ -26,8 +35,31 @@ import {
   type RouterConfigChanges,
 } from '../../vrrp/router-config.ts';
 import { DEFAULT_ADVERT_INTERVAL_CS } from '../../vrrp/timing.ts';
-import { type CodedError, codedError } from '../errors.ts';
-import { advertIntervalCs, parseDuration } from './duration.ts';
+import { codedError } from '../errors.ts';
+import {
+  annotationReader,
+  boundedDuration,
+  durationMs,
+  type Parsed,
+  parseBoolean,
+  type TuningProblem,
+} from './annotation-values.ts';
+import { advertIntervalCs } from './duration.ts';
+import {
+  DEFAULT_HEALTH_TUNING,
+  HEALTH_ANNOTATIONS,
+  type HealthTuning,
+  parseHealthTuning,
+  sameHealthTuning,
+} from './health-checks.ts';
+import {
+  type LivenessTuning,
+  NO_LIVENESS_TUNING,
+  parseLivenessInterval,
+  parseLivenessMode,
+  parseLivenessMultiplier,
+  sameLivenessTuning,
+} from './liveness.ts';
 import { FULL_VRID_RANGE, type IPAddressPoolObject, parseVridRange, VRID_RANGE_ANNOTATION } from './pool.ts';
 import type { VridRange } from './vrid.ts';
 
@@ -42,10 +74,14 @@ export const TUNING_ANNOTATIONS = Object.freeze({
   gratuitousCount: `${TUNING_PREFIX}gratuitous-count`,
   gratuitousSpacing: `${TUNING_PREFIX}gratuitous-spacing`,
   gratuitousRefresh: `${TUNING_PREFIX}gratuitous-refresh`,
+  placement: `${TUNING_PREFIX}placement`,
   vridRange: VRID_RANGE_ANNOTATION,
   priorities: `${TUNING_PREFIX}priorities`,
   peers: `${TUNING_PREFIX}peers`,
   authSecret: `${TUNING_PREFIX}auth-secret`,
+  liveness: `${TUNING_PREFIX}liveness`,
+  livenessInterval: `${TUNING_PREFIX}liveness-interval`,
+  livenessMultiplier: `${TUNING_PREFIX}liveness-multiplier`,
 } as const);
 
 /** GRATUITOUS_COUNT_MAX and GRATUITOUS_SPACING_MAX_MS bound the takeover announcement (keeps a burst finite). */
@@ -82,6 +118,18 @@ export interface PoolTuning {
   readonly peers: PeerMode;
   /** authSecret names the Secret (speaker namespace) whose key authenticates adverts (vrrp/auth.ts); undefined: off. */
   readonly authSecret: string | undefined;
+  /**
+   * placement: how masters are spread. 'rendezvous' (default): each VIP's order of nodes is its own, so creating or
+   * deleting a Service never moves another VIP, at the cost of spread (max/mean 1.22 on 10 nodes, 2 on 50).
+   * 'balanced': bounded loads over the pool's routers (max/mean ≤ 1.1 where integers allow); a node loss still moves
+   * only its own VIPs, but adding or removing Services can hand a few other VIPs over (a priority change, so a
+   * graceful preemption, not a Master_Down wait).
+   */
+  readonly placement: Placement;
+  /** health: the checks that lower this node's priority in the pool's routers (health-checks.ts). */
+  readonly health: HealthTuning;
+  /** liveness: the pool's BFD settings; unset fields take the speaker's cluster default (model/liveness.ts). */
+  readonly liveness: LivenessTuning;
 }
 
 /** TuningField is one setting of PoolTuning. */
@@ -98,15 +146,12 @@ export const DEFAULT_POOL_TUNING: PoolTuning = Object.freeze({
   pinnedPriorities: new Map<string, number>(),
   peers: 'multicast' as PeerMode,
   authSecret: undefined,
+  placement: 'rendezvous' as Placement,
+  health: DEFAULT_HEALTH_TUNING,
+  liveness: NO_LIVENESS_TUNING,
 });
 
-/** TuningProblem is one annotation that could not be used, for an Event on the pool, a log line and a metric. */
-export interface TuningProblem {
-  readonly pool: string;
-  readonly annotation: string;
-  readonly value: string;
-  readonly error: CodedError;
-}
+export type { TuningProblem } from './annotation-values.ts';
 
 /** TuningResult is always a usable tuning, plus every problem found (each problem field fell back to its default). */
 export interface TuningResult {
@@ -114,40 +159,14 @@ export interface TuningResult {
   readonly problems: readonly TuningProblem[];
 }
 
-type Parsed<T> = { readonly value: T } | { readonly error: string };
-
 // A DNS-1123 subdomain: what a Node name must be.
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** durationMs reads a duration with a unit; micro-rounding undoes float noise such as 0.07 s × 1000. */
-function durationMs(text: string): Parsed<number> {
-  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) return { error: `"${text}" has no unit (write e.g. 100ms or 1s)` };
-  const ms = parseDuration(text);
-  if (ms === undefined) return { error: `"${text}" is not a duration (e.g. 100ms, 1.5s)` };
-  return { value: Math.round(ms * 1000) / 1000 };
-}
 
 function parseInterval(text: string): Parsed<number> {
   const ms = durationMs(text);
   if ('error' in ms) return ms;
   const cs = advertIntervalCs(ms.value);
   return 'error' in cs ? cs : { value: cs.cs };
-}
-
-function parseBoolean(text: string): Parsed<boolean> {
-  const t = text.trim().toLowerCase();
-  if (t === 'true') return { value: true };
-  if (t === 'false') return { value: false };
-  return { error: `"${text}" is not true or false` };
-}
-
-function boundedDuration(max: number, maxText: string): (text: string) => Parsed<number> {
-  return (text) => {
-    const ms = durationMs(text);
-    if ('error' in ms) return ms;
-    if (ms.value > max) return { error: `"${text}" is longer than ${maxText}` };
-    return ms;
-  };
 }
 
 function parseCount(text: string): Parsed<number> {
@@ -165,6 +184,12 @@ function parseRefresh(text: string): Parsed<number> {
     return { error: `"${text}" is not 0 (off) or between 1s and 1h` };
   }
   return ms;
+}
+
+function parsePlacement(text: string): Parsed<Placement> {
+  const t = text.trim().toLowerCase();
+  if (t === 'rendezvous' || t === 'balanced') return { value: t };
+  return { error: `"${text}" is not rendezvous or balanced` };
 }
 
 function parseRange(text: string): Parsed<VridRange> {
@@ -211,6 +236,21 @@ export function parsePinned(text: string): Parsed<ReadonlyMap<string, number>> {
   return { value: pins };
 }
 
+type Reader = <T>(annotation: string, parse: (text: string) => Parsed<T>, fallback: T) => T;
+
+/** livenessOf reads the three liveness annotations; an absent or invalid one stays unset (the cluster default). */
+function livenessOf(read: Reader): LivenessTuning {
+  const A = TUNING_ANNOTATIONS;
+  const mode = read(A.liveness, parseLivenessMode, undefined);
+  const intervalMs = read(A.livenessInterval, parseLivenessInterval, undefined);
+  const detectMult = read(A.livenessMultiplier, parseLivenessMultiplier, undefined);
+  return Object.freeze({
+    ...(mode === undefined ? {} : { mode }),
+    ...(intervalMs === undefined ? {} : { intervalMs }),
+    ...(detectMult === undefined ? {} : { detectMult }),
+  });
+}
+
 /**
  * parsePoolTuning reads a pool's annotations. `pool` names the pool in problems. Never fails: a bad value is a
  * problem and that field's default.
@@ -221,19 +261,7 @@ export function parsePoolTuning(
 ): TuningResult {
   const ann = annotations ?? {};
   const problems: TuningProblem[] = [];
-  const read = <T>(annotation: string, parse: (text: string) => Parsed<T>, fallback: T): T => {
-    const text = ann[annotation];
-    if (text === undefined) return fallback;
-    const parsed = parse(text);
-    if ('value' in parsed) return parsed.value;
-    problems.push({
-      pool,
-      annotation,
-      value: text,
-      error: codedError('INVALID_TUNING', `pool ${pool}: ${annotation}: ${parsed.error}`),
-    });
-    return fallback;
-  };
+  const read = annotationReader(pool, ann, problems);
   const d = DEFAULT_POOL_TUNING;
   const A = TUNING_ANNOTATIONS;
   const tuning: PoolTuning = Object.freeze({
@@ -249,8 +277,11 @@ export function parsePoolTuning(
     pinnedPriorities: read(A.priorities, parsePinned, d.pinnedPriorities),
     peers: read(A.peers, parsePeers, d.peers),
     authSecret: read<string | undefined>(A.authSecret, parseSecretName, d.authSecret),
+    placement: read(A.placement, parsePlacement, d.placement),
+    health: parseHealthTuning(pool, ann, read, problems),
+    liveness: livenessOf(read),
   });
-  const known = new Set<string>(Object.values(A));
+  const known = new Set<string>([...Object.values(A), ...Object.values(HEALTH_ANNOTATIONS)]);
   for (const [annotation, value] of Object.entries(ann)) {
     if (annotation.startsWith(TUNING_PREFIX) && !known.has(annotation)) {
       problems.push({
@@ -315,13 +346,18 @@ export function classifyTuningChange(before: PoolTuning, after: PoolTuning): Tun
   if (gratuitous) changed.push('gratuitous');
   const vridRange = before.vridRange.lo !== after.vridRange.lo || before.vridRange.hi !== after.vridRange.hi;
   if (vridRange) changed.push('vridRange');
-  const priorities = !samePins(before.pinnedPriorities, after.pinnedPriorities);
-  if (priorities) changed.push('pinnedPriorities');
+  const placement = before.placement !== after.placement;
+  if (placement) changed.push('placement');
+  const priorities = !samePins(before.pinnedPriorities, after.pinnedPriorities) || placement;
+  if (!samePins(before.pinnedPriorities, after.pinnedPriorities)) changed.push('pinnedPriorities');
   const transport = before.peers !== after.peers;
   if (transport) changed.push('peers');
   // Speakers see a new auth-secret at slightly different times and refuse each other's adverts meanwhile.
   const auth = before.authSecret !== after.authSecret;
   if (auth) changed.push('authSecret');
+  // Health settings act through the health monitor (new checks, new weights), never through the engine directly.
+  if (!sameHealthTuning(before.health, after.health)) changed.push('health');
+  if (!sameLivenessTuning(before.liveness, after.liveness)) changed.push('liveness');
   const moves = priorities || vridRange || auth || (!before.preempt && after.preempt);
   const effect = changed.length === 0 ? 'none' : moves ? 'failover' : 'live';
   return { effect, changed, configure, priorities, gratuitous, transport, vridRange };

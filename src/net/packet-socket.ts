@@ -19,6 +19,8 @@ export const ADDON_PATH = join('build', 'Release', 'packet_socket.node');
 
 interface NativeSocket {
   send(frame: Buffer): number;
+  sendBatch(frames: readonly Buffer[]): number;
+  bufferSizes(rcv: number, snd: number): [number, number];
   membership(add: boolean, mac: Buffer | null): void;
   attachFilter(program: Buffer): void;
   close(): void;
@@ -29,9 +31,11 @@ export interface PacketSocketAddon {
   readonly PacketSocket: new (
     ifindex: number,
     protocol: number,
-    onFrame: (frame: Buffer, pktType: number) => void,
-    onError?: (err: Error) => void,
+    onFrames: (frames: Buffer[], pktTypes: number[]) => void,
+    onError: ((err: Error) => void) | undefined,
+    batch: true,
   ) => NativeSocket;
+  readonly neighbors: (family: 4 | 6, ifindex: number) => { address: Buffer; mac: Buffer; state: number }[];
 }
 
 /** AddonLoad is the addon, or why it is not there ('not-built': run npm ci / node-gyp rebuild). */
@@ -60,9 +64,32 @@ export function loadPacketSocketAddon(): AddonLoad {
     const addon = createRequire(import.meta.url)(path) as PacketSocketAddon;
     if (typeof addon.PacketSocket !== 'function')
       return { ok: false, reason: 'load-failed', detail: `${path}: no class` };
+    // An addon built before batch delivery would hand onFrames one frame at a time: refuse it, ask for a rebuild.
+    const proto = addon.PacketSocket.prototype as Partial<NativeSocket>;
+    if (typeof addon.neighbors !== 'function' || typeof proto.sendBatch !== 'function')
+      return { ok: false, reason: 'load-failed', detail: `${path}: built from an older packet_socket.c; run npm ci` };
     return { ok: true, addon, path };
   } catch (err) {
     return { ok: false, reason: 'load-failed', detail: `${path}: ${(err as Error).message}` };
+  }
+}
+
+/** Neighbor is one entry of the kernel's neighbour table that has a link-layer address; `state` is NUD_* (rtnetlink). */
+export interface Neighbor {
+  readonly address: Buffer;
+  readonly mac: Buffer;
+  readonly state: number;
+}
+
+/** readNeighbors dumps the kernel's ARP (4) or NDP (6) neighbour table of one interface; throws PacketSocketError. */
+export function readNeighbors(family: 4 | 6, ifindex: number): Neighbor[] {
+  const loaded = loadPacketSocketAddon();
+  if (!loaded.ok)
+    throw new PacketSocketError(loaded.reason === 'not-built' ? 'NOT_BUILT' : 'LOAD_FAILED', loaded.detail);
+  try {
+    return loaded.addon.neighbors(family, ifindex);
+  } catch (err) {
+    throw wrapError(err, `neighbours of ifindex ${ifindex}`);
   }
 }
 
@@ -71,9 +98,18 @@ export type SendResult =
   | { readonly ok: true; readonly bytes: number }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
+/** BatchResult is how many frames of a batch the kernel took; on a failure, the errno of the first one refused. */
+export type BatchResult =
+  | { readonly ok: true; readonly sent: number }
+  | { readonly ok: false; readonly sent: number; readonly code: string; readonly message: string };
+
 /** FrameSocket is what responders need of a link-layer socket; PacketSocket implements it and tests may fake it. */
 export interface FrameSocket {
   send(frame: Buffer): SendResult;
+  /** sendBatch writes frames in order with one sendmmsg(2) per 256 frames; optional (fakes may leave it out). */
+  sendBatch?(frames: readonly Buffer[]): BatchResult;
+  /** bufferSizes asks for receive / send buffers of these bytes (0 keeps one); returns what the kernel granted. */
+  bufferSizes?(rcv: number, snd: number): readonly [number, number];
   /** addMembership receives frames for a multicast MAC (PACKET_MR_MULTICAST); it is dropped on close. */
   addMembership(mac: string): void;
   dropMembership(mac: string): void;
@@ -123,21 +159,25 @@ export class PacketSocket implements FrameSocket {
     if (!loaded.ok)
       throw new PacketSocketError(loaded.reason === 'not-built' ? 'NOT_BUILT' : 'LOAD_FAILED', loaded.detail);
     const onError = options.onError;
+    // The addon hands over every frame of one readiness event in one call (batch mode): one entry into JS and one
+    // microtask checkpoint per burst, not per frame. Each frame still reaches onFrame alone, in order.
     // Without onError, a throwing onFrame is an uncaught exception, as for any event listener.
-    const onFrame = (frame: Buffer, pktType: number): void => {
-      if (onError === undefined) {
-        options.onFrame(frame, pktType);
-        return;
-      }
-      try {
-        options.onFrame(frame, pktType);
-      } catch (err) {
-        onError(err instanceof Error ? err : new Error(String(err)));
+    const onFrames = (frames: Buffer[], pktTypes: number[]): void => {
+      for (let i = 0; i < frames.length; i++) {
+        if (onError === undefined) {
+          options.onFrame(frames[i]!, pktTypes[i]!);
+          continue;
+        }
+        try {
+          options.onFrame(frames[i]!, pktTypes[i]!);
+        } catch (err) {
+          onError(err instanceof Error ? err : new Error(String(err)));
+        }
       }
     };
     let native: NativeSocket;
     try {
-      native = new loaded.addon.PacketSocket(options.ifindex, options.ethertype, onFrame, onError);
+      native = new loaded.addon.PacketSocket(options.ifindex, options.ethertype, onFrames, onError, true);
     } catch (err) {
       throw wrapError(err, `open ifindex ${options.ifindex} ethertype 0x${options.ethertype.toString(16)}`);
     }
@@ -165,6 +205,26 @@ export class PacketSocket implements FrameSocket {
     } catch (err) {
       const e = err as Error & { code?: string };
       return { ok: false, code: e.code ?? 'ERR', message: e.message };
+    }
+  }
+
+  /** sendBatch writes frames in order, one system call per 256; stops at the first refused frame. Never throws. */
+  sendBatch(frames: readonly Buffer[]): BatchResult {
+    if (frames.length === 0) return { ok: true, sent: 0 };
+    try {
+      return { ok: true, sent: this.#native.sendBatch(frames) };
+    } catch (err) {
+      const e = err as Error & { code?: string; sent?: number };
+      return { ok: false, sent: e.sent ?? 0, code: e.code ?? 'ERR', message: e.message };
+    }
+  }
+
+  /** bufferSizes asks for SO_RCVBUF / SO_SNDBUF of these bytes (0 keeps one); throws PacketSocketError. */
+  bufferSizes(rcv: number, snd: number): readonly [number, number] {
+    try {
+      return this.#native.bufferSizes(rcv, snd);
+    } catch (err) {
+      throw wrapError(err, 'buffer sizes');
     }
   }
 

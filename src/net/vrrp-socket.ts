@@ -1,61 +1,63 @@
 /**
- * VrrpSocket sends and receives VRRPv3 adverts (RFC 5798 §5.1) on one interface for one family.
- *
- * IPv4: a raw socket for protocol 112 (the `raw-socket` package) bound to the interface (SO_BINDTODEVICE), joined to
- * 224.0.0.18 there (IP_ADD_MEMBERSHIP with an ip_mreqn naming the ifindex), multicast loop off, and IP_HDRINCL so we
- * write the header: TTL 255 and a source we chose, the one the checksum's pseudo-header covers. Receiving includes
- * the IP header, so TTL, protocol, source and destination are checked here.
- * IPv6: a raw IPv6 socket hides hop limit, destination and interface and cannot pick its source, so adverts travel
- * over the AF_PACKET addon instead: EtherType 0x86dd filtered in the kernel to next header 112, the group MAC
- * 33:33:00:00:00:12 joined, frames built whole (source = the interface's link-local, RFC 5798 §5.1.2.1).
- * Unicast to an IPv6 peer needs the peer's MAC (no neighbour lookup here): send() refuses without one.
+ * VrrpSocket sends and receives VRRPv3 adverts (RFC 5798 §5.1) on one interface for one family, as whole Ethernet
+ * frames over the AF_PACKET addon, for both families: we write every header (TTL / hop limit 255, the source the
+ * checksum's pseudo-header covers, the IPv6 link-local source of §5.1.2.1) and read every header back (TTL,
+ * destination, interface), which a raw IP socket hides or forbids for IPv6.
+ * Receive: EtherType 0x0800 / 0x86dd filtered in the kernel to protocol / next header 112, the group MAC
+ * 01:00:5e:00:00:12 / 33:33:00:00:00:12 joined.
+ * Send is synchronous: the frame is built (cached per advert and destination, so a router's steady adverts cost a
+ * map lookup) and queued; every frame queued during one turn of the event loop (a scheduler tick that fires many
+ * routers) leaves in one sendmmsg(2) at the end of that turn (a microtask). No Promise, no poll wake-up per advert.
+ * Unicast: the destination MAC is the peer's own, from the kernel's neighbour table (neighbor-cache.ts); until it is
+ * resolved, the advert goes to the VRRP group instead and the resolution runs.
  *
  * Every received packet ends as onAdvert(received) or onDrop(drop); nothing here keeps VRRP state.
  */
 
-import raw from 'raw-socket';
-import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL, VRRP_TTL } from '../../vrrp/advert.ts';
+import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL } from '../../vrrp/advert.ts';
 import type { AuthKey } from '../../vrrp/auth.ts';
 import type { EncodeError } from '../../vrrp/codec.ts';
 import { canonicalAddress } from '../../vrrp/ip.ts';
-import { ipv4Bytes, ipv6Bytes, isIpv6Multicast } from './frames/address.ts';
-import { ipv6Filter } from './frames/bpf.ts';
-import { ETHERTYPE, ipv6MulticastMac } from './frames/ethernet.ts';
+import { type Clock, realClock } from '../clock.ts';
+import { ipv4Filter, ipv6Filter } from './frames/bpf.ts';
+import { ETHERTYPE, formatMac } from './frames/ethernet.ts';
 import {
   type BuildResult,
   type ReceiveContext,
   type ReceivedAdvert,
-  receiveIpv4,
+  receiveIpv4Frame,
   receiveIpv6Frame,
   type Seal,
+  VRRP_IPV4_MAC,
   VRRP_IPV6_MAC,
   type VrrpDrop,
-  vrrpIpv4Packet,
+  vrrpIpv4Frame,
   vrrpIpv6Frame,
 } from './frames/vrrp.ts';
 import { InterfaceError, type InterfaceInfo, requireInterfaceInfo } from './interface-info.ts';
-import { type OpenFrameSocket, PacketSocket } from './packet-socket.ts';
+import { NeighborCache } from './neighbor-cache.ts';
+import { type FrameSocket, type OpenFrameSocket, PacketSocket } from './packet-socket.ts';
 
-// Socket option numbers (Linux ip(7), socket(7)); raw-socket exports only a few of them.
-const SOL_SOCKET = 1;
-const SO_BINDTODEVICE = 25;
-const IPPROTO_IP = 0;
-const IP_HDRINCL = 3;
-const IP_MULTICAST_IF = 32;
-const IP_MULTICAST_TTL = 33;
-const IP_MULTICAST_LOOP = 34;
-const IP_ADD_MEMBERSHIP = 35;
+/**
+ * SOCKET_BUFFER_BYTES sizes both buffers of the VRRP socket: every router of an interval is due in the same tick, so
+ * adverts leave and arrive in bursts (510 routers: 510 frames, ~1 KiB of buffer each); the default ~200 KiB drops
+ * most of such a burst at the receiver, and the backups would take over.
+ */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** ENCODED_CACHE_LIMIT bounds the encoded-advert cache: more than one entry per router and destination in practice. */
 const ENCODED_CACHE_LIMIT = 4096;
 
-/** VrrpPeer is a unicast destination; `mac` is required for IPv6 (and ignored for IPv4, the kernel resolves it). */
+/** VrrpPeer is a unicast destination; `mac` skips the neighbour lookup (tests, or a MAC known otherwise). */
 export interface VrrpPeer {
   readonly address: string;
   readonly mac?: string;
 }
 
-/** VrrpSendResult is the bytes handed to the kernel, or why nothing was sent. */
+/**
+ * VrrpSendResult: the advert was queued for the kernel (its bytes), or why nothing was sent. A failure of the kernel
+ * to take a queued batch goes to onError (and onSendFailed), since send() has returned by then.
+ */
 export type VrrpSendResult =
   | { readonly ok: true; readonly bytes: number }
   | {
@@ -70,18 +72,24 @@ export interface VrrpSocketDeps {
   readonly ifname: string;
   readonly onAdvert: (received: ReceivedAdvert) => void;
   readonly onDrop: (drop: VrrpDrop) => void;
-  /** onError gets socket errors after open and exceptions thrown by the hooks. */
+  /** onError gets socket errors after open, exceptions thrown by the hooks, and batches the kernel refused. */
   readonly onError?: (err: Error) => void;
+  /** onSendFailed counts frames of a flushed batch the kernel did not take. */
+  readonly onSendFailed?: (frames: number) => void;
   readonly interfaceInfo?: InterfaceInfo;
   /** Source of sent adverts; default the interface's first IPv4 address, or its link-local for IPv6. */
   readonly source?: string;
   /** authKeys: the keys of routers that require authenticated adverts (frames/vrrp.ts ReceiveContext). */
   readonly authKeys?: (family: Family, vrid: number) => readonly AuthKey[] | undefined;
-  /** Opens the IPv6 packet socket; tests may pass a fake. */
+  /** Opens the packet socket; tests may pass a fake. */
   readonly openPacketSocket?: OpenFrameSocket;
+  /** Resolves unicast peers' MACs; default a NeighborCache over the kernel's table. */
+  readonly neighbors?: Pick<NeighborCache, 'lookup' | 'watch' | 'peerOf' | 'size' | 'close'>;
+  /** clock, for the neighbour cache's refresh; default the process clock. */
+  readonly clock?: Clock;
 }
 
-/** VrrpSocketError is thrown by the constructor when the IPv4 raw socket cannot be set up; `cause` has the errno. */
+/** VrrpSocketError is kept for callers that catch it; sockets now fail with PacketSocketError or InterfaceError. */
 export class VrrpSocketError extends Error {
   readonly code = 'VRRP_SOCKET_OPEN';
   constructor(message: string, options?: { cause?: unknown }) {
@@ -90,32 +98,26 @@ export class VrrpSocketError extends Error {
   }
 }
 
-interface Transport {
-  send(bytes: Buffer, destination: string): Promise<VrrpSendResult>;
-  close(): void;
-}
-
-/** ipMreqn is struct ip_mreqn: group, local address (any), ifindex in host byte order (ip(7)). */
-function ipMreqn(group: Buffer, ifindex: number): Buffer {
-  const buf = Buffer.alloc(12);
-  group.copy(buf, 0);
-  buf.writeInt32LE(ifindex, 8); // host order; every Linux target Node runs on here is little-endian
-  return buf;
-}
-
 /**
- * VrrpSocket owns one socket and its read loop; see the file comment. The constructor opens it and throws
- * InterfaceError (unknown interface, no source address) or VrrpSocketError / PacketSocketError.
+ * VrrpSocket owns one packet socket and its read loop; see the file comment. The constructor opens it and throws
+ * InterfaceError (unknown interface, no source address) or PacketSocketError.
  */
 export class VrrpSocket {
   readonly family: Family;
   readonly ifname: string;
   readonly source: string;
   readonly #mac: string;
-  readonly #transport: Transport;
-  // advert and destination -> the bytes sent: a router sends the same advert every interval, and encoding (address
+  readonly #socket: FrameSocket;
+  readonly #neighbors: Pick<NeighborCache, 'lookup' | 'watch' | 'peerOf' | 'size' | 'close'>;
+  readonly #onError: (err: Error) => void;
+  readonly #onSendFailed: (frames: number) => void;
+  // advert and destination -> the frame sent: a router sends the same advert every interval, and encoding (address
   // parsing, checksum) is most of the cost of a send. Bounded: cleared when it grows past ENCODED_CACHE_LIMIT.
   readonly #encoded = new Map<string, Buffer>();
+  // received frame (latin1) -> the advert it decoded to; see onFrame.
+  readonly #received = new Map<string, ReceivedAdvert>();
+  #queue: Buffer[] = [];
+  #flushScheduled = false;
   #stopped = false;
 
   constructor(deps: VrrpSocketDeps) {
@@ -136,128 +138,134 @@ export class VrrpSocket {
       decoded: new Map(),
       ...(deps.authKeys ? { authKeys: deps.authKeys } : {}),
     };
-    const deliver = (r: ReturnType<typeof receiveIpv4>) => (r.ok ? deps.onAdvert(r) : deps.onDrop(r));
-    const onError = deps.onError ?? (() => {});
-    this.#transport =
-      deps.family === 'ipv4'
-        ? openIpv4(info, (packet) => deliver(receiveIpv4(packet, ctx)), onError)
-        : openIpv6(info, deps, (frame, pktType) => deliver(receiveIpv6Frame(frame, pktType, ctx)), onError);
+    const receive = deps.family === 'ipv4' ? receiveIpv4Frame : receiveIpv6Frame;
+    const clock = deps.clock ?? realClock;
+    const now = () => clock.now();
+    this.#neighbors =
+      deps.neighbors ?? new NeighborCache({ family: deps.family, ifname: info.name, ifindex: info.index, now });
+    this.#onError = deps.onError ?? (() => {});
+    this.#onSendFailed = deps.onSendFailed ?? (() => {});
+    this.#socket = (deps.openPacketSocket ?? PacketSocket.open)({
+      ifindex: info.index,
+      ethertype: deps.family === 'ipv4' ? ETHERTYPE.ipv4 : ETHERTYPE.ipv6,
+      filter: deps.family === 'ipv4' ? ipv4Filter(VRRP_PROTOCOL) : ipv6Filter(VRRP_PROTOCOL),
+      onFrame: (frame, pktType) => {
+        // A master sends the same frame every interval: the whole frame is the key, so a repeat costs one string and
+        // one lookup, no Ethernet / IP parsing and no address formatting. Only accepted plain adverts are kept (a pure
+        // function of the bytes, since pktType 3 and 4 never get here accepted); bounded like the decode cache.
+        // Authenticated adverts are never kept: each carries its own counter, so a hit could only be a replay, and the
+        // keys they were verified with may have rotated since; they are verified every time, replay-checked after.
+        const key = pktType === 3 || pktType === 4 ? undefined : frame.toString('latin1');
+        let hit = key === undefined ? undefined : this.#received.get(key);
+        // A plain advert kept before its router turned authentication on must now be refused: checked afresh.
+        if (hit !== undefined && deps.authKeys?.(hit.family, hit.advert.vrid) !== undefined) hit = undefined;
+        const r = hit ?? receive(frame, pktType, ctx);
+        if (hit === undefined && key !== undefined && r.ok && r.auth === undefined) {
+          if (this.#received.size >= ENCODED_CACHE_LIMIT) this.#received.clear();
+          this.#received.set(key, r);
+        }
+        if (!r.ok) deps.onDrop(r);
+        else if (this.#neighbors.size === 0) deps.onAdvert(r);
+        else {
+          const peer = this.#neighbors.peerOf(formatMac(frame, 6));
+          deps.onAdvert(peer === undefined || peer === r.from ? r : { ...r, fromPeer: peer });
+        }
+      },
+      onError: this.#onError,
+    });
+    try {
+      this.#socket.bufferSizes?.(SOCKET_BUFFER_BYTES, SOCKET_BUFFER_BYTES);
+      this.#socket.addMembership(deps.family === 'ipv4' ? VRRP_IPV4_MAC : VRRP_IPV6_MAC);
+    } catch (err) {
+      this.#socket.close();
+      this.#neighbors.close();
+      throw err;
+    }
   }
 
   /**
-   * send encodes `advert` and sends it to the VRRP group, or to the unicast peer `to` with TTL /
-   * hop limit 255; signed under `seal` when given (never cached: every signed advert has its own counter).
-   * Resolves with the outcome; never rejects.
+   * send builds `advert` for the VRRP group, or for the unicast peer `to` (TTL / hop limit 255 either way), signed
+   * under `seal` when given, and queues it for this turn's batch. A sealed frame is built every time, never cached:
+   * every signed advert carries its own counter (vrrp/replay.ts). Never throws.
    */
-  async send(advert: Advert, to?: VrrpPeer, seal?: Seal): Promise<VrrpSendResult> {
+  send(advert: Advert, to?: VrrpPeer, seal?: Seal): VrrpSendResult {
     if (this.#stopped) return { ok: false, reason: 'stopped', detail: 'socket stopped' };
-    const destination = to?.address ?? VRRP_MULTICAST[this.family];
+    let destination = to?.address ?? VRRP_MULTICAST[this.family];
+    let dstMac: string | undefined;
+    if (to !== undefined) {
+      dstMac = to.mac ?? this.#neighbors.lookup(to.address);
+      // Until the kernel has resolved the peer (a switch to unicast, a cold table), the advert goes to the VRRP
+      // group, which every VRRPv3 router hears: a master must not fall silent for the time of address resolution.
+      if (dstMac === undefined) destination = VRRP_MULTICAST[this.family];
+    }
     if (seal !== undefined) {
-      const built = this.#build(advert, destination, to, seal);
-      return built.ok ? this.#transport.send(built.bytes, destination) : built;
+      const built = this.#build(advert, destination, dstMac, seal);
+      if (!built.ok) return built;
+      this.#enqueue(built.bytes);
+      return { ok: true, bytes: built.bytes.length };
     }
-    const key = `${advert.vrid}/${advert.priority}/${advert.maxAdvertIntervalCs}/${advert.addresses.join(',')}>${destination}/${to?.mac ?? ''}`;
-    const cached = this.#encoded.get(key);
-    if (cached !== undefined) return this.#transport.send(cached, destination);
-    const built = this.#build(advert, destination, to);
-    if (!built.ok) return built;
-    if (this.#encoded.size >= ENCODED_CACHE_LIMIT) this.#encoded.clear();
-    this.#encoded.set(key, built.bytes);
-    return this.#transport.send(built.bytes, destination);
+    const key = `${advert.vrid}/${advert.priority}/${advert.maxAdvertIntervalCs}/${advert.addresses.join(',')}>${destination}/${dstMac ?? ''}`;
+    let frame = this.#encoded.get(key);
+    if (frame === undefined) {
+      const built = this.#build(advert, destination, dstMac);
+      if (!built.ok) return built;
+      frame = built.bytes;
+      if (this.#encoded.size >= ENCODED_CACHE_LIMIT) this.#encoded.clear();
+      this.#encoded.set(key, frame);
+    }
+    this.#enqueue(frame);
+    return { ok: true, bytes: frame.length };
   }
 
-  #build(
-    advert: Advert,
-    destination: string,
-    to: VrrpPeer | undefined,
-    seal?: Seal,
-  ): BuildResult | Extract<VrrpSendResult, { ok: false }> {
-    if (this.family === 'ipv4') {
-      return vrrpIpv4Packet(advert, this.source, destination, seal);
+  #enqueue(frame: Buffer): void {
+    this.#queue.push(frame);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.flush());
     }
-    const dstBytes = ipv6Bytes(destination);
-    if (dstBytes === undefined) return { ok: false, reason: 'bad-address', detail: destination };
-    const dstMac = isIpv6Multicast(dstBytes) ? ipv6MulticastMac(dstBytes) : to?.mac;
-    if (dstMac === undefined)
-      return { ok: false, reason: 'no-peer-mac', detail: `unicast to ${destination} needs its MAC` };
-    return vrrpIpv6Frame(advert, { srcMac: this.#mac, src: this.source, dst: destination, dstMac }, seal);
   }
 
-  /** stop closes the socket; later sends resolve 'stopped'. Safe to call twice. */
+  /** watchPeers resolves unicast peers ahead of sending, so their adverts are recognised (see fromPeer). */
+  watchPeers(addresses: readonly string[]): void {
+    if (!this.#stopped) this.#neighbors.watch(addresses);
+  }
+
+  /** flush hands the queued frames to the kernel now (a microtask does it after every turn that queued some). */
+  flush(): void {
+    this.#flushScheduled = false;
+    const frames = this.#queue;
+    if (frames.length === 0) return;
+    this.#queue = [];
+    if (this.#socket.sendBatch !== undefined) {
+      const r = this.#socket.sendBatch(frames);
+      if (!r.ok) this.#failed(frames.length - r.sent, r.message);
+      return;
+    }
+    for (const [i, frame] of frames.entries()) {
+      const r = this.#socket.send(frame);
+      if (!r.ok) {
+        this.#failed(frames.length - i, r.message);
+        return;
+      }
+    }
+  }
+
+  #failed(frames: number, message: string): void {
+    this.#onSendFailed(frames);
+    this.#onError(new Error(`VRRP ${this.family} on ${this.ifname}: ${frames} advert(s) not sent: ${message}`));
+  }
+
+  #build(advert: Advert, destination: string, dstMac: string | undefined, seal?: Seal): BuildResult {
+    const ends = { srcMac: this.#mac, src: this.source, dst: destination, ...(dstMac === undefined ? {} : { dstMac }) };
+    return this.family === 'ipv4' ? vrrpIpv4Frame(advert, ends, seal) : vrrpIpv6Frame(advert, ends, seal);
+  }
+
+  /** stop sends what is queued (a shutdown's priority-0 adverts), then closes the socket. Safe to call twice. */
   stop(): void {
     if (this.#stopped) return;
+    this.flush();
     this.#stopped = true;
-    this.#transport.close();
+    this.#socket.close();
+    this.#neighbors.close();
   }
-}
-
-function openIpv4(info: InterfaceInfo, onPacket: (packet: Buffer) => void, onError: (err: Error) => void): Transport {
-  let sock: raw.Socket;
-  try {
-    sock = raw.createSocket({ protocol: VRRP_PROTOCOL, addressFamily: raw.AddressFamily.IPv4, bufferSize: 65535 });
-  } catch (err) {
-    throw new VrrpSocketError(`raw socket for protocol ${VRRP_PROTOCOL}: ${(err as Error).message}`, { cause: err });
-  }
-  const group = ipv4Bytes(VRRP_MULTICAST.ipv4)!;
-  const name = Buffer.from(`${info.name}\0`, 'latin1');
-  const options: Array<[string, () => void]> = [
-    ['SO_BINDTODEVICE', () => sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, name, name.length)],
-    ['IP_HDRINCL', () => sock.setOption(IPPROTO_IP, IP_HDRINCL, 1)],
-    ['IP_MULTICAST_IF', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(Buffer.alloc(4), info.index), 12)],
-    ['IP_MULTICAST_TTL', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_TTL, VRRP_TTL)],
-    ['IP_MULTICAST_LOOP', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0)],
-    ['IP_ADD_MEMBERSHIP', () => sock.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(group, info.index), 12)],
-  ];
-  for (const [option, set] of options) {
-    try {
-      set();
-    } catch (err) {
-      sock.close();
-      throw new VrrpSocketError(`${option} on ${info.name}: ${(err as Error).message}`, { cause: err });
-    }
-  }
-  sock.on('message', (packet) => onPacket(packet));
-  sock.on('error', onError); // raw-socket emits hook exceptions and read errors here; without a listener they'd crash
-  let closed = false;
-  return {
-    send: (bytes, destination) =>
-      new Promise((resolve) => {
-        if (closed) return resolve({ ok: false, reason: 'stopped', detail: 'socket stopped' });
-        sock.send(bytes, 0, bytes.length, destination, (error, sent) =>
-          resolve(error ? { ok: false, reason: 'send-failed', detail: error.message } : { ok: true, bytes: sent }),
-        );
-      }),
-    close: () => {
-      closed = true; // raw-socket re-creates its fd on a later send(), so never call it once closed
-      sock.close();
-    },
-  };
-}
-
-function openIpv6(
-  info: InterfaceInfo,
-  deps: VrrpSocketDeps,
-  onFrame: (frame: Buffer, pktType: number) => void,
-  onError: (err: Error) => void,
-): Transport {
-  const socket = (deps.openPacketSocket ?? PacketSocket.open)({
-    ifindex: info.index,
-    ethertype: ETHERTYPE.ipv6,
-    filter: ipv6Filter(VRRP_PROTOCOL),
-    onFrame,
-    onError,
-  });
-  try {
-    socket.addMembership(VRRP_IPV6_MAC);
-  } catch (err) {
-    socket.close();
-    throw err;
-  }
-  return {
-    send: async (bytes) => {
-      const sent = socket.send(bytes);
-      return sent.ok ? { ok: true, bytes: sent.bytes } : { ok: false, reason: 'send-failed', detail: sent.message };
-    },
-    close: () => socket.close(),
-  };
 }

@@ -16,6 +16,7 @@ import { type RouterConfig, type RouterConfigChanges, validateRouterConfig } fro
 import type { AuthKeys } from '../model/auth-secret.ts';
 import type { Sources } from '../model/local-node.ts';
 import type { GratuitousTuning, PeerMode } from '../model/pool-tuning.ts';
+import type { LivenessLink } from './liveness-spec.ts';
 
 /** RouterKey is `ipv4/51` or `ipv6/51`: VRIDs are per family (RFC 5798 §5.2.3). */
 export type RouterKey = `${Family}/${number}`;
@@ -32,6 +33,8 @@ export type StateName = 'initialize' | 'backup' | 'master';
 export interface RankedNode {
   readonly node: string;
   readonly priority: number;
+  /** preference: the node's L2Advertisement preferredNodeSelectors score, when above 0 (it ranks above 0-scorers). */
+  readonly preference?: number;
 }
 
 /** RouterSpec: see the file comment. Frozen. */
@@ -168,6 +171,8 @@ export interface RouterHost {
   /** state is the engine state of a running router, undefined when it is not running. */
   state(key: RouterKey): StateName | undefined;
   onTransition(listener: TransitionListener): void;
+  /** setLiveness runs the BFD sessions of the plan (cluster/liveness-plan.ts); hosts without liveness leave it out. */
+  setLiveness?(links: readonly LivenessLink[]): void;
   /** stop resigns every router (priority 0 from masters) and closes the sockets. */
   stop(): Promise<void>;
 }

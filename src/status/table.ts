@@ -7,8 +7,12 @@
  * - POOL, VRID, INTERVAL, BACKUPS: the router group of the VIP (routerGroups in src/speaker/desired-routers.ts), i.e.
  *   the VRID the controller recorded, the pool's tuning, and the rendezvous ranking over the eligible nodes. A speaker
  *   may report the backups it actually hears (`reported`), which then win over the computed ranking.
+ * - PREFERRED: the candidates the L2Advertisements' preferredNodeSelectors rank first, `node=score`, in rank order
+ *   (from the router group's ranking, never from `reported`: a speaker reports priorities, not scores).
  * - MASTER: the ServiceL2Status naming the VIP (annotation metal-vrrp.io/vips; an object without it, as MetalLB
- *   writes them, covers every VIP of its Service). If two nodes claim a VIP, the newest claim is shown.
+ *   writes them, covers every VIP of its Service). If two nodes claim a VIP (split brain: each wrote its object as
+ *   master), the cell names every claimant, newest first, and says how many (`node-b,node-a (2 masters)`); `-o json`
+ *   lists them in `masters`. The speakers' metal_vrrp_masters_seen shows the same on the wire within one interval.
  * - LAST TRANSITION: the creationTimestamp of that object. `status.node` is immutable and the old master deletes its
  *   object, so the object is exactly as old as the current mastership.
  */
@@ -29,11 +33,21 @@ export interface StatusRow {
   readonly pool: string | null;
   readonly vrid: number | null;
   readonly master: string | null;
+  /** masters: every node claiming the VIP, newest first; more than one is a split brain (absent: just `master`). */
+  readonly masters?: readonly string[];
   /** backups: the other candidates, best first. */
   readonly backups: readonly RankedNode[];
+  /** preferred: the candidates with a preferredNodeSelectors score, in rank order (highest score first). */
+  readonly preferred: readonly PreferredNode[];
   readonly advertIntervalMs: number | null;
   /** lastTransitionTime: RFC 3339, when the current master took over. */
   readonly lastTransitionTime: string | null;
+}
+
+/** PreferredNode is a candidate ranked up by preferredNodeSelectors, with its score (summed weights). */
+export interface PreferredNode {
+  readonly node: string;
+  readonly score: number;
 }
 
 /** StatusInput is what the CLI gathers before rendering. */
@@ -73,14 +87,14 @@ function claimsOf(objects: readonly ServiceL2StatusObject[]): Map<string, Claim[
   return out;
 }
 
-/** newest picks the latest claim (an unknown time counts as oldest), ties by node name. */
-function newest(claims: readonly Claim[]): Claim | undefined {
+/** byNewest orders claims latest first (an unknown time counts as oldest), ties by node name. */
+function byNewest(claims: readonly Claim[]): Claim[] {
   return [...claims].sort((a, b) => {
     const ta = a.since ?? '';
     const tb = b.since ?? '';
     if (ta !== tb) return ta < tb ? 1 : -1;
     return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
-  })[0];
+  });
 }
 
 function compareRows(a: StatusRow, b: StatusRow): number {
@@ -103,11 +117,13 @@ export function buildStatusRows(input: StatusInput): StatusRow[] {
     const recorded = svc.vridAnnotation === undefined ? undefined : parseServiceVrids(svc.vridAnnotation);
     for (const vip of svc.vips) {
       const group = groupOf.get(vip);
-      const claim = newest([
+      const ordered = byNewest([
         ...(claims.get(`${svc.namespace}/${svc.name}/${vip}`) ?? []),
         ...(claims.get(`${svc.namespace}/${svc.name}/*`) ?? []),
       ]);
+      const claim = ordered[0];
       const master = claim?.node ?? null;
+      const masters = [...new Set(ordered.map((c) => c.node))];
       const ranking = (group && input.reported?.get(group.key)) ?? group?.ranking ?? [];
       const vrid = group?.vrid ?? (recorded && 'vrids' in recorded ? recorded.vrids.get(vip) : undefined) ?? null;
       const pool = group?.pools.length === 1 ? group.pools[0]! : (poolForVip(input.pools ?? [], vip)?.name ?? null);
@@ -119,7 +135,11 @@ export function buildStatusRows(input: StatusInput): StatusRow[] {
         pool,
         vrid,
         master,
-        backups: ranking.filter((r) => r.node !== master),
+        masters,
+        backups: ranking.filter((r) => !masters.includes(r.node)),
+        preferred: (group?.ranking ?? []).flatMap((r) =>
+          r.preference === undefined ? [] : [{ node: r.node, score: r.preference }],
+        ),
         advertIntervalMs: group ? group.tuning.advertIntervalCs * 10 : null,
         lastTransitionTime: claim?.since ?? null,
       });
@@ -166,11 +186,21 @@ export const STATUS_COLUMNS = [
   'VRID',
   'MASTER',
   'BACKUPS',
+  'PREFERRED',
   'INTERVAL',
   'LAST TRANSITION',
 ] as const;
 
-/** statusCells renders one row's cells; backups read `node:priority`, comma-separated, best first. */
+/** masterCell names the master, or every claimant and how many when several nodes claim the VIP. */
+function masterCell(row: StatusRow): string {
+  const all = row.masters ?? [];
+  return all.length > 1 ? `${all.join(',')} (${all.length} masters)` : (row.master ?? '<none>');
+}
+
+/**
+ * statusCells renders one row's cells; backups read `node:priority`, comma-separated, best first; preferred nodes
+ * `node=score`, in rank order.
+ */
 export function statusCells(row: StatusRow, now: number): string[] {
   const since = row.lastTransitionTime === null ? Number.NaN : Date.parse(row.lastTransitionTime);
   return [
@@ -179,8 +209,9 @@ export function statusCells(row: StatusRow, now: number): string[] {
     row.vip,
     row.pool ?? '<none>',
     row.vrid === null ? '<none>' : String(row.vrid),
-    row.master ?? '<none>',
+    masterCell(row),
     row.backups.length === 0 ? '<none>' : row.backups.map((b) => `${b.node}:${b.priority}`).join(','),
+    row.preferred.length === 0 ? '<none>' : row.preferred.map((p) => `${p.node}=${p.score}`).join(','),
     row.advertIntervalMs === null ? '<unknown>' : formatInterval(row.advertIntervalMs),
     Number.isNaN(since) ? '<unknown>' : humanDuration(now - since),
   ];
@@ -210,7 +241,9 @@ export function renderStatusJson(rows: readonly StatusRow[]): string {
     pool: r.pool,
     vrid: r.vrid,
     master: r.master,
+    masters: r.masters ?? (r.master === null ? [] : [r.master]),
     backups: r.backups.map((b) => ({ node: b.node, priority: b.priority })),
+    preferred: r.preferred.map((p) => ({ node: p.node, score: p.score })),
     advertIntervalMs: r.advertIntervalMs,
     lastTransitionTime: r.lastTransitionTime,
   }));

@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { extraObjects, seedObjects } from '../../lab/cluster.ts';
-import { analyse, pingGap } from '../../lab/drill.ts';
+import { analyse, doubleAnswers, pingGap } from '../../lab/drill.ts';
 import { isRunning, readTracked } from '../../lab/netlab/exec.ts';
 import { labNamespaces, listNetns, teardownByPrefix } from '../../lab/netlab/netns.ts';
-import type { ArpProbeResult, PingProbeResult } from '../../lab/netlab/probe.ts';
+import type { ArpProbeResult, NeighAnswer, PingProbeResult } from '../../lab/netlab/probe.ts';
 import { parseLabArgs } from '../../lab/options.ts';
 import { planRun, REPO } from '../../lab/plan.ts';
 import { type LabResult, parseMetrics, renderTable } from '../../lab/report.ts';
@@ -44,16 +44,20 @@ function startLab(args: readonly string[]): { child: ChildProcess; out: () => st
   return { child, out: () => out, err: () => err };
 }
 
-async function runLab(args: readonly string[]): Promise<{ code: number; result: LabResult; err: string }> {
-  const lab = startLab(args);
+/** runLab runs the lab; the result is read from stdout (--json) or from the file --json-file names. */
+async function runLab(
+  args: readonly string[],
+  jsonFile?: string,
+): Promise<{ code: number; result: LabResult; err: string; out: string }> {
+  const lab = startLab(jsonFile ? [...args, '--json-file', jsonFile] : args);
   const [code] = (await once(lab.child, 'close')) as [number | null];
   let result: LabResult;
   try {
-    result = JSON.parse(lab.out()) as LabResult;
+    result = JSON.parse(jsonFile ? readFileSync(jsonFile, 'utf8') : lab.out()) as LabResult;
   } catch {
-    throw new Error(`lab printed no JSON (exit ${code}).\nstdout:\n${lab.out()}\nstderr:\n${lab.err()}`);
+    throw new Error(`lab wrote no JSON (exit ${code}).\nstdout:\n${lab.out()}\nstderr:\n${lab.err()}`);
   }
-  return { code: code ?? 1, result, err: lab.err() };
+  return { code: code ?? 1, result, err: lab.err(), out: lab.out() };
 }
 
 test('options: defaults, and bad flags are refused with a message', () => {
@@ -113,7 +117,8 @@ test('drill analysis: ARP takeover and ping gap around an event', () => {
   const a = analyse(r, 1005, old);
   assert.deepEqual([a.newMac, a.gapMs, a.takeoverMs, a.lastMac], [neu, 300, 295, neu]);
   assert.equal(analyse({ ...r, answers: r.answers.slice(0, 2) }, 1005, old).newMac, null);
-  const replies = [0, 5, 10, 15, 20, 250, 255, 260].map((t, i) => ({ seq: i + 1, t: 1000 + t }));
+  // Seqs 6, 7 and 8 went unanswered inside the silence from 1020 to 1250.
+  const replies = [0, 5, 10, 15, 20, 250, 255, 260].map((t, i) => ({ seq: i < 5 ? i + 1 : i + 4, t: 1000 + t }));
   const p: PingProbeResult = {
     vip: r.vip,
     intervalMs: 5,
@@ -124,8 +129,45 @@ test('drill analysis: ARP takeover and ping gap around an event', () => {
     effectiveIntervalMs: 5,
     longestGap: null,
   };
-  assert.deepEqual(pingGap(p, 1012), { vip: r.vip, silenceMs: 230, spacingMs: 5, gapMs: 225, lost: 3 });
+  // Lost: the sequence numbers inside the longest silence (6, 7, 8: ping slowed to one per ~57 ms there), so the
+  // count agrees with the gap instead of being read against the 5 ms spacing.
+  assert.deepEqual(pingGap(p, 1012), {
+    vip: r.vip,
+    silenceMs: 230,
+    spacingMs: 5,
+    gapMs: 225,
+    lost: 3,
+    lostSpacingMs: 57.5,
+  });
   assert.equal(pingGap(p, 900), null, 'no reply before the event: nothing to measure against');
+});
+
+test('drill analysis: every window in which two MACs answered one VIP, and none when they take turns', () => {
+  const [a, b] = ['02:00:00:00:00:01', '02:00:00:00:00:02'];
+  const r = (answers: ArpProbeResult['answers']): ArpProbeResult => ({
+    vip: '10.0.0.200',
+    intervalMs: 10,
+    sent: 100,
+    startedAt: 0,
+    stoppedAt: 2000,
+    answers,
+  });
+  // A hand-over: a answers until 1000, b from 1010 on (one interval later): nobody answered twice.
+  const handOver = [0, 10, 20].map((t) => ({ t: 980 + t, kind: 'reply' as const, mac: a }));
+  handOver.push(...[0, 10, 20].map((t) => ({ t: 1010 + t, kind: 'reply' as const, mac: b })));
+  assert.deepEqual(doubleAnswers(r(handOver)), []);
+  // Both answer the probes from 1000 to 1030 (each request answered twice), then again at 1500.
+  const both: NeighAnswer[] = [1000, 1010, 1020, 1030].flatMap((t) => [
+    { t, kind: 'reply' as const, mac: a },
+    { t: t + 0.4, kind: 'reply' as const, mac: b },
+  ]);
+  both.push({ t: 1500, kind: 'reply', mac: b }, { t: 1501, kind: 'reply', mac: a });
+  // A gratuitous ARP is not an answer.
+  both.push({ t: 1700, kind: 'reply', mac: a }, { t: 1701, kind: 'announce', mac: b });
+  assert.deepEqual(doubleAnswers(r(both)), [
+    { vip: '10.0.0.200', fromMs: 1000, toMs: 1030.4, macs: [a, b] },
+    { vip: '10.0.0.200', fromMs: 1500, toMs: 1501, macs: [a, b] },
+  ]);
 });
 
 test('report: metrics text and tables', () => {
@@ -141,11 +183,15 @@ test('report: metrics text and tables', () => {
   assert.equal(renderTable(['a', 'bb'], [['xyz', '1']]), 'A    BB\nxyz  1');
 });
 
-test('lab --json: spread, hard-loss gap < 1 s, graceful hand-over, VIPs back after restart; nothing left', {
+test('lab --json-file: spread, hard-loss gap < 1 s, graceful hand-over, VIPs back after restart; nothing left', {
   timeout: 300_000,
 }, async () => {
-  const { code, result, err } = await runLab(['--json', '--prefix', PREFIX, '--nodes', '3', '--services', '3']);
+  const file = join(REPO, '.lab', `${PREFIX}-result.json`);
+  rmSync(file, { force: true });
+  const { code, result, err, out } = await runLab(['--prefix', PREFIX, '--nodes', '3', '--services', '3'], file);
+  rmSync(file, { force: true });
   assert.equal(code, 0, `lab failed: ${result.error}\n${err.slice(-3000)}`);
+  assert.match(out, /Summary/, 'with --json-file, stdout stays the human-readable report');
   assert.equal(result.ok, true);
   // Every VIP has exactly one master, and the masters are not all one node (MetalLB's pain #2).
   const vips = result.services.flatMap((s) => s.vips);
@@ -175,6 +221,17 @@ test('lab --json: spread, hard-loss gap < 1 s, graceful hand-over, VIPs back aft
   // Graceful: priority 0 → the backup takes over after Skew_Time and the old node forwards until then (generous
   // bound: behaviour, not speed).
   assert.ok(d.gracefulGapMs !== null && d.gracefulGapMs < 200, `graceful gap ${d.gracefulGapMs} ms`);
+  // The check that can fail: nobody answered ARP for the VIPs of the stopped node only for Skew_Time (< one interval)
+  // when the priority-0 hand-over works; a slow hand-over (waiting Master_Down_Interval, ≥ 3 intervals) fails it.
+  const interval = result.advertIntervalMs;
+  assert.ok(
+    d.gracefulArpSilenceMs !== null && d.gracefulArpSilenceMs < 2 * interval,
+    `nobody answered ARP for ${d.gracefulArpSilenceMs} ms after the graceful stop`,
+  );
+  // Never two masters longer than one advert interval, at start-up or around either event (issue 15).
+  for (const w of [...result.startup.doubleAnswers, ...d.doubleAnswers]) {
+    assert.ok(w.toMs - w.fromMs < interval, `two nodes answered: ${JSON.stringify(w)}`);
+  }
   assert.ok(d.gracefulTakeoverMs !== null && d.gracefulTakeoverMs < 1000, `graceful takeover ${d.gracefulTakeoverMs}`);
   assert.notEqual(d.gracefulNode, d.hardNode);
   assert.deepEqual(d.othersMoved, [], "only the lost node's VIPs move");

@@ -213,19 +213,25 @@ test('our adverts on the wire, and malformed VRRP refused and counted', { skip: 
   }
 });
 
-test('unicast peers: adverts go to the peer only, strangers are refused, failover still works', {
+test('unicast peers, IPv4 and IPv6: adverts go to the peer only, strangers are refused, failover still works', {
   skip: SKIP,
 }, async (t) => {
   const lab = await buildLab({ prefix: PREFIX, nodes: 3 });
   try {
     const [n1, n2, n3] = lab.nodes as [LabHost, LabHost, LabHost];
     const vip4 = lab.vipsV4[0]!;
-    const routers = (priority: number) => [{ vrid: VRID, priority, vips: [vip4] }];
+    const vip6 = lab.vipsV6[0]!;
+    const routers = (priority: number) => [
+      { vrid: VRID, priority, vips: [vip4] },
+      { vrid: VRID, priority, vips: [vip6] },
+    ];
+    // Peers by their global addresses, as a cluster names nodes by InternalIP; IPv6 adverts come from link-locals.
     const [s1, s2] = (await Promise.all([
-      startSpeaker(n1, { routers: routers(200), unicastPeers: [n2.ipv4] }),
-      startSpeaker(n2, { routers: routers(100), unicastPeers: [n1.ipv4] }),
+      startSpeaker(n1, { routers: routers(200), unicastPeers: [n2.ipv4, n2.ipv6] }),
+      startSpeaker(n2, { routers: routers(100), unicastPeers: [n1.ipv4, n1.ipv6] }),
     ])) as [SpeakerProcess, SpeakerProcess];
     await s1.waitForLog(isStateChange('master', 'ipv4'));
+    await s1.waitForLog(isStateChange('master', 'ipv6'));
     // n3 is not a peer: its higher-priority multicast adverts must not move anyone.
     const s3 = await startSpeaker(n3, { routers: routers(250) });
     await s3.waitForLog(isStateChange('master', 'ipv4'));
@@ -262,19 +268,65 @@ test('unicast peers: adverts go to the peer only, strangers are refused, failove
       rows.every((r) => r === `${n2.ipv4}\t255`),
       rows.join('\n'),
     );
+    // IPv6: unicast to n2's address, at n2's MAC, hop limit 255, from n1's link-local (RFC 5798 §5.1.2.1).
+    await runOk(n2.ns, [
+      'tshark',
+      '-q',
+      '-i',
+      n2.ifname,
+      '-f',
+      `ip6 and ip6[6] == 112 and ether src ${n1.mac}`,
+      '-a',
+      'duration:1',
+      '-w',
+      PCAP,
+    ]);
+    const v6 = await runOk(null, [
+      'tshark',
+      '-r',
+      PCAP,
+      '-Y',
+      'vrrp',
+      '-T',
+      'fields',
+      '-e',
+      'eth.dst',
+      '-e',
+      'ipv6.src',
+      '-e',
+      'ipv6.dst',
+      '-e',
+      'ipv6.hlim',
+      '-e',
+      'vrrp.prio',
+      '-e',
+      'vrrp.checksum.status',
+    ]);
+    const rows6 = v6.split('\n').filter((r) => r !== '');
+    t.diagnostic(`n2 saw ${rows6.length} IPv6 adverts of n1 in 1 s: ${[...new Set(rows6)].join(' | ')}`);
+    assert.ok(rows6.length >= 5, `only ${rows6.length} IPv6 adverts`);
+    assert.ok(
+      rows6.every((r) => r === `${n2.mac}\t${n1.linkLocal}\t${n2.ipv6}\t255\t200\t1`),
+      `expected ${n2.mac} ${n1.linkLocal} -> ${n2.ipv6} hlim 255 prio 200 checksum good:\n${rows6.join('\n')}`,
+    );
     await sleep(500);
     const m1 = await s1.metrics();
     const m2 = await s2.metrics();
     assert.equal(metricValue(m1, 'metal_vrrp_router_state', { family: 'ipv4' }), 2, 'n1 stays master');
     assert.equal(metricValue(m2, 'metal_vrrp_router_state', { family: 'ipv4' }), 1, 'n2 stays backup');
+    assert.equal(metricValue(m1, 'metal_vrrp_router_state', { family: 'ipv6' }), 2, 'n1 stays IPv6 master');
+    assert.equal(metricValue(m2, 'metal_vrrp_router_state', { family: 'ipv6' }), 1, 'n2 stays IPv6 backup');
+    assert.ok((metricValue(m2, 'metal_vrrp_adverts_received_total', { family: 'ipv6' }) ?? 0) >= 5);
     assert.ok((metricValue(m1, 'metal_vrrp_invalid_packets_total', { reason: 'not-a-peer' }) ?? 0) >= 5);
     assert.ok((metricValue(m2, 'metal_vrrp_adverts_received_total', { family: 'ipv4' }) ?? 0) >= 5);
     await s3.kill('SIGTERM');
 
     const t0 = Date.now();
     await Promise.all([lab.setLinkDown(n1), s1.kill('SIGKILL')]);
-    const took = await s2.waitForLog((l) => l.t >= t0 && l['to'] === 'master', 3000);
+    const took = await s2.waitForLog((l) => l.t >= t0 && l['to'] === 'master' && l['family'] === 'ipv4', 3000);
     assert.equal(took['reason'], 'master-down');
+    const took6 = await s2.waitForLog((l) => l.t >= t0 && l['to'] === 'master' && l['family'] === 'ipv6', 3000);
+    assert.equal(took6['reason'], 'master-down');
   } finally {
     await lab.teardown();
   }

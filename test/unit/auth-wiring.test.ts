@@ -1,6 +1,6 @@
 // Authenticated adverts end to end without sockets: the Secret and the pool annotation (src/model), planning
 // (desired-routers: keys in the spec, fail closed), and two Speakers whose adverts travel as real bytes through the
-// real builders and receive checks (src/net/frames/vrrp.ts), with a hostile host injecting plain, forged and
+// real frame builders and receive checks (src/net/frames/vrrp.ts, as VrrpSocket uses them), with a hostile host injecting plain, forged and
 // replayed packets. Asserts drops by reason, no state change, and key rotation without a transition.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -10,7 +10,7 @@ import { type AuthKeys, parseAuthSecret } from '../../src/model/auth-secret.ts';
 import { snapshotOf } from '../../src/model/cluster-objects.ts';
 import type { LocalNode } from '../../src/model/local-node.ts';
 import { parsePoolTuning } from '../../src/model/pool-tuning.ts';
-import { receiveIpv4, vrrpIpv4Packet } from '../../src/net/frames/vrrp.ts';
+import { receiveIpv4Frame, vrrpIpv4Frame } from '../../src/net/frames/vrrp.ts';
 import { desiredRouters, diffRouters } from '../../src/speaker/cluster/desired-routers.ts';
 import { keyringOf } from '../../src/speaker/runtime/auth-keyring.ts';
 import type { AdvertSeal } from '../../src/speaker/runtime/ports.ts';
@@ -119,7 +119,16 @@ describe('planning with authentication', () => {
   });
 });
 
-/** wire: speakers whose adverts travel as IPv4 bytes (real builders and receive checks); a hostile host injects. */
+/** macOf gives node `ip` a MAC of its own, so receiveIpv4Frame's own-MAC check sees who sent a frame. */
+const macOf = (ip: string) => `02:00:00:00:00:${Number(ip.split('.')[3]).toString(16).padStart(2, '0')}`;
+
+/** ETH: the Ethernet header before the IPv4 header (whose source is at 12, the advert after its 20 bytes). */
+const ETH = 14;
+
+/**
+ * wire: speakers whose adverts travel as Ethernet frames (real builders and receive checks, as VrrpSocket runs them);
+ * a hostile host injects.
+ */
 function wire(auth: readonly (AuthKeys | undefined)[]) {
   const clock = new FakeClock();
   const captured: Buffer[] = []; // every advert on the wire, as bytes
@@ -133,8 +142,9 @@ function wire(auth: readonly (AuthKeys | undefined)[]) {
   const deliver = (bytes: Buffer, except?: Node) => {
     for (const n of nodes) {
       if (n === except) continue;
-      const r = receiveIpv4(bytes, {
+      const r = receiveIpv4Frame(bytes, 0, {
         ownAddresses: new Set([n.ip]),
+        mac: macOf(n.ip),
         authKeys: (family, vrid) => n.speaker.authKeysFor(family, vrid),
       });
       clock.setTimer(() => n.speaker.receive(r), 0);
@@ -167,8 +177,8 @@ function wire(auth: readonly (AuthKeys | undefined)[]) {
       ports: {
         adverts: {
           ipv4: {
-            send: async (advert: Advert, to?: string, seal?: AdvertSeal) => {
-              const built = vrrpIpv4Packet(advert, ip, to, seal);
+            send: (advert: Advert, to?: string, seal?: AdvertSeal) => {
+              const built = vrrpIpv4Frame(advert, { srcMac: macOf(ip), src: ip, ...(to ? { dst: to } : {}) }, seal);
               assert.ok(built.ok);
               captured.push(built.bytes);
               deliver(built.bytes, node);
@@ -200,15 +210,17 @@ describe('speakers with authenticated adverts', () => {
     for (const n of nodes) n.speaker.start();
     clock.advance(1000);
     assert.deepEqual(states(), ['master', 'backup']);
-    assert.ok(captured.length > 5 && captured.every((b) => b.length === 20 + 8 + 4 + 48), 'every advert is signed');
-    const oldMasterAdvert = captured.find((b) => b[12 + 3] === 1)!; // from 10.0.0.1, recorded early
+    assert.ok(
+      captured.length > 5 && captured.every((b) => b.length === ETH + 20 + 8 + 4 + 48),
+      'every advert is signed',
+    );
+    const oldMasterAdvert = captured.find((b) => b[ETH + 12 + 3] === 1)!; // from 10.0.0.1, recorded early
 
     const hostile = '10.0.0.66';
     const spoof = (priority: number, seal?: AdvertSeal, src = hostile) => {
-      const built = vrrpIpv4Packet(
+      const built = vrrpIpv4Frame(
         { vrid: 7, priority, maxAdvertIntervalCs: 10, addresses: ['10.0.0.100'] },
-        src,
-        undefined,
+        { srcMac: macOf(src), src },
         seal,
       );
       assert.ok(built.ok);

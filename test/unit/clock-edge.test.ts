@@ -74,6 +74,7 @@ describe('src/clock.ts is the only clock of src/', () => {
       'Date.now',
       'clearTimeout',
       'performance.now',
+      'setImmediate',
       'setTimeout',
     ]);
   });

@@ -373,6 +373,58 @@ describe('parseConfig L2Advertisements', () => {
     });
   }
 
+  // preferredNodeSelectors (MetalLB main): weight an integer 1..100 and preference a valid selector, both required.
+  const preferredTable: readonly { name: string; entries: unknown; want: string | readonly number[] }[] = [
+    { name: 'absent', entries: undefined, want: [] },
+    { name: 'null', entries: null, want: [] },
+    {
+      name: 'weights at both bounds',
+      entries: [
+        { weight: 1, preference: { matchLabels: { zone: 'b' } } },
+        { weight: 100, preference: {} },
+      ],
+      want: [1, 100],
+    },
+    { name: 'weight 0', entries: [{ weight: 0, preference: {} }], want: 'INVALID_L2_ADVERTISEMENT' },
+    { name: 'weight 101', entries: [{ weight: 101, preference: {} }], want: 'INVALID_L2_ADVERTISEMENT' },
+    { name: 'weight 2.5', entries: [{ weight: 2.5, preference: {} }], want: 'INVALID_L2_ADVERTISEMENT' },
+    { name: 'weight as text', entries: [{ weight: '50', preference: {} }], want: 'INVALID_L2_ADVERTISEMENT' },
+    { name: 'weight missing', entries: [{ preference: {} }], want: 'INVALID_L2_ADVERTISEMENT' },
+    { name: 'preference missing', entries: [{ weight: 5 }], want: 'INVALID_L2_ADVERTISEMENT' },
+    { name: 'not a list', entries: { weight: 5, preference: {} }, want: 'INVALID_L2_ADVERTISEMENT' },
+    {
+      name: 'bad preference operator',
+      entries: [{ weight: 5, preference: { matchExpressions: [{ key: 'k', operator: 'Bogus' }] } }],
+      want: 'INVALID_SELECTOR',
+    },
+  ];
+  for (const c of preferredTable) {
+    test(`preferredNodeSelectors: ${c.name}`, () => {
+      const ads = [l2('pref', { preferredNodeSelectors: c.entries }), l2('other', {})];
+      const { config, problems } = parseConfig(snap(pools, ads));
+      const pref = config.l2Advertisements.find((a) => a.name === 'pref');
+      if (typeof c.want === 'string') {
+        // Rejected alone and reported like the other fields; the other advertisement keeps working.
+        assert.equal(pref, undefined);
+        assert.deepEqual(
+          problems.map((p) => `${p.name}:${p.code}${p.rejected ? '' : '?'}`),
+          [`pref:${c.want}`],
+        );
+        assert.match(problems[0]!.message, /preferredNodeSelectors/);
+        assert.deepEqual(
+          config.l2Advertisements.map((a) => a.name),
+          ['other'],
+        );
+      } else {
+        assert.deepEqual(problems, []);
+        assert.deepEqual(
+          pref?.preferredNodeSelectors.map((p) => p.weight),
+          c.want,
+        );
+      }
+    });
+  }
+
   test('pools list the advertisements that announce them', () => {
     const { config } = parseConfig(snap(pools, [l2('east', { ipAddressPools: ['a'] }), l2('all', {})]));
     assert.deepEqual(config.poolsByName.get('a')?.l2Advertisements, ['all', 'east']);

@@ -141,7 +141,13 @@ describe('routerGroups', () => {
     const services = Array.from({ length: 60 }, (_, i) =>
       svc(`s${i}`, `10.0.0.${100 + i}=${i + 1}`, [`10.0.0.${100 + i}`]),
     );
-    const before = routerGroups(snap(services, { nodes })).groups;
+    const pools = [
+      {
+        metadata: { name: 'p', annotations: { 'metal-vrrp.io/placement': 'balanced' } },
+        spec: { addresses: ['10.0.0.100-10.0.0.200', 'fd00::100/120'] },
+      },
+    ];
+    const before = routerGroups(snap(services, { nodes, pools })).groups;
     const masters = new Map(before.map((g) => [g.key, g.ranking[0]!.node]));
     const perNode = new Map<string, number>();
     for (const m of masters.values()) perNode.set(m, (perNode.get(m) ?? 0) + 1);
@@ -152,7 +158,7 @@ describe('routerGroups', () => {
     const notReady = nodes.map((n) => (n.name === down ? { ...n, ready: false } : n));
     const drained = nodes.map((n) => (n.name === down ? { ...n, labels: { [EXCLUDE_LABEL]: 'true' } } : n));
     for (const variant of [notReady, drained]) {
-      const after = routerGroups(snap(services, { nodes: variant })).groups;
+      const after = routerGroups(snap(services, { nodes: variant, pools })).groups;
       for (const [i, g] of after.entries()) {
         const old = before[i]!;
         assert.equal(g.key, old.key);
@@ -165,6 +171,18 @@ describe('routerGroups', () => {
         );
       }
     }
+  });
+
+  test('default placement: deleting a Service moves no other VIP (each order is its own)', () => {
+    const services = Array.from({ length: 30 }, (_, i) =>
+      svc(`s${i}`, `10.0.0.${100 + i}=${i + 1}`, [`10.0.0.${100 + i}`]),
+    );
+    const ranking = (list: ServiceView[]) =>
+      new Map(routerGroups(snap(list)).groups.map((g) => [g.key, g.ranking.map((r) => [r.node, r.priority])]));
+    const before = ranking(services);
+    const after = ranking(services.filter((s) => s.name !== 's3' && s.name !== 's17'));
+    assert.equal(after.size, before.size - 2);
+    for (const [key, r] of after) assert.deepEqual(r, before.get(key), key);
   });
 
   test('a missing or bad annotation, and a VIP without a VRID, are reported and left out', () => {
@@ -352,12 +370,9 @@ describe('desiredRouters', () => {
     const v4 = routers.get('ipv4/7')!;
     const v6 = routers.get('ipv6/7')!;
     assert.deepEqual([v4.peerMode, v4.peers, v4.unreachablePeers], ['unicast', ['10.0.0.2', '10.0.0.3'], []]);
-    // IPv6 unicast adverts are not supported by the socket layer yet: planned as multicast, and reported.
-    assert.deepEqual([v6.peerMode, v6.peers, v6.unreachablePeers], ['unicast', [], ['node-c']]);
-    assert.deepEqual(
-      problems.map((p) => [p.error.code, p.key]),
-      [['IPV6_UNICAST_UNSUPPORTED', 'ipv6/7']],
-    );
+    // IPv6 routers advertise by unicast too (link-local source, peer MAC from the neighbour table).
+    assert.deepEqual([v6.peerMode, v6.peers, v6.unreachablePeers], ['unicast', ['fd00::2'], ['node-c']]);
+    assert.deepEqual(problems, []);
   });
 
   test('IPv4 adverts are accepted from the candidates’ InternalIPs only; IPv6 and unknown sources are unchecked', () => {

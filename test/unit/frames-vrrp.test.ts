@@ -8,8 +8,10 @@ import { encodeIpv4 } from '../../src/net/frames/ipv4.ts';
 import {
   type ReceiveContext,
   receiveIpv4,
+  receiveIpv4Frame,
   receiveIpv6Frame,
   VRRP_DROP_REASONS,
+  vrrpIpv4Frame,
   vrrpIpv4Packet,
   vrrpIpv6Frame,
 } from '../../src/net/frames/vrrp.ts';
@@ -178,5 +180,51 @@ describe('receiveIpv6Frame', () => {
         receiveIpv6Frame(good.subarray(0, b.length % good.length), t, ctx6);
       }),
     );
+  });
+});
+
+describe('IPv4 as Ethernet frames (AF_PACKET)', () => {
+  test('vrrpIpv4Frame: group MAC 01:00:5e:00:00:12, EtherType 0x0800, the same IPv4 packet, padded to 60', () => {
+    const built = vrrpIpv4Frame(ADVERT4, { srcMac: '02:00:00:00:00:0a', src: '10.0.0.1' });
+    assert.ok(built.ok);
+    assert.equal(
+      built.bytes.toString('hex'),
+      `01005e00001202000000000a0800${IPV4}${'00'.repeat(60 - 14 - IPV4.length / 2)}`,
+    );
+  });
+
+  test('unicast: the peer MAC and address are used; a bad MAC is a result', () => {
+    const built = vrrpIpv4Frame(ADVERT4, {
+      srcMac: '02:00:00:00:00:0a',
+      src: '10.0.0.1',
+      dst: '10.0.0.2',
+      dstMac: '02:00:00:00:00:0b',
+    });
+    assert.ok(built.ok);
+    assert.equal(built.bytes.subarray(0, 6).toString('hex'), '02000000000b');
+    const r = receiveIpv4Frame(built.bytes, 0, ctx4);
+    assert.ok(r.ok);
+    assert.deepEqual([r.from, r.to, r.advert.priority], ['10.0.0.1', '10.0.0.2', 200]);
+    const bad = vrrpIpv4Frame(ADVERT4, { srcMac: 'nope', src: '10.0.0.1' });
+    assert.equal(bad.ok ? 'built' : bad.reason, 'bad-address');
+  });
+
+  test('receiveIpv4Frame: padding ignored; outgoing, other-host, our MAC and non-IPv4 frames dropped', () => {
+    const frame = vrrpIpv4Frame(ADVERT4, { srcMac: '02:00:00:00:00:0a', src: '10.0.0.1' });
+    assert.ok(frame.ok);
+    const ok = receiveIpv4Frame(frame.bytes, 2, ctx4);
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.advert.addresses, ['10.0.0.100']);
+    const reason = (b: Buffer, t: number, c: ReceiveContext = ctx4) => {
+      const r = receiveIpv4Frame(b, t, c);
+      return r.ok ? 'accepted' : r.reason;
+    };
+    assert.equal(reason(frame.bytes, 4), 'own-packet');
+    assert.equal(reason(frame.bytes, 3), 'other-host');
+    assert.equal(reason(frame.bytes, 2, { ...ctx4, mac: '02:00:00:00:00:0a' }), 'own-packet');
+    const arp = Buffer.from(frame.bytes);
+    arp.writeUInt16BE(0x0806, 12);
+    assert.equal(reason(arp, 2), 'malformed');
+    assert.equal(reason(frame.bytes.subarray(0, 10), 2), 'malformed');
   });
 });

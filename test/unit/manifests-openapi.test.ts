@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
@@ -47,6 +47,7 @@ const kinds: Record<string, Kind> = {
     clientModel: 'V1CustomResourceDefinition',
   },
   'monitoring.coreos.com/v1 ServiceMonitor': { model: ServiceMonitor },
+  'monitoring.coreos.com/v1 PrometheusRule': { model: PrometheusRule },
 };
 
 interface AttributeType {

@@ -49,6 +49,11 @@ test('README tuning table: exactly the annotations pool-tuning.ts reads, with it
     [A.priorities]: d.pinnedPriorities.size === 0 ? '(none)' : 'pinned',
     [A.peers]: d.peers,
     [A.authSecret]: d.authSecret ?? '(none)',
+    [A.placement]: d.placement,
+    // unset in a pool: the speaker's --liveness* flags decide (model/liveness.ts)
+    [A.liveness]: '(cluster)',
+    [A.livenessInterval]: '(cluster)',
+    [A.livenessMultiplier]: '(cluster)',
   };
   assert.deepEqual(rows.map((r) => r[0]).sort(), Object.values(A).sort());
   for (const [name, dflt] of rows) assert.equal(dflt, defaults[name!], `${name} default`);
@@ -118,6 +123,7 @@ test('README status example is what src/status/table.ts renders for the seed on 
         vrid: 1,
         master: ranking[0]!.node,
         backups: ranking.slice(1),
+        preferred: [],
         advertIntervalMs: DEFAULT_POOL_TUNING.advertIntervalCs * 10,
         lastTransitionTime: '2026-01-01T00:00:00Z',
       },

@@ -259,6 +259,7 @@ const crdShapes: Record<string, unknown> = {
       'ipAddressPools?': 'string[]',
       'ipAddressPoolSelectors?': [labelSelector],
       'nodeSelectors?': [labelSelector],
+      'preferredNodeSelectors?': [{ preference: labelSelector, weight: 'integer(int32)' }],
       'interfaces?': 'string[]',
     },
     'status?': 'object',
@@ -295,6 +296,15 @@ for (const [name, expected] of Object.entries(crdShapes)) {
     });
   });
 }
+
+test('L2Advertisement preferredNodeSelectors weight is bounded to 1..100, as in MetalLB', () => {
+  const crd = one<Crd>(base, 'CustomResourceDefinition', 'l2advertisements.metallb.io');
+  const spec = crd.spec.versions[0]!.schema.openAPIV3Schema.properties?.spec;
+  const weight = spec?.properties?.preferredNodeSelectors?.items?.properties?.weight as
+    | (Schema & { minimum?: number; maximum?: number })
+    | undefined;
+  assert.deepEqual([weight?.minimum, weight?.maximum], [1, 100]);
+});
 
 test('ServiceL2Status node, serviceName and serviceNamespace are immutable, as in MetalLB', () => {
   const crd = one<Crd>(base, 'CustomResourceDefinition', 'servicel2statuses.metallb.io');

@@ -224,7 +224,7 @@ describe('routerPriorities', () => {
 
   test('candidates keep the ladder value of their rank among the members; a member that is not a candidate gets none', () => {
     const nodes = nodesOf(5);
-    const routers = routersOf(50, nodes).map((r) => ({ ...r, intervalCs: 10 }));
+    const routers = routersOf(50, nodes).map((r) => ({ ...r, intervalCs: 10, placement: 'balanced' as const }));
     const orders = balancedOrders(routers);
     const all = routerPriorities(routers);
     const down = 'node-3';
@@ -244,6 +244,14 @@ describe('routerPriorities', () => {
       if (orders.get(r.key)![0] === down) moved++;
     }
     assert.ok(moved > 0, 'node-3 mastered some routers');
+  });
+
+  test('rendezvous placement (the default): each order is its own, so other routers coming and going change none', () => {
+    const nodes = nodesOf(6);
+    const routers = routersOf(60, nodes);
+    const all = routerPriorities(routers);
+    const fewer = routerPriorities(routers.filter((_, i) => i % 7 !== 0));
+    for (const [key, p] of fewer) assert.deepEqual([...unwrap(p)], [...unwrap(all.get(key))], key);
   });
 
   test('more members than priorities: the ladder runs over the candidates alone', () => {

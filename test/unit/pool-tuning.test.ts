@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DEFAULT_LIVENESS, resolveLiveness } from '../../src/model/liveness.ts';
 import {
   TUNING_ANNOTATIONS as A,
   classifyTuningChange,
@@ -23,6 +24,12 @@ function field(t: PoolTuning, name: string): unknown {
       return [...t.pinnedPriorities];
     case 'vridRange':
       return [t.vridRange.lo, t.vridRange.hi];
+    case 'livenessMode':
+      return t.liveness.mode;
+    case 'livenessInterval':
+      return t.liveness.intervalMs;
+    case 'livenessMult':
+      return t.liveness.detectMult;
     default:
       return t[name as keyof PoolTuning];
   }
@@ -73,6 +80,14 @@ describe('parsePoolTuning: valid values', () => {
     [A.priorities, '', 'pins', []],
     [A.peers, 'unicast', 'peers', 'unicast'],
     [A.peers, 'Multicast', 'peers', 'multicast'],
+    [A.liveness, 'bfd', 'livenessMode', 'bfd'],
+    [A.liveness, ' OFF ', 'livenessMode', 'off'],
+    [A.livenessInterval, '20ms', 'livenessInterval', 20],
+    [A.livenessInterval, '10ms', 'livenessInterval', 10],
+    [A.livenessInterval, '0.05s', 'livenessInterval', 50],
+    [A.livenessInterval, '10s', 'livenessInterval', 10_000],
+    [A.livenessMultiplier, '3', 'livenessMult', 3],
+    [A.livenessMultiplier, '255', 'livenessMult', 255],
   ];
   for (const [annotation, value, name, want] of cases) {
     test(`${annotation}="${value}"`, () => {
@@ -112,6 +127,14 @@ describe('parsePoolTuning: invalid values are reported and the default is used',
     [A.priorities, 'node-a', 'pins', 'not node=priority'],
     [A.priorities, 'node-a=250,', 'pins', 'not node=priority'],
     [A.peers, 'broadcast', 'peers', 'not multicast or unicast'],
+    [A.liveness, 'on', 'livenessMode', 'not bfd or off'],
+    [A.livenessInterval, '5ms', 'livenessInterval', '10ms..10s'],
+    [A.livenessInterval, '11s', 'livenessInterval', '10ms..10s'],
+    [A.livenessInterval, '12.5ms', 'livenessInterval', 'whole number of ms'],
+    [A.livenessInterval, '20', 'livenessInterval', 'no unit'],
+    [A.livenessMultiplier, '1', 'livenessMult', '2..255'],
+    [A.livenessMultiplier, '256', 'livenessMult', '2..255'],
+    [A.livenessMultiplier, 'three', 'livenessMult', '2..255'],
   ];
   for (const [annotation, value, name, fragment] of cases) {
     test(`${annotation}="${value}"`, () => {
@@ -123,6 +146,11 @@ describe('parsePoolTuning: invalid values are reported and the default is used',
       assert.deepEqual(field(r.tuning, name), field(DEFAULT_POOL_TUNING, name));
     });
   }
+
+  test('a pool without liveness annotations leaves every liveness field to the cluster default', () => {
+    const r = parsePoolTuning('gold', {});
+    assert.deepEqual(r.tuning.liveness, {});
+  });
 
   test('one bad field does not disturb the others', () => {
     const r = parsePoolTuning('gold', { [A.advertInterval]: 'x', [A.preempt]: 'false', [A.peers]: 'unicast' });
@@ -268,4 +296,25 @@ describe('classifyTuningChange', () => {
       assert.deepEqual([c.priorities, c.gratuitous, c.transport, c.vridRange], flags);
     });
   }
+});
+
+describe('liveness settings: pool over cluster default', () => {
+  test('resolveLiveness takes each field the pool sets, the cluster default for the rest', () => {
+    const cluster = { mode: 'off', intervalMs: 20, detectMult: 3 } as const;
+    assert.deepEqual(resolveLiveness({}, cluster), cluster);
+    assert.deepEqual(resolveLiveness({ mode: 'bfd' }, cluster), { mode: 'bfd', intervalMs: 20, detectMult: 3 });
+    assert.deepEqual(resolveLiveness({ mode: 'bfd', intervalMs: 50, detectMult: 5 }, cluster), {
+      mode: 'bfd',
+      intervalMs: 50,
+      detectMult: 5,
+    });
+    assert.equal(DEFAULT_LIVENESS.mode, 'off');
+  });
+
+  test('a liveness change is live: no router restarts, no failover', () => {
+    const before = parsePoolTuning('gold', {}).tuning;
+    const after = parsePoolTuning('gold', { [A.liveness]: 'bfd' }).tuning;
+    const c = classifyTuningChange(before, after);
+    assert.deepEqual([c.effect, c.changed], ['live', ['liveness']]);
+  });
 });

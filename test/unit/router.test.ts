@@ -737,6 +737,128 @@ const scenarios: Scenario[] = [
   },
 ];
 
+/** peerDown is the liveness signal (BFD, RFC 5880) that the router at `address` is gone. */
+function peerDown(address: string): RouterEvent {
+  return { type: 'peer-down', address };
+}
+
+const livenessScenarios: Scenario[] = [
+  {
+    name: 'peer-down for the master: Master_Down_Timer = Skew_Time (as priority 0, §6.4.2), take over with reason liveness',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 200 + MDI },
+      // Skew_Time = (256 − 100) × 1000 / 256 = 609.375, far before 200 + 3609.375
+      {
+        at: 700,
+        event: peerDown(HIGHER),
+        kind: 'backup',
+        actions: [],
+        deadline: 700 + 609.375,
+        check: (s) => assert.equal(backupField(s, 'master'), undefined, 'the master is forgotten'),
+      },
+      { at: 1309.375, event: timer, kind: 'master', actions: [send(), becomeMaster('liveness')], deadline: 2309.375 },
+    ],
+  },
+  {
+    name: 'peer-down uses the learned Master_Adver_Interval for Skew_Time',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      {
+        at: 100,
+        event: heard(HIGHER, { priority: 200, maxAdvertIntervalCs: 50 }),
+        kind: 'backup',
+        actions: [intervalMismatch(HIGHER, 100, 50)],
+        deadline: 100 + 1804.6875,
+      },
+      // (256 − 100) × 500 / 256 = 304.6875
+      { at: 300, event: peerDown('10.0.0.10'), kind: 'backup', actions: [], deadline: 300 + 304.6875 },
+    ],
+  },
+  {
+    name: 'peer-down for another address than the master is ignored',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 200 + MDI },
+      {
+        at: 700,
+        event: peerDown('10.0.0.11'),
+        kind: 'backup',
+        actions: [],
+        deadline: 200 + MDI,
+        check: (s) => assert.equal(backupField(s, 'master')?.address, HIGHER),
+      },
+      {
+        at: 200 + MDI,
+        event: timer,
+        kind: 'master',
+        actions: [send(), becomeMaster('master-down')],
+        deadline: 200 + MDI + 1000,
+      },
+    ],
+  },
+  {
+    name: 'peer-down with no master heard yet changes nothing: the startup timer runs (reason no-master)',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 10, event: peerDown(HIGHER), kind: 'backup', actions: [], deadline: MDI },
+      { at: MDI, event: timer, kind: 'master', actions: [send(), becomeMaster('no-master')], deadline: MDI + 1000 },
+    ],
+  },
+  {
+    name: 'peer-down in Master and in Initialize is ignored',
+    steps: [
+      { at: 0, event: peerDown(HIGHER), kind: 'initialize', actions: [], deadline: undefined },
+      ...TO_MASTER,
+      { at: MDI + 10, event: peerDown(HIGHER), kind: 'master', actions: [], deadline: MDI + 1000 },
+    ],
+  },
+  {
+    name: 'false detection: the master is heard again after peer-down, Master_Down_Interval is re-armed, no takeover',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 200 + MDI },
+      { at: 700, event: peerDown(HIGHER), kind: 'backup', actions: [], deadline: 1309.375 },
+      { at: 1200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 1200 + MDI },
+      { at: 1309.375, event: timer, kind: 'backup', actions: [], deadline: 1200 + MDI },
+    ],
+  },
+  {
+    name: 'peer-down never delays a timer already due sooner than Skew_Time',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 200 + MDI },
+      { at: 3500, event: peerDown(HIGHER), kind: 'backup', actions: [], deadline: 200 + MDI },
+      {
+        at: 200 + MDI,
+        event: timer,
+        kind: 'master',
+        actions: [send(), becomeMaster('liveness')],
+        deadline: 200 + MDI + 1000,
+      },
+    ],
+  },
+  {
+    name: 'peer-down while preempting a lower-priority master takes over after Skew_Time (reason liveness)',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      {
+        at: 1000,
+        event: heard(HIGHER, { priority: 99 }),
+        kind: 'backup',
+        actions: [ignore('lower-priority', HIGHER)],
+        deadline: MDI,
+      },
+      { at: 1100, event: peerDown(HIGHER), kind: 'backup', actions: [], deadline: 1100 + 609.375 },
+      { at: 1709.375, event: timer, kind: 'master', actions: [send(), becomeMaster('liveness')], deadline: 2709.375 },
+    ],
+  },
+];
+
+describe('liveness signal: peer-down (a master gone, told by BFD rather than by silence)', () => {
+  for (const scenario of livenessScenarios) test(scenario.name, () => void play(scenario));
+});
+
 describe('§6.4 virtual router scenarios', () => {
   for (const scenario of scenarios) test(scenario.name, () => void play(scenario));
 });

@@ -95,3 +95,28 @@ test('heap keeps order over many random updates', () => {
   assert.equal(fired.length, want.size);
   for (const [k, t] of fired) assert.equal(want.get(Number(k)), t);
 });
+
+test('slice: at most `slice` keys per callback; the rest fire from a 0 ms timer, in deadline order', () => {
+  const clock = new FakeClock();
+  const fired: string[] = [];
+  const sched = new DeadlineScheduler<string>({ clock, onDue: (key) => fired.push(key), slice: 2 });
+  for (const [key, at] of [
+    ['a', 10],
+    ['b', 10],
+    ['c', 11],
+    ['d', 12],
+    ['e', 50],
+  ] as const)
+    sched.set(key, at);
+  clock.advance(20);
+  assert.deepEqual(fired, ['a', 'b', 'c', 'd'], 'every due key fired by the time the clock reached 20');
+  sched.set('z', 20);
+  sched.set('x', 18);
+  sched.set('y', 19);
+  sched.runDue();
+  assert.deepEqual(fired.slice(4), ['x', 'y'], 'one call fires one slice');
+  assert.equal(clock.pending, 1);
+  clock.advance(0);
+  assert.deepEqual(fired.slice(4), ['x', 'y', 'z'], 'the rest on the next turn');
+  assert.equal(sched.size, 1);
+});

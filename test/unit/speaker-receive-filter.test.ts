@@ -30,6 +30,19 @@ const cases: [string, VrrpReceive, ReadonlySet<string>, ReturnType<typeof classi
   ['another VRID', { ...good, advert: { ...advert, vrid: 8 } }, new Set(), 'unknown-router'],
   ['unicast: a peer', good, new Set(['10.0.0.2']), 'deliver'],
   ['unicast: not a peer', good, new Set(['10.0.0.3']), 'invalid', 'not-a-peer'],
+  [
+    'unicast: a peer by its MAC (IPv6 link-local source)',
+    { ...good, fromPeer: '10.0.0.3' },
+    new Set(['10.0.0.3']),
+    'deliver',
+  ],
+  [
+    'unicast: another peer by its MAC',
+    { ...good, fromPeer: '10.0.0.4' },
+    new Set(['10.0.0.3']),
+    'invalid',
+    'not-a-peer',
+  ],
 ];
 test('classifyReceive: a checked router accepts its candidates only; others and unknown VRIDs are not checked', () => {
   const candidateSources = new Map([['ipv4/7' as const, new Set(['10.0.0.1', '10.0.0.2'])]]);

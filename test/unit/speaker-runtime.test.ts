@@ -26,6 +26,8 @@ interface Node {
   readonly announced: { ip: string; at: number; request: AnnounceRequest }[];
   readonly sent: { advert: Advert; to: string | undefined; at: number }[];
   linkUp: boolean;
+  /** deafTo: names of nodes whose adverts do not reach this one (a one-way or partial partition). */
+  readonly deafTo: Set<string>;
 }
 
 /** lan builds one speaker per priority on a shared fake segment. */
@@ -43,7 +45,7 @@ function lan(
   const nodes: Node[] = [];
   const deliver = (from: Node, advert: Advert, family: 'ipv4' | 'ipv6') => {
     for (const n of nodes) {
-      if (n === from || !n.linkUp || !from.linkUp) continue;
+      if (n === from || !n.linkUp || !from.linkUp || n.deafTo.has(from.name)) continue;
       const r: VrrpReceive = {
         ok: true,
         family,
@@ -94,11 +96,14 @@ function lan(
     const metrics = createSpeakerMetrics({ processMetrics: false });
     const announced: Node['announced'] = [];
     const sent: Node['sent'] = [];
-    const node = { name, ip, metrics, logs, announced, sent, linkUp: true } as Omit<Node, 'speaker'> & {
+    const node = { name, ip, metrics, logs, announced, sent, linkUp: true, deafTo: new Set<string>() } as Omit<
+      Node,
+      'speaker'
+    > & {
       speaker?: Speaker;
     };
     const channel = (family: 'ipv4' | 'ipv6') => ({
-      send: async (advert: Advert, to?: string) => {
+      send: (advert: Advert, to?: string) => {
         sent.push({ advert, to, at: clock.now() });
         deliver(node as Node, advert, family);
         return { ok: true as const };
@@ -136,11 +141,11 @@ async function counter(m: SpeakerMetrics, name: keyof SpeakerMetrics, labels: Re
   return hit?.value;
 }
 
-test('three speakers elect the highest priority; only it answers, and it announces with the configured count', () => {
+test('three speakers elect the highest priority; only it answers, and it announces with the configured count', async () => {
   const { clock, nodes, masters } = lan([100, 200, 150], { gratuitous: 2 });
   for (const n of nodes) n.speaker.start();
   assert.deepEqual(masters(), [], 'nobody answers before an election');
-  clock.advance(1000);
+  await clock.tick(1000);
   assert.deepEqual(masters(), ['n2']);
   assert.equal(nodes[1]!.speaker.shouldAnswer(VIP, 'eth1'), false, 'only on the speaker interface');
   assert.equal(nodes[1]!.speaker.shouldAnswer('10.0.0.99', 'eth0'), false, 'only for VIPs');
@@ -163,21 +168,21 @@ test('three speakers elect the highest priority; only it answers, and it announc
   assert.equal(change['reason'], 'no-master');
 });
 
-test('node loss: the next priority takes over after its Master_Down_Interval, not before', () => {
+test('node loss: the next priority takes over after its Master_Down_Interval, not before', async () => {
   const { clock, nodes, masters } = lan([100, 200, 150]);
   for (const n of nodes) n.speaker.start();
-  clock.advance(1000);
+  await clock.tick(1000);
   const lost = nodes[1]!;
   lost.linkUp = false; // its adverts stop reaching anyone
   const t0 = clock.now();
   const mdi = masterDownIntervalMs(150, 10);
   // The last advert was at most one interval before t0, so the takeover is due within (mdi - 100, mdi].
-  clock.advance(mdi - 100 - 1);
+  await clock.tick(mdi - 100 - 1);
   assert.deepEqual(
     masters().filter((n) => n !== 'n2'),
     [],
   );
-  clock.advance(102);
+  await clock.tick(102);
   assert.deepEqual(
     masters().filter((n) => n !== 'n2'),
     ['n3'],
@@ -185,27 +190,27 @@ test('node loss: the next priority takes over after its Master_Down_Interval, no
   const took = nodes[2]!.announced.at(-1)!.at - t0;
   assert.ok(took <= mdi, `took ${took} ms, Master_Down_Interval ${mdi}`);
   lost.linkUp = true; // it comes back: preemption gives the VIP back and n3 stops answering at once
-  clock.advance(1000);
+  await clock.tick(1000);
   assert.deepEqual(masters(), ['n2']);
 });
 
 test('stop(): priority 0 from the master; the best backup takes over after Skew_Time', async () => {
   const { clock, nodes, masters } = lan([100, 200, 150]);
   for (const n of nodes) n.speaker.start();
-  clock.advance(1000);
+  await clock.tick(1000);
   const stopping = nodes[1]!.speaker.stop();
   assert.deepEqual(masters(), [], 'the old master stops answering at once');
   const last = nodes[1]!.sent.at(-1)!;
   assert.equal(last.advert.priority, 0);
   await stopping;
-  clock.advance(skewTimeMs(150, 10) - 1);
+  await clock.tick(skewTimeMs(150, 10) - 1);
   assert.deepEqual(masters(), []);
-  clock.advance(2);
+  await clock.tick(2);
   assert.deepEqual(masters(), ['n3']);
   assert.equal(nodes[2]!.logs.find((l) => l['to'] === 'master')?.['reason'], 'priority-zero');
   // A stopped speaker neither sends nor reacts.
   const count = nodes[1]!.sent.length;
-  clock.advance(1000);
+  await clock.tick(1000);
   assert.equal(nodes[1]!.sent.length, count);
   assert.equal(nodes[1]!.speaker.started, false);
 });
@@ -213,14 +218,14 @@ test('stop(): priority 0 from the master; the best backup takes over after Skew_
 test('invalid packets are counted by reason and change no state', async () => {
   const { clock, nodes, masters } = lan([200, 100]);
   for (const n of nodes) n.speaker.start();
-  clock.advance(1000);
+  await clock.tick(1000);
   const before = nodes.map((n) => n.speaker.status());
   const master = nodes[0]!;
   for (const reason of ['bad-ttl', 'bad-checksum', 'truncated', 'bad-ttl'] as const) {
     master.speaker.receive({ ok: false, family: 'ipv4', reason, detail: 'test', from: '10.0.0.9' });
   }
   master.speaker.receive({ ok: false, family: 'ipv4', reason: 'own-packet', detail: 'loop' });
-  clock.advance(500);
+  await clock.tick(500);
   assert.deepEqual(
     nodes.map((n) => n.speaker.status()),
     before,
@@ -243,7 +248,7 @@ test('invalid packets are counted by reason and change no state', async () => {
 test('§7.1: an advert with another address list is counted as address-list-mismatch and changes no state', async () => {
   const { clock, nodes, masters } = lan([200, 100]);
   for (const n of nodes) n.speaker.start();
-  clock.advance(1000);
+  await clock.tick(1000);
   const before = nodes.map((n) => n.speaker.status());
   const forged: Advert = { vrid: 7, priority: 254, maxAdvertIntervalCs: 10, addresses: ['10.0.0.200'] };
   for (let i = 0; i < 30; i++) {
@@ -257,7 +262,7 @@ test('§7.1: an advert with another address list is counted as address-list-mism
         checksumMode: 'pseudo-header',
       });
     }
-    clock.advance(20);
+    await clock.tick(20);
   }
   assert.deepEqual(
     nodes.map((n) => n.speaker.status()),
@@ -316,11 +321,11 @@ test('Kubernetes mode: a priority-255 advert from a source that is no candidate 
   }
 });
 
-test('a higher-priority advert makes the master stop answering at once and cancels its announcements', () => {
+test('a higher-priority advert makes the master stop answering at once and cancels its announcements', async () => {
   const { clock, nodes, masters } = lan([150]);
   const [n1] = nodes;
   n1!.speaker.start();
-  clock.advance(1000);
+  await clock.tick(1000);
   assert.deepEqual(masters(), ['n1']);
   const signal = n1!.announced.at(-1)!.request.signal;
   assert.equal(signal.aborted, false);
@@ -336,18 +341,18 @@ test('a higher-priority advert makes the master stop answering at once and cance
   assert.equal(signal.aborted, true);
 });
 
-test('gratuitous refresh: the master repeats one round every refreshMs while master, and stops when it leaves', () => {
+test('gratuitous refresh: the master repeats one round every refreshMs while master, and stops when it leaves', async () => {
   const { clock, nodes, masters } = lan([100, 200], { refreshMs: 5000 });
   for (const n of nodes) n.speaker.start();
-  clock.advance(1000);
+  await clock.tick(1000);
   assert.deepEqual(masters(), ['n2']);
   const master = nodes[1]!;
   const takeover = master.announced.length;
   assert.equal(master.announced.at(-1)!.request.count, 3, 'the takeover burst');
-  clock.advance(5000);
+  await clock.tick(5000);
   assert.equal(master.announced.length, takeover + 1, 'one refresh after 5 s');
   assert.equal(master.announced.at(-1)!.request.count, 1, 'a refresh is one round');
-  clock.advance(10_000);
+  await clock.tick(10_000);
   assert.equal(master.announced.length, takeover + 3, 'and every 5 s after');
   assert.equal(nodes[0]!.announced.length, 0, 'a backup never refreshes');
   // A higher priority takes over: the old master stops refreshing at once.
@@ -362,7 +367,7 @@ test('gratuitous refresh: the master repeats one round every refreshMs while mas
   // Its old refresh chain was due at most 5 s after the spoof; a new chain can only start after it takes the VIP
   // back (Master_Down_Interval ≈ 322 ms later, the spoofer being silent) plus 5 s. So: no refresh round in between.
   const spoofedAt = clock.now();
-  clock.advance(5010);
+  await clock.tick(5010);
   assert.deepEqual(
     master.announced.filter((a) => a.at > spoofedAt && a.request.count === 1),
     [],
@@ -371,17 +376,17 @@ test('gratuitous refresh: the master repeats one round every refreshMs while mas
   assert.equal(master.announced.filter((a) => a.at > spoofedAt).length, 1, 'only its takeover burst after reclaiming');
 });
 
-test('gratuitous refresh 0: only the takeover burst', () => {
+test('gratuitous refresh 0: only the takeover burst', async () => {
   const { clock, nodes } = lan([100]);
   nodes[0]!.speaker.start();
-  clock.advance(60_000);
+  await clock.tick(60_000);
   assert.equal(nodes[0]!.announced.length, 1);
 });
 
 test('IPv6 and IPv4 routers with one VRID run apart; metrics follow the states', async () => {
   const { clock, nodes, masters } = lan([200, 100], { ipv6: true });
   for (const n of nodes) n.speaker.start();
-  clock.advance(1000);
+  await clock.tick(1000);
   assert.deepEqual(masters(VIP6), ['n1']);
   assert.deepEqual(masters(VIP), ['n1']);
   const six = nodes[0]!.sent.find((s) => s.advert.addresses.includes(VIP6));
@@ -394,7 +399,7 @@ test('IPv6 and IPv4 routers with one VRID run apart; metrics follow the states',
   assert.equal(await counter(m, 'gratuitousSent', { family: 'ipv6' }), 3);
 });
 
-test('injected shouldAnswer narrows answering; the mastership check comes first', () => {
+test('injected shouldAnswer narrows answering; the mastership check comes first', async () => {
   const asked: string[] = [];
   const { clock, nodes } = lan([200], {
     ipv6: true,
@@ -407,16 +412,45 @@ test('injected shouldAnswer narrows answering; the mastership check comes first'
   assert.equal(n.speaker.shouldAnswer(VIP, 'eth0'), false);
   assert.deepEqual(asked, [], 'not asked for a VIP this node does not master');
   n.speaker.start();
-  clock.advance(1000);
+  await clock.tick(1000);
   assert.equal(n.speaker.shouldAnswer(VIP, 'eth0'), true);
   assert.equal(n.speaker.shouldAnswer(VIP6, 'eth0'), false);
   assert.deepEqual(asked, [VIP, VIP6]);
 });
 
-test('RateLimiter lets one event per key per window through', () => {
+test('RateLimiter lets one event per key per window through', async () => {
   const r = new RateLimiter(1000);
   assert.equal(r.allow('a', 0), true);
   assert.equal(r.allow('a', 999), false);
   assert.equal(r.allow('b', 999), true);
   assert.equal(r.allow('a', 1000), true);
+});
+
+test('masters seen: 1 in a healthy election; 2 on a node that hears two masters within one interval; 0 stopped', async () => {
+  const { clock, nodes, masters } = lan([200, 150, 100]);
+  for (const n of nodes) n.speaker.start();
+  await clock.tick(1000);
+  const seen = async (n: Node) => counter(n.metrics, 'mastersSeen', { vrid: '7', family: 'ipv4' });
+  assert.deepEqual(await Promise.all(nodes.map(seen)), [1, 1, 1]);
+  // n1 and n2 stop hearing each other; n3 hears both. n2 takes over after its Master_Down_Interval.
+  nodes[0]!.deafTo.add('n2');
+  nodes[1]!.deafTo.add('n1');
+  await clock.tick(masterDownIntervalMs(150, 10) + 10);
+  assert.deepEqual(masters(), ['n1', 'n2']);
+  assert.deepEqual(await Promise.all(nodes.map(seen)), [1, 1, 2], 'only n3 hears both');
+  // Healed: n2 hears n1's higher priority and steps down at its next advert; n3's view settles within
+  // Master_Down_Interval of n2's last advert.
+  nodes[0]!.deafTo.clear();
+  nodes[1]!.deafTo.clear();
+  await clock.tick(100);
+  assert.deepEqual(masters(), ['n1']);
+  await clock.tick(masterDownIntervalMs(100, 10));
+  assert.deepEqual(await Promise.all(nodes.map(seen)), [1, 1, 1]);
+  // A master resigning with priority 0 stops counting at once; a stopped speaker's series go with it.
+  await nodes[0]!.speaker.stop();
+  await clock.tick(1);
+  assert.equal(nodes[1]!.speaker.mastersSeen('ipv4/7'), 0);
+  await clock.tick(1000);
+  assert.deepEqual(masters(), ['n2']);
+  assert.deepEqual(await Promise.all(nodes.slice(1).map(seen)), [1, 1]);
 });

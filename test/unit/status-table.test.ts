@@ -13,6 +13,7 @@ import {
   renderStatusJson,
   renderStatusTable,
   type StatusRow,
+  statusCells,
 } from '../../src/status/table.ts';
 
 const NODES: NodeView[] = ['node-a', 'node-b', 'node-c'].map((name) => ({
@@ -144,7 +145,7 @@ describe('buildStatusRows', () => {
     assert.deepEqual(rows[0]!.backups, rankingOf('ipv4/9'));
   });
 
-  test('a MetalLB-written status (no VIP list) covers every VIP; the newest claim wins; reported backups win', () => {
+  test('a MetalLB-written status (no VIP list) covers every VIP; two claims: both shown, newest first; reported backups win', () => {
     const v4 = rankingOf('ipv4/7');
     const rows = buildStatusRows({
       services: [services[0]!],
@@ -159,10 +160,52 @@ describe('buildStatusRows', () => {
       rows.map((r) => [r.vip, r.master, r.backups]),
       [
         ['10.0.0.10', 'node-a', [{ node: 'node-b', priority: 200 }]],
-        ['fd00::10', 'node-c', rankingOf('ipv6/7').filter((r) => r.node !== 'node-c')],
+        ['fd00::10', 'node-c', rankingOf('ipv6/7').filter((r) => r.node !== 'node-c' && r.node !== 'node-a')],
       ],
     );
+    // fd00::10 is claimed by node-a (the MetalLB-style object) and node-c: a split brain, named in the MASTER cell.
+    assert.deepEqual(
+      rows.map((r) => r.masters),
+      [['node-a'], ['node-c', 'node-a']],
+    );
+    assert.equal(statusCells(rows[1]!, Date.parse('2026-11-30T12:00:05Z'))[5], 'node-c,node-a (2 masters)');
+    assert.equal(statusCells(rows[0]!, Date.parse('2026-11-30T12:00:05Z'))[5], 'node-a');
+    assert.deepEqual(JSON.parse(renderStatusJson(rows)).items[1].masters, ['node-c', 'node-a']);
     assert.ok(v4.length === 3);
+  });
+});
+
+describe('preferred nodes (L2Advertisement preferredNodeSelectors)', () => {
+  test('rows name the preferred candidates in rank order with their scores; none without preferences', () => {
+    const labelled = NODES.map((n) => ({ ...n, labels: { tier: n.name === 'node-a' ? 'edge' : 'core' } }));
+    const ads = [
+      {
+        metadata: { name: 'l2' },
+        spec: {
+          preferredNodeSelectors: [
+            { weight: 30, preference: { matchLabels: { tier: 'core' } } },
+            { weight: 80, preference: { matchLabels: { tier: 'edge' } } },
+          ],
+        },
+      },
+    ];
+    const { config } = parseConfig({ pools: POOLS, l2Advertisements: ads });
+    const services = [svc('web', ['10.0.0.10'], '10.0.0.10=7')];
+    const snap = { ...snapshot(services), nodes: labelled, l2Advertisements: config.l2Advertisements };
+    const { groups } = routerGroups(snap);
+    const ranking = groups[0]!.ranking;
+    assert.equal(ranking[0]!.node, 'node-a');
+    const [row] = buildStatusRows({
+      services,
+      groups,
+      l2Statuses: [status('node-a', 'web', undefined, '2026-11-30T10:00:00Z')],
+    });
+    assert.deepEqual(row!.preferred, [
+      { node: 'node-a', score: 80 },
+      ...ranking.slice(1).map((r) => ({ node: r.node, score: 30 })),
+    ]);
+    const [plain] = buildStatusRows({ services, groups: routerGroups(snapshot(services)).groups, l2Statuses: [] });
+    assert.deepEqual(plain!.preferred, []);
   });
 });
 
@@ -177,8 +220,12 @@ describe('rendering', () => {
       vrid: 7,
       master: 'node-a',
       backups: [
-        { node: 'node-c', priority: 253 },
+        { node: 'node-c', priority: 253, preference: 50 },
         { node: 'node-b', priority: 252 },
+      ],
+      preferred: [
+        { node: 'node-a', score: 110 },
+        { node: 'node-c', score: 50 },
       ],
       advertIntervalMs: 100,
       lastTransitionTime: '2026-11-30T10:00:00Z',
@@ -192,6 +239,7 @@ describe('rendering', () => {
       vrid: null,
       master: null,
       backups: [],
+      preferred: [],
       advertIntervalMs: null,
       lastTransitionTime: null,
     },
@@ -202,9 +250,9 @@ describe('rendering', () => {
     assert.equal(
       renderStatusTable(rows, now),
       [
-        'NAMESPACE     NAME   VIP         POOL     VRID     MASTER   BACKUPS                 INTERVAL    LAST TRANSITION',
-        'default       web    10.0.0.10   gold     7        node-a   node-c:253,node-b:252   100ms       5m3s',
-        'kube-system   dns    fd00::53    <none>   <none>   <none>   <none>                  <unknown>   <unknown>',
+        'NAMESPACE     NAME   VIP         POOL     VRID     MASTER   BACKUPS                 PREFERRED              INTERVAL    LAST TRANSITION',
+        'default       web    10.0.0.10   gold     7        node-a   node-c:253,node-b:252   node-a=110,node-c=50   100ms       5m3s',
+        'kube-system   dns    fd00::53    <none>   <none>   <none>   <none>                  <none>                 <unknown>   <unknown>',
         '',
       ].join('\n'),
     );
@@ -222,9 +270,14 @@ describe('rendering', () => {
       pool: 'gold',
       vrid: 7,
       master: 'node-a',
+      masters: ['node-a'],
       backups: [
         { node: 'node-c', priority: 253 },
         { node: 'node-b', priority: 252 },
+      ],
+      preferred: [
+        { node: 'node-a', score: 110 },
+        { node: 'node-c', score: 50 },
       ],
       advertIntervalMs: 100,
       lastTransitionTime: '2026-11-30T10:00:00Z',

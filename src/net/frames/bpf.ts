@@ -80,3 +80,20 @@ export function ipv6Filter(nextHeader: number, icmpType?: number): BpfInstructio
     return i === 1 ? { ...ins, jt: toDrop } : { ...ins, jf: toDrop };
   });
 }
+
+/**
+ * ipv4Filter keeps incoming IPv4 frames whose protocol (Ethernet offset 23) is `protocol`; our own outgoing copies
+ * are dropped, as in ipv6Filter.
+ */
+export function ipv4Filter(protocol: number): BpfInstruction[] {
+  return [
+    { code: LD_W_ABS, jt: 0, jf: 0, k: SKF_AD_PKTTYPE },
+    { code: JEQ_K, jt: 5, jf: 0, k: PACKET_OUTGOING },
+    { code: LD_H_ABS, jt: 0, jf: 0, k: 12 },
+    { code: JEQ_K, jt: 0, jf: 3, k: 0x0800 },
+    { code: LD_B_ABS, jt: 0, jf: 0, k: 23 },
+    { code: JEQ_K, jt: 0, jf: 1, k: protocol },
+    { code: RET_K, jt: 0, jf: 0, k: ACCEPT },
+    { code: RET_K, jt: 0, jf: 0, k: 0 },
+  ];
+}

@@ -26,6 +26,9 @@ import { decodeIpv6, encodeIpv6 } from './ipv6.ts';
 /** VRRP_TOS is the IPv4 TOS / IPv6 traffic class of adverts: CS6, network control, as keepalived sends. */
 export const VRRP_TOS = 0xc0;
 
+/** VRRP_IPV4_MAC is the Ethernet group of 224.0.0.18 (RFC 1112 §6.4). */
+export const VRRP_IPV4_MAC = '01:00:5e:00:00:12';
+
 /** VRRP_IPV6_MAC is the Ethernet group of ff02::12 (RFC 2464 §7). */
 export const VRRP_IPV6_MAC = '33:33:00:00:00:12';
 
@@ -68,6 +71,24 @@ export function vrrpIpv4Packet(
     tos: VRRP_TOS,
     payload: vrrp.packet,
   });
+  return { ok: true, bytes };
+}
+
+/** Ipv4Ends names both ends of an IPv4 advert frame; `dstMac` is 01:00:5e:00:00:12 for 224.0.0.18. */
+export interface Ipv4Ends {
+  readonly srcMac: string;
+  readonly src: string;
+  readonly dstMac?: string;
+  readonly dst?: string;
+}
+
+/** vrrpIpv4Frame builds Ethernet + the packet of vrrpIpv4Packet, for an AF_PACKET socket. */
+export function vrrpIpv4Frame(advert: Advert, ends: Ipv4Ends, seal?: Seal): BuildResult {
+  const packet = vrrpIpv4Packet(advert, ends.src, ends.dst ?? VRRP_MULTICAST.ipv4, seal);
+  if (!packet.ok) return packet;
+  const dstMac = ends.dstMac ?? VRRP_IPV4_MAC;
+  const bytes = encodeEthernet(dstMac, ends.srcMac, ETHERTYPE.ipv4, packet.bytes);
+  if (bytes === undefined) return { ok: false, reason: 'bad-address', detail: `MAC ${ends.srcMac} -> ${dstMac}` };
   return { ok: true, bytes };
 }
 
@@ -124,6 +145,11 @@ export interface ReceivedAdvert {
   readonly checksumMode: ChecksumMode;
   /** auth: the verified key id and counter of an authenticated advert; the counter is for the replay check. */
   readonly auth?: { readonly keyId: number; readonly counter: bigint };
+  /**
+   * fromPeer is the unicast peer (as configured, e.g. its global address) whose MAC sent this frame, when it differs
+   * from `from`: an IPv6 advert's source is the peer's link-local address (RFC 5798 §5.1.2.1).
+   */
+  readonly fromPeer?: string;
 }
 
 /** VrrpDrop is a packet that did not pass, with the reason and a human detail. */
@@ -219,6 +245,16 @@ export function receiveIpv4(packet: Buffer, ctx: ReceiveContext): VrrpReceive {
   const ip = decodeIpv4(packet);
   if (!ip.ok) return drop('ipv4', 'malformed', ip.reason);
   return checkAndDecode('ipv4', ip, ctx);
+}
+
+/** receiveIpv4Frame checks and decodes a frame read from the AF_PACKET IPv4 socket. */
+export function receiveIpv4Frame(frame: Buffer, pktType: number, ctx: ReceiveContext): VrrpReceive {
+  if (pktType === 4) return drop('ipv4', 'own-packet', 'PACKET_OUTGOING');
+  if (pktType === 3) return drop('ipv4', 'other-host', 'PACKET_OTHERHOST');
+  const eth = decodeEthernet(frame);
+  if (!eth.ok || eth.ethertype !== ETHERTYPE.ipv4) return drop('ipv4', 'malformed', 'not an IPv4 Ethernet frame');
+  if (ctx.mac !== undefined && eth.src === ctx.mac) return drop('ipv4', 'own-packet', `from our MAC ${eth.src}`);
+  return receiveIpv4(eth.payload, ctx);
 }
 
 /** receiveIpv6Frame checks and decodes a frame read from the AF_PACKET IPv6 socket. */

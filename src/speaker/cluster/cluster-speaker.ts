@@ -8,12 +8,20 @@
  * priority 0 (the 'stop' step), so the next node takes over within Skew_Time. Every transition to or from master, and
  * every change of the stored ServiceL2Status objects, re-plans the status writes; planL2StatusWrites returns none
  * when nothing changed, so the API is written on change only, never per advert.
+ *
+ * Health (issue 13): with a HealthSource, the desired routers pass through applyHealth before the diff, so this
+ * node's own failed checks lower or resign it (src/health/health-adjust.ts); resignSteps makes a resigning master
+ * send priority 0. The monitor calls reconcile() when a verdict flips.
  */
 import { type Cancel, type Clock, realClock } from '../../clock.ts';
+import { applyHealth, type HealthAdjustment, resignSteps, wantedChecks } from '../../health/health-adjust.ts';
+import { healthEvents } from '../../health/health-events.ts';
+import type { HealthSource } from '../../health/health-monitor.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import { type ClusterObjects, snapshotOf } from '../../model/cluster-objects.ts';
 import type { ClusterSnapshot } from '../../model/cluster-snapshot.ts';
+import { DEFAULT_LIVENESS, type LivenessSettings } from '../../model/liveness.ts';
 import type { LocalNode } from '../../model/local-node.ts';
 import {
   L2_STATUS_LABELS,
@@ -25,6 +33,7 @@ import {
 import type { RouterHost, RouterSpec } from '../router-spec.ts';
 import { desiredRouters, diffRouters, type RouterKey } from './desired-routers.ts';
 import { l2StatusesFor, masterChangeEvents, planL2StatusWrites } from './l2-status.ts';
+import { planLiveness } from './liveness-plan.ts';
 
 /** ClusterSpeakerDeps are the ports; each is a narrow interface so tests drive the logic without an API server. */
 export interface ClusterSpeakerDeps {
@@ -47,6 +56,10 @@ export interface ClusterSpeakerDeps {
   readonly retryMs?: number;
   /** clock times the retry (default the process clock). */
   readonly clock?: Clock;
+  /** health is this node's own health (HealthMonitor); without it, health checks are off. */
+  readonly health?: HealthSource;
+  /** liveness is the cluster default of the BFD liveness signal (pools may override it); DEFAULT_LIVENESS if absent. */
+  readonly liveness?: LivenessSettings;
 }
 
 /** ClusterSpeaker: see the file comment. */
@@ -54,6 +67,8 @@ export class ClusterSpeaker {
   readonly #deps: ClusterSpeakerDeps;
   // router key -> the RouterSpec it runs with
   #running = new Map<RouterKey, RouterSpec>();
+  // router key -> what health did to it at the last reconcile
+  #health = new Map<RouterKey, HealthAdjustment>();
   #snapshot: ClusterSnapshot | undefined;
   #syncing: Promise<void> | undefined;
   #syncAgain = false;
@@ -76,13 +91,19 @@ export class ClusterSpeaker {
     return new Map(this.#running);
   }
 
+  /** healthAdjustments is what this node's health does to its routers (router key -> adjustment), for status. */
+  get healthAdjustments(): ReadonlyMap<RouterKey, HealthAdjustment> {
+    return new Map(this.#health);
+  }
+
   /** reconcile brings the running routers to what the cluster asks of this node. Never throws. */
   reconcile(): void {
     if (this.#stopped) return;
     const d = this.#deps;
     const { snapshot, configProblems, tuningProblems } = snapshotOf(d.objects(), d.loadBalancerClass);
     this.#snapshot = snapshot;
-    const desired = desiredRouters(snapshot, d.local());
+    const local = d.local();
+    const desired = desiredRouters(snapshot, local);
     const seen = new Set<string>();
     for (const p of configProblems) this.#problem(seen, p.kind, p.code, `${p.kind} ${p.name}: ${p.message}`);
     for (const p of tuningProblems)
@@ -90,8 +111,25 @@ export class ClusterSpeaker {
     for (const p of desired.problems) this.#problem(seen, 'Router', p.error.code, p.error.message);
     for (const key of [...this.#reported]) if (!seen.has(key)) this.#reported.delete(key);
 
+    let routers = desired.routers;
+    let adjustments = new Map<RouterKey, HealthAdjustment>();
+    if (d.health) {
+      const me = snapshot.nodes.find((n) => n.name === d.nodeName);
+      d.health.update({
+        wanted: wantedChecks(desired.routers, snapshot.tunings),
+        cordoned: me?.unschedulable === true,
+        address: me?.internalIps.find((ip) => !ip.includes(':')) ?? me?.internalIps[0],
+      });
+      const adjusted = applyHealth(desired.routers, snapshot.tunings, d.health.current());
+      routers = adjusted.routers;
+      adjustments = new Map(adjusted.adjustments);
+      const states = new Map([...routers.keys()].map((k) => [k, d.host.state(k)]));
+      this.#healthMoves(adjustments, routers, snapshot, (k) => states.get(k));
+    }
+
     const next = new Map(this.#running);
-    for (const step of diffRouters(desired.routers, this.#running)) {
+    const steps = resignSteps(diffRouters(routers, this.#running), adjustments, (k) => d.host.state(k));
+    for (const step of steps) {
       const failure = d.host.apply(step);
       if (failure !== undefined) {
         d.logger.error({ op: step.op, router: step.key, err: failure }, 'router step failed; retried on next change');
@@ -109,8 +147,10 @@ export class ClusterSpeaker {
       );
     }
     // Routers whose services or ranking changed need no step, but keep their latest description.
-    for (const [key, router] of desired.routers) if (next.has(key)) next.set(key, router);
+    for (const [key, router] of routers) if (next.has(key)) next.set(key, router);
     this.#running = next;
+    this.#health = adjustments;
+    d.host.setLiveness?.(planLiveness(next, snapshot, local, d.liveness ?? DEFAULT_LIVENESS));
     this.syncStatus();
   }
 
@@ -173,6 +213,36 @@ export class ClusterSpeaker {
         background: true,
       });
     }
+  }
+
+  /** healthMoves sends the Events and counts the transitions of health-driven moves (health-events.ts). */
+  #healthMoves(
+    adjustments: ReadonlyMap<RouterKey, HealthAdjustment>,
+    routers: ReadonlyMap<RouterKey, RouterSpec>,
+    snapshot: ClusterSnapshot,
+    stateOf: (key: RouterKey) => ReturnType<RouterHost['state']>,
+  ): void {
+    const d = this.#deps;
+    for (const [key, adj] of adjustments) {
+      const was = this.#health.get(key);
+      if (stateOf(key) === 'master' && adj.resign && !was?.resign) {
+        const { family, vrid } = routers.get(key)!.config;
+        d.metrics.transitions.inc({ vrid: String(vrid), family, to: 'backup', reason: 'health' });
+      }
+    }
+    const events = healthEvents(d.nodeName, this.#health, adjustments, routers, snapshot.services, stateOf);
+    if (events.length === 0) return;
+    const uids = this.#serviceUids();
+    for (const ev of events) d.recordEvent(ev, uids.get(`${ev.namespace}/${ev.name}`));
+  }
+
+  #serviceUids(): Map<string, string> {
+    const uids = new Map<string, string>();
+    for (const o of this.#deps.objects().services) {
+      const m = o.metadata as { namespace?: string; name?: string; uid?: string } | undefined;
+      if (m?.namespace && m.name && m.uid) uids.set(`${m.namespace}/${m.name}`, m.uid);
+    }
+    return uids;
   }
 
   #announceMaster(router: RouterSpec): void {

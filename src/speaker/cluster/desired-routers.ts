@@ -11,7 +11,10 @@
  * 3. Priorities come from routerPriorities for all routers at once: orders balanced over each router's members (the
  *    nodes that would be eligible if every node were Ready and none carried the exclude label, so a node going
  *    NotReady or drained moves only the VIPs it mastered, to their rank-2 nodes, and the others keep their
- *    priorities), on a ladder spaced for the pool's interval, with the pool's pins. The tuning is the pool's (several pools on one router with different tunings: the first pool by
+ *    priorities), on a ladder spaced for the pool's interval, with the pool's pins. Members matching the
+ *    L2Advertisements' preferredNodeSelectors rank first, by score (model/preferred-nodes.ts: weights summed over the
+ *    selectors and advertisements of the router's pools, MetalLB's rule); the order above ranks nodes of one score.
+ *    Scores read labels only, so a node going NotReady still moves only its own VIPs. The tuning is the pool's (several pools on one router with different tunings: the first pool by
  *    name wins, TUNING_CONFLICT is reported).
  * 4. This node runs the router when it is a candidate and has an interface for it: within the L2Advertisement
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
@@ -43,8 +46,10 @@ import {
   type ServiceView,
   serviceKeyOf,
 } from '../../model/cluster-snapshot.ts';
+import { sameHealthTuning } from '../../model/health-checks.ts';
 import type { LocalNode } from '../../model/local-node.ts';
 import { type PoolTuning, sameGratuitous, tuningOf } from '../../model/pool-tuning.ts';
+import { preferenceScores } from '../../model/preferred-nodes.ts';
 import { parseServiceVrids } from '../../model/service-vrids.ts';
 import {
   planRouterSpec,
@@ -71,7 +76,10 @@ export interface RouterGroup {
   /** pools holding the VIPs, sorted; the tuning is the first's. */
   readonly pools: readonly string[];
   readonly tuning: PoolTuning;
-  /** ranking: candidates best first; ranking[0] is the expected master while it is alive. */
+  /**
+   * ranking: candidates best first; ranking[0] is the expected master while it is alive. A node with a
+   * preferredNodeSelectors score carries it as `preference`.
+   */
   readonly ranking: readonly RankedNode[];
   /** interfaces: candidate -> interfaces the L2Advertisements limit it to ([] = no limit). */
   readonly interfaces: ReadonlyMap<string, readonly string[]>;
@@ -113,19 +121,29 @@ function sameTuning(a: PoolTuning, b: PoolTuning): boolean {
     a.preemptDelayMs === b.preemptDelayMs &&
     sameGratuitous(a.gratuitous, b.gratuitous) &&
     a.peers === b.peers &&
-    a.authSecret === b.authSecret
+    a.authSecret === b.authSecret &&
+    a.placement === b.placement &&
+    sameHealthTuning(a.health, b.health)
   );
 }
 
 /**
- * limitCandidates keeps every pinned node and as many unpinned ones, best rendezvous rank first, as there are
- * priorities left after the pins (nodePriorities reserves a pinned value even when its node is absent).
+ * limitCandidates keeps every pinned node and as many unpinned ones, highest preference score then best rendezvous
+ * rank first, as there are priorities left after the pins (nodePriorities reserves a pinned value even when its node
+ * is absent).
  */
-function limitCandidates(key: string, nodes: readonly string[], pins: ReadonlyMap<string, number>): string[] {
+function limitCandidates(
+  key: string,
+  nodes: readonly string[],
+  pins: ReadonlyMap<string, number>,
+  preference: ReadonlyMap<string, number>,
+): string[] {
   const free = PRIORITY_MAX - PRIORITY_MIN + 1 - pins.size;
   const unpinned = nodes.filter((n) => !pins.has(n));
   if (unpinned.length <= free) return [...nodes];
-  const kept = new Set([...nodes.filter((n) => pins.has(n)), ...rankNodes(key, unpinned).slice(0, free)]);
+  // Array.prototype.sort is stable: rendezvous order within one score.
+  const best = rankNodes(key, unpinned).sort((a, b) => (preference.get(b) ?? 0) - (preference.get(a) ?? 0));
+  const kept = new Set([...nodes.filter((n) => pins.has(n)), ...best.slice(0, free)]);
   return nodes.filter((n) => kept.has(n));
 }
 
@@ -179,6 +197,8 @@ export function routerGroups(snapshot: ClusterSnapshot): {
     readonly tuning: PoolTuning;
     readonly candidates: readonly string[];
     readonly members: readonly string[];
+    /** preference: member -> preferredNodeSelectors score, members scoring 0 left out. */
+    readonly preference: ReadonlyMap<string, number>;
   }
   // Members: as eligible, but as if every node were Ready, with its network available and without the exclude label:
   // a node that goes down or is drained leaves the candidates, not the members, so only the VIPs it mastered move.
@@ -211,8 +231,15 @@ export function routerGroups(snapshot: ClusterSnapshot): {
     const possible = list.map((m) => eligibleNodes(m.service, m.vip, allReady).nodes);
     const shared = common(possible);
     const memberSet = [...new Set([...(shared.length > 0 ? shared : possible.flat()), ...nodes])].sort(byText);
-    const candidates = limitCandidates(key, nodes, tuning.pinnedPriorities);
-    pending.push({ key, list, family, vrid, eligibility, pools, tuning, candidates, members: memberSet });
+    // The advertisements of the router's pools, each once; scored on the nodes' own labels (not `available`'s).
+    const ads = snapshot.l2Advertisements.filter((a) => a.pools.some((p) => pools.includes(p)));
+    const inMembers = new Set(memberSet);
+    const preference = preferenceScores(
+      ads,
+      snapshot.nodes.filter((n) => inMembers.has(n.name)),
+    );
+    const candidates = limitCandidates(key, nodes, tuning.pinnedPriorities, preference);
+    pending.push({ key, list, family, vrid, eligibility, pools, tuning, candidates, members: memberSet, preference });
   }
 
   // Pass 2: priorities for all routers at once, balanced over their members (vrrp/placement.ts).
@@ -224,10 +251,12 @@ export function routerGroups(snapshot: ClusterSnapshot): {
       pinned: p.tuning.pinnedPriorities,
       weight: new Set(p.list.map((m) => m.vip)).size,
       intervalCs: p.tuning.advertIntervalCs,
+      placement: p.tuning.placement,
+      preference: p.preference,
     })),
   );
   const groups: RouterGroup[] = [];
-  for (const { key, list, family, vrid, eligibility, pools, tuning, candidates } of pending) {
+  for (const { key, list, family, vrid, eligibility, pools, tuning, candidates, preference } of pending) {
     const result = ranked.get(key);
     // Pins are validated by parsePoolTuning, names deduplicated by eligibleNodes and candidates limited above, so
     // this should not fail; if it does, the router is left out and reported rather than run with wrong priorities.
@@ -248,7 +277,12 @@ export function routerGroups(snapshot: ClusterSnapshot): {
         services: Object.freeze([...new Set(list.map((m) => serviceKeyOf(m.service)))].sort(byText)),
         pools: Object.freeze(pools),
         tuning,
-        ranking: Object.freeze([...result.priorities].map(([node, priority]) => Object.freeze({ node, priority }))),
+        ranking: Object.freeze(
+          [...result.priorities].map(([node, priority]) => {
+            const score = preference.get(node);
+            return Object.freeze(score === undefined ? { node, priority } : { node, priority, preference: score });
+          }),
+        ),
         interfaces,
       }),
     );
@@ -295,8 +329,8 @@ export interface DesiredResult {
 /**
  * desiredRouters computes and plans this node's routers. `internalIps` of the other nodes come from the snapshot; a
  * router for which this node has no interface is left out with NO_INTERFACE (the others run it without us), one
- * whose interface cannot send its adverts with NO_SOURCE. IPv6 unicast adverts are not supported by the socket layer
- * yet: an IPv6 router of a unicast pool advertises by multicast, reported as IPV6_UNICAST_UNSUPPORTED.
+ * whose interface cannot send its adverts with NO_SOURCE. Unicast pools advertise to the peers' InternalIPs of the
+ * router's family, IPv6 included (the socket layer sends IPv6 unicast adverts from the link-local source).
  */
 export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): DesiredResult {
   const { groups, problems: groupProblems } = routerGroups(snapshot);
@@ -322,10 +356,6 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
       }
       peers = [...new Set(peers)].sort(byAddress);
       unreachablePeers.sort(byText);
-      if (g.family === 'ipv6' && peers.length > 0) {
-        problems.push(problem('IPV6_UNICAST_UNSUPPORTED', `${g.key}: advertising by multicast`, { key: g.key }));
-        peers = [];
-      }
     }
     const candidateSources = sourcesOf(g, ipsOf);
     let auth: AuthKeys | undefined;

@@ -64,10 +64,11 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
       });
       closers.push(() => socket.stop());
       adverts[family] = {
-        send: async (advert, to, seal) => {
-          const sent = await socket.send(advert, to === undefined ? undefined : { address: to }, seal);
+        send: (advert, to, seal) => {
+          const sent = socket.send(advert, to === undefined ? undefined : { address: to }, seal);
           return sent.ok ? { ok: true } : { ok: false, detail: `${sent.reason}: ${sent.detail}` };
         },
+        watchPeers: (peers) => socket.watchPeers(peers),
       };
     }
     if (families.has('ipv4')) {

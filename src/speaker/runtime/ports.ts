@@ -17,10 +17,13 @@ export interface AdvertSeal {
 
 /**
  * AdvertChannel sends adverts of one family: to the VRRP group, or to a unicast peer `to`; signed under `seal` for a
- * router with authentication. Never rejects.
+ * router with authentication. Synchronous (the real one queues the frame for a batched send at the end of the turn):
+ * no Promise per advert. Never throws.
  */
 export interface AdvertChannel {
-  send(advert: Advert, to?: string, seal?: AdvertSeal): Promise<SendOutcome>;
+  send(advert: Advert, to?: string, seal?: AdvertSeal): SendOutcome;
+  /** watchPeers: a router's unicast peers, so the channel can resolve them before it sends or hears them. */
+  watchPeers?(peers: readonly string[]): void;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */

@@ -3,7 +3,8 @@
  * - A packet the socket layer refused (TTL / hop limit, version, checksum, length, …: src/net/frames/vrrp.ts) is
  *   dropped and counted by its reason, except our own adverts coming back, which are not invalid, only ours.
  * - With unicast peers configured, an advert from an address that is not a peer is dropped as 'not-a-peer', as
- *   keepalived does: a unicast setup must not be steered by whoever multicasts on the segment.
+ *   keepalived does: a unicast setup must not be steered by whoever multicasts on the segment. An IPv6 advert comes
+ *   from the peer's link-local address; the socket names the configured peer its MAC belongs to (`fromPeer`).
  * - An advert for a VRID this node does not run is valid VRRP for someone else: ignored, not counted as invalid.
  * - In Kubernetes mode an IPv4 advert for one of our routers from an address that is not one of the router's
  *   candidates' InternalIPs is dropped as 'not-a-candidate' (issue 15): a spoofed priority-255 advert from a pod or a
@@ -49,7 +50,7 @@ export function classifyReceive(r: VrrpReceive, ctx: ReceiveFilterContext): Rece
     if (r.reason === 'own-packet') return { kind: 'own' };
     return { kind: 'invalid', reason: r.reason, detail: r.detail };
   }
-  if (ctx.unicastPeers.size > 0 && !ctx.unicastPeers.has(r.from)) {
+  if (ctx.unicastPeers.size > 0 && !ctx.unicastPeers.has(r.from) && !ctx.unicastPeers.has(r.fromPeer ?? '')) {
     return { kind: 'invalid', reason: 'not-a-peer', detail: `${r.from} is not a unicast peer` };
   }
   const key = routerKey(r.family, r.advert.vrid);

@@ -9,7 +9,9 @@ import { type Clock, realClock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../../net/interface-info.ts';
+import type { LivenessLink } from '../liveness-spec.ts';
 import type { RouterHost, RouterKey, RouterSpec, RouterStep, TransitionListener } from '../router-spec.ts';
+import { LivenessHost, type LivenessHostDeps } from './liveness-host.ts';
 import { type NetPorts, openNetPorts } from './net-ports.ts';
 import { Speaker } from './speaker.ts';
 
@@ -21,6 +23,8 @@ export interface SpeakerHostDeps {
   readonly clock?: Clock;
   readonly readInterface?: typeof readInterfaceInfo;
   readonly openPorts?: typeof openNetPorts;
+  /** openLivenessSocket replaces the BFD socket (tests). */
+  readonly openLivenessSocket?: LivenessHostDeps['openSocket'];
 }
 
 interface Link {
@@ -35,6 +39,7 @@ export class SpeakerHost implements RouterHost {
   readonly #links = new Map<string, Link>(); // interface -> its speaker and sockets
   readonly #routers = new Map<RouterKey, RouterSpec>(); // router key -> spec as last given
   readonly #listeners: TransitionListener[] = [];
+  #liveness: LivenessHost | undefined;
 
   constructor(deps: SpeakerHostDeps) {
     this.#deps = deps;
@@ -68,7 +73,34 @@ export class SpeakerHost implements RouterHost {
     }
   }
 
+  /**
+   * setLiveness runs the plan's BFD sessions; a session that times out is a `peer-down` for the routers of its
+   * interface (the engine acts in the backups that follow that master).
+   */
+  setLiveness(links: readonly LivenessLink[]): void {
+    if (!this.#liveness && links.length === 0) return;
+    const d = this.#deps;
+    this.#liveness ??= new LivenessHost({
+      clock: d.clock ?? realClock,
+      logger: d.logger,
+      metrics: d.metrics,
+      ...(d.openLivenessSocket ? { openSocket: d.openLivenessSocket } : {}),
+      onPeerDown: (ifname, family, address) => {
+        const following = this.#links.get(ifname)?.speaker.peerDown(address) ?? 0;
+        d.logger.warn({ interface: ifname, family, peer: address, following }, 'liveness: peer down');
+      },
+    });
+    this.#liveness.apply(links);
+  }
+
+  /** livenessSessions lists the BFD sessions and their states. */
+  livenessSessions() {
+    return this.#liveness?.sessions() ?? [];
+  }
+
   async stop(): Promise<void> {
+    // AdminDown first (RFC 5880 §6.8.16): the peers see a stop, not a death; priority 0 follows from the speakers.
+    await this.#liveness?.stop();
     const links = [...this.#links.values()];
     this.#links.clear();
     await Promise.all(links.map((l) => l.speaker.stop()));

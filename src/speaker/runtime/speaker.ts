@@ -10,6 +10,7 @@ import type { AuthKey } from '../../../vrrp/auth.ts';
 import { nextCounter, ReplayGuard } from '../../../vrrp/replay.ts';
 import { initialRouterState, type RouterEvent, type RouterState, step } from '../../../vrrp/router.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
+import { masterDownIntervalMs } from '../../../vrrp/timing.ts';
 import type { Cancel, Clock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
@@ -17,7 +18,7 @@ import type { VrrpReceive } from '../../net/frames/vrrp.ts';
 import { type RouterKey, type RouterSpec, routerKey, type StateName, serviceLabel } from '../router-spec.ts';
 import { type Keyring, keyringOf } from './auth-keyring.ts';
 import { type Effect, planEffects } from './effects.ts';
-import type { SpeakerPorts } from './ports.ts';
+import type { AdvertSeal, SpeakerPorts } from './ports.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { classifyReceive, INVALID_REASONS, type ReceiveFilterContext } from './receive-filter.ts';
 import { DeadlineScheduler } from './scheduler.ts';
@@ -55,6 +56,11 @@ const STATE_NUMBER: Record<StateName, number> = { initialize: 0, backup: 1, mast
 const MISMATCH_LOG_WINDOW_MS = 60_000; // also for invalid packets
 const SEND_ERROR_LOG_WINDOW_MS = 10_000;
 const STOP_SEND_TIMEOUT_MS = 1000;
+/** TAKEOVER_IO_ROUNDS bounds how many event-loop rounds a takeover waits while received packets keep arriving. */
+const TAKEOVER_IO_ROUNDS = 1024;
+
+/** TIMER_SLICE: routers stepped per timer callback before the loop may read sockets (ARP / NDP answers wait less). */
+const TIMER_SLICE = 32;
 
 interface RouterSlot {
   router: RouterSpec;
@@ -67,6 +73,10 @@ interface RouterSlot {
   readonly received: { inc(): void };
   /** keyring: the router's keys when its adverts are authenticated (spec.auth). */
   keyring: Keyring | undefined;
+  /** generation changes with every change of state; a takeover's deferred answering checks it is still current. */
+  generation: number;
+  /** advertisers: source address -> when its last advert with a priority above 0 arrived (ms). */
+  readonly advertisers: Map<string, number>;
 }
 
 export class Speaker {
@@ -85,13 +95,17 @@ export class Speaker {
   #counter = 0n; // the last counter this node signed with, shared by all its routers (vrrp/replay.ts)
   #started = false;
   #stopped = false;
+  #received = 0; // packets handed to receive(), so a deferred takeover knows whether I/O is still draining
+  readonly #takeovers = new Map<RouterKey, Cancel>(); // router key -> its takeover waiting for pending I/O
+  readonly #removeCollector: () => void;
 
   constructor(deps: SpeakerDeps) {
     this.#deps = deps;
     this.#vips = new VipTable(deps.routers);
     this.#scheduler = new DeadlineScheduler<RouterKey>({
       clock: deps.clock,
-      onDue: (key) => this.#step(key, { type: 'timer' }),
+      onDue: (key) => this.#due(key),
+      slice: TIMER_SLICE,
     });
     this.#filter = {
       routers: this.#routerKeys,
@@ -99,6 +113,7 @@ export class Speaker {
       candidateSources: this.#candidateSources,
     };
     for (const router of deps.routers) this.#addSlot(router);
+    this.#removeCollector = deps.metrics.addCollector(() => this.#collectMastersSeen());
     for (const family of ['ipv4', 'ipv6'] as const) {
       for (const reason of INVALID_REASONS) deps.metrics.invalidPackets.inc({ family, reason }, 0);
     }
@@ -119,6 +134,7 @@ export class Speaker {
   /** receive takes one packet from a VRRP socket: an advert or a drop. Never throws for a bad packet. */
   receive(r: VrrpReceive): void {
     if (!this.started) return;
+    this.#received++;
     const decision = classifyReceive(r, this.#filter);
     const m = this.#deps.metrics;
     switch (decision.kind) {
@@ -163,10 +179,30 @@ export class Speaker {
           }
         }
         slot?.received.inc();
+        if (slot && r.from !== slot.router.config.primaryAddress) {
+          // Only a master sends adverts (RFC 5798 §6.4.3); priority 0 is one resigning.
+          if (r.advert.priority > 0) slot.advertisers.set(r.from, this.#deps.clock.now());
+          else slot.advertisers.delete(r.from);
+        }
         if (r.checksumMode === 'no-pseudo-header') m.legacyChecksum.inc({ vrid: String(r.advert.vrid) });
         this.#step(decision.key, { type: 'advert', from: r.from, advert: r.advert });
       }
     }
+  }
+
+  /**
+   * peerDown delivers a liveness signal (a BFD session to `address` timed out) to every router of this interface;
+   * the engine acts only in a backup whose master is `address` (vrrp/router.ts, `peer-down`). Returns how many
+   * routers were following that master.
+   */
+  peerDown(address: string): number {
+    if (!this.started) return 0;
+    let following = 0;
+    for (const [key, slot] of this.#slots) {
+      if (slot.state.kind === 'backup' && slot.state.master?.address === address) following++;
+      this.#step(key, { type: 'peer-down', address });
+    }
+    return following;
   }
 
   /** shouldAnswer is the responders' predicate: a VIP of a router mastered here, and the injected check agrees. */
@@ -217,6 +253,8 @@ export class Speaker {
     const slot = this.#slots.get(key);
     if (!slot) return false;
     if (this.started) this.#step(key, { type: 'shutdown' });
+    this.#takeovers.get(key)?.();
+    this.#takeovers.delete(key);
     slot.announce.abort();
     this.#scheduler.set(key, undefined);
     this.#vips.removeRouter(key);
@@ -227,6 +265,7 @@ export class Speaker {
     const { vrid, family } = slot.router.config;
     for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
     this.#deps.metrics.routerState.set({ vrid: String(vrid), family, interface: this.#deps.ifname }, 0);
+    this.#deps.metrics.mastersSeen.remove({ vrid: String(vrid), family, interface: this.#deps.ifname });
     return true;
   }
 
@@ -256,6 +295,7 @@ export class Speaker {
     slot.router = Object.freeze({ ...spec, config: slot.state.config });
     this.#setSources(spec);
     slot.keyring = spec.auth === undefined ? undefined : keyringOf(spec.auth);
+    this.#watchPeers(slot.router);
     if (vipsChanged) {
       const master = slot.state.kind === 'master';
       if (master) this.#vips.setMaster(key, false);
@@ -278,6 +318,9 @@ export class Speaker {
     if (this.#started) for (const key of this.#slots.keys()) this.#step(key, { type: 'shutdown' });
     this.#stopped = true;
     this.#scheduler.stop();
+    this.#removeCollector();
+    for (const cancel of this.#takeovers.values()) cancel();
+    this.#takeovers.clear();
     let cancel: Cancel = () => {};
     const timeout = new Promise<void>((resolve) => {
       cancel = this.#deps.clock.setTimer(resolve, STOP_SEND_TIMEOUT_MS);
@@ -286,8 +329,13 @@ export class Speaker {
     cancel();
   }
 
+  #watchPeers(router: RouterSpec): void {
+    if (router.peers.length > 0) this.#deps.ports.adverts[router.config.family]?.watchPeers?.(router.peers);
+  }
+
   #addSlot(router: RouterSpec): void {
     const deps = this.#deps;
+    this.#watchPeers(router);
     const { vrid, family } = router.config;
     this.#slots.set(router.key, {
       router,
@@ -297,6 +345,8 @@ export class Speaker {
       sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
       received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
       keyring: router.auth === undefined ? undefined : keyringOf(router.auth),
+      advertisers: new Map(),
+      generation: 0,
     });
     this.#routerKeys.add(router.key);
     this.#setSources(router);
@@ -310,6 +360,62 @@ export class Speaker {
     else this.#candidateSources.set(router.key, new Set(router.candidateSources));
   }
 
+  /**
+   * mastersSeen counts the routers acting as master for one router, as this node sees them: every source whose
+   * adverts (priority above 0) arrived within Master_Down_Interval, since only a master advertises, plus this node
+   * when master. Two masters that hear each other settle within one advert (RFC 5798 §6.4.3); two that cannot hear
+   * each other show here on any node that hears both, within one advert interval. After a regular hand-over the old
+   * master's last advert keeps counting until Master_Down_Interval has passed.
+   */
+  mastersSeen(key: RouterKey): number | undefined {
+    const slot = this.#slots.get(key);
+    if (!slot) return undefined;
+    if (slot.state.kind === 'initialize') return 0;
+    const { priority, advertIntervalCs } = slot.state.config;
+    const since = this.#deps.clock.now() - masterDownIntervalMs(priority, advertIntervalCs);
+    for (const [from, at] of slot.advertisers) if (at < since) slot.advertisers.delete(from);
+    return slot.advertisers.size + (slot.state.kind === 'master' ? 1 : 0);
+  }
+
+  #collectMastersSeen(): void {
+    for (const [key, slot] of this.#slots) {
+      const { vrid, family } = slot.router.config;
+      this.#deps.metrics.mastersSeen.set(
+        { vrid: String(vrid), family, interface: this.#deps.ifname },
+        this.mastersSeen(key) ?? 0,
+      );
+    }
+  }
+
+  /**
+   * due delivers a router's timer. A master's Adver_Timer runs at once. A backup's Master_Down_Timer first lets the
+   * adverts already waiting in the sockets in: after an event-loop stall (start-up, CPU contention) the timer runs
+   * before the packets queued meanwhile, and a backup would take over from a master whose adverts sit unread, two
+   * masters until it reads them. The takeover waits one loop round at a time while packets keep arriving (each
+   * socket yields one packet per round), then steps the timer; an advert read meanwhile has moved the deadline,
+   * and the engine ignores the early timer.
+   */
+  #due(key: RouterKey): void {
+    const slot = this.#slots.get(key);
+    const afterIo = this.#deps.clock.afterPendingIo?.bind(this.#deps.clock);
+    if (slot?.state.kind !== 'backup' || !afterIo) {
+      this.#step(key, { type: 'timer' });
+      return;
+    }
+    let rounds = 0;
+    const wait = (seen: number) => {
+      this.#takeovers.set(
+        key,
+        afterIo(() => {
+          if (this.#received !== seen && ++rounds < TAKEOVER_IO_ROUNDS) return wait(this.#received);
+          this.#takeovers.delete(key);
+          this.#step(key, { type: 'timer' });
+        }),
+      );
+    };
+    wait(this.#received);
+  }
+
   #step(key: RouterKey, event: RouterEvent): void {
     const slot = this.#slots.get(key);
     if (!slot || this.#stopped) return;
@@ -317,10 +423,25 @@ export class Speaker {
     const res = step(slot.state, event, now);
     const before = slot.state.kind;
     slot.state = res.state;
+    if (res.state.kind !== before) slot.generation++;
     this.#scheduler.set(key, res.deadline);
     if (res.actions.length === 0) return;
     const effects = planEffects(slot.router, res.actions, { unicastPeers: slot.router.peers });
+    if (before !== 'master' && res.state.kind === 'master') {
+      this.#takeOver(slot, effects, before, now);
+      return;
+    }
     for (const effect of effects) this.#apply(slot, effect, before, now);
+  }
+
+  /**
+   * takeOver applies a transition to master in RFC 5798 §6.4.2's order: the advert first, then ARP / NDP. Adverts
+   * leave synchronously (one sendmmsg on the packet socket), so by the time answering and gratuitous ARP start the
+   * advert is in the kernel and the old master, if alive, hears of the new one no later than a client does.
+   */
+  #takeOver(slot: RouterSlot, effects: readonly Effect[], before: StateName, now: number): void {
+    for (const effect of effects) if (effect.kind === 'send') this.#apply(slot, effect, before, now);
+    for (const effect of effects) if (effect.kind !== 'send') this.#apply(slot, effect, before, now);
   }
 
   #apply(slot: RouterSlot, effect: Effect, before: StateName, now: number): void {
@@ -388,18 +509,16 @@ export class Speaker {
     const { family } = slot.router.config;
     const channel = this.#deps.ports.adverts[family];
     if (!channel) return;
-    let seal: { key: AuthKey; counter: bigint } | undefined;
+    let seal: AdvertSeal | undefined;
     if (slot.keyring !== undefined) {
       this.#counter = nextCounter(this.#counter, this.#deps.clock.wallNow());
       seal = { key: slot.keyring.send, counter: this.#counter };
     }
-    const sent = channel.send(advert, to, seal).then((outcome) => {
-      if (outcome.ok) slot.sent.inc();
-      else if (this.#sendErrors.allow(slot.router.key, now)) {
-        slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
-      }
-    });
-    this.#track(sent);
+    const outcome = channel.send(advert, to, seal);
+    if (outcome.ok) slot.sent.inc();
+    else if (this.#sendErrors.allow(slot.router.key, now)) {
+      slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
+    }
   }
 
   /**

@@ -1,0 +1,207 @@
+/**
+ * Liveness benchmark: node loss with many VIPs mastered by the dead node, with and without the BFD liveness signal,
+ * in Kubernetes mode (API stand-in, real controller, `metal-vrrp speaker` per node). Prints figures, asserts nothing.
+ * Needs root (network namespaces); the npm script holds the machine-wide network lock (/tmp/metal-vrrp-net.lock).
+ *
+ *   npm run bench:liveness -- [--trials 10] [--nodes 2] [--services 210] [--advert-interval 100ms]
+ *                              [--liveness-interval 20ms] [--liveness-multiplier 3] [--modes bfd,off]
+ *
+ * A trial: every Service mastered by its best node; at a random point of the advert cycle the node that masters
+ * the most VIPs loses its switch port and its speaker is SIGKILLed. The client probes every lost VIP with ARP
+ * requests (round-robin, at most --probe-rate frames/s in all, so the probe does not flood the speakers) and
+ * records, per VIP, the kernel receive time of the first ARP frame (reply or gratuitous) from the new master's MAC.
+ * Measured per trial: kill → the last of those VIPs answered ("all VIPs"), and per VIP. Then the node comes back
+ * (link up, speaker restarted) and preempts, so every trial starts from the same roles.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { killPids, spawnIn } from '../lab/netlab/exec.ts';
+import { type K8sLab, startK8sLab } from '../lab/netlab/k8s-lab.ts';
+import { masterDownIntervalMs } from '../vrrp/timing.ts';
+
+const { values } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '10' },
+    nodes: { type: 'string', default: '2' },
+    services: { type: 'string', default: '210' },
+    'advert-interval': { type: 'string', default: '100ms' },
+    'liveness-interval': { type: 'string', default: '20ms' },
+    'liveness-multiplier': { type: 'string', default: '3' },
+    modes: { type: 'string', default: 'bfd,off' },
+    'probe-rate': { type: 'string', default: '4000' },
+  },
+});
+const TRIALS = Number(values.trials);
+const MODES = values.modes.split(',') as ('bfd' | 'off')[];
+const ADVERT_MS =
+  Number.parseInt(values['advert-interval'], 10) * (values['advert-interval'].endsWith('ms') ? 1 : 1000);
+
+/** MULTI_PROBER: argv = ifname, our MAC, our IP, the new master's MAC, frames per second, max ms, then the VIPs.
+ * Prints "ready", then "T_NS VIP" for the first ARP frame from the new MAC about each VIP, then "done". */
+const MULTI_PROBER = String.raw`
+import socket, struct, sys, time, select, signal
+ifname, mymac, myip, newmac, rate, duration_ms = sys.argv[1:7]
+vips = sys.argv[7:]
+mac = bytes.fromhex(mymac.replace(':', ''))
+new = bytes.fromhex(newmac.replace(':', ''))
+me = socket.inet_aton(myip)
+frames = {v: b'\xff' * 6 + mac + b'\x08\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1) + mac + me + bytes(6) + socket.inet_aton(v) for v in vips}
+pending = list(vips)
+byaddr = {socket.inet_aton(v): v for v in vips}
+gap = 1.0 / float(rate)
+deadline = time.time() + float(duration_ms) / 1000
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind((ifname, 0x0806))
+s.setsockopt(socket.SOL_SOCKET, 35, 1)
+print('ready', flush=True)
+i, nxt = 0, time.monotonic()
+while pending and not stop and time.time() < deadline:
+    now = time.monotonic()
+    if now >= nxt:
+        i = (i + 1) % len(pending)
+        s.send(frames[pending[i]]); nxt += gap
+        if nxt < now: nxt = now + gap
+        continue
+    if not select.select([s], [], [], nxt - now)[0]: continue
+    data, anc, _, addr = s.recvmsg(2048, 64)
+    if addr[2] == 4 or len(data) < 42 or data[22:28] != new: continue
+    v = byaddr.get(data[28:32])
+    if v is None or v not in pending: continue
+    ts = [struct.unpack('qq', d[:16]) for lvl, ty, d in anc if lvl == socket.SOL_SOCKET and ty == 35]
+    tns = ts[0][0] * 1000000000 + ts[0][1] if ts else time.time_ns()
+    pending.remove(v)
+    print('%d %s' % (tns, v), flush=True)
+print('done %d' % len(pending), flush=True)
+`;
+
+interface Probe {
+  readonly child: ChildProcess;
+  readonly firsts: Map<string, number>; // VIP -> epoch ms of the first frame from the new master
+  readonly done: Promise<void>;
+}
+
+async function startMultiProbe(k: K8sLab, vips: readonly string[], newMac: string): Promise<Probe> {
+  const c = k.lab.client;
+  const argv = ['python3', '-c', MULTI_PROBER, c.ifname, c.mac, c.ipv4, newMac, values['probe-rate'], '30000', ...vips];
+  const child = spawnIn(c.ns, argv);
+  const firsts = new Map<string, number>();
+  let buf = '';
+  let ready: () => void = () => {};
+  let finished: () => void = () => {};
+  const isReady = new Promise<void>((r) => (ready = r));
+  const done = new Promise<void>((r) => (finished = r));
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line === 'ready') ready();
+      else if (line.startsWith('done')) finished();
+      else {
+        const [t, vip] = line.split(' ');
+        if (t && vip) firsts.set(vip, Number(t) / 1e6);
+      }
+    }
+  });
+  child.once('exit', () => finished());
+  await isReady;
+  return { child, firsts, done };
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+function summary(label: string, xs: readonly number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const f = (v: number) => v.toFixed(1).padStart(8);
+  return `${label.padEnd(28)} n=${String(s.length).padStart(5)}  p50 ${f(quantile(s, 0.5))}  p99 ${f(quantile(s, 0.99))}  max ${f(s.at(-1) ?? Number.NaN)} ms`;
+}
+
+async function trial(
+  k: K8sLab,
+  alive: string[],
+): Promise<{ all: number; perVip: number[]; lost: number; missing: number }> {
+  await k.waitFor(
+    'every Service on its best node',
+    () => k.services.every((s) => k.masterOf(s) === k.rankingOf(s, alive)[0]!.node),
+    120_000,
+  );
+  const count = (n: string) => k.services.filter((s) => k.rankingOf(s, alive)[0]!.node === n).length;
+  const victim = [...alive].sort((a, b) => count(b) - count(a))[0]!;
+  const rest = alive.filter((n) => n !== victim);
+  const lost = k.services.filter((s) => k.rankingOf(s, alive)[0]!.node === victim);
+  // With two nodes every lost VIP goes to the other one; with more, probe per next node.
+  const byNext = new Map<string, string[]>();
+  for (const s of lost) {
+    const next = k.rankingOf(s, rest)[0]!.node;
+    byNext.set(next, [...(byNext.get(next) ?? []), k.vipOf(s)]);
+  }
+  const probes = await Promise.all([...byNext].map(([next, vips]) => startMultiProbe(k, vips, k.hostOf(next).mac)));
+  await sleep(100 + Math.random() * ADVERT_MS);
+  const t0 = Date.now();
+  await Promise.all([k.lab.setLinkDown(k.hostOf(victim)), k.speakers.get(victim)!.kill('SIGKILL')]);
+  await Promise.race([Promise.all(probes.map((p) => p.done)), sleep(15_000)]);
+  await killPids(probes.map((p) => p.child.pid!).filter(Boolean));
+  const perVip = probes.flatMap((p) => [...p.firsts.values()].map((t) => t - t0));
+  const missing = lost.length - perVip.length;
+  await k.lab.setLinkUp(k.hostOf(victim));
+  await k.startSpeaker(victim);
+  return { all: missing > 0 ? Number.NaN : Math.max(...perVip), perVip, lost: lost.length, missing };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench/liveness needs root (network namespaces)');
+  const nodes = Number(values.nodes);
+  console.log(
+    `liveness: ${TRIALS} node-loss trials per mode, ${nodes} nodes, ${values.services} Services, adverts ${values['advert-interval']}, BFD ${values['liveness-interval']} × ${values['liveness-multiplier']}`,
+  );
+  console.log('starting the cluster (API stand-in, controller, speakers)…');
+  const k = await startK8sLab({
+    prefix: 'lvb',
+    nodes,
+    services: Number(values.services),
+    poolAnnotations: {
+      'metal-vrrp.io/advert-interval': values['advert-interval'],
+      'metal-vrrp.io/liveness-interval': values['liveness-interval'],
+      'metal-vrrp.io/liveness-multiplier': values['liveness-multiplier'],
+      'metal-vrrp.io/liveness': MODES[0]!,
+    },
+  });
+  const rows: string[] = [];
+  try {
+    const alive = k.lab.nodes.map((n) => n.name);
+    for (const mode of MODES) {
+      k.annotatePool({ 'metal-vrrp.io/liveness': mode });
+      await sleep(2000);
+      const all: number[] = [];
+      const perVip: number[] = [];
+      let failed = 0;
+      let lostN = 0;
+      for (let i = 0; i < TRIALS; i++) {
+        const r = await trial(k, alive);
+        lostN = r.lost;
+        if (r.missing > 0) failed++;
+        else all.push(r.all);
+        perVip.push(...r.perVip);
+        console.log(
+          `  ${mode} trial ${i + 1}/${TRIALS}: ${r.lost} VIPs lost, all answered by the new master after ${r.all.toFixed(1)} ms${r.missing ? ` (${r.missing} never answered)` : ''}`,
+        );
+      }
+      rows.push(`liveness ${mode}: ${lostN} VIPs mastered by the dead node, ${failed} trials incomplete`);
+      rows.push(`  ${summary('all VIPs answered', all)}`);
+      rows.push(`  ${summary('each VIP answered', perVip)}`);
+    }
+  } finally {
+    await k.stop();
+  }
+  const mdi = masterDownIntervalMs(128, ADVERT_MS / 10);
+  console.log(`\n(Master_Down_Interval at priority 128: ${mdi.toFixed(1)} ms)`);
+  console.log(rows.join('\n'));
+}
+
+await main();
