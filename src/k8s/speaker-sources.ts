@@ -1,8 +1,9 @@
 /**
  * The speaker's view of the cluster: informers over Services, Nodes and EndpointSlices (every namespace), the pools
- * and L2Advertisements of metal-vrrp's namespace, Namespaces, the ServiceL2Status objects there, and the Secrets there (keys of authenticated adverts). `objects()` hands
- * the current content over as the plain ClusterObjects the pure decisions read; `onChange` says that something changed
- * (which object does not matter: the speaker recomputes from the whole snapshot, which is cheap).
+ * and L2Advertisements of metal-vrrp's namespace, Namespaces, the ServiceL2Status objects there, and the Secrets
+ * there (keys of authenticated adverts). `objects()` hands the current content over as the plain ClusterObjects the
+ * pure decisions read; `onChange` says that something changed (which object does not matter: the speaker recomputes
+ * from the whole snapshot, which is cheap).
  */
 import {
   DiscoveryV1Api,

@@ -1,6 +1,8 @@
 // speaker-keepalived.test.ts — interop with a VRRP implementation we did not write: Debian's keepalived 2.2
 // (vrrp_version 3, same VRID, interval and VIP) in n2, our speaker in n1, checked from the client with arping.
-// keepalived puts the VIP on its eth0 when master, so the kernel of n2 answers ARP then. Needs root; mvsp-k-*.
+// keepalived puts the VIP on its eth0 when master, so the kernel of n2 answers ARP then. Our speaker runs with
+// authentication off (no `auth:`, the default): its adverts must be plain VRRPv3 that keepalived accepts (issue 15:
+// "authentication off interoperates with keepalived"). Needs root; mvsp-k-*.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +10,7 @@ import { run } from '../../lab/netlab/exec.ts';
 import { type KeepalivedProcess, startKeepalived } from '../../lab/netlab/keepalived.ts';
 import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
 import { isStateChange, metricValue, startSpeaker } from '../../lab/netlab/speaker.ts';
+import { AUTH_ERRORS } from '../../vrrp/auth.ts';
 import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
 
 const PREFIX = 'mvsp-k';
@@ -27,7 +30,9 @@ async function arpingMacs(lab: Lab, vip: string): Promise<string[]> {
   return [...new Set([...res.stdout.matchAll(/\[([0-9A-F:]{17})\]/gi)].map((m) => m[1]!.toLowerCase()))];
 }
 
-test('keepalived as a peer: either priority order, failover both ways', { skip: SKIP }, async (t) => {
+test('authentication off interoperates with keepalived: either priority order, failover both ways', {
+  skip: SKIP,
+}, async (t) => {
   const lab = await buildLab({ prefix: PREFIX, nodes: 2 });
   const [n1, n2] = lab.nodes as [LabHost, LabHost];
   const vip = lab.vipsV4[0]!;
@@ -108,6 +113,9 @@ test('keepalived as a peer: either priority order, failover both ways', { skip: 
         assert.equal(metricValue(m, 'metal_vrrp_router_state', { family: 'ipv4' }), 1);
         assert.ok((metricValue(m, 'metal_vrrp_adverts_received_total', { vrid: String(VRID) }) ?? 0) >= 10);
         assert.equal(metricValue(m, 'metal_vrrp_invalid_packets_total', { reason: 'bad-checksum' }), 0);
+        for (const reason of AUTH_ERRORS) {
+          assert.equal(metricValue(m, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason }), 0, `${reason}`);
+        }
         assert.deepEqual(await arpingMacs(lab, vip), [n2.mac]);
 
         // keepalived's SIGTERM sends priority 0: we take over after Skew_Time.
