@@ -2,13 +2,15 @@
 // 100, backup; VRID 61, IPv4, 100 ms adverts, standalone mode) on a lab LAN; the client injects hand-built frames from
 // an AF_PACKET socket while it probes the VIP's ARP every 10 ms. Every case must be dropped, counted with its reason in
 // /metrics on both speakers, change no state, and leave the client with answers from n1 only and no gap.
-// Spoofed adverts from a source that is not a node: covered here by authentication (the standalone analogue of the
-// Kubernetes mode's candidate-source check, which is proven in unit tests; the unicast not-a-peer filter is in
-// speaker-wire.test.ts). Needs root; namespaces hst-*.
+// Spoofed adverts from a source that is not a node: in Kubernetes mode by the candidate-source check (the last test:
+// speakers, API stand-in and controller of lab/netlab/k8s-lab.ts, adverts multicast and unicast at the master and at
+// the backup), in standalone mode by authentication (the unicast not-a-peer filter is in speaker-wire.test.ts).
+// Needs root; namespaces hst-*.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runOk } from '../../lab/netlab/exec.ts';
+import { startK8sLab } from '../../lab/netlab/k8s-lab.ts';
 import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
 import { type ArpProbe, startArpProbe } from '../../lab/netlab/probe.ts';
 import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
@@ -49,11 +51,19 @@ async function captureAdvert(lab: Lab): Promise<Buffer> {
 }
 
 const MCAST_MAC = '01:00:5e:00:00:12';
-function frame(lab: Lab, payload: Buffer, ttl = 255): Buffer {
+
+/** frame wraps a VRRP payload from the client: to the VRRP group, or to `to` (a node's address and MAC). */
+function frame(
+  lab: Lab,
+  payload: Buffer,
+  ttl = 255,
+  to?: { ip: string; mac: string },
+  source = lab.client.ipv4,
+): Buffer {
   const c = lab.client;
   const mac = (m: string) => Buffer.from(m.replaceAll(':', ''), 'hex');
-  const ip = ipv4Packet({ source: c.ipv4, destination: '224.0.0.18', ttl }, payload);
-  return Buffer.concat([mac(MCAST_MAC), mac(c.mac), Buffer.from([0x08, 0x00]), ip]);
+  const ip = ipv4Packet({ source, destination: to?.ip ?? '224.0.0.18', ttl }, payload);
+  return Buffer.concat([mac(to?.mac ?? MCAST_MAC), mac(c.mac), Buffer.from([0x08, 0x00]), ip]);
 }
 
 /** resum recomputes the VRRP checksum over the whole payload, as any sender without a key can. */
@@ -91,9 +101,12 @@ async function verdict(
   await sleep(300);
   const res = await w.probe.stop();
   const after = await Promise.all(speakers.map((s) => s.metrics()));
+  // Every series (one per target state and reason): a transition for a new reason starts a series of its own.
   const transitions = (m: string) =>
-    (metricValue(m, 'metal_vrrp_transitions_total', { to: 'backup' }) ?? 0) +
-    (metricValue(m, 'metal_vrrp_transitions_total', { to: 'master' }) ?? 0);
+    m
+      .split('\n')
+      .filter((l) => l.startsWith('metal_vrrp_transitions_total{'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   for (const [i, m] of after.entries()) {
     assert.equal(transitions(m), transitions(w.before[i]!), `n${i + 1} changed state`);
   }
@@ -272,5 +285,78 @@ test('authenticated adverts: spoofed, forged, unknown-key and replayed adverts d
     }
   } finally {
     await lab.teardown();
+  }
+});
+
+test('Kubernetes mode: adverts from a source that is no candidate node, at the master and at the backup: dropped as not-a-candidate, no state change, no gap', {
+  skip: SKIP,
+}, async (t) => {
+  const k = await startK8sLab({ prefix: PREFIX, nodes: 2, services: 1 });
+  try {
+    const svc = k.services[0]!;
+    const vip4 = k.vipOf(svc);
+    const vrid = k.vridOf(svc);
+    const masterName = await k.waitFor('a master in ServiceL2Status', () => k.masterOf(svc));
+    const backupName = k.lab.nodes.find((n) => n.name !== masterName)!.name;
+    const master = k.hostOf(masterName);
+    const backup = k.hostOf(backupName);
+    const speakers = [k.speakers.get(masterName)!, k.speakers.get(backupName)!] as const;
+    const state = async (i: number) =>
+      metricValue(await speakers[i]!.metrics(), 'metal_vrrp_router_state', { family: 'ipv4' });
+    await k.waitFor('master and backup settled', async () => (await state(0)) === 2 && (await state(1)) === 1);
+    await sleep(500);
+
+    const lab = k.lab;
+    const advert = (priority: number, destination = '224.0.0.18'): Buffer => {
+      const ph = { family: 'ipv4' as const, source: lab.client.ipv4, destination };
+      const r = encodeAdvert({ vrid, priority, maxAdvertIntervalCs: 10, addresses: [vip4] }, ph);
+      assert.ok(r.ok);
+      return r.packet;
+    };
+    const at = (h: LabHost) => ({ ip: h.ipv4, mac: h.mac });
+    // Each would move the VIP if accepted: 255 is the owner's priority, 254 ties or outranks any rendezvous priority,
+    // 0 makes the backup take over after Skew_Time.
+    // [frame, counted by the master, counted by the backup]
+    const cases: [string, Buffer, boolean, boolean][] = [
+      ['multicast 255', frame(lab, advert(255)), true, true],
+      ['multicast 254', frame(lab, advert(254)), true, true],
+      ['multicast 0', frame(lab, advert(0)), true, true],
+      ['unicast 255 at the master', frame(lab, advert(255, master.ipv4), 255, at(master)), true, false],
+      ['unicast 0 at the backup', frame(lab, advert(0, backup.ipv4), 255, at(backup)), false, true],
+      ['unicast 255 at the backup', frame(lab, advert(255, backup.ipv4), 255, at(backup)), false, true],
+    ];
+    const w = await watch(lab, speakers);
+    for (let i = 0; i < REPEAT; i++) {
+      await inject(
+        lab,
+        cases.map(([, f]) => f),
+      );
+      await sleep(100);
+    }
+    const after = await verdict(w, master, speakers, (s) => t.diagnostic(s));
+    for (const [i, m] of after.entries()) {
+      const reason = 'not-a-candidate';
+      const was = metricValue(w.before[i]!, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason }) ?? 0;
+      const now = metricValue(m, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason }) ?? 0;
+      const expected = cases.filter((c) => c[i === 0 ? 2 : 3]).length * REPEAT;
+      assert.equal(now - was, expected, `${i === 0 ? 'master' : 'backup'}: ${reason}`);
+      const line = speakers[i]!.logs.find((l) => l['reason'] === reason);
+      assert.equal(line?.['from'], lab.client.ipv4, 'the log line names the source');
+      assert.equal(line?.['vrid'], vrid, 'and the VRID');
+    }
+
+    // Control: a priority-255 advert from a candidate's address (the backup's, spoofed) moves the master, so the
+    // drops above are the source check's doing.
+    const t0 = Date.now();
+    const fromBackup = encodeAdvert(
+      { vrid, priority: 255, maxAdvertIntervalCs: 10, addresses: [vip4] },
+      { family: 'ipv4', source: backup.ipv4, destination: '224.0.0.18' },
+    );
+    assert.ok(fromBackup.ok);
+    await inject(lab, [frame(lab, fromBackup.packet, 255, undefined, backup.ipv4)]);
+    const resigned = await speakers[0].waitForLog((l) => l.t >= t0 && l['to'] === 'backup', 3000);
+    assert.equal(resigned['master'], backup.ipv4);
+  } finally {
+    await k.stop();
   }
 });
