@@ -107,6 +107,7 @@ export class VrrpSocket {
   readonly ifname: string;
   readonly source: string;
   readonly #mac: string;
+  readonly #own: ReadonlySet<string>; // this interface's addresses of the family, canonical
   readonly #socket: FrameSocket;
   readonly #neighbors: Pick<NeighborCache, 'lookup' | 'watch' | 'peerOf' | 'size' | 'close'>;
   readonly #onError: (err: Error) => void;
@@ -132,6 +133,7 @@ export class VrrpSocket {
     }
     this.source = canonical;
     const own = new Set([...(deps.family === 'ipv4' ? info.ipv4 : info.ipv6), canonical]);
+    this.#own = own;
     const ctx: ReceiveContext = {
       ownAddresses: own,
       mac: info.mac,
@@ -227,7 +229,12 @@ export class VrrpSocket {
 
   /** watchPeers resolves unicast peers ahead of sending, so their adverts are recognised (see fromPeer). */
   watchPeers(addresses: readonly string[]): void {
-    if (!this.#stopped) this.#neighbors.watch(addresses);
+    if (!this.#stopped) this.#neighbors.watch(addresses.filter((a) => !this.#own.has(a)));
+  }
+
+  /** knowsPeer says whether an advert from `address` can be recognised: ours, or a peer whose MAC is resolved. */
+  knowsPeer(address: string): boolean {
+    return this.#own.has(address) || (!this.#stopped && this.#neighbors.lookup(address) !== undefined);
   }
 
   /** flush hands the queued frames to the kernel now (a microtask does it after every turn that queued some). */

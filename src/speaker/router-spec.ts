@@ -58,10 +58,11 @@ export interface RouterSpec {
   /** ranking: candidates best first ([] in standalone mode). */
   readonly ranking: readonly RankedNode[];
   /**
-   * candidateSources: the addresses adverts of this router may come from (Kubernetes mode, IPv4: every candidate's
-   * InternalIPs of the family, sorted); an advert from any other source is dropped as 'not-a-candidate'. [] turns the
-   * check off: standalone mode, IPv6 (adverts come from link-local addresses the API does not know: authentication
-   * is the defence there), or a candidate without an address of the family (its source cannot be known).
+   * candidateSources: the addresses adverts of this router may come from (Kubernetes mode: every candidate's
+   * InternalIPs of the family, sorted); an advert from any other source is dropped as 'not-a-candidate'. An IPv6
+   * advert's source is a link-local address the API does not list: it passes when its Ethernet source is the MAC the
+   * kernel resolved for one of these (receive-filter.ts). [] turns the check off: standalone mode, or a candidate
+   * without an address of the family (its source cannot be known).
    */
   readonly candidateSources: readonly string[];
   /** auth: the keys adverts are signed with and checked against (vrrp/auth.ts); absent: plain VRRPv3. */

@@ -31,7 +31,9 @@ export function planSpecs(
         peerMode: peers.length > 0 ? 'unicast' : 'multicast',
         peers,
         gratuitous: extra.gratuitous ?? DEFAULT_POOL_TUNING.gratuitous,
-        ...(r.family === 'ipv4' && extra.candidateSources ? { candidateSources: extra.candidateSources } : {}),
+        ...(extra.candidateSources
+          ? { candidateSources: extra.candidateSources.filter((p) => p.includes(':') === (r.family === 'ipv6')) }
+          : {}),
         ...(extra.auth ? { auth: extra.auth } : {}),
       },
       sources,

@@ -375,12 +375,20 @@ describe('desiredRouters', () => {
     assert.deepEqual(problems, []);
   });
 
-  test('IPv4 adverts are accepted from the candidates’ InternalIPs only; IPv6 and unknown sources are unchecked', () => {
+  test('adverts are accepted from the candidates’ InternalIPs only; a candidate without one leaves them unchecked', () => {
     const s = snap([svc('web', '10.0.0.100=7,fd00::100=7', ['10.0.0.100', 'fd00::100'])]);
     const { routers } = desiredRouters(s, local('node-a'));
     assert.deepEqual(routers.get('ipv4/7')!.candidateSources, ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
-    // IPv6 adverts come from link-local addresses the Node objects do not list.
+    // node-c has no IPv6 InternalIP: its IPv6 adverts (link-local source) could not be tied to it.
     assert.deepEqual(routers.get('ipv6/7')!.candidateSources, []);
+    // With one, IPv6 adverts are checked too (their MACs against these addresses' MACs, receive-filter.ts).
+    const dual = [...NODES.slice(0, 2), { ...NODES[2]!, internalIps: ['10.0.0.3', 'fd00::3'] }];
+    const s6 = snap([svc('web', 'fd00::100=7', ['fd00::100'])], { nodes: dual });
+    assert.deepEqual(desiredRouters(s6, local('node-a')).routers.get('ipv6/7')!.candidateSources, [
+      'fd00::1',
+      'fd00::2',
+      'fd00::3',
+    ]);
     // A node that is not a candidate (no local endpoint) is not an accepted source.
     const local2 = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'], 'Local')], {
       endpoints: { 'default/web': ['node-a', 'node-c'] },

@@ -44,6 +44,36 @@ const cases: [string, VrrpReceive, ReadonlySet<string>, ReturnType<typeof classi
     'not-a-peer',
   ],
 ];
+test('classifyReceive IPv6: a link-local source passes by its MAC (fromPeer); the check opens while a MAC is unknown', () => {
+  const candidateSources = new Map([['ipv6/7' as const, new Set(['fd00::1', 'fd00::2'])]]);
+  const known = new Set(['fd00::1', 'fd00::2']);
+  const ctx = {
+    routers: new Set(['ipv6/7'] as const),
+    unicastPeers: new Set<string>(),
+    candidateSources,
+    resolved: (_f: string, a: string) => known.has(a),
+  };
+  const v6: VrrpReceive = {
+    ok: true,
+    family: 'ipv6',
+    from: 'fe80::2',
+    to: 'ff02::12',
+    advert: { ...advert, addresses: ['fd00::100'] },
+    checksumMode: 'pseudo-header',
+  };
+  assert.equal(classifyReceive({ ...v6, fromPeer: 'fd00::2' }, ctx).kind, 'deliver', 'a candidate by its MAC');
+  assert.deepEqual(classifyReceive({ ...v6, from: 'fe80::66' }, ctx), {
+    kind: 'invalid',
+    reason: 'not-a-candidate',
+    detail: 'fe80::66 is not a candidate node of ipv6/7',
+  });
+  // A candidate whose MAC the kernel has not resolved yet could be this sender: not dropped (no second master).
+  known.delete('fd00::2');
+  assert.equal(classifyReceive({ ...v6, from: 'fe80::66' }, ctx).kind, 'deliver');
+  // Without a resolver (no MACs at all) IPv6 sources are not checked.
+  assert.equal(classifyReceive({ ...v6, from: 'fe80::66' }, { ...ctx, resolved: undefined }).kind, 'deliver');
+});
+
 test('classifyReceive: a checked router accepts its candidates only; others and unknown VRIDs are not checked', () => {
   const candidateSources = new Map([['ipv4/7' as const, new Set(['10.0.0.1', '10.0.0.2'])]]);
   const ctx = { routers: new Set(['ipv4/7', 'ipv4/8'] as const), unicastPeers: new Set<string>(), candidateSources };

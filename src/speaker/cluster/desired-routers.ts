@@ -19,7 +19,8 @@
  * 4. This node runs the router when it is a candidate and has an interface for it: within the L2Advertisement
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
  * 5. Unicast pools send adverts to the other candidates' InternalIPs of the router's family.
- * 5b. IPv4 routers accept adverts only from their candidates' InternalIPs (candidateSources, see router-spec.ts).
+ * 5b. Routers accept adverts only from their candidates' InternalIPs (candidateSources, see router-spec.ts); IPv6
+ *     adverts come from link-local addresses, tied to a candidate by their Ethernet source (runtime/receive-filter.ts).
  * 5c. A pool with `metal-vrrp.io/auth-secret` gets that Secret's keys (vrrp/auth.ts); without usable keys its routers
  *     do not run (AUTH_SECRET_INVALID), rather than run unauthenticated beside authenticated peers.
  *
@@ -401,14 +402,13 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
 }
 
 /**
- * sourcesOf is where a router's adverts may come from: its candidates' InternalIPs of the family (the speaker sends
- * from the interface's first address, which on the nodes we support is the InternalIP). IPv6 adverts come from
- * link-local addresses no Node object lists, so IPv6 gets no source check ([]); nor does a router with a candidate
- * lacking an address of the family, since that candidate's source cannot be known and dropping it would split the
- * election.
+ * sourcesOf is where a router's adverts may come from: its candidates' InternalIPs of the family. IPv4: the speaker
+ * sends from the interface's first address, which on the nodes we support is the InternalIP. IPv6: adverts come from
+ * link-local addresses no Node object lists (RFC 5798 §5.1.2.1); the socket names the candidate whose InternalIP the
+ * kernel resolved to the advert's Ethernet source (`fromPeer`). A router with a candidate lacking an address of the
+ * family gets no check ([]), since that candidate's source cannot be known and dropping it would split the election.
  */
 function sourcesOf(g: RouterGroup, ipsOf: ReadonlyMap<string, readonly string[]>): string[] {
-  if (g.family !== 'ipv4') return [];
   const out: string[] = [];
   for (const r of g.ranking) {
     const ips = (ipsOf.get(r.node) ?? []).filter((ip) => familyOf(ip) === g.family);

@@ -69,6 +69,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
           return sent.ok ? { ok: true } : { ok: false, detail: `${sent.reason}: ${sent.detail}` };
         },
         watchPeers: (peers) => socket.watchPeers(peers),
+        knowsPeer: (address) => socket.knowsPeer(address),
       };
     }
     if (families.has('ipv4')) {

@@ -24,6 +24,8 @@ export interface AdvertChannel {
   send(advert: Advert, to?: string, seal?: AdvertSeal): SendOutcome;
   /** watchPeers: a router's unicast peers, so the channel can resolve them before it sends or hears them. */
   watchPeers?(peers: readonly string[]): void;
+  /** knowsPeer: the MAC of `address` is known (or it is ours), so an advert's Ethernet source can be tied to it. */
+  knowsPeer?(address: string): boolean;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */

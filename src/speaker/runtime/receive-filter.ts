@@ -6,12 +6,16 @@
  *   keepalived does: a unicast setup must not be steered by whoever multicasts on the segment. An IPv6 advert comes
  *   from the peer's link-local address; the socket names the configured peer its MAC belongs to (`fromPeer`).
  * - An advert for a VRID this node does not run is valid VRRP for someone else: ignored, not counted as invalid.
- * - In Kubernetes mode an IPv4 advert for one of our routers from an address that is not one of the router's
- *   candidates' InternalIPs is dropped as 'not-a-candidate' (issue 15): a spoofed priority-255 advert from a pod or a
- *   foreign VRRP router on our VRIDs cannot steal the VIP. IPv6 has no such check (link-local sources are not in the
- *   API); see RouterSpec.candidateSources.
+ * - In Kubernetes mode an advert for one of our routers from an address that is not one of the router's candidates'
+ *   InternalIPs is dropped as 'not-a-candidate' (issue 15): a spoofed priority-255 advert from a pod or a foreign VRRP
+ *   router on our VRIDs cannot steal the VIP. An IPv6 advert comes from a link-local address no Node lists: it passes
+ *   when its Ethernet source is the MAC the kernel resolved for a candidate's InternalIP (`fromPeer`, as for unicast
+ *   peers). While some candidate's MAC is not resolved yet (start-up, a node whose InternalIP is on another link)
+ *   the IPv6 check stays open for that router rather than drop a genuine advert and make a second master; see
+ *   RouterSpec.candidateSources.
  */
 
+import type { Family } from '../../../vrrp/advert.ts';
 import { AUTH_ERRORS } from '../../../vrrp/auth.ts';
 import { DECODE_ERRORS } from '../../../vrrp/codec.ts';
 import { DROP_REASONS } from '../../../vrrp/router.ts';
@@ -36,13 +40,15 @@ export type ReceiveDecision =
   | { readonly kind: 'unknown-router'; readonly key: RouterKey };
 
 /**
- * ReceiveContext: the routers this node runs, the unicast peers (empty: multicast, anyone may speak) and, per router
- * whose sources are checked, the addresses its adverts may come from (router key -> sources; absent: unchecked).
+ * ReceiveContext: the routers this node runs, the unicast peers (empty: multicast, anyone may speak), per router
+ * whose sources are checked the addresses its adverts may come from (router key -> sources; absent: unchecked), and
+ * whether the MAC of such an address is known (`resolved`; absent: never, so IPv6 sources stay unchecked).
  */
 export interface ReceiveFilterContext {
   readonly routers: ReadonlySet<RouterKey>;
   readonly unicastPeers: ReadonlySet<string>;
   readonly candidateSources?: ReadonlyMap<RouterKey, ReadonlySet<string>>;
+  readonly resolved?: (family: Family, address: string) => boolean;
 }
 
 export function classifyReceive(r: VrrpReceive, ctx: ReceiveFilterContext): ReceiveDecision {
@@ -56,8 +62,18 @@ export function classifyReceive(r: VrrpReceive, ctx: ReceiveFilterContext): Rece
   const key = routerKey(r.family, r.advert.vrid);
   if (!ctx.routers.has(key)) return { kind: 'unknown-router', key };
   const allowed = ctx.candidateSources?.get(key);
-  if (allowed !== undefined && allowed.size > 0 && !allowed.has(r.from)) {
-    return { kind: 'invalid', reason: 'not-a-candidate', detail: `${r.from} is not a candidate node of ${key}` };
+  if (allowed !== undefined && allowed.size > 0 && !allowed.has(r.from) && !allowed.has(r.fromPeer ?? '')) {
+    if (r.family === 'ipv4' || allResolved(allowed, ctx)) {
+      return { kind: 'invalid', reason: 'not-a-candidate', detail: `${r.from} is not a candidate node of ${key}` };
+    }
   }
   return { kind: 'deliver', key };
+}
+
+/** allResolved: every candidate's IPv6 MAC is known, so an advert whose MAC names none of them is no candidate's. */
+function allResolved(sources: ReadonlySet<string>, ctx: ReceiveFilterContext): boolean {
+  const resolved = ctx.resolved;
+  if (resolved === undefined) return false;
+  for (const a of sources) if (!resolved('ipv6', a)) return false;
+  return true;
 }

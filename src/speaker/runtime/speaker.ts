@@ -111,6 +111,7 @@ export class Speaker {
       routers: this.#routerKeys,
       unicastPeers: new Set(deps.unicastPeers ?? []),
       candidateSources: this.#candidateSources,
+      resolved: (family, address) => this.#deps.ports.adverts[family]?.knowsPeer?.(address) ?? false,
     };
     for (const router of deps.routers) this.#addSlot(router);
     this.#removeCollector = deps.metrics.addCollector(() => this.#collectMastersSeen());
@@ -329,8 +330,14 @@ export class Speaker {
     cancel();
   }
 
+  /**
+   * watchPeers has the channel resolve the MACs of the router's unicast peers and, for IPv6, of its candidates, whose
+   * link-local advert sources only their MACs tie to a Node (receive-filter.ts).
+   */
   #watchPeers(router: RouterSpec): void {
-    if (router.peers.length > 0) this.#deps.ports.adverts[router.config.family]?.watchPeers?.(router.peers);
+    const { family } = router.config;
+    const watch = family === 'ipv6' ? [...new Set([...router.peers, ...router.candidateSources])] : router.peers;
+    if (watch.length > 0) this.#deps.ports.adverts[family]?.watchPeers?.(watch);
   }
 
   #addSlot(router: RouterSpec): void {
