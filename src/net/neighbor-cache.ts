@@ -110,6 +110,14 @@ export class NeighborCache {
     return this.#byMac.get(mac);
   }
 
+  /**
+   * known says whether `address` has a MAC in the cache, without reading the table (a receive path may ask it per
+   * packet; peerOf's rescans and lookup keep the cache current).
+   */
+  known(address: string): boolean {
+    return this.#entries.get(address)?.mac !== undefined;
+  }
+
   /** size is how many peers were looked up; 0 in multicast mode, where the receive path skips peerOf. */
   get size(): number {
     return this.#entries.size;

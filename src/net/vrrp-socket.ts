@@ -84,7 +84,7 @@ export interface VrrpSocketDeps {
   /** Opens the packet socket; tests may pass a fake. */
   readonly openPacketSocket?: OpenFrameSocket;
   /** Resolves unicast peers' MACs; default a NeighborCache over the kernel's table. */
-  readonly neighbors?: Pick<NeighborCache, 'lookup' | 'watch' | 'peerOf' | 'size' | 'close'>;
+  readonly neighbors?: Pick<NeighborCache, 'lookup' | 'known' | 'watch' | 'peerOf' | 'size' | 'close'>;
   /** clock, for the neighbour cache's refresh; default the process clock. */
   readonly clock?: Clock;
 }
@@ -109,7 +109,7 @@ export class VrrpSocket {
   readonly #mac: string;
   readonly #own: ReadonlySet<string>; // this interface's addresses of the family, canonical
   readonly #socket: FrameSocket;
-  readonly #neighbors: Pick<NeighborCache, 'lookup' | 'watch' | 'peerOf' | 'size' | 'close'>;
+  readonly #neighbors: Pick<NeighborCache, 'lookup' | 'known' | 'watch' | 'peerOf' | 'size' | 'close'>;
   readonly #onError: (err: Error) => void;
   readonly #onSendFailed: (frames: number) => void;
   // advert and destination -> the frame sent: a router sends the same advert every interval, and encoding (address
@@ -234,7 +234,7 @@ export class VrrpSocket {
 
   /** knowsPeer says whether an advert from `address` can be recognised: ours, or a peer whose MAC is resolved. */
   knowsPeer(address: string): boolean {
-    return this.#own.has(address) || (!this.#stopped && this.#neighbors.lookup(address) !== undefined);
+    return this.#own.has(address) || this.#neighbors.known(address);
   }
 
   /** flush hands the queued frames to the kernel now (a microtask does it after every turn that queued some). */

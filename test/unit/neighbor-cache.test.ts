@@ -97,3 +97,16 @@ test('peerOf: watched peers are resolved ahead; an unknown MAC rescans at most o
   assert.equal(s.cache.peerOf('02:00:00:00:00:42'), undefined);
   assert.equal(s.reads(), reads + 1, 'one read: fd00::2 is still unresolved; fd00::3 is fresh');
 });
+
+test('known answers from the cache without reading the table; a peerOf rescan makes a late resolution known', () => {
+  const s = setup('ipv6');
+  s.cache.watch(['fd00::1']);
+  const reads = s.reads();
+  assert.equal(s.cache.known('fd00::1'), false);
+  assert.equal(s.cache.known('fd00::9'), false, 'never watched');
+  assert.equal(s.reads(), reads, 'no table read');
+  s.setTable([s.entry('fd00::1', '02:00:00:00:00:01', REACHABLE)]);
+  s.advance(1000);
+  assert.equal(s.cache.peerOf('02:00:00:00:00:01'), 'fd00::1');
+  assert.equal(s.cache.known('fd00::1'), true);
+});

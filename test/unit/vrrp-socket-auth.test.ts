@@ -44,7 +44,14 @@ function rig() {
       onFrame = o.onFrame;
       return fake;
     },
-    neighbors: { lookup: () => undefined, watch: () => {}, peerOf: () => undefined, size: 0, close: () => {} },
+    neighbors: {
+      lookup: () => undefined,
+      known: () => false,
+      watch: () => {},
+      peerOf: () => undefined,
+      size: 0,
+      close: () => {},
+    },
   });
   const receive = (frame: Buffer) => onFrame(frame, 0);
   return { socket, sent, got, state, receive };
