@@ -24,6 +24,8 @@ export interface K8sLabOptions {
   readonly poolAnnotations?: Readonly<Record<string, string>>;
   readonly speakerArgs?: readonly string[];
   readonly logLevel?: string;
+  /** ipv6: dual stack: Nodes list an IPv6 InternalIP too, the pool an IPv6 range, Services require both families. */
+  readonly ipv6?: boolean;
 }
 
 /** K8sLab is the running cluster; stop() removes everything it made. */
@@ -34,6 +36,9 @@ export interface K8sLab {
   readonly services: readonly string[];
   vipOf(service: string): string;
   vridOf(service: string): number;
+  /** vip6Of and vrid6Of: the Service's IPv6 address and router (ipv6 labs; '' and NaN otherwise). */
+  vip6Of(service: string): string;
+  vrid6Of(service: string): number;
   /** rankingOf is the rendezvous order of `candidates` for a Service's IPv4 router, with priorities. */
   rankingOf(service: string, candidates?: readonly string[]): { node: string; priority: number }[];
   /** masterOf is the node named by the Service's ServiceL2Status, when exactly one. */
@@ -56,7 +61,10 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
   await teardownByPrefix(prefix);
   const plan = planLab({ prefix, nodes: opts.nodes });
   const vipsV4 = Array.from({ length: opts.services + 2 }, (_, i) => hostAddress(plan.ipv4Subnet, 16 + i));
-  const lab = await buildLab({ prefix, nodes: opts.nodes, vips: { ipv4: vipsV4, ipv6: [] } });
+  const vipsV6 = opts.ipv6
+    ? Array.from({ length: opts.services + 2 }, (_, i) => hostAddress(plan.ipv6Subnet, 0x100 + i))
+    : [];
+  const lab = await buildLab({ prefix, nodes: opts.nodes, vips: { ipv4: vipsV4, ipv6: vipsV6 } });
   const server = await startApiServer({ bookmarkIntervalMs: 500 });
   const bridge: ApiBridge = await startApiBridge(prefix, server.port);
   const kubeconfig = `${bridge.socketPath}.kubeconfig`;
@@ -67,7 +75,10 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     s.create('nodes', {
       metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name } },
       status: {
-        addresses: [{ type: 'InternalIP', address: n.ipv4 }],
+        addresses: [
+          { type: 'InternalIP', address: n.ipv4 },
+          ...(opts.ipv6 ? [{ type: 'InternalIP', address: n.ipv6 }] : []),
+        ],
         conditions: [{ type: 'Ready', status: 'True' }],
       },
     });
@@ -76,7 +87,9 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     apiVersion: 'metallb.io/v1beta1',
     kind: 'IPAddressPool',
     metadata: { name: POOL, namespace: NS, annotations: { ...(opts.poolAnnotations ?? {}) } },
-    spec: { addresses: [`${vipsV4[0]}-${vipsV4.at(-1)}`] },
+    spec: {
+      addresses: [`${vipsV4[0]}-${vipsV4.at(-1)}`, ...(opts.ipv6 ? [`${vipsV6[0]}-${vipsV6.at(-1)}`] : [])],
+    },
   });
   s.create('l2advertisements.metallb.io', {
     apiVersion: 'metallb.io/v1beta1',
@@ -93,12 +106,24 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
   for (const name of services) {
     s.create('services', {
       metadata: { name, namespace: 'default' },
-      spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
+      spec: {
+        type: 'LoadBalancer',
+        ports: [{ port: 80, protocol: 'TCP' }],
+        ...(opts.ipv6 ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } : {}),
+      },
     });
   }
   const svcObj = (name: string) => s.get('services', 'default', name) as Svc | undefined;
-  const vipOf = (name: string) => svcObj(name)?.status?.loadBalancer?.ingress?.[0]?.ip ?? '';
-  const vridOf = (name: string) => Number(svcObj(name)?.metadata.annotations?.['metal-vrrp.io/vrids']?.split('=')[1]);
+  const ingress = (name: string) => (svcObj(name)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
+  const vipOf = (name: string) => ingress(name).find((ip) => !ip.includes(':')) ?? '';
+  const vip6Of = (name: string) => ingress(name).find((ip) => ip.includes(':')) ?? '';
+  // metal-vrrp.io/vrids: "ip=vrid,ip=vrid" (one entry per address)
+  const vridFor = (name: string, vip: string) => {
+    const entries = svcObj(name)?.metadata.annotations?.['metal-vrrp.io/vrids']?.split(',') ?? [];
+    return Number(entries.find((e) => e.trim().startsWith(`${vip}=`))?.split('=')[1]);
+  };
+  const vridOf = (name: string) => vridFor(name, vipOf(name));
+  const vrid6Of = (name: string) => vridFor(name, vip6Of(name));
   const waitFor = async <T>(
     what: string,
     fn: () => T | undefined | false | Promise<T | undefined | false>,
@@ -112,7 +137,8 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
       await sleep(50);
     }
   };
-  await waitFor('every Service with an IP and a VRID', () => services.every((n) => vipOf(n) && vridOf(n) > 0), 60_000);
+  const served = (n: string) => vipOf(n) && vridOf(n) > 0 && (!opts.ipv6 || (vip6Of(n) && vrid6Of(n) > 0));
+  await waitFor('every Service with an IP and a VRID', () => services.every(served), 60_000);
   for (const n of lab.nodes) await bridge.addNamespace(n.ns);
   const speakers = new Map<string, SpeakerProcess>();
   const hostOf = (node: string) => lab.nodes.find((n) => n.name === node)!;
@@ -144,6 +170,8 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     services,
     vipOf,
     vridOf,
+    vip6Of,
+    vrid6Of,
     // The order every speaker computes: routerPriorities over all Services' routers at once (balanced), members =
     // every node, at the pool's interval; a candidate keeps its priority when others are gone.
     rankingOf(service, candidates = lab.nodes.map((n) => n.name)) {

@@ -14,6 +14,8 @@ import { startK8sLab } from '../../lab/netlab/k8s-lab.ts';
 import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
 import { type ArpProbe, startArpProbe } from '../../lab/netlab/probe.ts';
 import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
+import { vrrpIpv6Frame } from '../../src/net/frames/vrrp.ts';
+import { virtualLinkLocal } from '../../src/speaker/router-spec.ts';
 import { hmacSha256 } from '../../src/speaker/runtime/auth-keyring.ts';
 import type { Advert } from '../../vrrp/advert.ts';
 import { authKey, encodeAuthenticatedAdvert } from '../../vrrp/auth.ts';
@@ -85,8 +87,8 @@ interface Watch {
   readonly before: readonly string[];
 }
 
-async function watch(lab: Lab, speakers: readonly SpeakerProcess[]): Promise<Watch> {
-  const probe = await startArpProbe(lab, lab.vipsV4[0]!, { intervalMs: 10 });
+async function watch(lab: Lab, speakers: readonly SpeakerProcess[], vip = lab.vipsV4[0]!): Promise<Watch> {
+  const probe = await startArpProbe(lab, vip, { intervalMs: 10 }); // ARP, or NS for an IPv6 VIP
   await sleep(300);
   return { probe, before: await Promise.all(speakers.map((s) => s.metrics())) };
 }
@@ -97,6 +99,7 @@ async function verdict(
   n1: LabHost,
   speakers: readonly SpeakerProcess[],
   diag: (s: string) => void,
+  family: 'ipv4' | 'ipv6' = 'ipv4',
 ): Promise<string[]> {
   await sleep(300);
   const res = await w.probe.stop();
@@ -110,8 +113,8 @@ async function verdict(
   for (const [i, m] of after.entries()) {
     assert.equal(transitions(m), transitions(w.before[i]!), `n${i + 1} changed state`);
   }
-  assert.equal(metricValue(after[0]!, 'metal_vrrp_router_state', { family: 'ipv4' }), 2, 'n1 still master');
-  assert.equal(metricValue(after[1]!, 'metal_vrrp_router_state', { family: 'ipv4' }), 1, 'n2 still backup');
+  assert.equal(metricValue(after[0]!, 'metal_vrrp_router_state', { family }), 2, 'n1 still master');
+  assert.equal(metricValue(after[1]!, 'metal_vrrp_router_state', { family }), 1, 'n2 still backup');
   const macs = [...new Set(res.answers.map((a) => a.mac))];
   assert.deepEqual(macs, [n1.mac], 'only the master answered ARP');
   let gap = 0;
@@ -325,7 +328,7 @@ test('Kubernetes mode: adverts from a source that is no candidate node, at the m
       ['unicast 0 at the backup', frame(lab, advert(0, backup.ipv4), 255, at(backup)), false, true],
       ['unicast 255 at the backup', frame(lab, advert(255, backup.ipv4), 255, at(backup)), false, true],
     ];
-    const w = await watch(lab, speakers);
+    const w = await watch(lab, speakers, vip4);
     for (let i = 0; i < REPEAT; i++) {
       await inject(
         lab,
@@ -356,6 +359,69 @@ test('Kubernetes mode: adverts from a source that is no candidate node, at the m
     await inject(lab, [frame(lab, fromBackup.packet, 255, undefined, backup.ipv4)]);
     const resigned = await speakers[0].waitForLog((l) => l.t >= t0 && l['to'] === 'backup', 3000);
     assert.equal(resigned['master'], backup.ipv4);
+  } finally {
+    await k.stop();
+  }
+});
+
+test('Kubernetes mode, IPv6: link-local adverts from a MAC that is no candidate node’s, at the master and at the backup: dropped as not-a-candidate, no state change, no gap', {
+  skip: SKIP,
+}, async (t) => {
+  const k = await startK8sLab({ prefix: PREFIX, nodes: 2, services: 1, ipv6: true });
+  try {
+    const svc = k.services[0]!;
+    const vip6 = k.vip6Of(svc);
+    const vrid = k.vrid6Of(svc);
+    const all = k.lab.nodes.map((n) => k.speakers.get(n.name)!);
+    const state = async (sp: SpeakerProcess) =>
+      metricValue(await sp.metrics(), 'metal_vrrp_router_state', { family: 'ipv6' });
+    // The candidates' adverts come from link-local addresses: heard only because their MACs name the nodes, or while
+    // a MAC is unresolved. A check that dropped them would show here as two masters.
+    let m = -1; // index of the master in lab.nodes
+    await k.waitFor('one IPv6 master and one backup', async () => {
+      const states = await Promise.all(all.map(state));
+      m = states.indexOf(2);
+      return states.filter((x) => x === 2).length === 1 && states.filter((x) => x === 1).length === 1;
+    });
+    const master = k.lab.nodes[m]!;
+    const backup = k.lab.nodes[1 - m]!;
+    const speakers = [all[m]!, all[1 - m]!] as const;
+    await sleep(2000); // every candidate's MAC resolved (NeighborCache: nudge, then the next rescan)
+
+    const lab = k.lab;
+    const c = lab.client;
+    const addresses = [virtualLinkLocal(vrid), vip6]; // the router's own list: the §7.1 check would pass it
+    const spoof = (priority: number, to?: LabHost): Buffer => {
+      const built = vrrpIpv6Frame(
+        { vrid, priority, maxAdvertIntervalCs: 10, addresses },
+        { srcMac: c.mac, src: c.linkLocal, ...(to ? { dst: to.linkLocal, dstMac: to.mac } : {}) },
+      );
+      assert.ok(built.ok);
+      return built.bytes;
+    };
+    // [case, frame, counted by the master, counted by the backup]
+    const cases: [string, Buffer, boolean, boolean][] = [
+      ['multicast 255', spoof(255), true, true],
+      ['multicast 0', spoof(0), true, true],
+      ['unicast 255 at the master', spoof(255, master), true, false],
+      ['unicast 0 at the backup', spoof(0, backup), false, true],
+    ];
+    const w = await watch(lab, speakers, vip6);
+    for (let i = 0; i < REPEAT; i++) {
+      await inject(
+        lab,
+        cases.map(([, f]) => f),
+      );
+      await sleep(100);
+    }
+    const after = await verdict(w, master, speakers, (s) => t.diagnostic(s), 'ipv6');
+    for (const [i, m] of after.entries()) {
+      const reason = 'not-a-candidate';
+      const was = metricValue(w.before[i]!, 'metal_vrrp_invalid_packets_total', { family: 'ipv6', reason }) ?? 0;
+      const now = metricValue(m, 'metal_vrrp_invalid_packets_total', { family: 'ipv6', reason }) ?? 0;
+      const expected = cases.filter((x) => x[i === 0 ? 2 : 3]).length * REPEAT;
+      assert.equal(now - was, expected, `${i === 0 ? 'master' : 'backup'}: ${reason}`);
+    }
   } finally {
     await k.stop();
   }
