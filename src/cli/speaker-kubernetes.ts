@@ -5,7 +5,8 @@
  * re-list) costs one reconcile.
  *
  * Health (issue 13): a LinkWatch (carrier of every interface, from netlink) and a HealthMonitor (the pools' probes to
- * this node's InternalIP) feed the ClusterSpeaker; a flipped verdict reconciles at once.
+ * this node's InternalIP) feed the ClusterSpeaker; a flipped verdict reconciles at once. What health does is written
+ * to this node's health Lease (k8s/node-health-lease.ts), where `metal-vrrp status` reads it.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Cancel, type Clock, realClock } from '../clock.ts';
@@ -14,6 +15,7 @@ import type { BackoffOptions } from '../k8s/backoff.ts';
 import { makeClients } from '../k8s/clients.ts';
 import { createEventRecorder } from '../k8s/event-recorder.ts';
 import { createL2StatusWriter } from '../k8s/l2-status-writer.ts';
+import { healthLeaseApi, NodeHealthPublisher } from '../k8s/node-health-lease.ts';
 import { createSpeakerSources } from '../k8s/speaker-sources.ts';
 import type { Logger } from '../log.ts';
 import type { SpeakerMetrics } from '../metrics.ts';
@@ -110,6 +112,15 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
           logger: healthLog,
           gauge: deps.metrics.healthCheckUp,
         });
+  const publisher = monitor
+    ? new NodeHealthPublisher({
+        api: healthLeaseApi(clients.kubeConfig),
+        namespace: deps.namespace,
+        node: deps.nodeName,
+        clock,
+        logger: k8sLog,
+      })
+    : undefined;
   const links = monitor
     ? new LinkWatch({ onChange: (state) => monitor.linkChanged(state), logger: healthLog, clock })
     : undefined;
@@ -134,6 +145,7 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     logger,
     ...(deps.owner ? { owner: deps.owner } : {}),
     ...(monitor ? { health: monitor } : {}),
+    ...(publisher ? { publishHealth: (report) => publisher.publish(report) } : {}),
     ...(deps.liveness ? { liveness: deps.liveness } : {}),
   });
   const clusterSpeaker = speaker;
@@ -190,6 +202,7 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
       links?.stop();
       monitor?.stop();
       await clusterSpeaker.stop();
+      await publisher?.stop();
       await events.flush();
       await sources.stop();
     },

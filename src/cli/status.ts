@@ -1,13 +1,17 @@
 /**
  * `metal-vrrp status`: which node is master of each VIP, kubectl-style (or `-o json`). It lists the objects once,
  * computes the same router groups every speaker computes (VRID, tuning, the ranking over the eligible nodes: preferred
- * nodes by score, then the placement), and takes the master from the ServiceL2Status objects the speakers write.
+ * nodes by score, then the placement), and takes the master from the ServiceL2Status objects the speakers write, and
+ * which nodes health excludes or lowers from the speakers' health Leases (k8s/node-health-lease.ts). Without the
+ * right to list Leases it still answers, without the HEALTH column's facts, and says so on stderr.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { realClock } from '../clock.ts';
 import { loadKubeConfig, makeClients } from '../k8s/clients.ts';
 import { listCluster } from '../k8s/list-cluster.ts';
+import { listNodeHealth } from '../k8s/node-health-lease.ts';
 import { snapshotOf } from '../model/cluster-objects.ts';
+import { healthNotesByVip, type NodeHealthEntry } from '../model/node-health-report.ts';
 import { routerGroups } from '../speaker/cluster/desired-routers.ts';
 import { buildStatusRows, renderStatusJson, renderStatusTable, type StatusRow } from '../status/table.ts';
 
@@ -20,18 +24,33 @@ export interface StatusArgs {
 }
 
 /** collectStatus lists the cluster through `kubeconfig` and builds the rows. */
-export async function collectStatus(args: Omit<StatusArgs, 'output'>): Promise<StatusRow[]> {
+export async function collectStatus(
+  args: Omit<StatusArgs, 'output'>,
+  warn: (line: string) => void = () => {},
+): Promise<StatusRow[]> {
   const clients = makeClients(loadKubeConfig(args.kubeconfig));
-  const listed = await listCluster(clients, args.namespace);
+  const [listed, health] = await Promise.all([
+    listCluster(clients, args.namespace),
+    listNodeHealth(clients.kubeConfig, args.namespace).catch((err: unknown): NodeHealthEntry[] => {
+      warn(`metal-vrrp status: health not shown, cannot list Leases: ${(err as Error)?.message ?? String(err)}`);
+      return [];
+    }),
+  ]);
   const { snapshot } = snapshotOf(listed, args.lbClass);
   const { groups } = routerGroups(snapshot);
-  return buildStatusRows({ services: snapshot.services, l2Statuses: listed.l2Statuses, groups, pools: snapshot.pools });
+  return buildStatusRows({
+    services: snapshot.services,
+    l2Statuses: listed.l2Statuses,
+    groups,
+    pools: snapshot.pools,
+    health: healthNotesByVip(health, realClock.wallNow()),
+  });
 }
 
 async function handler(args: ArgumentsCamelCase<StatusArgs>): Promise<void> {
   let rows: StatusRow[];
   try {
-    rows = await collectStatus(args);
+    rows = await collectStatus(args, (line) => process.stderr.write(`${line.split('\n')[0]}\n`));
   } catch (err) {
     process.stderr.write(`metal-vrrp status: cannot read the cluster: ${(err as Error)?.message ?? String(err)}\n`);
     process.exitCode = 1;

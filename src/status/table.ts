@@ -15,11 +15,16 @@
  *   lists them in `masters`. The speakers' metal_vrrp_masters_seen shows the same on the wire within one interval.
  * - LAST TRANSITION: the creationTimestamp of that object. `status.node` is immutable and the old master deletes its
  *   object, so the object is exactly as old as the current mastership.
+ * - HEALTH: the nodes whose own health checks exclude them from the VIP (`resigned`: priority 1) or lower their
+ *   priority (`lowered-W`), with each failed check and how long it has failed, from the health reports the speakers
+ *   publish on their Leases (src/model/node-health-report.ts); BACKUPS then shows those nodes at the priority they
+ *   actually run with, in that order.
  */
 import type { Family } from '../../vrrp/advert.ts';
 import { parseIp } from '../../vrrp/ip.ts';
 import { familyOf, poolForVip, type ServiceView } from '../model/cluster-snapshot.ts';
 import type { Pool } from '../model/config.ts';
+import type { NodeHealthNote } from '../model/node-health-report.ts';
 import { L2_STATUS_LABELS, L2_STATUS_VIPS_ANNOTATION, type ServiceL2StatusObject } from '../model/service-l2-status.ts';
 import { parseServiceVrids } from '../model/service-vrids.ts';
 import type { RankedNode, RouterGroup, RouterKey } from '../speaker/cluster/desired-routers.ts';
@@ -42,6 +47,8 @@ export interface StatusRow {
   readonly advertIntervalMs: number | null;
   /** lastTransitionTime: RFC 3339, when the current master took over. */
   readonly lastTransitionTime: string | null;
+  /** health: the nodes whose failed checks exclude or lower them for this VIP, by node name (absent: none). */
+  readonly health?: readonly NodeHealthNote[];
 }
 
 /** PreferredNode is a candidate ranked up by preferredNodeSelectors, with its score (summed weights). */
@@ -59,6 +66,17 @@ export interface StatusInput {
   readonly pools?: readonly Pool[];
   /** reported: router key -> backups a speaker reports, best first; wins over the group's ranking. */
   readonly reported?: ReadonlyMap<RouterKey, readonly RankedNode[]>;
+  /** health: vip -> the nodes whose health acts on it (healthNotesByVip over the fresh reports). */
+  readonly health?: ReadonlyMap<string, readonly NodeHealthNote[]>;
+}
+
+/** withHealth gives the backups the priority their health leaves them, best first (stable for equal ones). */
+function withHealth(backups: readonly RankedNode[], notes: readonly NodeHealthNote[]): RankedNode[] {
+  if (notes.length === 0) return [...backups];
+  const prio = new Map(notes.map((n) => [n.node, n.priority]));
+  return backups
+    .map((b) => (prio.has(b.node) ? { ...b, priority: prio.get(b.node)! } : b))
+    .sort((a, b) => b.priority - a.priority);
 }
 
 interface Claim {
@@ -126,6 +144,7 @@ export function buildStatusRows(input: StatusInput): StatusRow[] {
       const masters = [...new Set(ordered.map((c) => c.node))];
       const ranking = (group && input.reported?.get(group.key)) ?? group?.ranking ?? [];
       const vrid = group?.vrid ?? (recorded && 'vrids' in recorded ? recorded.vrids.get(vip) : undefined) ?? null;
+      const health = input.health?.get(vip) ?? [];
       const pool = group?.pools.length === 1 ? group.pools[0]! : (poolForVip(input.pools ?? [], vip)?.name ?? null);
       rows.push({
         namespace: svc.namespace,
@@ -136,12 +155,16 @@ export function buildStatusRows(input: StatusInput): StatusRow[] {
         vrid,
         master,
         masters,
-        backups: ranking.filter((r) => !masters.includes(r.node)),
+        backups: withHealth(
+          ranking.filter((r) => !masters.includes(r.node)),
+          health,
+        ),
         preferred: (group?.ranking ?? []).flatMap((r) =>
           r.preference === undefined ? [] : [{ node: r.node, score: r.preference }],
         ),
         advertIntervalMs: group ? group.tuning.advertIntervalCs * 10 : null,
         lastTransitionTime: claim?.since ?? null,
+        ...(health.length > 0 ? { health } : {}),
       });
     }
   }
@@ -187,6 +210,7 @@ export const STATUS_COLUMNS = [
   'MASTER',
   'BACKUPS',
   'PREFERRED',
+  'HEALTH',
   'INTERVAL',
   'LAST TRANSITION',
 ] as const;
@@ -195,6 +219,24 @@ export const STATUS_COLUMNS = [
 function masterCell(row: StatusRow): string {
   const all = row.masters ?? [];
   return all.length > 1 ? `${all.join(',')} (${all.length} masters)` : (row.master ?? '<none>');
+}
+
+/**
+ * healthCell names each node health acts on: `node-b:resigned(http://:10256/healthz 42s)`, a lowered node
+ * `node-c:lowered-20(…)`, several checks separated by `;`, nodes by `,`.
+ */
+export function healthCell(notes: readonly NodeHealthNote[], now: number): string {
+  if (notes.length === 0) return '<none>';
+  return notes
+    .map((n) => {
+      const effect = n.effect === 'resign' ? 'resigned' : `lowered-${n.basePriority - n.priority}`;
+      const checks = n.checks.map((c) => {
+        const since = Date.parse(c.since);
+        return `${c.check} ${Number.isNaN(since) ? '<unknown>' : humanDuration(now - since)}`;
+      });
+      return `${n.node}:${effect}(${checks.join(';')})`;
+    })
+    .join(',');
 }
 
 /**
@@ -212,6 +254,7 @@ export function statusCells(row: StatusRow, now: number): string[] {
     masterCell(row),
     row.backups.length === 0 ? '<none>' : row.backups.map((b) => `${b.node}:${b.priority}`).join(','),
     row.preferred.length === 0 ? '<none>' : row.preferred.map((p) => `${p.node}=${p.score}`).join(','),
+    healthCell(row.health ?? [], now),
     row.advertIntervalMs === null ? '<unknown>' : formatInterval(row.advertIntervalMs),
     Number.isNaN(since) ? '<unknown>' : humanDuration(now - since),
   ];
@@ -246,6 +289,13 @@ export function renderStatusJson(rows: readonly StatusRow[]): string {
     preferred: r.preferred.map((p) => ({ node: p.node, score: p.score })),
     advertIntervalMs: r.advertIntervalMs,
     lastTransitionTime: r.lastTransitionTime,
+    health: (r.health ?? []).map((n) => ({
+      node: n.node,
+      effect: n.effect,
+      basePriority: n.basePriority,
+      priority: n.priority,
+      checks: n.checks.map((c) => ({ check: c.check, kind: c.kind, since: c.since, detail: c.detail })),
+    })),
   }));
   return `${JSON.stringify({ kind: 'VIPStatusList', items }, null, 2)}\n`;
 }

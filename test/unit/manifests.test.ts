@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { NODE_HEALTH_LEASE_PREFIX } from '../../src/model/node-health-report.ts';
 import {
   type K8sObject,
   kubectlAvailable,
@@ -156,6 +157,8 @@ test('base renders: Namespace, 3 CRDs, RBAC, 2 ServiceAccounts, controller, spea
     'Service/speaker-metrics',
     'ServiceAccount/controller',
     'ServiceAccount/speaker',
+    'ValidatingAdmissionPolicy/metal-vrrp-speaker-leases',
+    'ValidatingAdmissionPolicyBinding/metal-vrrp-speaker-leases',
   ]);
 });
 
@@ -577,6 +580,8 @@ const rbacCases: { sa: string; allow: Access[]; deny: Access[] }[] = [
       ...accesses('events.k8s.io', ['events'], ['create', 'patch'], 'default'),
       // metal-vrrp.io/auth-secret keys: read-only, the speaker's namespace only
       ...accesses('', ['secrets'], ['get', 'list', 'watch'], NS),
+      // its health Lease; the admission policy (speaker-lease-policy.yaml) holds it to its own name
+      ...accesses('coordination.k8s.io', ['leases'], ['create', 'patch'], NS),
     ],
     deny: [
       ...accesses('', ['services', 'services/status'], ['update', 'patch'], 'default'),
@@ -588,7 +593,10 @@ const rbacCases: { sa: string; allow: Access[]; deny: Access[] }[] = [
       ...accesses('', ['nodes'], ['update', 'patch']),
       ...accesses('metallb.io', ['ipaddresspools/status'], ['update', 'patch'], NS),
       ...accesses('metallb.io', ['servicel2statuses'], ['create'], 'default'),
-      ...accesses('coordination.k8s.io', ['leases'], ['create', 'get'], NS, 'metal-vrrp-controller'),
+      ...accesses('coordination.k8s.io', ['leases'], ['get', 'list', 'watch', 'update', 'delete'], NS),
+      ...accesses('coordination.k8s.io', ['leases'], ['get', 'update'], NS, 'metal-vrrp-controller'),
+      ...accesses('coordination.k8s.io', ['leases'], ['create', 'patch'], 'kube-system'),
+      ...accesses('coordination.k8s.io', ['leases'], ['create', 'patch'], 'kube-node-lease'),
     ],
   },
 ];
@@ -599,6 +607,33 @@ for (const { sa, allow, deny } of rbacCases) {
     for (const a of deny) assert.ok(!allowed(sa, a), `should deny: ${show(a)}`);
   });
 }
+
+test('the speaker Lease policy: bound with Deny, matches only the speaker, holds it to metal-vrrp-speaker-<holder>', () => {
+  type Policy = K8sObject & {
+    spec: {
+      failurePolicy: string;
+      matchConstraints: { resourceRules: { apiGroups: string[]; resources: string[]; operations: string[] }[] };
+      matchConditions: { expression: string }[];
+      validations: { expression: string }[];
+    };
+  };
+  const policy = one(base, 'ValidatingAdmissionPolicy', 'metal-vrrp-speaker-leases') as Policy;
+  const binding = one(base, 'ValidatingAdmissionPolicyBinding', 'metal-vrrp-speaker-leases') as K8sObject & {
+    spec: { policyName: string; validationActions: string[] };
+  };
+  assert.deepEqual(binding.spec, { policyName: 'metal-vrrp-speaker-leases', validationActions: ['Deny'] });
+  assert.equal(policy.spec.failurePolicy, 'Fail');
+  const rule = policy.spec.matchConstraints.resourceRules[0]!;
+  assert.deepEqual([rule.apiGroups, rule.resources], [['coordination.k8s.io'], ['leases']]);
+  assert.deepEqual([...rule.operations].sort(), ['CREATE', 'DELETE', 'UPDATE']);
+  assert.deepEqual(
+    policy.spec.matchConditions.map((c) => c.expression),
+    [`request.userInfo.username == "system:serviceaccount:${NS}:speaker"`],
+  );
+  const cel = policy.spec.validations.map((v) => v.expression).join('\n');
+  assert.ok(cel.includes(`"${NODE_HEALTH_LEASE_PREFIX}" + object.spec.holderIdentity`), cel);
+  assert.ok(cel.includes('authentication.kubernetes.io/node-name'), cel);
+});
 
 // --- workloads ---
 

@@ -11,18 +11,21 @@
  *
  * Health (issue 13): with a HealthSource, the desired routers pass through applyHealth before the diff, so this
  * node's own failed checks lower or resign it (src/health/health-adjust.ts); resignSteps makes a resigning master
- * send priority 0. The monitor calls reconcile() when a verdict flips.
+ * send priority 0. The monitor calls reconcile() when a verdict flips. What health does is also handed to
+ * `publishHealth` (health-report.ts), which the Kubernetes wiring writes to this node's health Lease for status.
  */
 import { type Cancel, type Clock, realClock } from '../../clock.ts';
 import { applyHealth, type HealthAdjustment, resignSteps, wantedChecks } from '../../health/health-adjust.ts';
 import { healthEvents } from '../../health/health-events.ts';
 import type { HealthSource } from '../../health/health-monitor.ts';
+import { healthReport } from '../../health/health-report.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import { type ClusterObjects, snapshotOf } from '../../model/cluster-objects.ts';
 import type { ClusterSnapshot } from '../../model/cluster-snapshot.ts';
 import { DEFAULT_LIVENESS, type LivenessSettings } from '../../model/liveness.ts';
 import type { LocalNode } from '../../model/local-node.ts';
+import type { NodeHealthReport } from '../../model/node-health-report.ts';
 import {
   L2_STATUS_LABELS,
   type L2StatusWrite,
@@ -58,6 +61,8 @@ export interface ClusterSpeakerDeps {
   readonly clock?: Clock;
   /** health is this node's own health (HealthMonitor); without it, health checks are off. */
   readonly health?: HealthSource;
+  /** publishHealth hears, after every reconcile with a HealthSource, what health does to this node's routers. */
+  readonly publishHealth?: (report: NodeHealthReport) => void;
   /** liveness is the cluster default of the BFD liveness signal (pools may override it); DEFAULT_LIVENESS if absent. */
   readonly liveness?: LivenessSettings;
 }
@@ -150,6 +155,11 @@ export class ClusterSpeaker {
     for (const [key, router] of routers) if (next.has(key)) next.set(key, router);
     this.#running = next;
     this.#health = adjustments;
+    if (d.health && d.publishHealth) {
+      const clock = d.clock ?? realClock;
+      const toWall = (m: number) => clock.wallNow() - (clock.now() - m);
+      d.publishHealth(healthReport(d.nodeName, adjustments, routers, toWall));
+    }
     d.host.setLiveness?.(planLiveness(next, snapshot, local, d.liveness ?? DEFAULT_LIVENESS));
     this.syncStatus();
   }
