@@ -119,8 +119,7 @@ export class NodeHealthPublisher {
     if (this.#stopped || this.#name === undefined) return;
     this.#wanted = report;
     if (JSON.stringify(report) === this.#written) return;
-    this.#failures = 0;
-    this.#kick();
+    this.#kick(); // at once, even while backing off; a failure keeps doubling the delay
   }
 
   /** idle resolves when no write is in flight (tests). */

@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createSpeakerMetrics } from '../../src/metrics.ts';
 import type { ClusterObjects } from '../../src/model/cluster-objects.ts';
 import { HEALTH_ANNOTATIONS as H } from '../../src/model/health-checks.ts';
+import type { NodeHealthReport } from '../../src/model/node-health-report.ts';
 import { parsePoolTuning } from '../../src/model/pool-tuning.ts';
 import type { ServiceEvent } from '../../src/model/service-l2-status.ts';
 import { ClusterSpeaker } from '../../src/speaker/cluster/cluster-speaker.ts';
@@ -96,8 +97,10 @@ let health: FakeHealth;
 let events: [ServiceEvent, string | undefined][];
 let metrics: ReturnType<typeof createSpeakerMetrics>;
 let speaker: ClusterSpeaker;
+let published: NodeHealthReport[];
 
 beforeEach(() => {
+  published = [];
   objects = objectsWith(POOL_ANN);
   host = new FakeHost();
   health = new FakeHealth();
@@ -120,6 +123,7 @@ beforeEach(() => {
     metrics,
     logger: silentLogger(),
     health,
+    publishHealth: (r) => published.push(r),
   });
 });
 
@@ -172,6 +176,14 @@ describe('ClusterSpeaker with health', () => {
     );
     const adj = speaker.healthAdjustments.get(KEY)!;
     assert.deepEqual([adj.basePriority, adj.priority, adj.findings[0]!.since], [base, 1, 1234]);
+    // What status will show: the router, its VIP, resigned by the probe (the verdict's time as a wall time).
+    const report = published.at(-1)!;
+    assert.equal(report.node, 'node-a');
+    assert.deepEqual(
+      report.routers.map((r) => [r.vrid, r.vips, r.effect, r.priority, r.checks.map((c) => [c.check, c.detail])]),
+      [[Number(KEY.split('/')[1]), ['10.9.0.100'], 'resign', 1, [['http://:8080/healthz', 'HTTP 503']]]],
+    );
+    assert.ok(!Number.isNaN(Date.parse(report.routers[0]!.checks[0]!.since)));
     // The same verdict again: nothing more.
     const n = host.steps.length;
     speaker.reconcile();
@@ -188,6 +200,7 @@ describe('ClusterSpeaker with health', () => {
       ['HealthResigned', 'HealthRecovered'],
     );
     assert.equal(speaker.healthAdjustments.size, 0);
+    assert.deepEqual(published.at(-1), { node: 'node-a', routers: [] });
   });
 
   test('a failed check on a backup lowers it live, with no Event and no health transition', async () => {

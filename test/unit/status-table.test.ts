@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ClusterSnapshot, NodeView, ServiceView } from '../../src/model/cluster-snapshot.ts';
 import { parseConfig } from '../../src/model/config.ts';
+import { healthNotesByVip, type NodeHealthEntry } from '../../src/model/node-health-report.ts';
 import { parsePoolTunings } from '../../src/model/pool-tuning.ts';
 import type { ServiceL2StatusObject } from '../../src/model/service-l2-status.ts';
 import { routerGroups } from '../../src/speaker/cluster/desired-routers.ts';
@@ -9,12 +10,16 @@ import { buildL2Status } from '../../src/speaker/cluster/l2-status.ts';
 import {
   buildStatusRows,
   formatInterval,
+  healthCell,
   humanDuration,
   renderStatusJson,
   renderStatusTable,
+  STATUS_COLUMNS,
   type StatusRow,
   statusCells,
 } from '../../src/status/table.ts';
+
+const STATUS_HEALTH = STATUS_COLUMNS.indexOf('HEALTH');
 
 const NODES: NodeView[] = ['node-a', 'node-b', 'node-c'].map((name) => ({
   name,
@@ -250,9 +255,9 @@ describe('rendering', () => {
     assert.equal(
       renderStatusTable(rows, now),
       [
-        'NAMESPACE     NAME   VIP         POOL     VRID     MASTER   BACKUPS                 PREFERRED              INTERVAL    LAST TRANSITION',
-        'default       web    10.0.0.10   gold     7        node-a   node-c:253,node-b:252   node-a=110,node-c=50   100ms       5m3s',
-        'kube-system   dns    fd00::53    <none>   <none>   <none>   <none>                  <none>                 <unknown>   <unknown>',
+        'NAMESPACE     NAME   VIP         POOL     VRID     MASTER   BACKUPS                 PREFERRED              HEALTH   INTERVAL    LAST TRANSITION',
+        'default       web    10.0.0.10   gold     7        node-a   node-c:253,node-b:252   node-a=110,node-c=50   <none>   100ms       5m3s',
+        'kube-system   dns    fd00::53    <none>   <none>   <none>   <none>                  <none>                 <none>   <unknown>   <unknown>',
         '',
       ].join('\n'),
     );
@@ -281,7 +286,101 @@ describe('rendering', () => {
       ],
       advertIntervalMs: 100,
       lastTransitionTime: '2026-11-30T10:00:00Z',
+      health: [],
     });
     assert.equal(parsed.items[1].master, null);
   });
+});
+
+describe('health (the speakers’ health Leases)', () => {
+  const services = [svc('web', ['10.0.0.10', 'fd00::10'], '10.0.0.10=7,fd00::10=7')];
+  const snap = snapshot(services);
+  const { groups } = routerGroups(snap);
+  const v4 = groups.find((g) => g.key === 'ipv4/7')!.ranking;
+  const [first, second, third] = v4.map((r) => r.node) as [string, string, string];
+  const now = Date.parse('2026-12-03T12:00:00Z');
+  const entry = (node: string, routers: NodeHealthEntry['report']['routers'], renewedAgoS = 10): NodeHealthEntry => ({
+    report: { node, routers },
+    renewTime: now - renewedAgoS * 1000,
+    expiresAt: now - renewedAgoS * 1000 + 90_000,
+  });
+  const kubeProxy = {
+    check: 'http://:10256/healthz',
+    kind: 'kube-proxy' as const,
+    since: '2026-12-03T11:59:18Z',
+    detail: 'connect ETIMEDOUT',
+  };
+  const entries = [
+    // the ranking's first node resigned for the IPv4 router (its kube-proxy check fails) and stays out of the IPv6 one
+    entry(first, [
+      {
+        family: 'ipv4',
+        vrid: 7,
+        vips: ['10.0.0.10'],
+        effect: 'resign',
+        basePriority: v4[0]!.priority,
+        priority: 1,
+        checks: [kubeProxy],
+      },
+    ]),
+    // the third node is lowered by 200 below the second
+    entry(third, [
+      {
+        family: 'ipv4',
+        vrid: 7,
+        vips: ['10.0.0.10'],
+        effect: 'lower',
+        basePriority: v4[2]!.priority,
+        priority: 20,
+        checks: [
+          { check: 'http://:8080/healthz', kind: 'probe', since: '2026-12-03T11:57:00Z', detail: 'HTTP 503' },
+          { check: 'interface eth0', kind: 'interface', since: '2026-12-03T11:59:55Z', detail: 'carrier down' },
+        ],
+      },
+    ]),
+    // a stale report (renewed 100 s ago, 90 s lease): its speaker is gone; not shown
+    entry(
+      second,
+      [{ family: 'ipv4', vrid: 7, vips: ['10.0.0.10'], effect: 'resign', basePriority: 200, priority: 1, checks: [] }],
+      100,
+    ),
+  ];
+
+  test('rows name the excluded and lowered nodes; backups run at their health-adjusted priority, in that order', () => {
+    const rows = buildStatusRows({
+      services,
+      groups,
+      l2Statuses: [status(second, 'web', ['10.0.0.10'], '2026-12-03T11:59:18Z')],
+      health: healthNotesByVip(entries, now),
+    });
+    const [r4, r6] = rows as [StatusRow, StatusRow];
+    assert.equal(r4.master, second);
+    assert.deepEqual(
+      r4.health?.map((n) => [n.node, n.effect, n.priority]),
+      [
+        [first, 'resign', 1],
+        [third, 'lower', 20],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+    assert.deepEqual(r4.backups, [
+      { ...v4[2]!, priority: 20 },
+      { ...v4[0]!, priority: 1 },
+    ]);
+    assert.equal(r6.health, undefined, 'the IPv6 VIP is not affected');
+    const cell = statusCells(r4, now)[STATUS_HEALTH] ?? '';
+    assert.ok(cell.includes(`${first}:resigned(http://:10256/healthz 42s)`), cell);
+    assert.ok(
+      cell.includes(`${third}:lowered-${v4[2]!.priority - 20}(http://:8080/healthz 3m;interface eth0 5s)`),
+      cell,
+    );
+    assert.ok(!cell.includes(second), 'the stale report is left out');
+    const json = JSON.parse(renderStatusJson(rows)).items[0];
+    assert.deepEqual(
+      json.health.find((h: { node: string }) => h.node === first),
+      { node: first, effect: 'resign', basePriority: v4[0]!.priority, priority: 1, checks: [kubeProxy] },
+    );
+    assert.deepEqual(JSON.parse(renderStatusJson(rows)).items[1].health, []);
+  });
+
+  test('healthCell: <none> without notes', () => assert.equal(healthCell([], now), '<none>'));
 });
