@@ -1,6 +1,9 @@
 // drill.ts — the failover drill, seen from the client: who answers ARP/NDP for each VIP, a hard node loss (switch
 // port down + speaker SIGKILL: a speaker killed alone leaves kube-proxy's datapath up, which would hide the
-// failover), a graceful SIGTERM (priority 0), then both nodes back and the VIPs returning to them (preempt).
+// failover), a graceful SIGTERM (priority 0), then both nodes back and the VIPs returning to them (preempt), then a
+// failed health check (issue 13): kube-proxy's check turned on for the pools, the master's :10256 made unreachable
+// (health-drill.ts), its VIPs moving to the next node within Skew_Time + one check interval + the probe timeout,
+// `metal-vrrp status` naming the node and the check meanwhile, and the VIPs coming back once the check recovers.
 //
 // Two views of each event, both from the client:
 // - the datapath: `ping -i 0.005` to one VIP the node mastered. Its gap is the longest silence between replies
@@ -10,10 +13,18 @@
 //   kernel: who answers, and when the new master first answers (takeover). After a graceful stop this shows
 //   Skew_Time, the window in which nobody answers ARP for the VIP (RFC 5798 §6.4.2).
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  annotatePools,
+  breakKubeProxyHealth,
+  ensureKubeProxyHealth,
+  HEALTH_CHECK_NAME,
+  restoreKubeProxyHealth,
+} from './health-drill.ts';
 import type { Lab } from './netlab/netns.ts';
 import { type ArpProbeResult, arpProbe, type PingProbeResult, startArpProbe, startPingProbe } from './netlab/probe.ts';
-import type { LabNode, RunPlan } from './plan.ts';
+import { type LabNode, METALLB_NAMESPACE, type RunPlan } from './plan.ts';
 import { type ManagedProcess, restart } from './processes.ts';
+import { statusCommand } from './report.ts';
 
 /** PROBE_INTERVAL_MS between the client's ARP probes during the drill. */
 export const PROBE_INTERVAL_MS = 10;
@@ -101,6 +112,20 @@ export interface DrillEvent {
   readonly doubleAnswers: readonly DoubleAnswer[];
 }
 
+/** HealthEvent is the health act: the event as the client saw it, what status said meanwhile, and the way back. */
+export interface HealthEvent extends DrillEvent {
+  /** check names the failed check as the speaker and `metal-vrrp status` do. */
+  readonly check: string;
+  /** responders: nodes where nothing served :10256, so the lab's responder was started there. */
+  readonly responders: readonly string[];
+  /** status: the HEALTH notes `metal-vrrp status -o json` gave for the drilled VIP while the check failed. */
+  readonly status: readonly { node: string; effect: string; checks: readonly string[] }[] | null;
+  readonly statusError: string | null;
+  /** backOk: every VIP back on its master of before the act after the check recovered (rise, then preempt). */
+  readonly backOk: boolean;
+  readonly backMs: number;
+}
+
 /** DrillResult is the whole drill. */
 export interface DrillResult {
   readonly hard: DrillEvent;
@@ -108,6 +133,8 @@ export interface DrillResult {
   readonly preemptBackOk: boolean;
   readonly preemptBackMs: number;
   readonly mastersAfter: Record<string, string | null>;
+  /** health: the failed-check act (null when the VIPs were not back on their masters to start it from). */
+  readonly health: HealthEvent | null;
 }
 
 /** runDrill plays the three acts against the initial masters `before` (VIP → single MAC). */
@@ -167,7 +194,94 @@ export async function runDrill(deps: DrillDeps, before: Masters): Promise<DrillR
       ? `every VIP is back on its first master ${(preemptBackMs / 1000).toFixed(1)} s after the restart (preempt)`
       : `VIPs NOT back on their first masters after ${(preemptBackMs / 1000).toFixed(1)} s: ${JSON.stringify(mastersAfter)}`,
   );
-  return { hard, graceful, preemptBackOk: back.ok, preemptBackMs, mastersAfter };
+  // Act 4: a failed health check on the node that masters `target` again.
+  const health = back.ok ? await healthAct(deps, back.masters, target) : null;
+  if (!back.ok) say('health act skipped: the VIPs are not back on their first masters');
+  return { hard, graceful, preemptBackOk: back.ok, preemptBackMs, mastersAfter, health };
+}
+
+/** HEALTH_TIMING is the pools' health timing the act runs with: the annotations' defaults (interval, timeout). */
+const HEALTH_TIMING = { intervalMs: 1000, timeoutMs: 500, rise: 3 } as const;
+
+/**
+ * healthAct turns kube-proxy's check on for every pool (serving :10256 where nothing does), lets it pass everywhere,
+ * then makes the master of `target` lose it and measures the move; while it fails, `metal-vrrp status -o json` must
+ * name that node and the check for the VIP; then the check recovers and the VIPs return (rise, then preempt).
+ */
+async function healthAct(deps: DrillDeps, masters: Masters, target: string): Promise<HealthEvent> {
+  const { lab, plan, vips, say } = deps;
+  const macNode = new Map(plan.nodes.map((n) => [n.host.mac, n] as const));
+  const responders = await ensureKubeProxyHealth(plan.nodes.map((n) => n.host));
+  say(
+    responders.length > 0
+      ? `kube-proxy health: nothing served :10256 on ${responders.join(', ')}; the lab's responder does now`
+      : 'kube-proxy health: :10256/healthz answers on every node',
+  );
+  const pools = await annotatePools(plan.adminKubeconfig, METALLB_NAMESPACE, {
+    'metal-vrrp.io/kube-proxy-health': 'true',
+  });
+  say(
+    `pools ${pools.join(', ')}: metal-vrrp.io/kube-proxy-health=true (probe every ${HEALTH_TIMING.intervalMs} ms, ` +
+      `timeout ${HEALTH_TIMING.timeoutMs} ms, fall 1, rise ${HEALTH_TIMING.rise}: the defaults)`,
+  );
+  // Every speaker starts its probe on the pool change; a first good result moves nothing.
+  await sleep(2 * HEALTH_TIMING.intervalMs);
+  const same = (m: Masters) => vips.every((v) => m.get(v)?.[0] === masters.get(v)?.[0]);
+  const settled = await waitMasters(lab, vips, 10_000, same);
+  if (!settled.ok) say('  (the VIPs moved when the check was turned on)');
+  const current = new Map([...settled.masters].map(([vip, macs]) => [vip, macs[0] ?? ''] as const));
+  const node = macNode.get(current.get(target) ?? '');
+  if (!node) throw new Error(`drill: no node answers for ${target} before the health act`);
+  say(
+    `health: ${node.nodeName} (master of ${target}) fails kube-proxy's check: nft drops TCP :10256 in ${node.host.ns}`,
+  );
+  const mdi = masterDownMs(deps.advertIntervalMs);
+  const settleMs = HEALTH_TIMING.intervalMs + HEALTH_TIMING.timeoutMs + mdi + 1000;
+  const ev = await measure(deps, current, target, node, settleMs, () => breakKubeProxyHealth(node.host.ns));
+  // Still failing: what does the operator's command say?
+  const st = await statusCommand(plan, true);
+  let status: HealthEvent['status'] = null;
+  let statusError: string | null = st.error;
+  if (st.text !== null) {
+    try {
+      const items = (JSON.parse(st.text) as { items: { vip: string; health?: StatusHealth[] }[] }).items;
+      status = (items.find((i) => i.vip === target)?.health ?? []).map((h) => ({
+        node: h.node,
+        effect: h.effect,
+        checks: h.checks.map((c) => c.check),
+      }));
+    } catch (err) {
+      statusError = `unreadable status JSON: ${(err as Error).message}`;
+    }
+  }
+  reportEvent(say, ev);
+  say(
+    status === null
+      ? `  metal-vrrp status: ${statusError}`
+      : `  metal-vrrp status, HEALTH of ${target}: ${
+          status.map((h) => `${h.node}:${h.effect}(${h.checks.join(';')})`).join(',') || '<none>'
+        }`,
+  );
+  say(
+    `restoring ${node.nodeName}'s kube-proxy health (rule removed); it serves again after ${HEALTH_TIMING.rise} good probes`,
+  );
+  await restoreKubeProxyHealth(node.host.ns);
+  const t0 = Date.now();
+  const back = await waitMasters(lab, vips, 15_000 + HEALTH_TIMING.rise * HEALTH_TIMING.intervalMs, same);
+  const backMs = Date.now() - t0;
+  say(
+    back.ok
+      ? `every VIP is back on its master ${(backMs / 1000).toFixed(1)} s after the check recovered (rise, then preempt)`
+      : `VIPs NOT back ${(backMs / 1000).toFixed(1)} s after the check recovered`,
+  );
+  return { ...ev, check: HEALTH_CHECK_NAME, responders, status, statusError, backOk: back.ok, backMs };
+}
+
+/** StatusHealth is the part of a `metal-vrrp status -o json` health note the drill reads. */
+interface StatusHealth {
+  readonly node: string;
+  readonly effect: string;
+  readonly checks: readonly { readonly check: string }[];
 }
 
 /** measure probes every VIP (and pings `pingVip`) around `act`, then works out who took over from `node`.

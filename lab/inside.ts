@@ -25,7 +25,7 @@ import { curlOnce, startArpProbe } from './netlab/probe.ts';
 import { type LabConfig, parseLabArgs } from './options.ts';
 import { METRICS_PORT, planRun, type RunPlan } from './plan.ts';
 import { controllerSpec, type ManagedProcess, speakerSpec, startProcess } from './processes.ts';
-import { formatSamples, type LabResult, Progress, renderTable, scrape, statusCommand } from './report.ts';
+import { formatSamples, healthFacts, type LabResult, Progress, renderTable, scrape, statusCommand } from './report.ts';
 
 /** labOf rebuilds the harness's Lab handle from the plan (the namespaces were built by the outer process). */
 function labOf(net: LabPlan): Lab {
@@ -184,6 +184,7 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
       othersMoved: [...detail.hard.othersMoved, ...detail.graceful.othersMoved],
       preemptBackOk: detail.preemptBackOk,
       preemptBackMs: detail.preemptBackMs,
+      health: healthFacts(detail.health),
       detail,
     };
     const drilled = allocations.find((a) => a.ips.includes(detail.hard.vips[0]?.vip ?? ''));
@@ -243,6 +244,14 @@ function summaryText(spread: Readonly<Record<string, number>>, d: NonNullable<La
       `graceful stop (${d.gracefulNode})`,
       `client gap ${ms(d.gracefulGapMs)}, nobody answered ARP/NDP for ${ms(d.gracefulArpSilenceMs)}, ` +
         `new master after ${ms(d.gracefulTakeoverMs)}`,
+    ],
+    [
+      `failed health check (${d.health?.node ?? '-'})`,
+      d.health === null
+        ? 'not run'
+        : `new master after ${ms(d.health.takeoverMs)}, client gap ${ms(d.health.gapMs)}, ` +
+          `status ${d.health.statusShowsHealth ? 'named the node and check' : 'did NOT name the node'}, ` +
+          (d.health.backOk ? 'VIPs back after recovery' : 'VIPs NOT back after recovery'),
     ],
     [
       'two nodes answering',

@@ -1,7 +1,7 @@
 // report.ts — what the lab shows: progress lines while it sets up, tables (the real `metal-vrrp status` output and
 // the client's own view of who answers ARP/NDP), the Prometheus metrics the drill left, and the --json result.
 
-import type { DoubleAnswer, DrillResult } from './drill.ts';
+import type { DoubleAnswer, DrillResult, HealthEvent } from './drill.ts';
 import { run } from './netlab/exec.ts';
 import { CLI, METRICS_PORT, type RunPlan } from './plan.ts';
 
@@ -12,6 +12,7 @@ import { CLI, METRICS_PORT, type RunPlan } from './plan.ts';
  * VIP of the gracefully stopped node (Skew_Time when the priority-0 hand-over works, Master_Down_Interval when not: the
  * ping gap cannot show it, the old node's datapath keeps forwarding). `doubleAnswers` (start-up and drill) lists every
  * window in which two nodes answered for one VIP. `statusAgrees`: ServiceL2Status names those masters (null: none).
+ * `drill.health` is the failed-check act (HealthFacts).
  * `--json` prints this on stdout (use `npm run -s lab -- --json`: npm's banner goes to stdout otherwise);
  * `--json-file PATH` writes it to PATH and leaves stdout to the human output. */
 export interface LabResult {
@@ -43,9 +44,53 @@ export interface LabResult {
     readonly othersMoved: readonly string[];
     readonly preemptBackOk: boolean;
     readonly preemptBackMs: number;
+    readonly health: HealthFacts | null;
     readonly detail: DrillResult;
   } | null;
   readonly logs: string;
+}
+
+/**
+ * HealthFacts is the drill's health act (issue 13): kube-proxy's check turned on for the pools, then `node`, master of
+ * the drilled VIP, made to fail it. `takeoverMs` is the break → first ARP/NDP answer from the new master (the largest
+ * over the node's VIPs): probe phase + probe timeout + Skew_Time; `gapMs` the client's traffic loss (ping), small since
+ * the node's datapath still forwards; `arpSilenceMs` the longest time nobody answered ARP/NDP for one of its VIPs.
+ * `statusHealth` is what `metal-vrrp status -o json` said of the drilled VIP meanwhile (null: it failed), and
+ * `statusShowsHealth` whether that names the node with the check. `backOk`: every VIP back on its master after the
+ * check recovered (rise, then preempt).
+ */
+export interface HealthFacts {
+  readonly node: string;
+  readonly check: string;
+  readonly takeoverMs: number | null;
+  readonly gapMs: number | null;
+  readonly arpSilenceMs: number | null;
+  readonly statusShowsHealth: boolean;
+  readonly statusHealth: HealthEvent['status'];
+  readonly doubleAnswers: readonly DoubleAnswer[];
+  readonly othersMoved: readonly string[];
+  readonly backOk: boolean;
+  readonly backMs: number;
+}
+
+/** healthFacts reads the health act for the --json result. */
+export function healthFacts(e: HealthEvent | null): HealthFacts | null {
+  if (e === null) return null;
+  const worst = (xs: readonly (number | null)[]) =>
+    xs.length === 0 || xs.some((x) => x === null) ? null : Math.max(...(xs as number[]));
+  return {
+    node: e.node,
+    check: e.check,
+    takeoverMs: worst(e.vips.map((v) => v.takeoverMs)),
+    gapMs: e.ping?.gapMs ?? null,
+    arpSilenceMs: worst(e.vips.map((v) => v.arpSilenceMs)),
+    statusShowsHealth: (e.status ?? []).some((h) => h.node === e.node && h.checks.includes(e.check)),
+    statusHealth: e.status,
+    doubleAnswers: e.doubleAnswers,
+    othersMoved: e.othersMoved,
+    backOk: e.backOk,
+    backMs: e.backMs,
+  };
 }
 
 /** LAB_T0_ENV carries the outer process's start time to the inner one, so progress times count from `npm run lab`. */

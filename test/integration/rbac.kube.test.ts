@@ -82,6 +82,14 @@ const USED: Access[] = [
     'k8s/l2-status-writer.ts',
   ),
   ...a('speaker', ['update'], 'metallb.io', 'servicel2statuses/status', NS, 'k8s/l2-status-writer.ts putStatus'),
+  ...a(
+    'speaker',
+    ['create', 'patch'],
+    'coordination.k8s.io',
+    'leases',
+    NS,
+    'k8s/node-health-lease.ts healthLeaseApi (its health Lease; run in status-health.kube.test.ts)',
+  ),
 ];
 
 /**
