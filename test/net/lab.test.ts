@@ -1,6 +1,7 @@
 // lab.test.ts — `npm run lab` end to end: the lab run with --json (3 nodes, the seed's demo-svc + 3 Services)
 // reports VIPs spread over the nodes, a hard-loss gap under a second at the default 100 ms interval, a graceful
-// hand-over that loses (almost) nothing, and the VIPs back on their first masters after the restart; a run
+// hand-over that loses (almost) nothing, the VIPs back on their first masters after the restart, and a failed
+// kube-proxy health check on a master moving its VIPs (status naming the node meanwhile) and back; a run
 // killed with -9 is cleaned up by the next one. Plus the lab's pure parts. Needs root; namespaces are mvlt-*.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,13 +10,14 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { extraObjects, seedObjects } from '../../lab/cluster.ts';
+import type { HealthEvent } from '../../lab/drill.ts';
 import { analyse, doubleAnswers, pingGap } from '../../lab/drill.ts';
 import { isRunning, readTracked } from '../../lab/netlab/exec.ts';
 import { labNamespaces, listNetns, teardownByPrefix } from '../../lab/netlab/netns.ts';
 import type { ArpProbeResult, NeighAnswer, PingProbeResult } from '../../lab/netlab/probe.ts';
 import { parseLabArgs } from '../../lab/options.ts';
 import { planRun, REPO } from '../../lab/plan.ts';
-import { type LabResult, parseMetrics, renderTable } from '../../lab/report.ts';
+import { healthFacts, type LabResult, parseMetrics, renderTable } from '../../lab/report.ts';
 
 const PREFIX = 'mvlt';
 const KILLED = 'mvlt-k';
@@ -170,6 +172,37 @@ test('drill analysis: every window in which two MACs answered one VIP, and none 
   ]);
 });
 
+test('report: the health act’s facts (worst VIP, status naming the node with the check)', () => {
+  const e: HealthEvent = {
+    node: 'n1',
+    vips: [
+      { vip: '10.0.0.200', from: 'n1', to: 'n2', arpSilenceMs: 12, takeoverMs: 900 },
+      { vip: '10.0.0.201', from: 'n1', to: 'n3', arpSilenceMs: 30, takeoverMs: 1200 },
+    ],
+    ping: { vip: '10.0.0.200', silenceMs: 9, spacingMs: 5, gapMs: 4, lost: 0, lostSpacingMs: 9 },
+    othersMoved: [],
+    doubleAnswers: [],
+    check: 'http://:10256/healthz',
+    responders: ['n1', 'n2', 'n3'],
+    status: [{ node: 'n1', effect: 'resign', checks: ['http://:10256/healthz'] }],
+    statusError: null,
+    backOk: true,
+    backMs: 4000,
+  };
+  const f = healthFacts(e)!;
+  assert.deepEqual(
+    [f.node, f.takeoverMs, f.arpSilenceMs, f.gapMs, f.statusShowsHealth, f.backOk],
+    ['n1', 1200, 30, 4, true, true],
+  );
+  assert.equal(
+    healthFacts({ ...e, status: [{ node: 'n2', effect: 'resign', checks: [e.check] }] })!.statusShowsHealth,
+    false,
+  );
+  assert.equal(healthFacts({ ...e, status: null })!.statusShowsHealth, false);
+  assert.equal(healthFacts({ ...e, vips: [{ ...e.vips[0]!, takeoverMs: null }] })!.takeoverMs, null);
+  assert.equal(healthFacts(null), null);
+});
+
 test('report: metrics text and tables', () => {
   const s = parseMetrics(
     '# HELP x y\nmetal_vrrp_transitions_total{vrid="1",family="ipv4",to="master",reason="master_down"} 2\nup 1\n',
@@ -183,8 +216,8 @@ test('report: metrics text and tables', () => {
   assert.equal(renderTable(['a', 'bb'], [['xyz', '1']]), 'A    BB\nxyz  1');
 });
 
-test('lab --json-file: spread, hard-loss gap < 1 s, graceful hand-over, VIPs back after restart; nothing left', {
-  timeout: 300_000,
+test('lab --json-file: spread, hard-loss gap < 1 s, graceful hand-over, VIPs back after restart, health; nothing left', {
+  timeout: 400_000,
 }, async () => {
   const file = join(REPO, '.lab', `${PREFIX}-result.json`);
   rmSync(file, { force: true });
@@ -236,6 +269,22 @@ test('lab --json-file: spread, hard-loss gap < 1 s, graceful hand-over, VIPs bac
   assert.notEqual(d.gracefulNode, d.hardNode);
   assert.deepEqual(d.othersMoved, [], "only the lost node's VIPs move");
   assert.equal(d.preemptBackOk, true, JSON.stringify(d.detail.mastersAfter));
+  // Health (issue 13): the master of the drilled VIP fails kube-proxy's check (probe every 1 s, timeout 500 ms, fall
+  // 1). It resigns with priority 0 once the probe times out, so its VIPs move within one probe interval + the timeout
+  // + Skew_Time (≤ 1.6 s; bound 1 s wider: behaviour, not speed), nobody is left answering ARP longer than Skew_Time
+  // (< 2 intervals, as for the graceful stop; a resign that waited Master_Down_Interval fails it), its datapath keeps
+  // forwarding meanwhile (ping gap as for a graceful stop), `metal-vrrp status` names the node and the check, and the
+  // VIPs come back after the check recovers.
+  const h = d.health;
+  assert.ok(h, 'the health act ran');
+  assert.equal(h.node, d.hardNode, 'the drilled VIP is back on its first master, which is the one that fails');
+  assert.ok(h.takeoverMs !== null && h.takeoverMs < 2600, `health takeover ${h.takeoverMs} ms`);
+  assert.ok(h.arpSilenceMs !== null && h.arpSilenceMs < 2 * interval, `ARP silence ${h.arpSilenceMs} ms`);
+  assert.ok(h.gapMs !== null && h.gapMs < 200, `health gap ${h.gapMs} ms`);
+  assert.equal(h.statusShowsHealth, true, `status: ${JSON.stringify(h.statusHealth)}`);
+  assert.deepEqual(h.othersMoved, [], "only the failing node's VIPs move");
+  for (const w of h.doubleAnswers) assert.ok(w.toMs - w.fromMs < interval, `two nodes answered: ${JSON.stringify(w)}`);
+  assert.equal(h.backOk, true, 'VIPs back after the check recovered');
   // Torn down: no namespace and no recorded process left.
   assert.deepEqual(labNamespaces(PREFIX, listNetns()), []);
   assert.deepEqual(readTracked(PREFIX), []);
