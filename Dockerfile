@@ -19,9 +19,14 @@ RUN npm run build
 # Production dependencies only; this npm ci rebuilds the addon into build/Release too.
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# runtime: node, production node_modules, dist/ and the addon; no compiler, no dev dependencies.
+# runtime: node, production node_modules, dist/ and the addon; no compiler, no dev dependencies. iproute2 for `ip`:
+# the speaker's interface watch runs `ip -o monitor link` (src/net/link-watch.ts; without it carrier checks count as
+# up). Installed before any COPY, so the layer is cached.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Files stay owned by root and read-only for the process, whichever uid runs it.
 COPY --from=build /src/package.json ./

@@ -1,6 +1,7 @@
 // manifests-image.test.ts — the Dockerfile cannot be built here (no Docker engine), so what can be checked without
-// building is: two stages on a slim Node 20 base, a runtime stage that copies only from the build stage and runs as a
-// non-root user, every file the build stage copies exists and is not excluded by .dockerignore, the production
+// building is: two stages on a slim Node 20 base, a runtime stage that copies only from the build stage, installs only
+// iproute2 (the speaker's link watch runs `ip`) and runs as a non-root user, every file the build stage copies exists
+// and is not excluded by .dockerignore, the production
 // dependencies are installed with dev ones omitted, and the entry point is what `npm run build` makes of src/cli.ts.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -84,7 +85,15 @@ test('build stage: the addon and TypeScript are built there, then only productio
 
 test('runtime stage: copies only from the build stage, runs as non-root, starts the compiled CLI', () => {
   for (const c of runtime!.filter((i) => i.op === 'COPY')) assert.match(c.args, /^--from=build\s/);
-  assert.ok(!runtime!.some((i) => i.op === 'RUN' && /npm|apt-get/.test(i.args)), 'nothing installed at runtime');
+  // Installed at runtime: iproute2 only (`ip -o monitor link`, the speaker's interface watch), no npm.
+  const runs = runtime!.filter((i) => i.op === 'RUN').map((i) => i.args);
+  assert.ok(!runs.some((r) => /\bnpm\b/.test(r)), `no npm at runtime: ${runs}`);
+  const installs = runs.flatMap((r) => [...r.matchAll(/apt-get install ([^&]*)/g)].map((m) => m[1]!.trim()));
+  assert.deepEqual(installs, ['-y --no-install-recommends iproute2'], `runtime packages: ${runs}`);
+  assert.ok(
+    runs.every((r) => !/apt-get/.test(r) || /rm -rf \/var\/lib\/apt\/lists\/\*$/.test(r)),
+    'apt lists removed in the same layer',
+  );
   const user = runtime!.filter((i) => i.op === 'USER').at(-1);
   assert.ok(user && !/^(0|root)(:|$)/.test(user.args), `USER ${user?.args}`);
   const entry = runtime!.find((i) => i.op === 'ENTRYPOINT');
