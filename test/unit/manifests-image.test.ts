@@ -1,8 +1,8 @@
 // manifests-image.test.ts — the Dockerfile cannot be built here (no Docker engine), so what can be checked without
 // building is: two stages on a slim Node 20 base, a runtime stage that copies only from the build stage, installs only
 // iproute2 (the speaker's link watch runs `ip`) and runs as a non-root user, every file the build stage copies exists
-// and is not excluded by .dockerignore, the production
-// dependencies are installed with dev ones omitted, and the entry point is what `npm run build` makes of src/cli.ts.
+// and is not excluded by .dockerignore, the production dependencies are installed with dev ones omitted, and the entry
+// point is what `npm run build` makes of src/cli.ts.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
