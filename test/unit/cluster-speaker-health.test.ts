@@ -189,6 +189,7 @@ describe('ClusterSpeaker with health', () => {
     speaker.reconcile();
     assert.equal(host.steps.length, n);
     assert.equal(events.length, 1);
+    assert.deepEqual(published.at(-1), report, 'the same report, so the Lease is not written again');
     // Recovery: back to the ranked priority, live; an Event says so.
     health.health = HEALTHY;
     speaker.reconcile();

@@ -75,6 +75,8 @@ export class ClusterSpeaker {
   // router key -> what health did to it at the last reconcile
   #health = new Map<RouterKey, HealthAdjustment>();
   #snapshot: ClusterSnapshot | undefined;
+  // wall time − monotonic time, taken once (health reports carry wall times)
+  #wallOffset: number | undefined;
   #syncing: Promise<void> | undefined;
   #syncAgain = false;
   #cancelRetry: Cancel = () => {};
@@ -156,9 +158,12 @@ export class ClusterSpeaker {
     this.#running = next;
     this.#health = adjustments;
     if (d.health && d.publishHealth) {
+      // One offset for the process's life: recomputed per reconcile it would jitter by a millisecond, change the
+      // report's `since` and cost a Lease write at every reconcile.
       const clock = d.clock ?? realClock;
-      const toWall = (m: number) => clock.wallNow() - (clock.now() - m);
-      d.publishHealth(healthReport(d.nodeName, adjustments, routers, toWall));
+      this.#wallOffset ??= clock.wallNow() - clock.now();
+      const offset = this.#wallOffset;
+      d.publishHealth(healthReport(d.nodeName, adjustments, routers, (m) => m + offset));
     }
     d.host.setLiveness?.(planLiveness(next, snapshot, local, d.liveness ?? DEFAULT_LIVENESS));
     this.syncStatus();
