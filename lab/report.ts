@@ -181,6 +181,7 @@ export async function scrape(host: string): Promise<Sample[] | null> {
 export const DRILL_METRICS = [
   'metal_vrrp_vip_master',
   'metal_vrrp_transitions_total',
+  'metal_vrrp_health_check_up',
   'metal_vrrp_gratuitous_sent_total',
   'metal_vrrp_arp_replies_total',
   'metal_vrrp_ndp_replies_total',
@@ -192,8 +193,14 @@ export const DRILL_METRICS = [
 export function formatSamples(who: string, samples: readonly Sample[]): string[] {
   return (
     samples
-      // Transitions to backup at start-up are every router's first step: only takeovers tell the drill's story.
-      .filter((s) => DRILL_METRICS.includes(s.name) && s.value !== 0 && s.labels['to'] !== 'backup')
+      // Transitions to backup at start-up are every router's first step: only takeovers, and the health act's
+      // resignations (to backup, reason health), tell the drill's story. A check's gauge shows while it is 1 (up).
+      .filter(
+        (s) =>
+          DRILL_METRICS.includes(s.name) &&
+          (s.value !== 0 || s.name === 'metal_vrrp_health_check_up') &&
+          (s.labels['to'] !== 'backup' || s.labels['reason'] === 'health'),
+      )
       .map((s) => {
         const labels = Object.entries(s.labels)
           .map(([k, v]) => `${k}="${v}"`)
