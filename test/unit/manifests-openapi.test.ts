@@ -12,6 +12,10 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import {
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
@@ -45,6 +49,14 @@ const kinds: Record<string, Kind> = {
   'apiextensions.k8s.io/v1 CustomResourceDefinition': {
     model: CustomResourceDefinition,
     clientModel: 'V1CustomResourceDefinition',
+  },
+  'admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy': {
+    model: ValidatingAdmissionPolicy,
+    clientModel: 'V1ValidatingAdmissionPolicy',
+  },
+  'admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding': {
+    model: ValidatingAdmissionPolicyBinding,
+    clientModel: 'V1ValidatingAdmissionPolicyBinding',
   },
   'monitoring.coreos.com/v1 ServiceMonitor': { model: ServiceMonitor },
   'monitoring.coreos.com/v1 PrometheusRule': { model: PrometheusRule },
