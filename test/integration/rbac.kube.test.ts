@@ -73,6 +73,7 @@ const USED: Access[] = [
   ...a('speaker', ['list', 'watch'], 'metallb.io', 'ipaddresspools', NS, 'k8s/speaker-sources.ts informer'),
   ...a('speaker', ['list', 'watch'], 'metallb.io', 'l2advertisements', NS, 'k8s/speaker-sources.ts informer'),
   ...a('speaker', ['list', 'watch'], 'metallb.io', 'servicel2statuses', NS, 'k8s/speaker-sources.ts informer'),
+  ...a('speaker', ['list', 'watch'], '', 'secrets', NS, 'k8s/speaker-sources.ts informer (metal-vrrp.io/auth-secret)'),
   ...a(
     'speaker',
     ['create', 'get', 'update', 'delete'],
@@ -113,6 +114,7 @@ const GRANTED_UNUSED: Access[] = [
   ...a('speaker', ['create', 'patch'], 'events.k8s.io', 'events', '*', 'the events.k8s.io/v1 recorder'),
   ...a('speaker', ['get'], 'metallb.io', 'ipaddresspools', NS, 'get beside list/watch'),
   ...a('speaker', ['get'], 'metallb.io', 'l2advertisements', NS, 'get beside list/watch'),
+  ...a('speaker', ['get'], '', 'secrets', NS, 'get beside list/watch'),
   ...a('speaker', ['patch'], 'metallb.io', 'servicel2statuses', NS, 'patch beside update'),
   ...a(
     'speaker',
