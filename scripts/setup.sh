@@ -28,8 +28,11 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# npm packages (and, through binding.gyp, the AF_PACKET addon) when absent or older than the lock file.
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages (and, through binding.gyp, the AF_PACKET addon) when absent or older than the lock file. A symlinked
+# node_modules is shared with another checkout (a git worktree): `npm ci` would empty the shared one, so it is left.
+if [ -L node_modules ]; then
+  echo "setup: node_modules is a symlink (shared checkout): not reinstalling" >&2
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 bash scripts/build-helm.sh # helm from its Go module into .cache/bin/ for the chart tests (cached)
