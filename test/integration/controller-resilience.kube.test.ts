@@ -112,11 +112,13 @@ describe('restart', () => {
     });
     await sleep(1_000);
     assert.equal((await lab.events('rs', undefined, 'IPAllocated')).length, allocatedBefore + 2, 'none for kept ones');
-    await until('pool status', async () => (await lab.poolStatus('rs-pool'))?.['assignedIPv4'] === 13);
+    // 12 - 1 deleted + 1 shared + 2 new
+    await until('pool status', async () => (await lab.poolStatus('rs-pool'))?.['assignedIPv4'] === 14);
     await lab.stopController(second);
   });
 
   test('two Services claiming one address in status: the older keeps it, the younger is moved and told', async () => {
+    for (const c of [...lab.controllers]) await lab.stopController(c); // both claims are written with none running
     await lab.apply(lbService('old-claim', { namespace: 'rs' }));
     await sleep(1_100); // creationTimestamp has one-second resolution: make the older one older
     await lab.apply(lbService('young-claim', { namespace: 'rs' }));
