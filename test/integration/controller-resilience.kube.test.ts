@@ -1,16 +1,20 @@
 // Restarts and a misbehaving API server, on the real kube-apiserver + etcd, the controller as its ServiceAccount.
 // Faults are made the real way: an outage is the apiserver process stopped (etcd with it) and started again on the
 // same data; 410 Gone is etcd compacted past the controller's watches while it was away; failing writes are the real
-// authorizer's 403 while a rule is missing from the shipped ClusterRole. A restarted controller rebuilds every
+// authorizer's 403 while a rule is missing from the shipped ClusterRole. Through a 30 s outage the controller and the
+// speaker's informers (as the speaker ServiceAccount) pick up what changed meanwhile. A restarted controller rebuilds every
 // assignment from Service status before allocating (no IP moves, none given twice); one SIGKILLed in the middle of
 // creating 500 Services and deleting 200 is replaced without a duplicate or a moved address, and serves every Service;
 // random churn with pools edited and a restart never leaves two Services on one address (sharing aside).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
+import { KubeConfig, PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
+import { makeClients } from '../../src/k8s/clients.ts';
+import { createSpeakerSources } from '../../src/k8s/speaker-sources.ts';
+import { createLogger } from '../../src/log.ts';
 import { lbService, pool, waitForAsync } from './harness.ts';
-import { KubeLab } from './kube-lab.ts';
+import { KubeLab, NS } from './kube-lab.ts';
 
 const WAIT = 60_000;
 const until = <T>(what: string, check: () => Promise<T | undefined | false>, ms = WAIT) =>
@@ -165,6 +169,17 @@ describe('an API server that goes away, compacts and refuses', () => {
     const gone = held.get('drop-0')?.ips[0];
     assert.ok(gone);
     const errorsBefore = await watchErrors(lab);
+    // The speaker's side of the API (its informers, as the speaker ServiceAccount); its wire side needs network
+    // namespaces (test/net/).
+    const kc = new KubeConfig();
+    kc.loadFromFile(await lab.server.serviceAccountKubeconfig(NS, 'speaker'));
+    const speaker = createSpeakerSources({
+      clients: makeClients(kc),
+      namespace: NS,
+      logger: createLogger({ level: 'debug', destination: { write: (l: string) => void lab.logs.push(l) } }),
+    });
+    speaker.start();
+    await speaker.synced();
     const t0 = Date.now();
 
     // The apiserver and etcd stop: the controller's watches drop, its re-connections are refused.
@@ -177,6 +192,7 @@ describe('an API server that goes away, compacts and refuses', () => {
     await lab.apply(
       lbService('while-away', { namespace: 'ft', spec: { loadBalancerIP: gone } }),
       lbService('while-away-2', { namespace: 'ft' }),
+      pool('ft-pool', ['10.120.0.0/25', '10.121.0.0/30']),
     );
     const compactedAt = await lab.server.compact(); // every resourceVersion the controller holds is history now
     await lab.server.down();
@@ -195,6 +211,26 @@ describe('an API server that goes away, compacts and refuses', () => {
       (await lab.apiMetric(/^apiserver_request_total\{.*resource="services".*scope="cluster".*verb="LIST"/)) >= 1,
       'the controller re-listed Services',
     );
+    await until('pool status counts the range added meanwhile', async () => {
+      const st = await lab.poolStatus('ft-pool');
+      return (st?.['assignedIPv4'] ?? 0) + (st?.['availableIPv4'] ?? 0) === 132;
+    });
+    // The speaker's informers caught up too: the deletion, the new Services with their addresses, the pool edit.
+    try {
+      await until('the speaker sees what changed meanwhile', async () => {
+        const o = speaker.objects();
+        const svc = (n: string) => o.services.find((x) => x.metadata?.namespace === 'ft' && x.metadata?.name === n);
+        const pool = o.pools.find((p) => p.metadata?.name === 'ft-pool') as { spec?: { addresses?: string[] } };
+        return (
+          svc('drop-0') === undefined &&
+          svc('while-away')?.status?.loadBalancer?.ingress?.[0]?.ip === gone &&
+          (svc('while-away-2')?.status?.loadBalancer?.ingress?.length ?? 0) === 1 &&
+          pool?.spec?.addresses?.length === 2
+        );
+      });
+    } finally {
+      await speaker.stop();
+    }
     const now = await snapshot(lab, 'ft');
     for (const n of names.slice(1)) assert.deepEqual(now.get(n), held.get(n), `${n} kept its address and VRID`);
     assert.deepEqual(await duplicates(lab, 'ft'), []);
