@@ -8,6 +8,7 @@
 // random churn with pools edited and a restart never leaves two Services on one address (sharing aside).
 
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig, PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
 import { makeClients } from '../../src/k8s/clients.ts';
@@ -20,6 +21,17 @@ const WAIT = 60_000;
 const until = <T>(what: string, check: () => Promise<T | undefined | false>, ms = WAIT) =>
   waitForAsync(what, check, ms);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** freePort asks the kernel for an unused loopback port (released at once). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
 
 interface Seen {
   ips: string[];
@@ -187,7 +199,7 @@ describe('an API server that goes away, compacts and refuses', () => {
     await until('the dropped watches counted', async () => (await watchErrors(lab)) >= errorsBefore + 4, 20_000);
     // Meanwhile the cluster changes through another endpoint (as through another apiserver of an HA control plane):
     // the same etcd, served on a port the controller does not know, so it stays cut off.
-    await lab.server.up({ securePort: 20_000 + Math.floor(Math.random() * 20_000) });
+    await lab.server.up({ securePort: await freePort() });
     await lab.kubectl(['delete', 'service', 'drop-0', '-n', 'ft']);
     await lab.apply(
       lbService('while-away', { namespace: 'ft', spec: { loadBalancerIP: gone } }),
