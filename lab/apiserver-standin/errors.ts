@@ -169,10 +169,12 @@ const REASON_BY_CODE: ReadonlyMap<number, StatusReason> = new Map<number, Status
   [504, 'Timeout'],
 ]);
 
-/** statusForCode builds a generic failure for an injected fault (`failNext(1, { code: 500 })`). */
-export function statusForCode(code: number, message?: string): ApiError {
+/** statusForCode builds a generic failure for an injected fault (`failNext(1, { code: 500 })`); with
+ * retryAfterSeconds the answer carries details.retryAfterSeconds and the Retry-After header, as the real one does. */
+export function statusForCode(code: number, message?: string, retryAfterSeconds?: number): ApiError {
   const reason = REASON_BY_CODE.get(code) ?? 'InternalError';
-  return failure(code, reason, message ?? `injected failure (${code} ${reason})`, {});
+  const details = retryAfterSeconds === undefined ? {} : { retryAfterSeconds };
+  return failure(code, reason, message ?? `injected failure (${code} ${reason})`, details);
 }
 
 /** successStatus is the body of a DELETE whose resource does not return the deleted object. */

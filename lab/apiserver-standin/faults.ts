@@ -104,11 +104,13 @@ export class RequestLog {
   }
 }
 
-/** FailOptions shape an injected failure: status code (default 503), message, and which requests it hits. */
+/** FailOptions shape an injected failure: status code (default 503), message, which requests it hits, and the
+ * Retry-After header (seconds) a real server sends with a 429 when it sheds load. */
 export interface FailOptions {
   readonly code?: number;
   readonly message?: string;
   readonly match?: RequestMatch;
+  readonly retryAfterSeconds?: number;
 }
 
 interface PendingFailure {
@@ -116,6 +118,7 @@ interface PendingFailure {
   readonly code: number;
   readonly message: string | undefined;
   readonly match: RequestMatch | undefined;
+  readonly retryAfterSeconds: number | undefined;
 }
 
 /** Faults decides, per request, whether to answer with an injected failure. */
@@ -125,7 +128,13 @@ export class Faults {
 
   /** failNext makes the next `count` matching API requests fail with `code` (default 503). */
   failNext(count: number, opts: FailOptions = {}): void {
-    this.#pending.push({ remaining: count, code: opts.code ?? 503, message: opts.message, match: opts.match });
+    this.#pending.push({
+      remaining: count,
+      code: opts.code ?? 503,
+      message: opts.message,
+      match: opts.match,
+      retryAfterSeconds: opts.retryAfterSeconds,
+    });
   }
 
   /** setUnavailable: while on, every API request gets 503 ServiceUnavailable. */
@@ -144,7 +153,7 @@ export class Faults {
     if (!f) return undefined;
     f.remaining--;
     this.#pending = this.#pending.filter((p) => p.remaining > 0);
-    return f.code === 503 && !f.message ? serviceUnavailable() : statusForCode(f.code, f.message);
+    return f.code === 503 && !f.message ? serviceUnavailable() : statusForCode(f.code, f.message, f.retryAfterSeconds);
   }
 
   /** reset clears pending failures and the unavailable switch. */

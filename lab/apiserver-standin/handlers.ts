@@ -34,9 +34,9 @@ export interface HandlerDeps {
 }
 
 /** sendJSON writes a complete JSON response. */
-export function sendJSON(res: ServerResponse, code: number, body: unknown): void {
+export function sendJSON(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
@@ -46,7 +46,8 @@ function sendError(res: ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
-  sendJSON(res, e.status.code, e.status);
+  const retryAfter = e.status.details?.retryAfterSeconds;
+  sendJSON(res, e.status.code, e.status, retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) });
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -1,10 +1,13 @@
 // kube-lab-apiserver runs a real etcd (embedded) and a real kube-apiserver (in-process, from k8s.io/kubernetes) for
 // metal-vrrp's tests and lab: RBAC on, ServiceAccount signing keys and an admin token made at start. It prints one
 // line "kube-lab-apiserver ready <url>" once /readyz answers ok and writes an admin kubeconfig; SIGTERM stops it.
-// Flags after "--" go to kube-apiserver unchanged.
+// Flags after "--" go to kube-apiserver unchanged. Started again on the same --data-dir it is the same cluster: etcd's
+// data, its ports, the secure port, the keys and the admin token are kept, so clients' tokens and kubeconfigs stay
+// valid. SIGUSR1 compacts etcd to its current revision (tests: watches behind it then get 410 Gone).
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,10 +22,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app"
 )
@@ -43,12 +50,20 @@ func main() {
 	certDir := filepath.Join(*dataDir, "pki")
 	must(os.MkdirAll(certDir, 0o700))
 
-	// etcd: one member on loopback-or-bind ports chosen now.
+	// Ports: etcd client, etcd peer, secure port; chosen at the first start, reused by a restart.
+	ports := strings.Fields(keep(filepath.Join(*dataDir, "ports"), func() string {
+		return fmt.Sprintf("%d %d %d", freePort(*bind), freePort(*bind), freePort(*bind))
+	}))
+	if len(ports) != 3 {
+		fail(fmt.Errorf("%s: want three ports", filepath.Join(*dataDir, "ports")))
+	}
+
+	// etcd: one member on loopback-or-bind ports.
 	cfg := embed.NewConfig()
 	cfg.Dir = filepath.Join(*dataDir, "etcd")
 	cfg.Logger, cfg.LogLevel = "zap", "warn"
-	client := url.URL{Scheme: "http", Host: net.JoinHostPort(*bind, strconv.Itoa(freePort(*bind)))}
-	peer := url.URL{Scheme: "http", Host: net.JoinHostPort(*bind, strconv.Itoa(freePort(*bind)))}
+	client := url.URL{Scheme: "http", Host: net.JoinHostPort(*bind, ports[0])}
+	peer := url.URL{Scheme: "http", Host: net.JoinHostPort(*bind, ports[1])}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
@@ -62,20 +77,25 @@ func main() {
 	case <-time.After(60 * time.Second):
 		fail(fmt.Errorf("etcd not ready after 60s"))
 	}
+	compactOnSIGUSR1(etcd)
 
 	// ServiceAccount token signing key (ES256) and the admin's static token (group system:masters).
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	der, err := x509.MarshalECPrivateKey(key)
-	must(err)
 	saKey := filepath.Join(certDir, "sa.key")
-	must(os.WriteFile(saKey, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600))
-	token := randomHex(24)
+	keep(saKey, func() string {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		der, err := x509.MarshalECPrivateKey(key)
+		must(err)
+		return string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	})
 	tokenFile := filepath.Join(certDir, "tokens.csv")
-	must(os.WriteFile(tokenFile, []byte(token+`,kube-lab-admin,kube-lab-admin,"system:masters"`+"\n"), 0o600))
+	token, _, _ := strings.Cut(keep(tokenFile, func() string {
+		return randomHex(24) + `,kube-lab-admin,kube-lab-admin,"system:masters"` + "\n"
+	}), ",")
 
 	if *port == 0 {
-		*port = freePort(*bind)
+		*port, err = strconv.Atoi(ports[2])
+		must(err)
 	}
 	server := "https://" + net.JoinHostPort(*bind, strconv.Itoa(*port))
 	cmd := app.NewAPIServerCommand()
@@ -142,6 +162,34 @@ current-context: kube-lab
 		return
 	}
 	fail(fmt.Errorf("kube-apiserver not ready after 5 minutes"))
+}
+
+// keep returns the content of path, writing create()'s result there first if the file does not exist yet.
+func keep(path string, create func() string) string {
+	if b, err := os.ReadFile(path); err == nil {
+		return string(b)
+	}
+	s := create()
+	must(os.WriteFile(path, []byte(s), 0o600))
+	return s
+}
+
+// compactOnSIGUSR1 compacts etcd to its current revision at each SIGUSR1 and logs "compacted etcd at revision N" on
+// stderr: every resourceVersion before N is then gone, as after the apiserver's periodic compaction.
+func compactOnSIGUSR1(etcd *embed.Etcd) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	go func() {
+		for range sig {
+			rev := etcd.Server.KV().Rev()
+			_, err := etcd.Server.Compact(context.Background(), &etcdserverpb.CompactionRequest{Revision: rev, Physical: true})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "kube-lab-apiserver: compaction:", err)
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "kube-lab-apiserver: compacted etcd at revision %d\n", rev)
+		}
+	}()
 }
 
 // freePort asks the kernel for an unused TCP port on host (released at once; a race is possible but unlikely).

@@ -49,6 +49,16 @@ export interface KubeServer {
   serviceAccountKubeconfig(namespace: string, name: string): Promise<string>;
   /** stop sends SIGTERM (SIGKILL after a grace period) and removes the data dir. */
   stop(): Promise<void>;
+  /**
+   * down stops the process (an API outage: etcd and the apiserver go together) and keeps the data dir; up() starts
+   * the same cluster again: same ports, etcd data, keys and tokens, so every client's kubeconfig still works.
+   */
+  down(): Promise<void>;
+  /** up restarts a server that is down and waits for ready; `securePort` serves it on another port meanwhile (the
+   * clients of `url` still see it down; the admin kubeconfig follows it). */
+  up(opts?: { securePort?: number }): Promise<void>;
+  /** compact compacts etcd to its current revision (SIGUSR1) and resolves with it: older resourceVersions are gone. */
+  compact(): Promise<number>;
 }
 
 /** KubeServerOptions: `name` prefixes the data dir (one per test file); `netns` runs the server in that namespace. */
@@ -59,6 +69,8 @@ export interface KubeServerOptions {
   readonly netns?: string;
   /** installMetalVrrp applies the CRDs, Namespace, ServiceAccounts and RBAC of manifests/ (no workloads). */
   readonly installMetalVrrp?: boolean;
+  /** serviceClusterIPRange: one CIDR, or an IPv4 and an IPv6 one separated by a comma for a dual-stack cluster. */
+  readonly serviceClusterIPRange?: string;
 }
 
 /** startKubeServer starts a server and resolves once /readyz is ok (and metal-vrrp's objects are in, if asked). */
@@ -72,37 +84,41 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
   const adminKubeconfig = join(dataDir, 'admin.kubeconfig');
   const argv = [bin, `--data-dir=${dataDir}`, `--kubeconfig=${adminKubeconfig}`];
   if (opts.bindAddress !== undefined) argv.push(`--bind-address=${opts.bindAddress}`);
+  if (opts.serviceClusterIPRange !== undefined) argv.push(`--service-cluster-ip-range=${opts.serviceClusterIPRange}`);
   const log = join(dataDir, 'server.log');
-  const fd = openSync(log, 'a');
-  let child: ChildProcess;
-  try {
-    const [cmd, ...rest] = nsArgv(opts.netns ?? null, argv); // ip netns exec execs: the pid is the server's
-    child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', fd], cwd: REPO });
-  } finally {
-    closeSync(fd);
-  }
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${bin}`);
+  let proc = launch(opts.netns ?? null, argv, log);
   // owner: the process that must be alive for this dir to be in use (see cleanStale).
-  writeFileSync(join(dataDir, 'owner'), `${pid} ${procStartTime(pid)} ${process.pid} ${procStartTime(process.pid)}\n`);
+  const writeOwner = () =>
+    writeFileSync(
+      join(dataDir, 'owner'),
+      `${proc.pid} ${procStartTime(proc.pid)} ${process.pid} ${procStartTime(process.pid)}\n`,
+    );
+  writeOwner();
   const onExit = () => {
-    killQuietly(pid, 'SIGKILL');
+    killQuietly(proc.pid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   };
   process.on('exit', onExit);
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
 
   let url: string;
   try {
-    url = await readyLine(child, log);
+    url = await proc.ready;
   } catch (err) {
     process.off('exit', onExit);
     onExit();
     throw err;
   }
-  // The test process must be able to end while the server runs: stop() or the exit hook ends it.
-  child.unref();
-  (child.stdout as { unref?: () => void } | null)?.unref?.();
+  let running = true;
+  const down = async () => {
+    if (!running) return;
+    running = false;
+    proc.child.ref(); // keep the event loop until the exit is seen
+    killQuietly(proc.pid, 'SIGTERM');
+    if (!(await within(proc.exited, 15_000))) {
+      killQuietly(proc.pid, 'SIGKILL');
+      await within(proc.exited, 5_000);
+    }
+  };
 
   const kubectl = (args: readonly string[], o: { input?: string; kubeconfig?: string } = {}) =>
     run(opts.netns ?? null, [kubeBinary('kubectl'), '--kubeconfig', o.kubeconfig ?? adminKubeconfig, ...args], {
@@ -113,7 +129,9 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
     url,
     adminKubeconfig,
     dataDir,
-    pid,
+    get pid() {
+      return proc.pid;
+    },
     kubectl,
     async serviceAccountKubeconfig(namespace, name) {
       const res = await kubectl(['create', 'token', name, '-n', namespace, '--duration=24h']);
@@ -124,13 +142,31 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
     },
     async stop() {
       process.off('exit', onExit);
-      child.ref(); // keep the event loop until the exit is seen
-      killQuietly(pid, 'SIGTERM');
-      if (!(await within(exited, 15_000))) {
-        killQuietly(pid, 'SIGKILL');
-        await within(exited, 5_000);
-      }
+      await down();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+    down,
+    async up(o = {}) {
+      await down(); // from a side port back to the usual one, or a restart
+      proc = launch(
+        opts.netns ?? null,
+        o.securePort === undefined ? argv : [...argv, `--secure-port=${o.securePort}`],
+        log,
+      );
+      writeOwner();
+      running = true; // down() must end it even if it never gets ready
+      await proc.ready; // on failure the exit hook or stop() still removes everything
+    },
+    async compact() {
+      const before = readFileSync(log, 'utf8').length;
+      killQuietly(proc.pid, 'SIGUSR1');
+      for (let i = 0; i < 300; i++) {
+        const m = /compacted etcd at revision (\d+)|compaction: (.*)/.exec(readFileSync(log, 'utf8').slice(before));
+        if (m?.[1] !== undefined) return Number(m[1]);
+        if (m?.[2] !== undefined) throw new Error(`etcd compaction failed: ${m[2]}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('etcd compaction: no answer in 30 s');
     },
   };
   if (opts.installMetalVrrp) {
@@ -158,6 +194,37 @@ async function installMetalVrrp(server: KubeServer): Promise<void> {
   const crds = objects.filter((o) => o?.kind === 'CustomResourceDefinition').map((o) => `crd/${o?.metadata?.name}`);
   const est = await server.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds]);
   if (est.code !== 0) throw new Error(`CRDs not established: ${est.stderr.trim()}`);
+}
+
+/** Launched is one process of a server: a restart makes a new one on the same data dir. */
+interface Launched {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly exited: Promise<void>;
+  /** ready resolves with the URL once the ready line came (the child is then unref'd: it does not hold the test). */
+  readonly ready: Promise<string>;
+}
+
+/** launch starts kube-lab-apiserver (in `netns`, if any), its stderr appended to `log`. */
+function launch(netns: string | null, argv: readonly string[], log: string): Launched {
+  const fd = openSync(log, 'a');
+  let child: ChildProcess;
+  try {
+    const [cmd, ...rest] = nsArgv(netns, argv); // ip netns exec execs: the pid is the server's
+    child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', fd], cwd: REPO });
+  } finally {
+    closeSync(fd);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${argv[0]}`);
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const ready = readyLine(child, log).then((url) => {
+    // The test process must be able to end while the server runs: stop() or the exit hook ends it.
+    child.unref();
+    (child.stdout as { unref?: () => void } | null)?.unref?.();
+    return url;
+  });
+  return { child, pid, exited, ready };
 }
 
 /** readyLine resolves with the URL of the "kube-lab-apiserver ready URL" line, or rejects with the log's tail. */

@@ -8,6 +8,7 @@ import type { ClusterObjects } from '../model/cluster-objects.ts';
 import type { ServiceL2StatusObject } from '../model/service-l2-status.ts';
 import { type Clients, METALLB_GROUP, METALLB_VERSION } from './clients.ts';
 import { toPlain } from './plain.ts';
+import { type RetryAfterOptions, withRetryAfter } from './retry-after.ts';
 
 /** SERVICE_L2_STATUS_PLURAL is the resource name of MetalLB's ServiceL2Status. */
 export const SERVICE_L2_STATUS_PLURAL = 'servicel2statuses';
@@ -22,19 +23,29 @@ function itemsOf<T>(list: unknown): T[] {
   return items as T[];
 }
 
-/** listCluster lists every object at once; it throws the client's error when the API cannot be read. */
-export async function listCluster(clients: Clients, namespace: string): Promise<ListedCluster> {
+/**
+ * listCluster lists every object at once; a list answered 429 is tried again after its Retry-After (retry-after.ts).
+ * It throws the client's error when the API cannot be read.
+ */
+export async function listCluster(
+  clients: Clients,
+  namespace: string,
+  retry: RetryAfterOptions = {},
+): Promise<ListedCluster> {
   const discovery = clients.kubeConfig.makeApiClient(DiscoveryV1Api);
+  const r = <T>(call: () => Promise<T>) => withRetryAfter(call, retry);
   const custom = (plural: string) =>
-    clients.custom.listNamespacedCustomObject({ group: METALLB_GROUP, version: METALLB_VERSION, namespace, plural });
+    r(() =>
+      clients.custom.listNamespacedCustomObject({ group: METALLB_GROUP, version: METALLB_VERSION, namespace, plural }),
+    );
   const [services, nodes, slices, pools, ads, l2, namespaces] = await Promise.all([
-    clients.core.listServiceForAllNamespaces(),
-    clients.core.listNode(),
-    discovery.listEndpointSliceForAllNamespaces(),
+    r(() => clients.core.listServiceForAllNamespaces()),
+    r(() => clients.core.listNode()),
+    r(() => discovery.listEndpointSliceForAllNamespaces()),
     custom('ipaddresspools'),
     custom('l2advertisements'),
     custom(SERVICE_L2_STATUS_PLURAL),
-    clients.core.listNamespace(),
+    r(() => clients.core.listNamespace()),
   ]);
   return {
     services: itemsOf(services),

@@ -2,11 +2,12 @@
 // (lab/kube/server.ts): the real controller started in this process as its ServiceAccount (a TokenRequest token, so
 // the shipped RBAC is what it gets), objects applied with the real kubectl (validation on), and async readers of
 // what the controller wrote, through @kubernetes/client-node as admin.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { type KubeServer, startKubeServer } from '../../lab/kube/server.ts';
-import { type RunningController, startController } from '../../src/cli/controller.ts';
+import { type LeaderElectionOptions, type RunningController, startController } from '../../src/cli/controller.ts';
 import { createLogger } from '../../src/log.ts';
 
 export const NS = 'metallb-system';
@@ -25,8 +26,13 @@ export class KubeLab {
     readonly controllerKubeconfig: string,
   ) {}
 
-  static async start(name: string): Promise<KubeLab> {
-    const server = await startKubeServer({ name, installMetalVrrp: true });
+  /** start: `dualStack` gives the cluster an IPv6 Service range too (Services of family IPv6 or both). */
+  static async start(name: string, opts: { dualStack?: boolean } = {}): Promise<KubeLab> {
+    const server = await startKubeServer({
+      name,
+      installMetalVrrp: true,
+      ...(opts.dualStack ? { serviceClusterIPRange: '10.96.0.0/12,fd00:96::/108' } : {}),
+    });
     try {
       const admin = new KubeConfig();
       admin.loadFromFile(server.adminKubeconfig);
@@ -44,7 +50,9 @@ export class KubeLab {
   }
 
   /** startController runs the real controller in this process as its ServiceAccount, with fast retries. */
-  startController(opts: { namespace?: string; lbClass?: string } = {}): RunningController {
+  startController(
+    opts: { namespace?: string; lbClass?: string; leaderElection?: LeaderElectionOptions } = {},
+  ): RunningController {
     const logger = createLogger({
       level: 'debug',
       destination: { write: (line: string) => void this.logs.push(line) },
@@ -57,6 +65,7 @@ export class KubeLab {
       logger,
       loadBalancerClass: opts.lbClass,
       backoff: { baseMs: 50, maxMs: 500 },
+      ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}),
     });
     this.controllers.push(running);
     return running;
@@ -102,13 +111,37 @@ export class KubeLab {
     return (await this.service(namespace, name))?.metadata?.annotations ?? {};
   }
 
-  /** events lists the Events about an object (core/v1 view), oldest first. */
-  async events(namespace: string, name: string, reason?: string) {
-    const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+  /** services lists the Services of a namespace. */
+  async services(namespace: string) {
+    return (await this.core.listNamespacedService({ namespace })).items;
+  }
+
+  /** events lists the Events about an object (every object: name undefined; core/v1 view), oldest first. */
+  async events(namespace: string, name: string | undefined, reason?: string) {
+    const list = await this.core.listNamespacedEvent({
+      namespace,
+      ...(name === undefined ? {} : { fieldSelector: `involvedObject.name=${name}` }),
+    });
     return list.items
       .filter((e) => !reason || e.reason === reason)
       .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion))
-      .map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', message: e.message ?? '' }));
+      .map((e) => ({
+        reason: e.reason ?? '',
+        type: e.type ?? '',
+        message: e.message ?? '',
+        object: e.involvedObject.name ?? '',
+        instance: e.reportingInstance ?? '',
+      }));
+  }
+
+  /** apiMetric sums the samples of the API server's own /metrics whose line matches `re` (counters reset at a
+   * restart). */
+  async apiMetric(re: RegExp): Promise<number> {
+    const text = await this.kubectl(['get', '--raw', '/metrics']);
+    return text
+      .split('\n')
+      .filter((l) => !l.startsWith('#') && re.test(l))
+      .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
   }
 
   async poolStatus(name: string): Promise<Record<string, number> | undefined> {
@@ -122,9 +155,42 @@ export class KubeLab {
     return pool.status;
   }
 
-  /** close stops every controller and the server. */
+  /** close stops every controller (in-process and child) and the server. */
   async close(): Promise<void> {
     for (const c of [...this.controllers]) await this.stopController(c);
+    for (const p of [...this.processes]) {
+      p.child.kill('SIGKILL');
+      await p.exited;
+    }
     await this.server.stop();
   }
+
+  readonly processes: ControllerProcess[] = [];
+
+  /** runControllerProcess starts `bin/metal-vrrp.js controller` as its ServiceAccount: a real process to SIGKILL. */
+  runControllerProcess(extra: string[] = []): ControllerProcess {
+    const bin = new URL('../../bin/metal-vrrp.js', import.meta.url).pathname;
+    const child = spawn(process.execPath, [bin, 'controller', '--kubeconfig', this.controllerKubeconfig, ...extra], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const p: ControllerProcess = { child, exited, out: () => text };
+    this.processes.push(p);
+    void exited.then(() => this.processes.splice(this.processes.indexOf(p), 1));
+    return p;
+  }
+}
+
+/** ControllerProcess is a running `metal-vrrp controller`; `out()` is its stdout and stderr so far. */
+export interface ControllerProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  out(): string;
 }

@@ -1,10 +1,10 @@
 // Least privilege, both ways, on the real kube-apiserver with the shipped RBAC (the kustomize render of manifests/):
 // (a) every API call the controller and the speaker make (USED, read off src/k8s/*.ts) is allowed for their
 // ServiceAccount (`kubectl auth can-i … --as=system:serviceaccount:metallb-system:…`), and the code paths run for real
-// as the ServiceAccount where cheap; (b) `kubectl auth can-i --list` shows nothing beyond USED plus the few rights the
-// manifests grant on purpose that the code does not call today (GRANTED_UNUSED, each with its reason), once the
-// rules every authenticated user has (measured on a fresh unbound ServiceAccount) are subtracted. The last tests
-// apply a widened and a narrowed copy of a ClusterRole and show that the checks then fail.
+// as the ServiceAccount where cheap; (b) `kubectl auth can-i --list` shows exactly USED, once the rules every
+// authenticated user has (measured on a fresh unbound ServiceAccount) are subtracted: nothing granted that the code
+// does not call. The last tests apply a widened (a wildcard; one verb more) and a narrowed copy of a ClusterRole and
+// show that the checks then fail.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -29,7 +29,7 @@ interface Access {
   readonly resource: string;
   readonly namespace: string | '*' | null;
   readonly name?: string;
-  /** site: where the code makes the call (or, in GRANTED_UNUSED, why the manifests grant it anyway). */
+  /** site: where the code makes the call. */
   readonly site: string;
 }
 
@@ -73,7 +73,14 @@ const USED: Access[] = [
   ...a('speaker', ['list', 'watch'], 'metallb.io', 'ipaddresspools', NS, 'k8s/speaker-sources.ts informer'),
   ...a('speaker', ['list', 'watch'], 'metallb.io', 'l2advertisements', NS, 'k8s/speaker-sources.ts informer'),
   ...a('speaker', ['list', 'watch'], 'metallb.io', 'servicel2statuses', NS, 'k8s/speaker-sources.ts informer'),
-  ...a('speaker', ['list', 'watch'], '', 'secrets', NS, 'k8s/speaker-sources.ts informer (metal-vrrp.io/auth-secret)'),
+  ...a(
+    'speaker',
+    ['list', 'watch'],
+    '',
+    'secrets',
+    NS,
+    'k8s/speaker-sources.ts informer (metal-vrrp.io/auth-secret keys)',
+  ),
   ...a(
     'speaker',
     ['create', 'get', 'update', 'delete'],
@@ -90,39 +97,6 @@ const USED: Access[] = [
     'leases',
     NS,
     'k8s/node-health-lease.ts healthLeaseApi (its health Lease; run in status-health.kube.test.ts)',
-  ),
-];
-
-/**
- * GRANTED_UNUSED: rights the manifests grant that no code path calls today, each on purpose (and asserted by
- * test/unit/manifests.test.ts). Listed so that (b) is exact: anything else granted fails the test.
- */
-const GRANTED_UNUSED: Access[] = [
-  ...a('controller', ['get', 'update'], '', 'services', '*', 'get/update beside patch: the write verbs of a Service'),
-  ...a('controller', ['update'], '', 'services/status', '*', 'update beside patch (MetalLB grants both)'),
-  ...a('controller', ['get'], '', 'namespaces', null, 'get beside list/watch (MetalLB grants it)'),
-  ...a('controller', ['patch'], '', 'events', '*', 'event series aggregation patches an Event (client-go recorder)'),
-  ...a('controller', ['create', 'patch'], 'events.k8s.io', 'events', '*', 'the events.k8s.io/v1 recorder'),
-  ...a('controller', ['get'], 'metallb.io', 'ipaddresspools', NS, 'get beside list/watch'),
-  ...a('controller', ['get'], 'metallb.io', 'l2advertisements', NS, 'get beside list/watch'),
-  ...a('controller', ['update'], 'metallb.io', 'ipaddresspools/status', NS, 'update beside patch'),
-  ...a('speaker', ['get'], '', 'services', '*', 'get beside list/watch'),
-  ...a('speaker', ['get'], '', 'nodes', null, 'get beside list/watch'),
-  ...a('speaker', ['get'], '', 'namespaces', null, 'get beside list/watch'),
-  ...a('speaker', ['get'], 'discovery.k8s.io', 'endpointslices', '*', 'get beside list/watch'),
-  ...a('speaker', ['patch'], '', 'events', '*', 'event series aggregation'),
-  ...a('speaker', ['create', 'patch'], 'events.k8s.io', 'events', '*', 'the events.k8s.io/v1 recorder'),
-  ...a('speaker', ['get'], 'metallb.io', 'ipaddresspools', NS, 'get beside list/watch'),
-  ...a('speaker', ['get'], 'metallb.io', 'l2advertisements', NS, 'get beside list/watch'),
-  ...a('speaker', ['get'], '', 'secrets', NS, 'get beside list/watch'),
-  ...a('speaker', ['patch'], 'metallb.io', 'servicel2statuses', NS, 'patch beside update'),
-  ...a(
-    'speaker',
-    ['create', 'patch', 'delete', 'get', 'list', 'watch'],
-    'metallb.io',
-    'servicel2statuses/status',
-    NS,
-    'the status subresource listed with its resource in one rule',
   ),
 ];
 
@@ -172,10 +146,10 @@ async function listRights(lab: KubeLab, as: string, namespace: string): Promise<
   return rights;
 }
 
-/** expectedRights is what `can-i --list` in `namespace` should show for `who` (USED + GRANTED_UNUSED). */
+/** expectedRights is what `can-i --list` in `namespace` should show for `who`: USED, nothing else. */
 function expectedRights(who: Who, namespace: string): Set<string> {
   const set = new Set<string>();
-  for (const x of [...USED, ...GRANTED_UNUSED]) {
+  for (const x of USED) {
     if (x.who !== who) continue;
     if (x.namespace !== '*' && x.namespace !== null && x.namespace !== namespace) continue;
     set.add(`${qualified(x.group, x.resource)}${x.name ? `/${x.name}` : ''} ${x.verb}`);
@@ -240,7 +214,7 @@ describe('shipped RBAC: least privilege both ways (real kube-apiserver)', () => 
       assert.equal(await canI(lab, x, `system:serviceaccount:${NS}:rbac-test-unbound`), false, x.resource);
   });
 
-  test('(b) can-i --list shows nothing beyond USED and GRANTED_UNUSED, and lacks none of them', async () => {
+  test('(b) can-i --list shows nothing beyond USED, and lacks none of it', async () => {
     assert.deepEqual(await extraAndMissing(lab, baseline), []);
   });
 
@@ -348,9 +322,28 @@ describe('shipped RBAC: least privilege both ways (real kube-apiserver)', () => 
     );
   });
 
+  test('sensitivity: one verb more in a copy of the controller ClusterRole makes (b) fail; restored, it passes', async () => {
+    const wider = renderedRbac.replace(
+      /("name":"metal-vrrp:controller"[^\n]*?"resources":\["services"\],"verbs":)\["list","watch","patch"\]/,
+      '$1["get","list","watch","patch"]',
+    );
+    assert.notEqual(wider, renderedRbac, 'the edit applied');
+    await lab.kubectl(['apply', '-f', '-'], wider);
+    try {
+      const problems = await extraAndMissing(lab, baseline);
+      assert.deepEqual(problems, [
+        'controller in metallb-system: extra services get',
+        'controller in default: extra services get',
+      ]);
+    } finally {
+      await lab.kubectl(['apply', '-f', '-'], renderedRbac);
+    }
+    assert.deepEqual(await extraAndMissing(lab, baseline), []);
+  });
+
   test('sensitivity: a wildcard in a copy of the speaker ClusterRole makes (b) fail; restored, it passes', async () => {
     const wide = renderedRbac.replace(
-      /("name":"metal-vrrp:speaker"[^\n]*?"resources":\["services","nodes","namespaces"\],"verbs":)\["get","list","watch"\]/,
+      /("name":"metal-vrrp:speaker"[^\n]*?"resources":\["services","nodes","namespaces"\],"verbs":)\["list","watch"\]/,
       '$1["*"]',
     );
     assert.notEqual(wide, renderedRbac, 'the edit applied');

@@ -543,16 +543,23 @@ const rbacCases: { sa: string; allow: Access[]; deny: Access[] }[] = [
   {
     sa: 'controller',
     allow: [
-      ...accesses('', ['services'], ['get', 'list', 'watch', 'update', 'patch'], 'default'),
-      ...accesses('', ['services/status'], ['update', 'patch'], 'default'),
-      ...accesses('', ['namespaces'], ['get', 'list', 'watch']),
-      ...accesses('metallb.io', ['ipaddresspools', 'l2advertisements'], ['get', 'list', 'watch'], NS),
-      ...accesses('metallb.io', ['ipaddresspools/status'], ['update', 'patch'], NS),
-      ...accesses('', ['events'], ['create', 'patch'], 'default'),
-      ...accesses('events.k8s.io', ['events'], ['create', 'patch'], 'default'),
+      ...accesses('', ['services'], ['list', 'watch', 'patch'], 'default'),
+      ...accesses('', ['services/status'], ['patch'], 'default'),
+      ...accesses('', ['namespaces'], ['list', 'watch']),
+      ...accesses('metallb.io', ['ipaddresspools', 'l2advertisements'], ['list', 'watch'], NS),
+      ...accesses('metallb.io', ['ipaddresspools/status'], ['patch'], NS),
+      ...accesses('', ['events'], ['create'], 'default'),
       ...accesses('coordination.k8s.io', ['leases'], ['get', 'create', 'update'], NS, 'metal-vrrp-controller'),
     ],
     deny: [
+      // granted before, never called (least privilege: test/integration/rbac.kube.test.ts)
+      ...accesses('', ['services'], ['get', 'update'], 'default'),
+      ...accesses('', ['services/status'], ['update'], 'default'),
+      ...accesses('', ['namespaces'], ['get']),
+      ...accesses('metallb.io', ['ipaddresspools', 'l2advertisements'], ['get'], NS),
+      ...accesses('metallb.io', ['ipaddresspools/status'], ['update'], NS),
+      ...accesses('', ['events'], ['patch'], 'default'),
+      ...accesses('events.k8s.io', ['events'], ['create', 'patch'], 'default'),
       ...accesses('', ['secrets', 'pods', 'configmaps'], ['get', 'list'], NS),
       ...accesses('', ['services'], ['create', 'delete'], 'default'),
       ...accesses('', ['nodes'], ['update', 'patch']),
@@ -566,24 +573,33 @@ const rbacCases: { sa: string; allow: Access[]; deny: Access[] }[] = [
   {
     sa: 'speaker',
     allow: [
-      ...accesses('', ['services', 'namespaces', 'nodes'], ['get', 'list', 'watch']),
-      ...accesses('', ['services'], ['get', 'list', 'watch'], 'default'),
-      ...accesses('discovery.k8s.io', ['endpointslices'], ['get', 'list', 'watch'], 'default'),
-      ...accesses('metallb.io', ['ipaddresspools', 'l2advertisements'], ['get', 'list', 'watch'], NS),
-      ...accesses(
-        'metallb.io',
-        ['servicel2statuses', 'servicel2statuses/status'],
-        ['create', 'update', 'patch', 'delete', 'get', 'list', 'watch'],
-        NS,
-      ),
-      ...accesses('', ['events'], ['create', 'patch'], 'default'),
-      ...accesses('events.k8s.io', ['events'], ['create', 'patch'], 'default'),
-      // metal-vrrp.io/auth-secret keys: read-only, the speaker's namespace only
-      ...accesses('', ['secrets'], ['get', 'list', 'watch'], NS),
+      ...accesses('', ['services', 'namespaces', 'nodes'], ['list', 'watch']),
+      ...accesses('', ['services'], ['list', 'watch'], 'default'),
+      ...accesses('discovery.k8s.io', ['endpointslices'], ['list', 'watch'], 'default'),
+      ...accesses('metallb.io', ['ipaddresspools', 'l2advertisements'], ['list', 'watch'], NS),
+      ...accesses('metallb.io', ['servicel2statuses'], ['create', 'get', 'update', 'delete', 'list', 'watch'], NS),
+      ...accesses('metallb.io', ['servicel2statuses/status'], ['update'], NS),
+      ...accesses('', ['events'], ['create'], 'default'),
+      // metal-vrrp.io/auth-secret keys: read-only (an informer), the speaker's namespace only
+      ...accesses('', ['secrets'], ['list', 'watch'], NS),
       // its health Lease; the admission policy (speaker-lease-policy.yaml) holds it to its own name
       ...accesses('coordination.k8s.io', ['leases'], ['create', 'patch'], NS),
     ],
     deny: [
+      // granted before, never called (least privilege: test/integration/rbac.kube.test.ts)
+      ...accesses('', ['services', 'namespaces', 'nodes'], ['get']),
+      ...accesses('discovery.k8s.io', ['endpointslices'], ['get'], 'default'),
+      ...accesses('metallb.io', ['ipaddresspools', 'l2advertisements'], ['get'], NS),
+      ...accesses('metallb.io', ['servicel2statuses'], ['patch'], NS),
+      ...accesses(
+        'metallb.io',
+        ['servicel2statuses/status'],
+        ['create', 'patch', 'delete', 'get', 'list', 'watch'],
+        NS,
+      ),
+      ...accesses('', ['events'], ['patch'], 'default'),
+      ...accesses('events.k8s.io', ['events'], ['create', 'patch'], 'default'),
+      ...accesses('', ['secrets'], ['get'], NS),
       ...accesses('', ['services', 'services/status'], ['update', 'patch'], 'default'),
       ...accesses('', ['secrets'], ['get', 'list', 'watch'], 'default'),
       ...accesses('', ['secrets'], ['get', 'list'], 'kube-system'),
