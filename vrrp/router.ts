@@ -97,9 +97,10 @@ export type RouterEvent =
   | { readonly type: 'configure'; readonly changes: RouterConfigChanges }
   /**
    * peer-down: a liveness signal outside VRRP (a BFD session, RFC 5880) says the router at `address` is gone. A
-   * backup whose master is `address` treats it as a priority-0 advert from it (see backupOnPeerDown).
+   * backup whose master is `address` treats it as a priority-0 advert from it, waiting Skew_Time plus `holdMs`
+   * (default 0; see onPeerDown).
    */
-  | { readonly type: 'peer-down'; readonly address: string };
+  | { readonly type: 'peer-down'; readonly address: string; readonly holdMs?: number };
 
 /** MasterReason says why a backup took over. */
 export type MasterReason =
@@ -218,7 +219,7 @@ export function step(state: RouterState, event: RouterEvent, now: number): StepR
     case 'configure':
       return onConfigure(state, event.changes, now);
     case 'peer-down':
-      return onPeerDown(state, event.address, now);
+      return onPeerDown(state, event.address, event.holdMs ?? 0, now);
   }
 }
 
@@ -403,13 +404,23 @@ function masterOnAdvert(
  * timer already due sooner is kept. Adverts still rule: an advert from the master arriving after the signal (a false
  * detection) is accepted as usual and re-arms Master_Down_Interval, so a signal alone never outvotes a live master.
  * A master, a stopped router, or a backup following another address (or none) ignores the signal.
+ *
+ * `holdMs` orders the backups by rank when their signals do not come together. Unlike a priority-0 advert, which
+ * every backup hears at the same instant, each backup's liveness session detects the loss on its own schedule (a
+ * BFD session times out Detect Mult intervals after the last packet the dead node sent to that backup, and those
+ * packets are jittered per session, RFC 5880 §6.8.7), so the spread between backups can reach a liveness interval,
+ * far more than the few ms between their Skew_Times. The caller gives the best surviving backup 0 and each lower
+ * rank a hold that covers the spread for every live backup ranked above it; a higher rank's advert arriving during
+ * the hold is accepted (§6.4.2) and re-arms Master_Down_Interval, so only one backup claims. When nobody above
+ * claims, the hold runs out and this backup takes over: the hold is a bounded delay, never a veto.
  */
-function onPeerDown(state: RouterState, address: string, now: number): StepResult {
+function onPeerDown(state: RouterState, address: string, holdMs: number, now: number): StepResult {
   if (state.kind !== 'backup' || state.master === undefined) return result(state);
   if (compareAddresses(address, state.master.address, state.config.family) !== 0) return result(state);
+  const hold = Number.isFinite(holdMs) && holdMs > 0 ? holdMs : 0;
   const masterDownAt = Math.min(
     state.masterDownAt,
-    now + skewTimeMs(state.config.priority, state.masterAdverIntervalCs),
+    now + skewTimeMs(state.config.priority, state.masterAdverIntervalCs) + hold,
   );
   return result({ ...state, masterDownAt, master: undefined, timerCause: 'liveness', preempting: false });
 }

@@ -38,3 +38,20 @@ export function skewTimeMs(priority: number, masterAdverIntervalCs: number): num
 export function masterDownIntervalMs(priority: number, masterAdverIntervalCs: number): number {
   return 3 * centisecondsToMs(masterAdverIntervalCs) + skewTimeMs(priority, masterAdverIntervalCs);
 }
+
+/**
+ * livenessHoldMs is the wait a backup adds to Skew_Time on a liveness signal (router.ts, `peer-down` `holdMs`), so
+ * that backups told at different moments still claim in rank order: `liveAhead` is the number of backups ranked
+ * above it that are alive, `livenessIntervalMs` the liveness session's transmit interval. Each backup's session
+ * times out Detect Mult intervals after the last packet the dead node sent on that session; those packets leave
+ * per session with up to 25 % jitter (RFC 5880 §6.8.7), so two backups learn of the loss up to one interval apart,
+ * plus their own timer lateness. Each live backup ahead is given one interval plus LIVENESS_LATENESS_MS (or a second
+ * interval, if longer) to claim and be heard first. 0 for the best surviving backup: its failover is not delayed.
+ */
+export function livenessHoldMs(liveAhead: number, livenessIntervalMs: number): number {
+  if (!(liveAhead > 0)) return 0;
+  return liveAhead * (livenessIntervalMs + Math.max(livenessIntervalMs, LIVENESS_LATENESS_MS));
+}
+
+/** LIVENESS_LATENESS_MS allows for a loaded event loop serving a session's detection timer late. */
+export const LIVENESS_LATENESS_MS = 20;

@@ -738,8 +738,8 @@ const scenarios: Scenario[] = [
 ];
 
 /** peerDown is the liveness signal (BFD, RFC 5880) that the router at `address` is gone. */
-function peerDown(address: string): RouterEvent {
-  return { type: 'peer-down', address };
+function peerDown(address: string, holdMs?: number): RouterEvent {
+  return holdMs === undefined ? { type: 'peer-down', address } : { type: 'peer-down', address, holdMs };
 }
 
 const livenessScenarios: Scenario[] = [
@@ -851,6 +851,51 @@ const livenessScenarios: Scenario[] = [
       },
       { at: 1100, event: peerDown(HIGHER), kind: 'backup', actions: [], deadline: 1100 + 609.375 },
       { at: 1709.375, event: timer, kind: 'master', actions: [send(), becomeMaster('liveness')], deadline: 2709.375 },
+    ],
+  },
+  {
+    name: 'peer-down with holdMs waits Skew_Time + hold, then takes over (reason liveness) when nobody above claims',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 200 + MDI },
+      { at: 700, event: peerDown(HIGHER, 40), kind: 'backup', actions: [], deadline: 700 + 609.375 + 40 },
+      // Early timer deliveries change nothing.
+      { at: 1309.375, event: timer, kind: 'backup', actions: [], deadline: 1349.375 },
+      { at: 1349.375, event: timer, kind: 'master', actions: [send(), becomeMaster('liveness')], deadline: 2349.375 },
+    ],
+  },
+  {
+    name: 'peer-down with holdMs: a higher-ranked backup claiming during the hold is followed, no second claimant',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 200 + MDI },
+      { at: 700, event: peerDown(HIGHER, 400), kind: 'backup', actions: [], deadline: 700 + 609.375 + 400 },
+      // The rank above us (priority 150, from another address) became master and advertises: accepted (§6.4.2).
+      {
+        at: 1000,
+        event: heard('10.0.0.11', { priority: 150 }),
+        kind: 'backup',
+        actions: [],
+        deadline: 1000 + MDI,
+        check: (s) => assert.deepEqual(backupField(s, 'master'), { address: '10.0.0.11', priority: 150 }),
+      },
+      { at: 1709.375, event: timer, kind: 'backup', actions: [], deadline: 1000 + MDI },
+    ],
+  },
+  {
+    name: 'peer-down with a negative or non-finite holdMs counts as 0 (never earlier than Skew_Time)',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 200 + MDI },
+      { at: 700, event: peerDown(HIGHER, -100), kind: 'backup', actions: [], deadline: 700 + 609.375 },
+    ],
+  },
+  {
+    name: 'peer-down with a NaN holdMs counts as 0',
+    steps: [
+      { at: 0, event: startup, kind: 'backup', actions: [becomeBackup('startup')], deadline: MDI },
+      { at: 200, event: heard(HIGHER, { priority: 200 }), kind: 'backup', actions: [], deadline: 200 + MDI },
+      { at: 700, event: peerDown(HIGHER, Number.NaN), kind: 'backup', actions: [], deadline: 700 + 609.375 },
     ],
   },
 ];

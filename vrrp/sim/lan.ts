@@ -205,6 +205,15 @@ export class SimLan {
     }
   }
 
+  /**
+   * peerDown tells one node, now, that the router at `address` is gone (a liveness signal such as a BFD session
+   * timing out, RFC 5880): every router of the node receives `peer-down` with `holdMs`. Each node is told on its own
+   * schedule, as each backup's own session detects the loss; the simulation does not model the session.
+   */
+  peerDown(name: string, address: string, holdMs = 0): void {
+    this.#each(this.#node(name), { type: 'peer-down', address, holdMs });
+  }
+
   /** configure reconfigures one router in place (no restart). */
   configure(name: string, vrid: number, changes: RouterConfigChanges): void {
     const node = this.#node(name);

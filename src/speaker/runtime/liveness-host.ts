@@ -25,8 +25,8 @@ export interface LivenessHostDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: SpeakerMetrics;
-  /** onPeerDown: the session to `address` on `ifname` timed out. */
-  readonly onPeerDown: (ifname: string, family: Family, address: string) => void;
+  /** onPeerDown: the session to `address` on `ifname` timed out; `link` is the link as planned (nodes, pace). */
+  readonly onPeerDown: (ifname: string, family: Family, address: string, link: LivenessLink) => void;
   readonly openSocket?: (options: BfdSocketOptions) => Promise<LivenessSocket>;
   readonly random?: () => number;
 }
@@ -167,7 +167,7 @@ export class LivenessHost {
     this.#count();
     if (change.up || entry.closed) return;
     if (change.reason !== 'detect-timeout') return; // the peer is alive and said so
-    this.#deps.onPeerDown(entry.link.interface, entry.link.family, peer);
+    this.#deps.onPeerDown(entry.link.interface, entry.link.family, peer, entry.link);
   }
 
   async #close(key: string, entry: Entry): Promise<void> {

@@ -9,6 +9,7 @@ import { type Clock, realClock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
 import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../../net/interface-info.ts';
+import { livenessHold } from '../liveness-hold.ts';
 import type { LivenessLink } from '../liveness-spec.ts';
 import type { RouterHost, RouterKey, RouterSpec, RouterStep, TransitionListener } from '../router-spec.ts';
 import { LivenessHost, type LivenessHostDeps } from './liveness-host.ts';
@@ -85,9 +86,24 @@ export class SpeakerHost implements RouterHost {
       logger: d.logger,
       metrics: d.metrics,
       ...(d.openLivenessSocket ? { openSocket: d.openLivenessSocket } : {}),
-      onPeerDown: (ifname, family, address) => {
-        const following = this.#links.get(ifname)?.speaker.peerDown(address) ?? 0;
-        d.logger.warn({ interface: ifname, family, peer: address, following }, 'liveness: peer down');
+      onPeerDown: (ifname, family, address, link) => {
+        // Rank order among the backups (speaker/liveness-hold.ts): wait for every live candidate ranked above.
+        const dead = link.peers.find((p) => p.address === address)?.node;
+        const up = new Set(
+          this.livenessSessions()
+            .filter((s) => s.interface === ifname && s.family === family && s.state === 'up')
+            .map((s) => s.node),
+        );
+        const holdOf = (router: RouterSpec) =>
+          livenessHold({
+            ranking: router.ranking,
+            self: d.nodeName,
+            dead,
+            isUp: (node) => up.has(node),
+            intervalMs: link.intervalMs,
+          });
+        const following = this.#links.get(ifname)?.speaker.peerDown(address, holdOf) ?? 0;
+        d.logger.warn({ interface: ifname, family, peer: address, node: dead, following }, 'liveness: peer down');
       },
     });
     this.#liveness.apply(links);

@@ -194,14 +194,16 @@ export class Speaker {
   /**
    * peerDown delivers a liveness signal (a BFD session to `address` timed out) to every router of this interface;
    * the engine acts only in a backup whose master is `address` (vrrp/router.ts, `peer-down`). Returns how many
-   * routers were following that master.
+   * routers were following that master. `holdOf` gives each following router's rank-ordered hold (speaker/
+   * liveness-hold.ts); without it every router waits Skew_Time alone.
    */
-  peerDown(address: string): number {
+  peerDown(address: string, holdOf?: (router: RouterSpec) => number): number {
     if (!this.started) return 0;
     let following = 0;
     for (const [key, slot] of this.#slots) {
-      if (slot.state.kind === 'backup' && slot.state.master?.address === address) following++;
-      this.#step(key, { type: 'peer-down', address });
+      if (slot.state.kind !== 'backup' || slot.state.master?.address !== address) continue;
+      following++;
+      this.#step(key, { type: 'peer-down', address, holdMs: holdOf?.(slot.router) ?? 0 });
     }
     return following;
   }
