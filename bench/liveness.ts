@@ -14,6 +14,7 @@
  * (link up, speaker restarted) and preempts, so every trial starts from the same roles.
  */
 import type { ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { killPids, spawnIn } from '../lab/netlab/exec.ts';
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
   console.log(
     `liveness: ${TRIALS} node-loss trials per mode, ${nodes} nodes, ${values.services} Services, adverts ${values['advert-interval']}, BFD ${values['liveness-interval']} × ${values['liveness-multiplier']}`,
   );
+  console.log(`machine load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores, shared)`);
   console.log('starting the cluster (API stand-in, controller, speakers)…');
   const k = await startK8sLab({
     prefix: 'lvb',
@@ -201,6 +203,8 @@ async function main(): Promise<void> {
   }
   const mdi = masterDownIntervalMs(128, ADVERT_MS / 10);
   console.log(`\n(Master_Down_Interval at priority 128: ${mdi.toFixed(1)} ms)`);
+  console.log(`machine load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log('times: kill → first ARP frame (reply or gratuitous) from the new master, kernel receive time');
   console.log(rows.join('\n'));
 }
 
