@@ -2,15 +2,22 @@
  * Failover benchmark: our speaker against keepalived 2.2 on the same lab LAN, same advert interval, priorities
  * 200 (n1) / 100 (n2), one IPv4 VIP. Prints figures, asserts nothing. Needs root (network namespaces).
  *
- *   npm run bench:failover -- [--trials 20] [--intervals 1000,100,20] [--graceful-trials 10]
+ *   npm run bench:failover -- [--trials 20] [--intervals 1000,100,20,10] [--graceful-trials 10] [--svg-dir DIR]
  *
  * Node loss: n1 is master; at a random point of the advert cycle its switch port goes down and its daemon is
  * SIGKILLed (keepalived's VRRP child too). Measured: kill → the client's first ARP answer from n2's MAC, the client
  * sending an ARP request every 10 ms (2 ms at intervals under 100 ms) and taking kernel receive timestamps
  * (lab/netlab/probe.ts). Graceful hand-over: n1's daemon gets SIGTERM (priority 0) instead, link up.
- * Between trials n1 comes back and preempts, so every trial starts from the same roles.
+ * Between trials n1 comes back and preempts, so every trial starts from the same roles. 10 ms is the VRRPv3 floor
+ * (Max Advertise Interval 1 cs, RFC 5798 §5.2.7), keepalived run at the same 10 ms (`advert_int 0.01`).
+ *
+ * Next to the text, one SVG per interval (lab/timeline-svg.ts) in --svg-dir (default /tmp/metal-vrrp-bench): one
+ * lane per node-loss trial of each implementation, aligned on the kill, showing which node answered the client's ARP.
  */
 
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { run } from '../lab/netlab/exec.ts';
@@ -18,6 +25,7 @@ import { type KeepalivedProcess, startKeepalived } from '../lab/netlab/keepalive
 import { buildLab, type Lab, type LabHost } from '../lab/netlab/netns.ts';
 import { firstAnswerAfter, startArpProbe } from '../lab/netlab/probe.ts';
 import { type SpeakerProcess, startSpeaker } from '../lab/netlab/speaker.ts';
+import { renderTimelineSvg, type TimelineLane } from '../lab/timeline-svg.ts';
 import { masterDownIntervalMs, skewTimeMs } from '../vrrp/timing.ts';
 
 const PREFIX = 'mvsp-b';
@@ -29,7 +37,8 @@ const { values } = parseArgs({
   options: {
     trials: { type: 'string', default: '20' },
     'graceful-trials': { type: 'string', default: '10' },
-    intervals: { type: 'string', default: '1000,100,20' },
+    intervals: { type: 'string', default: '1000,100,20,10' },
+    'svg-dir': { type: 'string', default: '/tmp/metal-vrrp-bench' },
   },
 });
 const TRIALS = Number(values.trials);
@@ -101,12 +110,14 @@ interface Stats {
   readonly min: number;
   readonly median: number;
   readonly p99: number;
+  /** lanes: each trial's ARP answers relative to the kill, for the SVG timeline. */
+  readonly lanes: readonly TimelineLane[];
 }
 
 function stats(samples: readonly number[], failed: number): Stats {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
-  return { n: s.length, failed, min: s[0] ?? Number.NaN, median: at(0.5), p99: at(0.99) };
+  return { n: s.length, failed, min: s[0] ?? Number.NaN, median: at(0.5), p99: at(0.99), lanes: [] };
 }
 
 /**
@@ -115,9 +126,14 @@ function stats(samples: readonly number[], failed: number): Stats {
  */
 async function trials(impl: Impl, intervalMs: number, count: number, kind: 'loss' | 'graceful') {
   const [n1, n2] = lab.nodes as [LabHost, LabHost];
-  const probeEvery = intervalMs < 100 ? 2 : 10;
+  const probeEvery = probeEveryOf(intervalMs);
   const mdi = masterDownIntervalMs(LOW, intervalMs / 10);
   const gaps: number[] = [];
+  const lanes: TimelineLane[] = [];
+  const who = new Map([
+    [n1.mac, `${n1.name} (priority ${HIGH})`],
+    [n2.mac, `${n2.name} (priority ${LOW})`],
+  ]);
   let failed = 0;
   const backup = await impl.start(n2, LOW, intervalMs);
   try {
@@ -141,6 +157,10 @@ async function trials(impl: Impl, intervalMs: number, count: number, kind: 'loss
       const first = firstAnswerAfter(res, t0, n2.mac);
       if (first) gaps.push(first.t - t0);
       else failed++;
+      lanes.push({
+        label: `${impl.name} #${i + 1}`,
+        answers: res.answers.map((a) => ({ t: a.t - t0, who: who.get(a.mac) ?? a.mac })),
+      });
       if (kind === 'loss') {
         await impl.afterKill(n1);
         await lab.setLinkUp(n1);
@@ -150,7 +170,32 @@ async function trials(impl: Impl, intervalMs: number, count: number, kind: 'loss
     await backup.kill('SIGKILL');
     await impl.afterKill(n2);
   }
-  return stats(gaps, failed);
+  return { ...stats(gaps, failed), lanes };
+}
+
+/** probeEveryOf: the client's ARP probe spacing at one advert interval. */
+function probeEveryOf(intervalMs: number): number {
+  return intervalMs < 100 ? 2 : 10;
+}
+
+/** writeTimeline draws every node-loss trial of one interval, both implementations, aligned on the kill. */
+function writeTimeline(intervalMs: number, result: Map<string, { loss: Stats }>, probeEvery: number): string {
+  const lanes = [...result.values()].flatMap((r) => r.loss.lanes);
+  const ends = [...result.values()].flatMap((r) => (Number.isFinite(r.loss.p99) ? [r.loss.p99] : []));
+  const pad = Math.max(2 * intervalMs, 40);
+  const svg = renderTimelineSvg({
+    title: `Node loss at a ${intervalMs} ms advert interval: metal-vrrp and keepalived, one VIP`,
+    subtitle: `priorities ${HIGH}/${LOW}; n1 loses its switch port and its daemon is SIGKILLed at 0; client ARP probe every ${probeEvery} ms; ${new Date().toISOString().slice(0, 10)}`,
+    fromMs: -pad,
+    toMs: Math.max(...ends, masterDownIntervalMs(LOW, intervalMs / 10)) + pad,
+    probeIntervalMs: probeEvery,
+    lanes,
+    marks: [{ t: 0, label: 'kill n1' }],
+  });
+  mkdirSync(values['svg-dir'], { recursive: true });
+  const path = join(values['svg-dir'], `failover-${intervalMs}ms.svg`);
+  writeFileSync(path, svg);
+  return path;
 }
 
 function fmt(n: number): string {
@@ -166,7 +211,9 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   try {
     console.log(
-      `failover: ${TRIALS} node-loss and ${GRACEFUL} graceful trials per interval, priorities ${HIGH}/${LOW}, one IPv4 VIP`,
+      `failover: ${TRIALS} node-loss and ${GRACEFUL} graceful trials per interval, priorities ${HIGH}/${LOW}, one IPv4 VIP; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (2 shared cores)`,
     );
     for (const intervalMs of INTERVALS) {
       const cs = intervalMs / 10;
@@ -180,7 +227,9 @@ async function main(): Promise<void> {
           `  ${intervalMs} ms ${impl.name}: loss median ${loss.median.toFixed(1)} p99 ${loss.p99.toFixed(1)}; graceful median ${graceful.median.toFixed(1)}`,
         );
       }
-      rows.push(`interval ${intervalMs} ms (${theory})`);
+      const svgPath = writeTimeline(intervalMs, result, probeEveryOf(intervalMs));
+      console.log(`  ${intervalMs} ms: timeline of the node-loss trials in ${svgPath}`);
+      rows.push(`interval ${intervalMs} ms (${theory}); timeline ${svgPath}`);
       rows.push('  kind      implementation       n  failed      min   median      p99');
       for (const kind of ['loss', 'graceful'] as const) {
         for (const impl of impls) {

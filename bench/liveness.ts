@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { killPids, spawnIn } from '../lab/netlab/exec.ts';
 import { type K8sLab, startK8sLab } from '../lab/netlab/k8s-lab.ts';
+import { isStateChange, metricValue } from '../lab/netlab/speaker.ts';
 import { masterDownIntervalMs } from '../vrrp/timing.ts';
 
 const { values } = parseArgs({
@@ -126,7 +127,7 @@ function summary(label: string, xs: readonly number[]): string {
 async function trial(
   k: K8sLab,
   alive: string[],
-): Promise<{ all: number; perVip: number[]; lost: number; missing: number }> {
+): Promise<{ all: number; perVip: number[]; lost: number; missing: number; story: string }> {
   await k.waitFor(
     'every Service on its best node',
     () => k.services.every((s) => k.masterOf(s) === k.rankingOf(s, alive)[0]!.node),
@@ -142,6 +143,12 @@ async function trial(
     const next = k.rankingOf(s, rest)[0]!.node;
     byNext.set(next, [...(byNext.get(next) ?? []), k.vipOf(s)]);
   }
+  const sessionsUp = await Promise.all(
+    rest.map(
+      async (n) =>
+        metricValue(await k.speakers.get(n)!.metrics(), 'metal_vrrp_liveness_sessions', { state: 'up' }) ?? 0,
+    ),
+  );
   const probes = await Promise.all([...byNext].map(([next, vips]) => startMultiProbe(k, vips, k.hostOf(next).mac)));
   await sleep(100 + Math.random() * ADVERT_MS);
   const t0 = Date.now();
@@ -150,9 +157,28 @@ async function trial(
   await killPids(probes.map((p) => p.child.pid!).filter(Boolean));
   const perVip = probes.flatMap((p) => [...p.firsts.values()].map((t) => t - t0));
   const missing = lost.length - perVip.length;
+  // What the survivors logged: BFD peer-down, and their takeovers by reason (speaker log times, ms after the kill).
+  const lostVips = new Set(lost.map((sv) => k.vipOf(sv)));
+  const story = rest
+    .map((n, i) => {
+      const logs = k.speakers.get(n)!.logs.filter((l) => l.t >= t0);
+      const down = logs.find((l) => l['msg'] === 'liveness: peer down');
+      const reasons = new Map<string, number>();
+      const ts: number[] = [];
+      for (const l of logs) {
+        if (!isStateChange('master')(l) || !lostVips.has(String(l['vip']))) continue;
+        const r = String(l['reason']);
+        reasons.set(r, (reasons.get(r) ?? 0) + 1);
+        ts.push(l.t - t0);
+      }
+      const rs = [...reasons].map(([r, c]) => `${c} ${r}`).join(', ') || 'none';
+      const span = ts.length ? ` at ${Math.min(...ts)}..${Math.max(...ts)} ms` : '';
+      return `${n}: ${sessionsUp[i]} BFD up before, peer-down ${down ? `${down.t - t0} ms` : 'not logged'}, takeovers ${rs}${span}`;
+    })
+    .join('; ');
   await k.lab.setLinkUp(k.hostOf(victim));
   await k.startSpeaker(victim);
-  return { all: missing > 0 ? Number.NaN : Math.max(...perVip), perVip, lost: lost.length, missing };
+  return { all: missing > 0 ? Number.NaN : Math.max(...perVip), perVip, lost: lost.length, missing, story };
 }
 
 async function main(): Promise<void> {
@@ -161,7 +187,11 @@ async function main(): Promise<void> {
   console.log(
     `liveness: ${TRIALS} node-loss trials per mode, ${nodes} nodes, ${values.services} Services, adverts ${values['advert-interval']}, BFD ${values['liveness-interval']} × ${values['liveness-multiplier']}`,
   );
-  console.log(`machine load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores, shared)`);
+  console.log(
+    `machine load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (2 cores, shared)`,
+  );
   console.log('starting the cluster (API stand-in, controller, speakers)…');
   const k = await startK8sLab({
     prefix: 'lvb',
@@ -175,6 +205,13 @@ async function main(): Promise<void> {
     },
   });
   const rows: string[] = [];
+  // Ctrl-C or SIGTERM: remove what was built before leaving (finally blocks do not run on a signal).
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      console.log(`${sig}: removing the lab…`);
+      void k.stop().finally(() => process.exit(130));
+    });
+  }
   try {
     const alive = k.lab.nodes.map((n) => n.name);
     for (const mode of MODES) {
@@ -193,6 +230,7 @@ async function main(): Promise<void> {
         console.log(
           `  ${mode} trial ${i + 1}/${TRIALS}: ${r.lost} VIPs lost, all answered by the new master after ${r.all.toFixed(1)} ms${r.missing ? ` (${r.missing} never answered)` : ''}`,
         );
+        console.log(`    ${r.story}`);
       }
       rows.push(`liveness ${mode}: ${lostN} VIPs mastered by the dead node, ${failed} trials incomplete`);
       rows.push(`  ${summary('all VIPs answered', all)}`);
@@ -203,7 +241,11 @@ async function main(): Promise<void> {
   }
   const mdi = masterDownIntervalMs(128, ADVERT_MS / 10);
   console.log(`\n(Master_Down_Interval at priority 128: ${mdi.toFixed(1)} ms)`);
-  console.log(`machine load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine load average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log('times: kill → first ARP frame (reply or gratuitous) from the new master, kernel receive time');
   console.log(rows.join('\n'));
 }
