@@ -38,6 +38,8 @@ export interface DrillDeps {
   readonly vips: readonly string[];
   readonly say: (line: string) => void;
   readonly waitSpeakerReady: (i: number) => Promise<void>;
+  /** onProbes hears every VIP's ARP/NDP answers around an event at `at` (epoch ms): the SVG timeline's input. */
+  readonly onProbes?: (node: string, at: number, probes: readonly ArpProbeResult[]) => void;
 }
 
 /** Masters maps each VIP to the MACs that answered the client's ARP/NDP probes (exactly one when healthy). */
@@ -306,6 +308,7 @@ async function measure(
   await sleep(settleMs);
   const results = await Promise.all(probes.map((p) => p.stop()));
   const pingRes = await ping.stop();
+  deps.onProbes?.(node.nodeName, t0, results);
   const macNode = new Map(deps.plan.nodes.map((n) => [n.host.mac, n.nodeName] as const));
   const doubles = results
     .flatMap((r) => doubleAnswers(r))

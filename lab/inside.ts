@@ -26,6 +26,7 @@ import { type LabConfig, parseLabArgs } from './options.ts';
 import { METRICS_PORT, planRun, type RunPlan } from './plan.ts';
 import { controllerSpec, type ManagedProcess, speakerSpec, startProcess } from './processes.ts';
 import { formatSamples, healthFacts, type LabResult, Progress, renderTable, scrape, statusCommand } from './report.ts';
+import { writeDrillTimeline } from './timeline.ts';
 
 /** labOf rebuilds the harness's Lab handle from the plan (the namespaces were built by the outer process). */
 function labOf(net: LabPlan): Lab {
@@ -153,6 +154,7 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
   let drill: LabResult['drill'] = null;
   if (cfg.drill && plan.nodes.length >= 3) {
     p.step('failover drill: the client ARP-probes every VIP every 10 ms and pings the drilled one every 5 ms');
+    let drillEvents = 0;
     const detail = await runDrill(
       {
         lab,
@@ -162,6 +164,11 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
         vips,
         say: (l) => p.say(`        ${l}`),
         waitSpeakerReady,
+        onProbes: (node, at, probes) => {
+          const what = drillEvents++ === 0 ? 'hard loss' : 'graceful stop';
+          const path = writeDrillTimeline(plan, what, node, at, probes, PROBE_INTERVAL_MS);
+          p.say(`        timeline (SVG): ${path}`);
+        },
       },
       first.masters as Masters,
     );
