@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { realClock } from './clock.ts';
 
@@ -94,6 +95,37 @@ function registerProcessMetrics(registry: Registry): void {
     help: 'Start time of the process since the Unix epoch, in seconds',
     registers,
   }).set(Math.round(realClock.wallNow() / 1000 - process.uptime()));
+  registerEventLoopDelay(registers);
+}
+
+/**
+ * registerEventLoopDelay exports how late the event loop ran timers since the previous scrape (node:perf_hooks
+ * monitorEventLoopDelay, 10 ms resolution), p99 and max: a late loop delays adverts, BFD packets and ARP answers.
+ * The histogram restarts at each scrape, so one stall shows once. The name is prom-client's for the same gauge.
+ */
+function registerEventLoopDelay(registers: Registry[]): void {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  // Both gauges read one snapshot: the p99 gauge is collected first and resets the histogram after max is taken.
+  let max = 0;
+  new Gauge({
+    name: 'nodejs_eventloop_lag_p99_seconds',
+    help: 'Event loop delay since the previous scrape, 99th percentile, in seconds',
+    registers,
+    collect() {
+      max = h.count > 0 ? h.max / 1e9 : 0;
+      this.set(h.count > 0 ? h.percentile(99) / 1e9 : 0);
+      h.reset();
+    },
+  });
+  new Gauge({
+    name: 'nodejs_eventloop_lag_max_seconds',
+    help: 'Event loop delay since the previous scrape, maximum, in seconds',
+    registers,
+    collect() {
+      this.set(max);
+    },
+  });
 }
 
 /** createSpeakerMetrics registers the speaker's metrics on a fresh registry. */
