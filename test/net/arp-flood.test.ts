@@ -1,0 +1,91 @@
+// arp-flood.test.ts — an ARP flood does not cost an election (issue 15, "Load"): three of our speakers (standalone,
+// real processes) run 8 IPv4 routers at 20 ms adverts, spaced priorities, on a lab LAN; the client floods them with
+// ARP requests (several thousand per second, round robin over the VIPs, the nodes' own addresses and unassigned
+// addresses) for 15 s. Asserted: no router changes state on any node while the flood runs, and the flood was real
+// (the masters answered thousands of requests). Correctness only; the figures are bench/soak.ts's. Namespaces
+// mvflood-*.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startArpFlood } from '../../lab/netlab/arp-flood.ts';
+import { buildLab, hostAddress, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
+import { priorityLadder } from '../../vrrp/priority.ts';
+
+const PREFIX = 'mvflood';
+const SKIP = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
+const INTERVAL_MS = 20;
+const ROUTERS = 8;
+const FLOOD_RATE = 8000;
+const FLOOD_MS = 15_000;
+
+after(async () => {
+  await teardownByPrefix(PREFIX);
+});
+
+/** transitions sums metal_vrrp_transitions_total on one speaker. */
+function transitions(text: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('metal_vrrp_transitions_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+test('an ARP flood at 20 ms adverts causes no state change on any router of any node', { skip: SKIP }, async (t) => {
+  const lab = await buildLab({ prefix: PREFIX, nodes: 3 });
+  const speakers: SpeakerProcess[] = [];
+  try {
+    const subnet = lab.ipv4Subnet;
+    const vips = Array.from({ length: ROUTERS }, (_, i) => hostAddress(subnet, 120 + i));
+    const ladder = priorityLadder(3, { intervalCs: INTERVAL_MS / 10 })!;
+    // Router i is led by node i mod 3, so every node masters some routers and backs up the others.
+    const priorityOf = (node: number, router: number) => ladder[(node - (router % 3) + 3) % 3]!;
+    const hosts = lab.nodes as readonly LabHost[];
+    for (const [n, host] of hosts.entries()) {
+      speakers.push(
+        await startSpeaker(host, {
+          advertIntervalMs: INTERVAL_MS,
+          routers: vips.map((vip, r) => ({ vrid: 40 + r, priority: priorityOf(n, r), vips: [vip] })),
+        }),
+      );
+    }
+    for (let r = 0; r < ROUTERS; r++) {
+      await speakers[r % 3]!.waitForLog((l) => isStateChange('master')(l) && l['vip'] === vips[r], 15_000);
+    }
+    await sleep(1000); // start-up over: every backup has heard its master
+    const before = await Promise.all(speakers.map((s) => s.metrics()));
+    const replies0 = before.map((m) => metricValue(m, 'metal_vrrp_arp_replies_total') ?? 0);
+    const since = Date.now();
+
+    const unassigned = Array.from({ length: ROUTERS }, (_, i) => hostAddress(subnet, 200 + i));
+    const flood = await startArpFlood(lab, [...vips, ...hosts.map((h) => h.ipv4), ...unassigned], FLOOD_RATE);
+    await sleep(FLOOD_MS);
+    await flood.stop();
+
+    const afterM = await Promise.all(speakers.map((s) => s.metrics()));
+    const sent = flood.rates.reduce((a, b) => a + b, 0);
+    const answered = afterM.reduce(
+      (a, m, i) => a + (metricValue(m, 'metal_vrrp_arp_replies_total') ?? 0) - replies0[i]!,
+      0,
+    );
+    t.diagnostic(
+      `flood: ${sent} requests in ${FLOOD_MS / 1000} s (${flood.rates.join(' ')} per s); answered ${answered}`,
+    );
+    // The flood was real: a third of it asks for VIPs, and their masters answered most of those.
+    assert.ok(sent >= (FLOOD_RATE * FLOOD_MS) / 1000 / 4, `only ${sent} requests sent`);
+    assert.ok(answered >= sent / 3 / 4, `only ${answered} of ${sent} requests answered by the speakers`);
+    for (const [i, sp] of speakers.entries()) {
+      const changes = sp.logs.filter((l) => l.t >= since && l['to'] !== undefined && l['vip'] !== undefined);
+      assert.deepEqual(
+        changes.map((l) => `${l['vip']} ${l['from']} -> ${l['to']} (${l['reason']})`),
+        [],
+        `n${i + 1} changed state during the flood`,
+      );
+      assert.equal(transitions(afterM[i]!), transitions(before[i]!), `n${i + 1}: metal_vrrp_transitions_total moved`);
+    }
+  } finally {
+    for (const s of speakers) await s.kill('SIGKILL').catch(() => {});
+    await lab.teardown();
+  }
+});
