@@ -191,6 +191,30 @@ describe('ClusterSpeaker', () => {
     assert.equal(stored.length, 0);
   });
 
+  test('API writes wait for a pause in the transitions (10 ms quiet, at most 250 ms): takeovers first', async () => {
+    speaker.reconcile();
+    await speaker.idle();
+    host.transition('ipv4/7', 'master');
+    await clock.tick(9);
+    assert.equal(events.length, 0, 'no Event while transitions may still come');
+    assert.equal(writes.length, 0, 'no status write yet');
+    host.transition('ipv4/7', 'backup');
+    host.transition('ipv4/7', 'master');
+    await clock.tick(9);
+    assert.equal(events.length, 0, 'the quiet time restarts with each transition');
+    await clock.tick(1);
+    assert.equal(events.length, 2, 'both takeovers reported, in one go');
+    await speaker.idle();
+    assert.equal(writes.length, 1, 'one status sync for the burst');
+    assert.equal(stored[0]?.status?.node, 'node-a');
+    // A burst that never pauses is reported after 250 ms anyway.
+    for (let i = 0; i < 40; i++) {
+      host.transition('ipv4/7', i % 2 === 0 ? 'backup' : 'master');
+      await clock.tick(7);
+    }
+    assert.ok(events.length > 2, 'reported within the burst');
+  });
+
   test('a failed status write is retried after retryMs (1 s) on the clock, and not before', async () => {
     speaker.reconcile();
     failWrites = 1;

@@ -67,6 +67,10 @@ export interface ClusterSpeakerDeps {
   readonly liveness?: LivenessSettings;
 }
 
+/** REPORT_QUIET_MS / REPORT_MAX_WAIT_MS: the API writes of transitions wait for a pause in them (#scheduleReport). */
+const REPORT_QUIET_MS = 10;
+const REPORT_MAX_WAIT_MS = 250;
+
 /** ClusterSpeaker: see the file comment. */
 export class ClusterSpeaker {
   readonly #deps: ClusterSpeakerDeps;
@@ -84,13 +88,47 @@ export class ClusterSpeaker {
   // "kind/code/detail" of problems already logged, so a steady problem logs once, not per reconcile
   readonly #reported = new Set<string>();
 
+  // Routers that became master since the last report, in order; reported (Events, ServiceL2Status) by #report.
+  #newMasters: RouterSpec[] = [];
+  #reportTimer: Cancel | undefined;
+  #reportDeadline = 0;
+
   constructor(deps: ClusterSpeakerDeps) {
     this.#deps = deps;
     deps.host.onTransition((router, to, reason) => {
-      if (to === 'master') this.#announceMaster(router);
+      if (to === 'master') this.#newMasters.push(router);
       this.#deps.logger.debug({ router: router.key, to, reason }, 'router transition');
-      this.syncStatus();
+      this.#scheduleReport();
     });
+  }
+
+  /**
+   * scheduleReport defers the API writes a transition causes (a nodeAssigned Event per Service, the ServiceL2Status
+   * sync) until the burst of transitions is over: REPORT_QUIET_MS without another one, at most REPORT_MAX_WAIT_MS
+   * after the first. When a node dies, its backup takes over every VIP of that node at once; each API call costs
+   * the event loop about a millisecond of CPU (the client library's request path), and made inline they would sit
+   * between one router's takeover and the next, so the last VIP of a hundred would be answered tens of ms later.
+   * The wire does not wait for the API: the status and Events follow the takeovers by a few ms.
+   */
+  #scheduleReport(): void {
+    if (this.#stopped) return;
+    const clock = this.#deps.clock ?? realClock;
+    const now = clock.now();
+    if (this.#reportTimer === undefined) this.#reportDeadline = now + REPORT_MAX_WAIT_MS;
+    this.#reportTimer?.();
+    const delay = Math.min(REPORT_QUIET_MS, Math.max(0, this.#reportDeadline - now));
+    this.#reportTimer = clock.setTimer(() => this.#report(), delay);
+  }
+
+  /** report writes what the transitions since the last report call for: Events first, then the status sync. */
+  #report(): void {
+    this.#reportTimer?.();
+    this.#reportTimer = undefined;
+    const masters = this.#newMasters;
+    this.#newMasters = [];
+    if (this.#stopped) return;
+    if (masters.length > 0) this.#announceMasters(masters);
+    this.syncStatus();
   }
 
   /** running is a copy of the routers this node runs, by key. */
@@ -185,8 +223,9 @@ export class ClusterSpeaker {
     });
   }
 
-  /** idle resolves when no status write is in flight (tests, shutdown). */
+  /** idle reports pending transitions now and resolves when no status write is in flight (tests, shutdown). */
   async idle(): Promise<void> {
+    if (this.#reportTimer !== undefined) this.#report();
     while (this.#syncing) await this.#syncing;
   }
 
@@ -195,6 +234,8 @@ export class ClusterSpeaker {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#cancelRetry();
+    this.#reportTimer?.();
+    this.#reportTimer = undefined;
     await this.#syncing;
     await this.#deps.host.stop();
     const d = this.#deps;
@@ -260,19 +301,21 @@ export class ClusterSpeaker {
     return uids;
   }
 
-  #announceMaster(router: RouterSpec): void {
+  /** announceMasters records the nodeAssigned Events of routers that became master (one scan of the Services). */
+  #announceMasters(routers: readonly RouterSpec[]): void {
     const d = this.#deps;
-    const services = (this.#snapshot?.services ?? []).filter((s) =>
-      router.services.includes(`${s.namespace}/${s.name}`),
-    );
     const uids = new Map<string, string>();
     for (const o of d.objects().services) {
       const m = o.metadata as { namespace?: string; name?: string; uid?: string } | undefined;
       if (m?.namespace && m.name && m.uid) uids.set(`${m.namespace}/${m.name}`, m.uid);
     }
-    const { family, vrid } = router.config;
-    for (const ev of masterChangeEvents(d.nodeName, { family, vrid, vips: router.vips }, services)) {
-      d.recordEvent(ev, uids.get(`${ev.namespace}/${ev.name}`));
+    const all = this.#snapshot?.services ?? [];
+    for (const router of routers) {
+      const services = all.filter((s) => router.services.includes(`${s.namespace}/${s.name}`));
+      const { family, vrid } = router.config;
+      for (const ev of masterChangeEvents(d.nodeName, { family, vrid, vips: router.vips }, services)) {
+        d.recordEvent(ev, uids.get(`${ev.namespace}/${ev.name}`));
+      }
     }
   }
 
