@@ -111,7 +111,11 @@ async function main(): Promise<void> {
     const vips = k.services.map((s) => k.vipOf(s));
     const nodeIps = k.lab.nodes.map((n) => n.ipv4);
     const unassigned = Array.from({ length: vips.length }, (_, i) => hostAddress(k.lab.ipv4Subnet, 200 + (i % 50)));
-    const flood = await startArpFlood(k.lab, [...vips, ...nodeIps, ...unassigned], Number(values['flood-rate']));
+    const rate = Number(values['flood-rate']);
+    const flood =
+      rate > 0
+        ? await startArpFlood(k.lab, [...vips, ...nodeIps, ...unassigned], rate)
+        : { rates: [], errors: () => 0, stop: async () => {} };
     cleanups.push(() => flood.stop());
     const vip = vips[0]!;
     const master = k.hostOf(k.rankingOf(k.services[0]!)[0]!.node);
@@ -123,6 +127,7 @@ async function main(): Promise<void> {
     const churnEvery = 60_000 / Number(values.churn);
     const churnStart = Date.now();
     const churn = setInterval(() => {
+      if (!(churnEvery < Number.POSITIVE_INFINITY)) return;
       const due = Math.floor((Date.now() - churnStart) / churnEvery) - churned;
       for (let i = 0; i < due; i++) {
         const name = k.services[churned % k.services.length]!;
@@ -184,6 +189,10 @@ async function main(): Promise<void> {
       0,
     );
     const floodRates = flood.rates.slice(1);
+    const cpu = [...last].map(
+      ([n, t]) =>
+        `${n} ${(((sum(t, 'process_cpu_seconds_total') - sum(first.get(n)!, 'process_cpu_seconds_total')) / seconds) * 100).toFixed(0)} %`,
+    );
     const ours = prober.samples.filter((s) => s.target === 'ours').map((s) => s.ms);
     const kernel = prober.samples.filter((s) => s.target === 'kernel').map((s) => s.ms);
     const ratio = (q: number) => {
@@ -205,6 +214,7 @@ async function main(): Promise<void> {
     console.log(
       `  ARP flood sent: ${summary('requests/s (per 1 s)', floodRates, '/s', 0).trim()}; send errors ${flood.errors()}`,
     );
+    console.log(`  speaker CPU (share of one core): ${cpu.join(', ')}`);
     console.log(`  ARP answers by the speakers: ${(replies / seconds).toFixed(0)}/s (metal_vrrp_arp_replies_total)`);
     console.log(
       `  adverts sent by the speakers: ${(adverts / seconds).toFixed(0)}/s; Service updates: ${churned} (${(churned / (seconds / 60)).toFixed(0)}/min)`,

@@ -31,6 +31,8 @@ n = len(frames)
 while not stop:
     now = time.monotonic()
     due = int((now - t0) * rate) - sent
+    if due > rate / 10:  # fell behind (CPU starved) by more than 100 ms: skip the backlog rather than burst
+        t0 += (due - rate / 100) / rate; due = int(rate / 100)
     if due <= 0:
         time.sleep(0.0005)
     else:
