@@ -23,7 +23,7 @@ import {
   type GratuitousForm,
   gratuitousArp,
 } from './frames/arp.ts';
-import { notOutgoingFilter } from './frames/bpf.ts';
+import { arpRequestFilter, notOutgoingFilter } from './frames/bpf.ts';
 import { ETHERTYPE } from './frames/ethernet.ts';
 import { requireInterfaceInfo } from './interface-info.ts';
 
@@ -80,6 +80,16 @@ export class ArpResponder {
   /** stats returns a copy of the counters, every reason present (zero included). */
   stats(): Readonly<Record<ResponderCounter<ArpDropReason>, number>> {
     return this.#responder.stats();
+  }
+
+  /**
+   * answerOnly narrows the socket, in the kernel, to ARP requests for `targets` (the VIPs this node masters), or
+   * widens it back to every ARP frame (undefined). Under an ARP flood a speaker then reads only the requests it
+   * answers, as the kernel does for its own addresses; shouldAnswer still decides each one. Requests filtered out are
+   * not counted in the drop reasons.
+   */
+  answerOnly(targets: readonly string[] | undefined): void {
+    this.#responder.setFilter(targets === undefined ? ARP_FAMILY.filter : arpRequestFilter(targets));
   }
 
   /**

@@ -164,6 +164,18 @@ export class FrameResponder<C extends NeighborContext, Q, R extends string, A> {
     return announceRounds({ count, spacingMs, signal, sleep: this.#sleep, frames, send: (f) => this.socket.send(f) });
   }
 
+  /**
+   * setFilter replaces the socket's kernel filter (family.filter at open): frames it drops are never read, so they
+   * are not counted as drops either. Errors go to onError; the previous filter then stays.
+   */
+  setFilter(program: readonly BpfInstruction[]): void {
+    try {
+      this.socket.setFilter?.(program);
+    } catch (err) {
+      this.#d.onError?.(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
   /** stop closes the socket and cancels announcements in progress; safe to call twice. */
   stop(): void {
     this.#stop.abort();

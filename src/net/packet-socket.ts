@@ -115,6 +115,8 @@ export interface FrameSocket {
   dropMembership(mac: string): void;
   /** setAllMulticast receives every multicast frame while on (PACKET_MR_ALLMULTI); optional for fakes. */
   setAllMulticast?(on: boolean): void;
+  /** setFilter replaces the kernel filter (SO_ATTACH_FILTER swaps it atomically); optional for fakes. */
+  setFilter?(program: readonly BpfInstruction[]): void;
   close(): void;
 }
 
@@ -244,6 +246,16 @@ export class PacketSocket implements FrameSocket {
       this.#native.membership(on, null);
     } catch (err) {
       throw wrapError(err, 'all-multicast');
+    }
+  }
+
+  /** setFilter replaces the kernel filter; frames already queued stay queued. Throws PacketSocketError. */
+  setFilter(program: readonly BpfInstruction[]): void {
+    if (this.#closed) return;
+    try {
+      this.#native.attachFilter(encodeBpf(program));
+    } catch (err) {
+      throw wrapError(err, 'attach filter');
     }
   }
 

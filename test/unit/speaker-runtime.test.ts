@@ -25,6 +25,8 @@ interface Node {
   readonly logs: Record<string, unknown>[];
   readonly announced: { ip: string; at: number; request: AnnounceRequest }[];
   readonly sent: { advert: Advert; to: string | undefined; at: number }[];
+  /** answering: what ports.answering heard (the responders' kernel filters), with how many announcements preceded. */
+  readonly answering: { vips: string[]; announcedBefore: number }[];
   linkUp: boolean;
   /** deafTo: names of nodes whose adverts do not reach this one (a one-way or partial partition). */
   readonly deafTo: Set<string>;
@@ -96,10 +98,18 @@ function lan(
     const metrics = createSpeakerMetrics({ processMetrics: false });
     const announced: Node['announced'] = [];
     const sent: Node['sent'] = [];
-    const node = { name, ip, metrics, logs, announced, sent, linkUp: true, deafTo: new Set<string>() } as Omit<
-      Node,
-      'speaker'
-    > & {
+    const answering: Node['answering'] = [];
+    const node = {
+      name,
+      ip,
+      metrics,
+      logs,
+      announced,
+      sent,
+      answering,
+      linkUp: true,
+      deafTo: new Set<string>(),
+    } as Omit<Node, 'speaker'> & {
       speaker?: Speaker;
     };
     const channel = (family: 'ipv4' | 'ipv6') => ({
@@ -122,6 +132,8 @@ function lan(
       ports: {
         adverts: { ipv4: channel('ipv4'), ipv6: channel('ipv6') },
         announcers: { ipv4: announcer, ipv6: announcer },
+        answering: (vips: readonly string[]) =>
+          void answering.push({ vips: [...vips].sort(), announcedBefore: announced.length }),
       },
       clock,
       metrics,
@@ -166,6 +178,20 @@ test('three speakers elect the highest priority; only it answers, and it announc
   assert.equal(change['vrid'], 7);
   assert.equal(change['interface'], 'eth0');
   assert.equal(change['reason'], 'no-master');
+});
+
+test('ports.answering hears the mastered VIPs on every change, before the takeover is announced', async () => {
+  const { clock, nodes } = lan([200, 100]);
+  for (const n of nodes) n.speaker.start();
+  await clock.tick(1000);
+  const [n1, n2] = nodes as [Node, Node];
+  assert.deepEqual(n1.answering.at(-1), { vips: [VIP], announcedBefore: 0 }, 'narrowed before announcing');
+  assert.ok(n2.answering.length > 0 && n2.answering.every((a) => a.vips.length === 0), 'the backup answers nothing');
+  n1.linkUp = false;
+  await clock.tick(1000);
+  assert.deepEqual(n2.answering.at(-1), { vips: [VIP], announcedBefore: 0 });
+  await n2.speaker.stop();
+  assert.deepEqual(n2.answering.at(-1), { vips: [], announcedBefore: 1 }, 'stopping leaves nothing answered');
 });
 
 test('node loss: the next priority takes over after its Master_Down_Interval, not before', async () => {

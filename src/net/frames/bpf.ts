@@ -97,3 +97,42 @@ export function ipv4Filter(protocol: number): BpfInstruction[] {
     { code: RET_K, jt: 0, jf: 0, k: 0 },
   ];
 }
+
+/** ARP_OPER_OFFSET / ARP_TARGET_IP_OFFSET: the ARP opcode and target protocol address in an Ethernet frame. */
+const ARP_OPER_OFFSET = 20;
+const ARP_TARGET_IP_OFFSET = 38;
+
+/**
+ * arpRequestFilter keeps incoming ARP requests (opcode 1) whose target IPv4 address is one of `targets` (dotted
+ * quads; others are ignored) and drops every other frame in the kernel: our own outgoing copies, replies, and
+ * requests for any other address. The ARP responder narrows its socket to the VIPs this node masters with it, so an
+ * ARP flood for other addresses, or for VIPs another node masters, never wakes the speaker's event loop. Two
+ * instructions per target (equal: fall through to accept; else skip it), so any count fits the 8-bit jumps.
+ */
+export function arpRequestFilter(targets: readonly string[]): BpfInstruction[] {
+  const words = [...new Set(targets.map(ipv4Word).filter((w): w is number => w !== undefined))];
+  const tests = words.flatMap((k) => [
+    { code: JEQ_K, jt: 0, jf: 1, k },
+    { code: RET_K, jt: 0, jf: 0, k: ACCEPT },
+  ]);
+  // The header's mismatches jump to an early drop, so no jump spans the list of targets.
+  return [
+    { code: LD_W_ABS, jt: 0, jf: 0, k: SKF_AD_PKTTYPE },
+    { code: JEQ_K, jt: 2, jf: 0, k: PACKET_OUTGOING },
+    { code: LD_H_ABS, jt: 0, jf: 0, k: ARP_OPER_OFFSET },
+    { code: JEQ_K, jt: 1, jf: 0, k: 1 },
+    { code: RET_K, jt: 0, jf: 0, k: 0 },
+    { code: LD_W_ABS, jt: 0, jf: 0, k: ARP_TARGET_IP_OFFSET },
+    ...tests,
+    { code: RET_K, jt: 0, jf: 0, k: 0 },
+  ];
+}
+
+/** ipv4Word is a dotted quad as the 32-bit value BPF_LD|BPF_W loads (network byte order); undefined if not one. */
+function ipv4Word(ip: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (!m) return undefined;
+  const b = m.slice(1).map(Number);
+  if (b.some((x) => x > 255)) return undefined;
+  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+}

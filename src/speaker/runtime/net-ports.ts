@@ -48,6 +48,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
   const closers: (() => void)[] = [];
   const adverts: Partial<Record<Family, AdvertChannel>> = {};
   const announcers: Partial<Record<Family, Announcer>> = {};
+  let arpAnswerOnly: ((vips: readonly string[]) => void) | undefined;
   const onError = (what: string) => (err: Error) => logger.error({ err, interface: info.name }, `${what} error`);
   try {
     for (const family of families) {
@@ -84,6 +85,10 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         drops: deps.metrics.neighborDrops,
       });
       closers.push(() => arp.stop());
+      // The kernel passes only requests for the VIPs mastered here (none yet): an ARP flood for other addresses
+      // never reaches the event loop. The speaker widens the filter on every takeover, before announcing.
+      arp.answerOnly([]);
+      arpAnswerOnly = (vips) => arp.answerOnly(vips.filter((v) => !v.includes(':')));
       announcers.ipv4 = {
         announce: async (ip, req) => {
           const r = await arp.announce(ip, req);
@@ -119,6 +124,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
   return {
     adverts,
     announcers,
+    answering: (vips) => arpAnswerOnly?.(vips),
     listenFor: (ip) => ndpListen?.(ip),
     close: () => {
       for (const close of closers.reverse()) close();

@@ -51,4 +51,9 @@ export interface Announcer {
 export interface SpeakerPorts {
   readonly adverts: Partial<Record<Family, AdvertChannel>>;
   readonly announcers: Partial<Record<Family, Announcer>>;
+  /**
+   * answering hears the VIPs mastered here after every change, before any announcement of them: the responders may
+   * narrow their kernel filters to them (optional).
+   */
+  answering?(vips: readonly string[]): void;
 }

@@ -261,6 +261,7 @@ export class Speaker {
     slot.announce.abort();
     this.#scheduler.set(key, undefined);
     this.#vips.removeRouter(key);
+    this.#deps.ports.answering?.(this.#vips.mastered());
     this.#slots.delete(key);
     this.#routerKeys.delete(key);
     this.#candidateSources.delete(key);
@@ -304,6 +305,7 @@ export class Speaker {
       if (master) this.#vips.setMaster(key, false);
       this.#vips.setRouter(key, vips);
       if (master) this.#vips.setMaster(key, true);
+      if (master) this.#deps.ports.answering?.(this.#vips.mastered());
       for (const vip of before) if (!vips.includes(vip)) this.#dropVipGauge(slot, vip);
       for (const vip of vips) this.#vipGauge(slot, vip).set(master ? 1 : 0);
       if (master && vips.some((v) => !before.includes(v))) this.#announce(slot);
@@ -463,6 +465,7 @@ export class Speaker {
         return;
       case 'answer':
         this.#vips.setMaster(router.key, effect.on);
+        this.#deps.ports.answering?.(this.#vips.mastered());
         for (const vip of router.vips) this.#vipGauge(slot, vip).set(effect.on ? 1 : 0);
         return;
       case 'announce':
