@@ -63,6 +63,11 @@ test('an ARP flood at 20 ms adverts causes no state change on any router of any 
       await speakers[r % 3]!.waitForLog((l) => isStateChange('master')(l) && l['vip'] === vips[r], 15_000);
     }
     await sleep(1000); // start-up over: every backup has heard its master
+    // Control: the same time without the flood, so a failure can be told apart from the machine's own load.
+    const quietFrom = Date.now();
+    await sleep(FLOOD_MS);
+    const quiet = speakers.map((sp) => sp.logs.filter((l) => l.t >= quietFrom && l['to'] === 'master').length);
+    t.diagnostic(`without the flood, ${FLOOD_MS / 1000} s: transitions to master per node ${quiet.join('/')}`);
     const before = await Promise.all(speakers.map((s) => s.metrics()));
     const replies0 = before.map((m) => metricValue(m, 'metal_vrrp_arp_replies_total') ?? 0);
     const since = Date.now();
