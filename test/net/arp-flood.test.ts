@@ -32,12 +32,12 @@ function transitions(text: string): number {
   return total;
 }
 
-// todo (issue 15, open): measured 2026-12-03 on the shared 2-core machine (load average 6–8 from other work), the
-// speakers do change state under this flood: every ARP request reaches every speaker's JavaScript (the kernel filter
-// keeps all ARP frames), about 25 % of a core each at 20,000 requests/s (bench/soak.ts), and event-loop stalls of
-// 60–280 ms then exceed the 20 ms interval's Master_Down_Interval (≈ 60 ms). The next step is a kernel filter that
-// passes only requests for the VIPs a speaker masters (and keeps VRRP off the loop's critical path). The test still
-// runs and reports the state changes it saw.
+// todo (issue 15, open): measured 2026-12-03 on the shared 2-core machine: before the kernel ARP filter (every ARP
+// frame reached every speaker's JavaScript) the speakers changed state under this flood at load average 6–8; with
+// the filter (only requests for the VIPs a node masters pass) it passed at load average 4–5 (control phase 0/0/0)
+// and failed again at load 10, where event-loop stalls exceed the 20 ms interval's Master_Down_Interval (≈ 60 ms)
+// with or without the flood. Until the speaker keeps its timers on time under that load, the test runs as a todo
+// and reports the state changes it saw.
 test('an ARP flood at 20 ms adverts causes no state change on any router of any node', {
   skip: SKIP,
   todo: SKIP ? false : 'speakers change state under the flood on a loaded machine (see comment)',
