@@ -1,6 +1,5 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { realClock } from './clock.ts';
+import { loopDelayMonitor, realClock } from './clock.ts';
 
 /**
  * Metric catalogue. Each process makes its own Registry (no prom-client global), so tests can build as many as they
@@ -104,8 +103,7 @@ function registerProcessMetrics(registry: Registry): void {
  * The histogram restarts at each scrape, so one stall shows once. The name is prom-client's for the same gauge.
  */
 function registerEventLoopDelay(registers: Registry[]): void {
-  const h = monitorEventLoopDelay({ resolution: 10 });
-  h.enable();
+  const h = loopDelayMonitor(10);
   // Both gauges read one snapshot: the p99 gauge is collected first and resets the histogram after max is taken.
   let max = 0;
   new Gauge({

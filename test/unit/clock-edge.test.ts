@@ -73,6 +73,7 @@ describe('src/clock.ts is the only clock of src/', () => {
     assert.deepEqual(clockUses(readFileSync(join(ROOT, 'src/clock.ts'), 'utf8')).sort(), [
       'Date.now',
       'clearTimeout',
+      'import node:perf_hooks', // loopDelayMonitor: the event-loop delay metric
       'performance.now',
       'setImmediate',
       'setTimeout',
