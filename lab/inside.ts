@@ -165,7 +165,8 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
         say: (l) => p.say(`        ${l}`),
         waitSpeakerReady,
         onProbes: (node, at, probes) => {
-          const what = drillEvents++ === 0 ? 'hard loss' : 'graceful stop';
+          // runDrill's acts, in order: the hard loss, the graceful stop, the failing kube-proxy health check.
+          const what = ['hard loss', 'graceful stop', 'health check failure'][drillEvents++] ?? 'event';
           const path = writeDrillTimeline(plan, what, node, at, probes, PROBE_INTERVAL_MS);
           p.say(`        timeline (SVG): ${path}`);
         },
