@@ -4,13 +4,14 @@
  * long and try again (up to 10 times). The informers of the controller and speaker retry on their own backoff; this is
  * for calls made once, which would otherwise fail outright.
  */
+import { type Clock, sleep as clockSleep, realClock } from '../clock.ts';
 import { statusCodeOf } from './clients.ts';
 
-/** RetryAfterOptions: attempts in all (default 10, as client-go), the longest single wait, and an injectable sleep. */
+/** RetryAfterOptions: attempts in all (default 10, as client-go), the longest single wait, and the clock that waits. */
 export interface RetryAfterOptions {
   readonly attempts?: number;
   readonly maxWaitMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly clock?: Clock;
 }
 
 /** retryAfterMs reads the wait a 429 asks for: its Retry-After header (seconds), else 1 s, at most `maxMs`. */
@@ -24,13 +25,13 @@ export function retryAfterMs(err: unknown, maxMs = 30_000): number {
 /** withRetryAfter runs `call`, and again after the asked wait while it fails with 429; other errors pass through. */
 export async function withRetryAfter<T>(call: () => Promise<T>, opts: RetryAfterOptions = {}): Promise<T> {
   const attempts = opts.attempts ?? 10;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const clock = opts.clock ?? realClock;
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (err) {
       if (statusCodeOf(err) !== 429 || attempt >= attempts) throw err;
-      await sleep(retryAfterMs(err, opts.maxWaitMs));
+      await clockSleep(clock, retryAfterMs(err, opts.maxWaitMs));
     }
   }
 }

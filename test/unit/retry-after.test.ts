@@ -2,6 +2,7 @@
 // the attempts allowed; other errors and successes pass through at once. The sleep is injected: exact waits, no time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Clock } from '../../src/clock.ts';
 import { retryAfterMs, withRetryAfter } from '../../src/k8s/retry-after.ts';
 
 const tooMany = (retryAfter?: string) =>
@@ -23,6 +24,19 @@ test('retryAfterMs: seconds from the header, 1 s without a usable one, capped', 
   for (const [err, max, want] of cases) assert.equal(retryAfterMs(err, max), want, JSON.stringify(err));
 });
 
+/** recordingClock fires every timer at once and records its delay: the waits withRetryAfter asked for. */
+function recordingClock(waits: number[]): Clock {
+  return {
+    now: () => 0,
+    wallNow: () => 0,
+    setTimer: (fn, ms) => {
+      waits.push(ms);
+      queueMicrotask(fn);
+      return () => {};
+    },
+  };
+}
+
 test('withRetryAfter waits what each 429 asks, then returns the result', async () => {
   const waits: number[] = [];
   const answers = [tooMany('2'), tooMany(), 'ok'];
@@ -33,7 +47,7 @@ test('withRetryAfter waits what each 429 asks, then returns the result', async (
       if (a instanceof Error) throw a;
       return a;
     },
-    { sleep: async (ms) => void waits.push(ms) },
+    { clock: recordingClock(waits) },
   );
   assert.equal(got, 'ok');
   assert.equal(calls, 3);
@@ -49,7 +63,7 @@ test('withRetryAfter gives up after `attempts`, with the last 429', async () => 
         calls++;
         throw tooMany('1');
       },
-      { attempts: 4, sleep: async (ms) => void waits.push(ms) },
+      { attempts: 4, clock: recordingClock(waits) },
     ),
     (err: { code?: number }) => err.code === 429,
   );
