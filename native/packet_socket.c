@@ -5,6 +5,8 @@
  * to one interface and one ethertype, non-blocking; a uv_poll_t reads every pending frame per readiness event and
  * hands each to onFrame with sll_pkttype (PACKET_OUTGOING = 4 is a copy of a frame sent from this host); with batch
  * true, onFrame gets all of one event's frames at once as (frames[], pktTypes[]).
+ * With repeats(slots) on (batch mode), a frame identical to one handed over before (same bytes, same packet type)
+ * comes as a hole in frames[] and its slot in a third array: see on_readable.
  * Methods: send(frame) -> bytes, sendBatch(frames) -> frames sent (sendmmsg(2), one system call per up to
  * BATCH_MAX frames), membership(add, mac | null), attachFilter(bpf), bufferSizes(rcv, snd) -> [rcv, snd] (0 keeps
  * one; as root beyond the sysctl maxima, SO_RCVBUFFORCE), close() (idempotent).
@@ -33,6 +35,22 @@
 #define MAX_BURST 64    /* frames read per readiness event before yielding to the loop */
 #define BATCH_MAX 256   /* frames per sendmmsg call */
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
+#define REP_MAX_LEN 1024 /* longer frames are never remembered: adverts are far shorter */
+
+/* rep_entry_t is one remembered frame of the repeat table (see repeats()). */
+typedef struct {
+  uint32_t hash;
+  uint16_t len;
+  uint8_t pkttype, used;
+  unsigned char *bytes;
+} rep_entry_t;
+
+/* rep_t: frames already handed to JS, by content, so a repeat is reported by its slot instead of copied (open
+ * addressing, linear probing; cleared whole when three quarters full, so a flood of distinct frames costs no more). */
+typedef struct {
+  uint32_t slots, used; /* slots: a power of two */
+  rep_entry_t *entries;
+} rep_t;
 
 typedef struct {
   int fd, ifindex;
@@ -41,8 +59,56 @@ typedef struct {
   napi_env env;
   napi_ref self, on_frame, on_error; /* self: strong while open */
   napi_async_context async;
+  rep_t *rep; /* NULL unless repeats() enabled it */
   unsigned char buf[MAX_FRAME];
 } ps_t;
+
+static void rep_clear(rep_t *rep) {
+  for (uint32_t i = 0; i < rep->slots; i++) {
+    free(rep->entries[i].bytes);
+    rep->entries[i] = (rep_entry_t){0};
+  }
+  rep->used = 0;
+}
+
+static void rep_free(rep_t *rep) {
+  if (rep == NULL) return;
+  rep_clear(rep);
+  free(rep->entries);
+  free(rep);
+}
+
+/* rep_hash is FNV-1a over the frame and its packet type. */
+static uint32_t rep_hash(const unsigned char *p, size_t n, uint8_t pkttype) {
+  uint32_t h = 2166136261u ^ pkttype;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+
+/* rep_lookup returns the slot of this frame: *seen is true when it was remembered before, false when it has just
+ * been stored there; -1 when it cannot be remembered (too long, out of memory). */
+static int32_t rep_lookup(rep_t *rep, const unsigned char *p, size_t n, uint8_t pkttype, bool *seen) {
+  *seen = false;
+  if (n > REP_MAX_LEN) return -1;
+  uint32_t h = rep_hash(p, n, pkttype), mask = rep->slots - 1;
+  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+    rep_entry_t *e = &rep->entries[i];
+    if (!e->used) break;
+    if (e->hash == h && e->len == n && e->pkttype == pkttype && memcmp(e->bytes, p, n) == 0) {
+      *seen = true;
+      return (int32_t)i;
+    }
+  }
+  if (rep->used + 1 > rep->slots / 4 * 3) rep_clear(rep);
+  uint32_t i = h & mask;
+  while (rep->entries[i].used) i = (i + 1) & mask;
+  unsigned char *copy = malloc(n > 0 ? n : 1);
+  if (copy == NULL) return -1;
+  memcpy(copy, p, n);
+  rep->entries[i] = (rep_entry_t){.hash = h, .len = (uint16_t)n, .pkttype = pkttype, .used = 1, .bytes = copy};
+  rep->used++;
+  return (int32_t)i;
+}
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
@@ -68,6 +134,7 @@ static void env_cleanup(void *arg) { shutdown_fd((ps_t *)arg); }
 static void finalize(napi_env env, void *data, void *hint) {
   (void)env, (void)hint;
   shutdown_fd((ps_t *)data);
+  rep_free(((ps_t *)data)->rep);
   free(data);
 }
 
@@ -112,9 +179,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     }
   }
   /* Batch mode: every frame of this readiness event in one call, onFrames(frames[], pktTypes[]): one JS entry (and
-   * one microtask checkpoint) per burst instead of per frame. */
+   * one microtask checkpoint) per burst instead of per frame. With the repeat table on, a third array holds each
+   * frame's slot, and a frame already handed over in that slot is left out of frames[] (a hole): a master sends the
+   * same advert every interval, so a backup's steady stream costs no Buffer and no parsing. */
   uint32_t count = 0;
-  if (ps->batch && (napi_create_array(env, &argv[0]) != napi_ok || napi_create_array(env, &argv[1]) != napi_ok)) {
+  napi_value argv3[3];
+  if (ps->batch && (napi_create_array(env, &argv3[0]) != napi_ok || napi_create_array(env, &argv3[1]) != napi_ok ||
+                    (ps->rep != NULL && napi_create_array(env, &argv3[2]) != napi_ok))) {
     napi_close_handle_scope(env, scope);
     return;
   }
@@ -127,13 +198,19 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) report(ps, self, "recvfrom", errno);
       break;
     }
-    napi_value frame, type;
-    if (napi_create_buffer_copy(env, n > MAX_FRAME ? MAX_FRAME : (size_t)n, ps->buf, NULL, &frame) != napi_ok ||
+    size_t len = n > MAX_FRAME ? MAX_FRAME : (size_t)n;
+    napi_value frame, type, slot;
+    bool seen = false;
+    int32_t id = ps->rep != NULL && ps->batch ? rep_lookup(ps->rep, ps->buf, len, sll.sll_pkttype, &seen) : -1;
+    if ((!seen && napi_create_buffer_copy(env, len, ps->buf, NULL, &frame) != napi_ok) ||
         napi_create_uint32(env, sll.sll_pkttype, &type) != napi_ok)
       break;
     if (ps->batch) {
-      if (napi_set_element(env, argv[0], count, frame) != napi_ok ||
-          napi_set_element(env, argv[1], count, type) != napi_ok)
+      if ((!seen && napi_set_element(env, argv3[0], count, frame) != napi_ok) ||
+          napi_set_element(env, argv3[1], count, type) != napi_ok)
+        break;
+      if (ps->rep != NULL &&
+          (napi_create_int32(env, id, &slot) != napi_ok || napi_set_element(env, argv3[2], count, slot) != napi_ok))
         break;
       count++;
     } else {
@@ -141,7 +218,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       call_js(ps, self, ps->on_frame, 2, argv);
     }
   }
-  if (ps->batch && count > 0 && ps->fd >= 0) call_js(ps, self, ps->on_frame, 2, argv);
+  if (ps->batch && count > 0 && ps->fd >= 0) call_js(ps, self, ps->on_frame, ps->rep != NULL ? 3 : 2, argv3);
   napi_close_handle_scope(env, scope);
 }
 
@@ -274,6 +351,33 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* repeats(slots): turn the repeat table on (batch mode only) with `slots` entries (rounded up to a power of two,
+ * 64..65536), or off with 0. See on_readable. */
+static napi_value js_repeats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t want;
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  if (ps == NULL) return NULL;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &want) != napi_ok || want < 0 || want > 65536 || !ps->batch) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "repeats(slots: 0..65536), on a batch-mode socket");
+    return NULL;
+  }
+  rep_free(ps->rep);
+  ps->rep = NULL;
+  if (want == 0) return NULL;
+  uint32_t slots = 64;
+  while (slots < (uint32_t)want) slots <<= 1;
+  rep_t *rep = calloc(1, sizeof *rep);
+  if (rep == NULL || (rep->entries = calloc(slots, sizeof *rep->entries)) == NULL) {
+    free(rep);
+    return throw_errno(env, "calloc", ENOMEM);
+  }
+  rep->slots = slots;
+  ps->rep = rep;
+  return NULL;
+}
+
 /* membership(add, mac | null): PACKET_MR_MULTICAST for one group MAC, PACKET_MR_ALLMULTI for null. */
 static napi_value js_membership(napi_env env, napi_callback_info info) {
   size_t argc = 2, len = 0;
@@ -348,6 +452,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
   if (napi_unwrap(env, self, (void **)&ps) != napi_ok || ps->fd < 0) return NULL;
   shutdown_fd(ps);
+  rep_free(ps->rep);
+  ps->rep = NULL;
   napi_remove_env_cleanup_hook(env, env_cleanup, ps);
   napi_async_destroy(env, ps->async);
   if (ps->on_error) napi_delete_reference(env, ps->on_error);
@@ -434,9 +540,10 @@ NAPI_MODULE_INIT() {
       {"bufferSizes", NULL, js_buffer_sizes, NULL, NULL, NULL, napi_default, NULL},
       {"membership", NULL, js_membership, NULL, NULL, NULL, napi_default, NULL},
       {"attachFilter", NULL, js_attach_filter, NULL, NULL, NULL, napi_default, NULL},
+      {"repeats", NULL, js_repeats, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 6, methods, &cls));
+  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 7, methods, &cls));
   CHECK(napi_set_named_property(env, exports, "PacketSocket", cls));
   CHECK(napi_create_function(env, "neighbors", NAPI_AUTO_LENGTH, js_neighbors, NULL, &neighbors));
   CHECK(napi_set_named_property(env, exports, "neighbors", neighbors));

@@ -22,6 +22,12 @@ export interface SpeakerMetrics {
   readonly mastersSeen: Gauge<'vrid' | 'family' | 'interface'>;
   /** addCollector runs `fn` before every scrape (to refresh computed gauges); returns its removal. */
   addCollector(fn: () => void): () => void;
+  /**
+   * addFlush runs `fn` whenever advertsSent or advertsReceived is read (a scrape, or `get()`): the speaker counts
+   * adverts in plain numbers on its hot path (a labelled inc costs a label hash per advert) and adds them there.
+   * Returns its removal.
+   */
+  addFlush(fn: () => void): () => void;
   /** Transitions by new state and reason; reason `health` counts a master resigning on a failed health check. */
   readonly transitions: Counter<'vrid' | 'family' | 'to' | 'reason'>;
   /** 1 while a health check of this node is up (or has no result yet), 0 while it fails (labels check, interface). */
@@ -131,6 +137,10 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
   const registry = registryFor('speaker', opts.processMetrics ?? true);
   const r = [registry];
   const collectors = new Set<() => void>();
+  const flushes = new Set<() => void>();
+  const flush = () => {
+    for (const fn of flushes) fn();
+  };
   return {
     registry,
     mastersSeen: new Gauge({
@@ -145,6 +155,10 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
     addCollector(fn) {
       collectors.add(fn);
       return () => collectors.delete(fn);
+    },
+    addFlush(fn) {
+      flushes.add(fn);
+      return () => flushes.delete(fn);
     },
     vipMaster: new Gauge({
       name: 'metal_vrrp_vip_master',
@@ -175,12 +189,14 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
       help: 'VRRP advertisements sent',
       labelNames: ['vrid', 'family'],
       registers: r,
+      collect: flush,
     }),
     advertsReceived: new Counter({
       name: 'metal_vrrp_adverts_received_total',
       help: 'Valid VRRP advertisements received',
       labelNames: ['vrid', 'family'],
       registers: r,
+      collect: flush,
     }),
     invalidPackets: new Counter({
       name: 'metal_vrrp_invalid_packets_total',

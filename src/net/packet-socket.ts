@@ -23,6 +23,7 @@ interface NativeSocket {
   bufferSizes(rcv: number, snd: number): [number, number];
   membership(add: boolean, mac: Buffer | null): void;
   attachFilter(program: Buffer): void;
+  repeats(slots: number): void;
   close(): void;
 }
 
@@ -31,7 +32,7 @@ export interface PacketSocketAddon {
   readonly PacketSocket: new (
     ifindex: number,
     protocol: number,
-    onFrames: (frames: Buffer[], pktTypes: number[]) => void,
+    onFrames: (frames: (Buffer | undefined)[], pktTypes: number[], slots?: number[]) => void,
     onError: ((err: Error) => void) | undefined,
     batch: true,
   ) => NativeSocket;
@@ -66,7 +67,7 @@ export function loadPacketSocketAddon(): AddonLoad {
       return { ok: false, reason: 'load-failed', detail: `${path}: no class` };
     // An addon built before batch delivery would hand onFrames one frame at a time: refuse it, ask for a rebuild.
     const proto = addon.PacketSocket.prototype as Partial<NativeSocket>;
-    if (typeof addon.neighbors !== 'function' || typeof proto.sendBatch !== 'function')
+    if (typeof addon.neighbors !== 'function' || typeof proto.sendBatch !== 'function' || typeof proto.repeats !== 'function')
       return { ok: false, reason: 'load-failed', detail: `${path}: built from an older packet_socket.c; run npm ci` };
     return { ok: true, addon, path };
   } catch (err) {
@@ -124,10 +125,21 @@ export interface FrameSocket {
 export interface PacketSocketOptions {
   readonly ifindex: number;
   readonly ethertype: number;
-  readonly onFrame: (frame: Buffer, pktType: number) => void;
+  /**
+   * onFrame gets every frame, or with `repeats` every frame not seen before: `slot` (0 or more) is where the addon
+   * remembered it, -1 when it could not (too long); undefined without `repeats`.
+   */
+  readonly onFrame: (frame: Buffer, pktType: number, slot?: number) => void;
   readonly onError?: (err: Error) => void;
   /** A kernel filter attached right after opening: thins the stream, the JS checks stay complete. */
   readonly filter?: readonly BpfInstruction[];
+  /**
+   * repeats turns on the addon's repeat table of `slots` frames: a frame byte-for-byte equal (packet type included)
+   * to one handed to onFrame before reaches `onRepeat(slot)` instead, with the slot onFrame was given, in the same
+   * order as the other frames. A frame later stored in the same slot replaces the earlier one. For streams that
+   * repeat themselves (VRRP adverts: the same frame every interval), so a repeat costs no copy and no parsing.
+   */
+  readonly repeats?: { readonly slots: number; readonly onRepeat: (slot: number) => void };
 }
 
 /** OpenFrameSocket is the factory responders take, so tests can hand them a fake. */
@@ -164,14 +176,20 @@ export class PacketSocket implements FrameSocket {
     // The addon hands over every frame of one readiness event in one call (batch mode): one entry into JS and one
     // microtask checkpoint per burst, not per frame. Each frame still reaches onFrame alone, in order.
     // Without onError, a throwing onFrame is an uncaught exception, as for any event listener.
-    const onFrames = (frames: Buffer[], pktTypes: number[]): void => {
-      for (let i = 0; i < frames.length; i++) {
+    // With the repeat table on, frames[i] is a hole for a repeat and slots[i] names the slot it repeats.
+    const onRepeat = options.repeats?.onRepeat;
+    const deliver = (frame: Buffer | undefined, pktType: number, slot: number | undefined): void => {
+      if (frame === undefined) onRepeat?.(slot ?? -1);
+      else options.onFrame(frame, pktType, slot);
+    };
+    const onFrames = (frames: (Buffer | undefined)[], pktTypes: number[], slots?: number[]): void => {
+      for (let i = 0; i < pktTypes.length; i++) {
         if (onError === undefined) {
-          options.onFrame(frames[i]!, pktTypes[i]!);
+          deliver(frames[i], pktTypes[i]!, slots?.[i]);
           continue;
         }
         try {
-          options.onFrame(frames[i]!, pktTypes[i]!);
+          deliver(frames[i], pktTypes[i]!, slots?.[i]);
         } catch (err) {
           onError(err instanceof Error ? err : new Error(String(err)));
         }
@@ -184,6 +202,14 @@ export class PacketSocket implements FrameSocket {
       throw wrapError(err, `open ifindex ${options.ifindex} ethertype 0x${options.ethertype.toString(16)}`);
     }
     const socket = new PacketSocket(native);
+    if (options.repeats !== undefined) {
+      try {
+        native.repeats(options.repeats.slots);
+      } catch (err) {
+        socket.close();
+        throw wrapError(err, 'repeat table');
+      }
+    }
     if (options.filter !== undefined) {
       try {
         native.attachFilter(encodeBpf(options.filter));

@@ -31,6 +31,7 @@ import {
   VRRP_IPV4_MAC,
   VRRP_IPV6_MAC,
   type VrrpDrop,
+  type VrrpReceive,
   vrrpIpv4Frame,
   vrrpIpv6Frame,
 } from './frames/vrrp.ts';
@@ -47,6 +48,25 @@ const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** ENCODED_CACHE_LIMIT bounds the encoded-advert cache: more than one entry per router and destination in practice. */
 const ENCODED_CACHE_LIMIT = 4096;
+
+/**
+ * REPEAT_SLOTS sizes the addon's table of frames already decoded: at least twice the adverts of different content a
+ * node hears on one family (one per router and master), so the table seldom fills and clears.
+ */
+const REPEAT_SLOTS = 4096;
+
+/**
+ * Heard is what one received frame decoded to, and its source MAC (a unicast peer is recognised by it); `peer` and
+ * `fromPeer` keep the advert last delivered with a peer's name, so a repeat hands on the same object.
+ */
+interface Heard {
+  readonly frame: Buffer;
+  readonly pktType: number;
+  readonly r: VrrpReceive;
+  readonly mac: string;
+  peer?: string;
+  fromPeer?: ReceivedAdvert;
+}
 
 /** VrrpPeer is a unicast destination; `mac` skips the neighbour lookup (tests, or a MAC known otherwise). */
 export interface VrrpPeer {
@@ -115,8 +135,10 @@ export class VrrpSocket {
   // advert and destination -> the frame sent: a router sends the same advert every interval, and encoding (address
   // parsing, checksum) is most of the cost of a send. Bounded: cleared when it grows past ENCODED_CACHE_LIMIT.
   readonly #encoded = new Map<string, Buffer>();
-  // received frame (latin1) -> the advert it decoded to; see onFrame.
-  readonly #received = new Map<string, ReceivedAdvert>();
+  // slot of the addon's repeat table -> what the frame stored there decoded to; see onFrame.
+  readonly #heard: (Heard | undefined)[] = [];
+  readonly #onAdvert: (received: ReceivedAdvert) => void;
+  readonly #onDrop: (drop: VrrpDrop) => void;
   #queue: Buffer[] = [];
   #flushScheduled = false;
   #stopped = false;
@@ -146,32 +168,34 @@ export class VrrpSocket {
     this.#neighbors =
       deps.neighbors ?? new NeighborCache({ family: deps.family, ifname: info.name, ifindex: info.index, now });
     this.#onError = deps.onError ?? (() => {});
+    this.#onAdvert = deps.onAdvert;
+    this.#onDrop = deps.onDrop;
     this.#onSendFailed = deps.onSendFailed ?? (() => {});
     this.#socket = (deps.openPacketSocket ?? PacketSocket.open)({
       ifindex: info.index,
       ethertype: deps.family === 'ipv4' ? ETHERTYPE.ipv4 : ETHERTYPE.ipv6,
       filter: deps.family === 'ipv4' ? ipv4Filter(VRRP_PROTOCOL) : ipv6Filter(VRRP_PROTOCOL),
-      onFrame: (frame, pktType) => {
-        // A master sends the same frame every interval: the whole frame is the key, so a repeat costs one string and
-        // one lookup, no Ethernet / IP parsing and no address formatting. Only accepted plain adverts are kept (a pure
-        // function of the bytes, since pktType 3 and 4 never get here accepted); bounded like the decode cache.
-        // Authenticated adverts are never kept: each carries its own counter, so a hit could only be a replay, and the
-        // keys they were verified with may have rotated since; they are verified every time, replay-checked after.
-        const key = pktType === 3 || pktType === 4 ? undefined : frame.toString('latin1');
-        let hit = key === undefined ? undefined : this.#received.get(key);
-        // A plain advert kept before its router turned authentication on must now be refused: checked afresh.
-        if (hit !== undefined && deps.authKeys?.(hit.family, hit.advert.vrid) !== undefined) hit = undefined;
-        const r = hit ?? receive(frame, pktType, ctx);
-        if (hit === undefined && key !== undefined && r.ok && r.auth === undefined) {
-          if (this.#received.size >= ENCODED_CACHE_LIMIT) this.#received.clear();
-          this.#received.set(key, r);
-        }
-        if (!r.ok) deps.onDrop(r);
-        else if (this.#neighbors.size === 0) deps.onAdvert(r);
-        else {
-          const peer = this.#neighbors.peerOf(formatMac(frame, 6));
-          deps.onAdvert(peer === undefined || peer === r.from ? r : { ...r, fromPeer: peer });
-        }
+      // A master sends the same frame every interval: the addon remembers every frame handed over (repeats below)
+      // and reports a byte-for-byte repeat by its slot, so a repeat of a plain advert costs one array read here: no
+      // Buffer, no Ethernet / IP parsing, no address formatting. Only accepted plain adverts are reused (a pure
+      // function of the bytes and the packet type, both part of the addon's match). Anything else is checked afresh
+      // from the kept bytes: drops, and authenticated adverts (each carries its own counter, so a repeat could only be
+      // a replay, and the keys they were verified with may have rotated since; replay-checked by the speaker).
+      onFrame: (frame, pktType, slot) => {
+        const heard: Heard = { frame, pktType, r: receive(frame, pktType, ctx), mac: formatMac(frame, 6) };
+        if (slot !== undefined && slot >= 0) this.#heard[slot] = heard;
+        this.#deliver(heard);
+      },
+      repeats: {
+        slots: REPEAT_SLOTS,
+        onRepeat: (slot) => {
+          const heard = this.#heard[slot];
+          if (heard === undefined) return;
+          const r = heard.r;
+          // A plain advert kept before its router turned authentication on must now be refused: checked afresh.
+          const reuse = r.ok && r.auth === undefined && deps.authKeys?.(r.family, r.advert.vrid) === undefined;
+          this.#deliver(reuse ? heard : { ...heard, r: receive(heard.frame, heard.pktType, ctx) });
+        },
       },
       onError: this.#onError,
     });
@@ -182,6 +206,23 @@ export class VrrpSocket {
       this.#socket.close();
       this.#neighbors.close();
       throw err;
+    }
+  }
+
+  #deliver(heard: Heard): void {
+    const r = heard.r;
+    if (!r.ok) this.#onDrop(r);
+    else if (this.#neighbors.size === 0) this.#onAdvert(r);
+    else {
+      const peer = this.#neighbors.peerOf(heard.mac);
+      if (peer === undefined || peer === r.from) this.#onAdvert(r);
+      else {
+        if (heard.peer !== peer || heard.fromPeer === undefined) {
+          heard.peer = peer;
+          heard.fromPeer = { ...r, fromPeer: peer };
+        }
+        this.#onAdvert(heard.fromPeer);
+      }
     }
   }
 

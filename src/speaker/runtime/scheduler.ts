@@ -1,6 +1,11 @@
 /**
  * DeadlineScheduler keeps one deadline per key (one per virtual router) and arms a single timer for the earliest,
  * as keepalived's scheduler does: the engine returns its next deadline after every step; the edge waits for it.
+ *
+ * A deadline that moves later is recorded, not re-sorted: a backup pushes its Master_Down_Timer back on every advert
+ * it hears (hundreds of routers, every interval), and only the last push matters. The heap keeps the earlier time;
+ * when that comes, the entry goes back in at its real deadline instead of firing. So a key is re-sorted about once
+ * per Master_Down_Interval instead of once per advert, and a deadline never fires late.
  */
 
 import type { Cancel, Clock } from '../../../vrrp/clock.ts';
@@ -19,7 +24,10 @@ export interface SchedulerDeps<K> {
 
 interface Entry<K> {
   key: K;
+  /** at orders the heap: the deadline when the entry was last sorted, at or before `due`. */
   at: number;
+  /** due is the key's real deadline. */
+  due: number;
   index: number;
 }
 
@@ -44,12 +52,12 @@ export class DeadlineScheduler<K> {
     if (at === undefined) {
       if (entry) this.#remove(entry);
     } else if (entry) {
-      const before = entry.at;
+      entry.due = at;
+      if (at >= entry.at) return; // later: sorted when `at` comes (see the file comment); the timer stays as it is
       entry.at = at;
-      if (at < before) this.#up(entry.index);
-      else this.#down(entry.index);
+      this.#up(entry.index);
     } else {
-      const e: Entry<K> = { key, at, index: this.#heap.length };
+      const e: Entry<K> = { key, at, due: at, index: this.#heap.length };
       this.#heap.push(e);
       this.#entries.set(key, e);
       this.#up(e.index);
@@ -59,7 +67,7 @@ export class DeadlineScheduler<K> {
 
   /** deadline returns the key's current deadline, if any. */
   deadline(key: K): number | undefined {
-    return this.#entries.get(key)?.at;
+    return this.#entries.get(key)?.due;
   }
 
   get size(): number {
@@ -87,6 +95,14 @@ export class DeadlineScheduler<K> {
       while (budget-- > 0) {
         const top = this.#heap[0];
         if (!top || top.at > now) break;
+        if (top.due > top.at) {
+          // Its deadline moved later since it was sorted: sort it at the real one (after now when that is later, so
+          // this pass meets it at most once more, due) and look at the new top.
+          top.at = top.due;
+          this.#down(0);
+          budget++;
+          continue;
+        }
         this.#remove(top);
         this.#deps.onDue(top.key, now);
       }

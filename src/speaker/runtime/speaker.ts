@@ -8,13 +8,13 @@
 import type { Advert, Family } from '../../../vrrp/advert.ts';
 import type { AuthKey } from '../../../vrrp/auth.ts';
 import { nextCounter, ReplayGuard } from '../../../vrrp/replay.ts';
-import { initialRouterState, type RouterEvent, type RouterState, step } from '../../../vrrp/router.ts';
+import { deadlineOf, initialRouterState, type RouterEvent, type RouterState, step } from '../../../vrrp/router.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
 import { masterDownIntervalMs } from '../../../vrrp/timing.ts';
 import type { Cancel, Clock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { SpeakerMetrics } from '../../metrics.ts';
-import type { VrrpReceive } from '../../net/frames/vrrp.ts';
+import type { ReceivedAdvert, VrrpReceive } from '../../net/frames/vrrp.ts';
 import { type RouterKey, type RouterSpec, routerKey, type StateName, serviceLabel } from '../router-spec.ts';
 import { type Keyring, keyringOf } from './auth-keyring.ts';
 import { type Effect, planEffects } from './effects.ts';
@@ -68,15 +68,28 @@ interface RouterSlot {
   readonly log: Logger;
   /** announce cancels the announcements in progress. */
   announce: AbortController;
-  /** The per-router counters, bound once: they are bumped every advert interval. */
-  readonly sent: { inc(): void };
-  readonly received: { inc(): void };
+  /**
+   * Adverts sent and received since the counters were last flushed (metrics addFlush): plain numbers, since they
+   * are bumped every advert interval and a labelled inc hashes its labels each time.
+   */
+  sent: number;
+  received: number;
+  /** counterLabels: this router's labels of the adverts counters. */
+  readonly counterLabels: { readonly vrid: string; readonly family: Family };
   /** keyring: the router's keys when its adverts are authenticated (spec.auth). */
   keyring: Keyring | undefined;
   /** generation changes with every change of state; a takeover's deferred answering checks it is still current. */
   generation: number;
   /** advertisers: source address -> when its last advert with a priority above 0 arrived (ms). */
   readonly advertisers: Map<string, number>;
+  /**
+   * A backup's repeat of the advert it last stepped, deferred (see #receiveRepeat): `heard` is that advert as the
+   * socket handed it on, `after` the state its step left (with no actions), `repeatAt` when a repeat last came
+   * while the state was still `after` (undefined: none waiting).
+   */
+  heard: ReceivedAdvert | undefined;
+  after: RouterState | undefined;
+  repeatAt: number | undefined;
 }
 
 export class Speaker {
@@ -96,8 +109,10 @@ export class Speaker {
   #started = false;
   #stopped = false;
   #received = 0; // packets handed to receive(), so a deferred takeover knows whether I/O is still draining
+  #lastActions = 0; // how many actions the last step returned (see noteHeard)
   readonly #takeovers = new Map<RouterKey, Cancel>(); // router key -> its takeover waiting for pending I/O
   readonly #removeCollector: () => void;
+  readonly #removeFlush: () => void;
 
   constructor(deps: SpeakerDeps) {
     this.#deps = deps;
@@ -115,6 +130,9 @@ export class Speaker {
     };
     for (const router of deps.routers) this.#addSlot(router);
     this.#removeCollector = deps.metrics.addCollector(() => this.#collectMastersSeen());
+    this.#removeFlush = deps.metrics.addFlush(() => {
+      for (const slot of this.#slots.values()) this.#flushCounts(slot);
+    });
     for (const family of ['ipv4', 'ipv6'] as const) {
       for (const reason of INVALID_REASONS) deps.metrics.invalidPackets.inc({ family, reason }, 0);
     }
@@ -179,14 +197,16 @@ export class Speaker {
             return;
           }
         }
-        slot?.received.inc();
+        if (slot) slot.received++;
         if (slot && r.from !== slot.router.config.primaryAddress) {
           // Only a master sends adverts (RFC 5798 §6.4.3); priority 0 is one resigning.
           if (r.advert.priority > 0) slot.advertisers.set(r.from, this.#deps.clock.now());
           else slot.advertisers.delete(r.from);
         }
         if (r.checksumMode === 'no-pseudo-header') m.legacyChecksum.inc({ vrid: String(r.advert.vrid) });
+        if (slot && this.#deferRepeat(slot, r)) return;
         this.#step(decision.key, { type: 'advert', from: r.from, advert: r.advert });
+        if (slot) this.#noteHeard(slot, r);
       }
     }
   }
@@ -262,6 +282,7 @@ export class Speaker {
     this.#scheduler.set(key, undefined);
     this.#vips.removeRouter(key);
     this.#deps.ports.answering?.(this.#vips.mastered());
+    this.#flushCounts(slot);
     this.#slots.delete(key);
     this.#routerKeys.delete(key);
     this.#candidateSources.delete(key);
@@ -285,6 +306,7 @@ export class Speaker {
     const slot = this.#slots.get(key);
     if (!slot) return `router ${key} does not run here`;
     if (Object.keys(configure).length > 0) {
+      this.#replayRepeat(slot);
       const res = step(slot.state, { type: 'configure', changes: configure }, this.#deps.clock.now());
       const rejected = res.actions.find((a) => a.type === 'config-rejected');
       if (rejected?.type === 'config-rejected') return rejected.errors.join('; ');
@@ -324,6 +346,8 @@ export class Speaker {
     this.#stopped = true;
     this.#scheduler.stop();
     this.#removeCollector();
+    for (const slot of this.#slots.values()) this.#flushCounts(slot);
+    this.#removeFlush();
     for (const cancel of this.#takeovers.values()) cancel();
     this.#takeovers.clear();
     let cancel: Cancel = () => {};
@@ -353,11 +377,15 @@ export class Speaker {
       state: initialRouterState(router.config),
       log: deps.logger.child({ vrid, family, interface: deps.ifname }),
       announce: new AbortController(),
-      sent: deps.metrics.advertsSent.labels({ vrid: String(vrid), family }),
-      received: deps.metrics.advertsReceived.labels({ vrid: String(vrid), family }),
+      sent: 0,
+      received: 0,
+      counterLabels: { vrid: String(vrid), family },
       keyring: router.auth === undefined ? undefined : keyringOf(router.auth),
       advertisers: new Map(),
       generation: 0,
+      heard: undefined,
+      after: undefined,
+      repeatAt: undefined,
     });
     this.#routerKeys.add(router.key);
     this.#setSources(router);
@@ -388,6 +416,15 @@ export class Speaker {
     return slot.advertisers.size + (slot.state.kind === 'master' ? 1 : 0);
   }
 
+  /** flushCounts adds a router's adverts counted since the last flush to the metrics. */
+  #flushCounts(slot: RouterSlot): void {
+    const m = this.#deps.metrics;
+    if (slot.sent > 0) m.advertsSent.inc(slot.counterLabels, slot.sent);
+    if (slot.received > 0) m.advertsReceived.inc(slot.counterLabels, slot.received);
+    slot.sent = 0;
+    slot.received = 0;
+  }
+
   #collectMastersSeen(): void {
     for (const [key, slot] of this.#slots) {
       const { vrid, family } = slot.router.config;
@@ -408,6 +445,16 @@ export class Speaker {
    */
   #due(key: RouterKey): void {
     const slot = this.#slots.get(key);
+    if (slot !== undefined && slot.repeatAt !== undefined) {
+      // A deferred repeat moves the Master_Down_Timer later: step it, and when the timer is not due any more, wait
+      // for the new deadline (the usual case: a backup hearing its master is woken once per Master_Down_Interval).
+      this.#replayRepeat(slot);
+      const deadline = deadlineOf(slot.state);
+      if (deadline !== undefined && deadline > this.#deps.clock.now()) {
+        this.#scheduler.set(key, deadline);
+        return;
+      }
+    }
     const afterIo = this.#deps.clock.afterPendingIo?.bind(this.#deps.clock);
     if (slot?.state.kind !== 'backup' || !afterIo) {
       this.#step(key, { type: 'timer' });
@@ -427,11 +474,50 @@ export class Speaker {
     wait(this.#received);
   }
 
+  /**
+   * deferRepeat takes a backup's repeat of the advert it last stepped without stepping it: a master sends the same
+   * advert every interval, and for a backup that followed it (no actions), stepping it again only moves the
+   * Master_Down_Timer later. The repeat's time is kept and the advert is stepped at that time before the router's
+   * next event of any kind (its timer included; see replayRepeat), which leaves the engine exactly where stepping
+   * each repeat would have: stepping the same advert twice from the state its first step left is the same as
+   * stepping it once, later, as long as the engine's decision does not depend on the time between them. The one
+   * such decision is the preempt delay window (vrrp/router.ts backupOnAdvert: a lower-priority master is followed
+   * until the window runs out), so routers with a preempt delay step every advert.
+   */
+  #deferRepeat(slot: RouterSlot, r: ReceivedAdvert): boolean {
+    if (slot.heard !== r || slot.after !== slot.state || this.#stopped) return false;
+    slot.repeatAt = this.#deps.clock.now();
+    return true;
+  }
+
+  /** noteHeard records an advert just stepped, when a repeat of it may be deferred (see deferRepeat). */
+  #noteHeard(slot: RouterSlot, r: ReceivedAdvert): void {
+    const ok = slot.state.kind === 'backup' && slot.state.config.preemptDelayMs === 0 && this.#lastActions === 0;
+    slot.heard = ok ? r : undefined;
+    slot.after = ok ? slot.state : undefined;
+  }
+
+  /** replayRepeat steps a deferred repeat at the time it arrived (see deferRepeat), before any other event. */
+  #replayRepeat(slot: RouterSlot): void {
+    const at = slot.repeatAt;
+    const heard = slot.heard;
+    if (at === undefined || heard === undefined) return;
+    slot.repeatAt = undefined;
+    this.#stepAt(slot, { type: 'advert', from: heard.from, advert: heard.advert }, at);
+    this.#noteHeard(slot, heard);
+  }
+
   #step(key: RouterKey, event: RouterEvent): void {
     const slot = this.#slots.get(key);
     if (!slot || this.#stopped) return;
-    const now = this.#deps.clock.now();
+    this.#replayRepeat(slot);
+    this.#stepAt(slot, event, this.#deps.clock.now());
+  }
+
+  #stepAt(slot: RouterSlot, event: RouterEvent, now: number): void {
+    const key = slot.router.key;
     const res = step(slot.state, event, now);
+    this.#lastActions = res.actions.length;
     const before = slot.state.kind;
     slot.state = res.state;
     if (res.state.kind !== before) slot.generation++;
@@ -527,7 +613,7 @@ export class Speaker {
       seal = { key: slot.keyring.send, counter: this.#counter };
     }
     const outcome = channel.send(advert, to, seal);
-    if (outcome.ok) slot.sent.inc();
+    if (outcome.ok) slot.sent++;
     else if (this.#sendErrors.allow(slot.router.key, now)) {
       slot.log.warn({ to: to ?? 'multicast', detail: outcome.detail, priority: advert.priority }, 'advert not sent');
     }
