@@ -67,7 +67,11 @@ export function loadPacketSocketAddon(): AddonLoad {
       return { ok: false, reason: 'load-failed', detail: `${path}: no class` };
     // An addon built before batch delivery would hand onFrames one frame at a time: refuse it, ask for a rebuild.
     const proto = addon.PacketSocket.prototype as Partial<NativeSocket>;
-    if (typeof addon.neighbors !== 'function' || typeof proto.sendBatch !== 'function' || typeof proto.repeats !== 'function')
+    if (
+      typeof addon.neighbors !== 'function' ||
+      typeof proto.sendBatch !== 'function' ||
+      typeof proto.repeats !== 'function'
+    )
       return { ok: false, reason: 'load-failed', detail: `${path}: built from an older packet_socket.c; run npm ci` };
     return { ok: true, addon, path };
   } catch (err) {

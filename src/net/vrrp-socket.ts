@@ -68,6 +68,16 @@ interface Heard {
   fromPeer?: ReceivedAdvert;
 }
 
+/** SENT_MEMO_LIMIT bounds the frames remembered per advert object: one per destination in practice. */
+const SENT_MEMO_LIMIT = 8;
+
+/** SentFrame is a frame built for an advert, to a unicast peer (`to`) or the group, with the MAC it was sent to. */
+interface SentFrame {
+  readonly to: string | undefined;
+  readonly dstMac: string | undefined;
+  readonly frame: Buffer;
+}
+
 /** VrrpPeer is a unicast destination; `mac` skips the neighbour lookup (tests, or a MAC known otherwise). */
 export interface VrrpPeer {
   readonly address: string;
@@ -135,6 +145,8 @@ export class VrrpSocket {
   // advert and destination -> the frame sent: a router sends the same advert every interval, and encoding (address
   // parsing, checksum) is most of the cost of a send. Bounded: cleared when it grows past ENCODED_CACHE_LIMIT.
   readonly #encoded = new Map<string, Buffer>();
+  // advert object -> the frames built for it, per destination (see send); dies with the advert.
+  readonly #sent = new WeakMap<Advert, SentFrame[]>();
   // slot of the addon's repeat table -> what the frame stored there decoded to; see onFrame.
   readonly #heard: (Heard | undefined)[] = [];
   readonly #onAdvert: (received: ReceivedAdvert) => void;
@@ -244,8 +256,12 @@ export class VrrpSocket {
     if (seal !== undefined) {
       const built = this.#build(advert, destination, dstMac, seal);
       if (!built.ok) return built;
-      this.#enqueue(built.bytes);
-      return { ok: true, bytes: built.bytes.length };
+      return this.#queueFrame(built.bytes);
+    }
+    // The speaker hands the same Advert object for a router's steady adverts: its frames are found by identity.
+    let sent = this.#sent.get(advert);
+    for (const m of sent ?? []) {
+      if (m.to === to?.address && m.dstMac === dstMac) return this.#queueFrame(m.frame);
     }
     const key = `${advert.vrid}/${advert.priority}/${advert.maxAdvertIntervalCs}/${advert.addresses.join(',')}>${destination}/${dstMac ?? ''}`;
     let frame = this.#encoded.get(key);
@@ -256,16 +272,22 @@ export class VrrpSocket {
       if (this.#encoded.size >= ENCODED_CACHE_LIMIT) this.#encoded.clear();
       this.#encoded.set(key, frame);
     }
-    this.#enqueue(frame);
-    return { ok: true, bytes: frame.length };
+    if (sent === undefined) {
+      sent = [];
+      this.#sent.set(advert, sent);
+    }
+    if (sent.length >= SENT_MEMO_LIMIT) sent.shift();
+    sent.push({ to: to?.address, dstMac, frame });
+    return this.#queueFrame(frame);
   }
 
-  #enqueue(frame: Buffer): void {
+  #queueFrame(frame: Buffer): VrrpSendResult {
     this.#queue.push(frame);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
+    return { ok: true, bytes: frame.length };
   }
 
   /** watchPeers resolves unicast peers ahead of sending, so their adverts are recognised (see fromPeer). */

@@ -18,6 +18,9 @@ import { VrrpSocket } from '../../net/vrrp-socket.ts';
 import type { RouterSpec } from '../router-spec.ts';
 import type { AdvertChannel, Announcer, SpeakerPorts } from './ports.ts';
 
+/** SENT is the outcome of every advert that left (one object: a master sends hundreds per interval). */
+const SENT = { ok: true } as const;
+
 /** NetPortsDeps: the interface, the routers (to know families and VIPs), and the speaker's two hooks. */
 export interface NetPortsDeps {
   readonly info: InterfaceInfo;
@@ -67,7 +70,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
       adverts[family] = {
         send: (advert, to, seal) => {
           const sent = socket.send(advert, to === undefined ? undefined : { address: to }, seal);
-          return sent.ok ? { ok: true } : { ok: false, detail: `${sent.reason}: ${sent.detail}` };
+          return sent.ok ? SENT : { ok: false, detail: `${sent.reason}: ${sent.detail}` };
         },
         watchPeers: (peers) => socket.watchPeers(peers),
         knowsPeer: (address) => socket.knowsPeer(address),

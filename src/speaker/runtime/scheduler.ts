@@ -22,6 +22,11 @@ export interface SchedulerDeps<K> {
   readonly slice?: number;
 }
 
+/** FIRING marks an entry taken off the heap while its onDue runs: a set() from there puts the same entry back. */
+const FIRING = -1;
+/** REMOVED marks a FIRING entry its onDue removed (the key may have a new entry by then). */
+const REMOVED = -2;
+
 interface Entry<K> {
   key: K;
   /** at orders the heap: the deadline when the entry was last sorted, at or before `due`. */
@@ -51,6 +56,13 @@ export class DeadlineScheduler<K> {
     const entry = this.#entries.get(key);
     if (at === undefined) {
       if (entry) this.#remove(entry);
+    } else if (entry?.index === FIRING) {
+      // Re-armed by its own onDue (a master's next advert): back into the heap, same entry, no map churn.
+      entry.at = at;
+      entry.due = at;
+      entry.index = this.#heap.length;
+      this.#heap.push(entry);
+      this.#up(entry.index);
     } else if (entry) {
       entry.due = at;
       if (at >= entry.at) return; // later: sorted when `at` comes (see the file comment); the timer stays as it is
@@ -67,7 +79,8 @@ export class DeadlineScheduler<K> {
 
   /** deadline returns the key's current deadline, if any. */
   deadline(key: K): number | undefined {
-    return this.#entries.get(key)?.due;
+    const entry = this.#entries.get(key);
+    return entry === undefined || entry.index === FIRING ? undefined : entry.due;
   }
 
   get size(): number {
@@ -103,8 +116,13 @@ export class DeadlineScheduler<K> {
           budget++;
           continue;
         }
-        this.#remove(top);
-        this.#deps.onDue(top.key, now);
+        this.#pop();
+        top.index = FIRING;
+        try {
+          this.#deps.onDue(top.key, now);
+        } finally {
+          if (top.index === FIRING) this.#entries.delete(top.key);
+        }
       }
     } finally {
       this.#running = false;
@@ -130,7 +148,23 @@ export class DeadlineScheduler<K> {
     this.#cancel = this.#deps.clock.setTimer(() => this.runDue(), top.at - this.#deps.clock.now());
   }
 
+  /** pop takes the top entry off the heap, leaving it in #entries (runDue marks it FIRING). */
+  #pop(): void {
+    const h = this.#heap;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      last.index = 0;
+      this.#down(0);
+    }
+  }
+
   #remove(entry: Entry<K>): void {
+    if (entry.index === FIRING) {
+      this.#entries.delete(entry.key);
+      entry.index = REMOVED;
+      return;
+    }
     const last = this.#heap.pop()!;
     this.#entries.delete(entry.key);
     if (last !== entry) {

@@ -8,7 +8,15 @@
 import type { Advert, Family } from '../../../vrrp/advert.ts';
 import type { AuthKey } from '../../../vrrp/auth.ts';
 import { nextCounter, ReplayGuard } from '../../../vrrp/replay.ts';
-import { deadlineOf, initialRouterState, type RouterEvent, type RouterState, step } from '../../../vrrp/router.ts';
+import {
+  deadlineOf,
+  initialRouterState,
+  type RouterAction,
+  type RouterEvent,
+  type RouterState,
+  type SendAdvert,
+  step,
+} from '../../../vrrp/router.ts';
 import type { RouterConfigChanges } from '../../../vrrp/router-config.ts';
 import { masterDownIntervalMs } from '../../../vrrp/timing.ts';
 import type { Cancel, Clock } from '../../clock.ts';
@@ -87,6 +95,10 @@ interface RouterSlot {
    * socket handed it on, `after` the state its step left (with no actions), `repeatAt` when a repeat last came
    * while the state was still `after` (undefined: none waiting).
    */
+  /** advertMemo: the effects of the last lone send-advert action (see effectsOf). */
+  advertMemo:
+    | { readonly router: RouterSpec; readonly action: SendAdvert; readonly effects: readonly Effect[] }
+    | undefined;
   heard: ReceivedAdvert | undefined;
   after: RouterState | undefined;
   repeatAt: number | undefined;
@@ -197,14 +209,15 @@ export class Speaker {
             return;
           }
         }
+        const now = this.#deps.clock.now();
         if (slot) slot.received++;
         if (slot && r.from !== slot.router.config.primaryAddress) {
           // Only a master sends adverts (RFC 5798 §6.4.3); priority 0 is one resigning.
-          if (r.advert.priority > 0) slot.advertisers.set(r.from, this.#deps.clock.now());
+          if (r.advert.priority > 0) slot.advertisers.set(r.from, now);
           else slot.advertisers.delete(r.from);
         }
         if (r.checksumMode === 'no-pseudo-header') m.legacyChecksum.inc({ vrid: String(r.advert.vrid) });
-        if (slot && this.#deferRepeat(slot, r)) return;
+        if (slot && this.#deferRepeat(slot, r, now)) return;
         this.#step(decision.key, { type: 'advert', from: r.from, advert: r.advert });
         if (slot) this.#noteHeard(slot, r);
       }
@@ -383,6 +396,7 @@ export class Speaker {
       keyring: router.auth === undefined ? undefined : keyringOf(router.auth),
       advertisers: new Map(),
       generation: 0,
+      advertMemo: undefined,
       heard: undefined,
       after: undefined,
       repeatAt: undefined,
@@ -484,9 +498,9 @@ export class Speaker {
    * such decision is the preempt delay window (vrrp/router.ts backupOnAdvert: a lower-priority master is followed
    * until the window runs out), so routers with a preempt delay step every advert.
    */
-  #deferRepeat(slot: RouterSlot, r: ReceivedAdvert): boolean {
+  #deferRepeat(slot: RouterSlot, r: ReceivedAdvert, now: number): boolean {
     if (slot.heard !== r || slot.after !== slot.state || this.#stopped) return false;
-    slot.repeatAt = this.#deps.clock.now();
+    slot.repeatAt = now;
     return true;
   }
 
@@ -523,12 +537,36 @@ export class Speaker {
     if (res.state.kind !== before) slot.generation++;
     this.#scheduler.set(key, res.deadline);
     if (res.actions.length === 0) return;
-    const effects = planEffects(slot.router, res.actions, { unicastPeers: slot.router.peers });
+    const effects = this.#effectsOf(slot, res.actions);
     if (before !== 'master' && res.state.kind === 'master') {
       this.#takeOver(slot, effects, before, now);
       return;
     }
     for (const effect of effects) this.#apply(slot, effect, before, now);
+  }
+
+  /**
+   * effectsOf is planEffects, remembered for a master's steady advert: the same single send-advert action every
+   * interval gives the same effects (the same Advert object, which the advert channel recognises and sends as the
+   * frame it built before).
+   */
+  #effectsOf(slot: RouterSlot, actions: readonly RouterAction[]): readonly Effect[] {
+    const a = actions[0];
+    if (actions.length !== 1 || a?.type !== 'send-advert') {
+      return planEffects(slot.router, actions, { unicastPeers: slot.router.peers });
+    }
+    const memo = slot.advertMemo;
+    if (
+      memo?.router === slot.router &&
+      memo.action.priority === a.priority &&
+      memo.action.intervalCs === a.intervalCs &&
+      memo.action.addresses === a.addresses
+    ) {
+      return memo.effects;
+    }
+    const effects = planEffects(slot.router, actions, { unicastPeers: slot.router.peers });
+    slot.advertMemo = { router: slot.router, action: a, effects };
+    return effects;
   }
 
   /**
