@@ -5,8 +5,8 @@
  * turn (same run, same lab): start master, wait until it is master of every router, start backup, settle, then sample
  * each process once a second for `--seconds` (default 30): CPU from /proc/<pid>/stat (utime + stime deltas, in % of
  * one core) and RSS from /proc/<pid>/status. keepalived counts its parent and its VRRP child together.
- * Modes: `dist` (node dist/src/cli.js, what the image runs; compiled on demand when dist/ is missing or older than
- * the sources), `tsx` (bin/metal-vrrp.js through tsx: adds the loader's memory), `keepalived` (Debian's 2.2, one
+ * Modes: `dist` (node dist/src/cli.js with the node flags of the Dockerfile's ENTRYPOINT, what the image runs;
+ * compiled on demand when dist/ is missing or older than the sources), `tsx` (bin/metal-vrrp.js through tsx: adds the loader's memory), `keepalived` (Debian's 2.2, one
  * vrrp_instance per router). `--root DIR` runs our speaker from another checkout (e.g. a baseline), tsx mode only.
  * Prints progress, then figures with n and ratios to keepalived; asserts nothing. Needs root.
  *
@@ -45,6 +45,18 @@ const SETTLE_MS = 5000; // after convergence: JIT warm-up, announcements done
 const T0 = Date.now();
 
 type Mode = 'tsx' | 'dist' | 'keepalived';
+
+/**
+ * imageNodeFlags are the node flags of the image's ENTRYPOINT (`["node", ...flags, "dist/src/cli.js"]` in the
+ * Dockerfile), so `dist` mode runs the speaker as the image does.
+ */
+function imageNodeFlags(): string[] {
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(`${REPO}Dockerfile`, 'utf8'));
+  const argv = m ? (JSON.parse(m[1]!) as string[]) : [];
+  const end = argv.indexOf('dist/src/cli.js');
+  return argv[0] === 'node' && end > 0 ? argv.slice(1, end) : [];
+}
+const IMAGE_FLAGS = imageNodeFlags();
 
 /** progress prints a timestamped line, so a long run shows where it is. */
 function progress(msg: string): void {
@@ -149,7 +161,8 @@ function startSpeakerProc(host: LabHost, lab: Lab, mode: 'tsx' | 'dist', role: P
   });
   writeFileSync(file, yaml);
   const entry = mode === 'tsx' ? `${ROOT}bin/metal-vrrp.js` : `${REPO}dist/src/cli.js`;
-  const argv = [process.execPath, ...NODE_ARGS, entry, 'speaker', '--config', file, '--node-name', host.name];
+  const flags = mode === 'dist' ? [...IMAGE_FLAGS, ...NODE_ARGS] : NODE_ARGS;
+  const argv = [process.execPath, ...flags, entry, 'speaker', '--config', file, '--node-name', host.name];
   const child = spawnIn(host.ns, argv, { cwd: mode === 'tsx' ? ROOT : REPO });
   if (child.pid === undefined) throw new Error(`${host.name}: speaker did not start`);
   const pid = child.pid;
@@ -353,7 +366,9 @@ async function main(): Promise<void> {
         `modes ${MODES.join(', ')}${ROOT === REPO ? '' : ` (our speaker from ${ROOT})`}; ${SECONDS} s sampled after ` +
         `convergence + ${SETTLE_MS / 1000} s; node ${process.version}; load average ${loadavg()
           .map((x) => x.toFixed(2))
-          .join(' ')}${NODE_ARGS.length ? `; node args ${NODE_ARGS.join(' ')}` : ''}`,
+          .join(
+            ' ',
+          )}; dist runs with the image's node flags [${IMAGE_FLAGS.join(' ')}]${NODE_ARGS.length ? `; node args ${NODE_ARGS.join(' ')}` : ''}`,
     );
     const all: Figures[] = [];
     for (const mode of MODES) all.push(...(await measure(lab, mode as Mode)));
