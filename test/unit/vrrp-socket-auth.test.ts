@@ -1,5 +1,6 @@
-// VrrpSocket with authenticated routers, on a fake packet socket: the frame caches of both directions must not serve
-// a sealed advert (each carries its own counter) nor let a received authenticated frame skip verification.
+// VrrpSocket with authenticated routers, on a fake packet socket with the addon's repeat table: the frame caches of
+// both directions must not serve a sealed advert (each carries its own counter) nor let a received authenticated
+// frame skip verification.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ReceivedAdvert, VrrpDrop } from '../../src/net/frames/vrrp.ts';
@@ -24,6 +25,7 @@ function rig() {
   const sent: Buffer[] = [];
   const got: (ReceivedAdvert | VrrpDrop)[] = [];
   let onFrame: PacketSocketOptions['onFrame'] = () => {};
+  let repeats: PacketSocketOptions['repeats'];
   const fake: FrameSocket = {
     send: (frame) => {
       sent.push(frame);
@@ -42,6 +44,7 @@ function rig() {
     authKeys: (_family, vrid) => (vrid === 7 ? state.keys : undefined),
     openPacketSocket: (o) => {
       onFrame = o.onFrame;
+      repeats = o.repeats;
       return fake;
     },
     neighbors: {
@@ -53,7 +56,15 @@ function rig() {
       close: () => {},
     },
   });
-  const receive = (frame: Buffer) => onFrame(frame, 0);
+  // As the addon's repeat table does: a frame seen before comes back as its slot, without its bytes.
+  const slots = new Map<string, number>(); // frame bytes (latin1) -> slot
+  const receive = (frame: Buffer) => {
+    const key = frame.toString('latin1');
+    const slot = slots.get(key);
+    if (slot !== undefined && repeats !== undefined) return repeats.onRepeat(slot);
+    slots.set(key, slots.size);
+    onFrame(frame, 0, repeats === undefined ? undefined : slots.size - 1);
+  };
   return { socket, sent, got, state, receive };
 }
 
