@@ -145,7 +145,12 @@ export class DeadlineScheduler<K> {
     if (this.#armedFor !== undefined && this.#armedFor <= top.at) return;
     this.#cancel?.();
     this.#armedFor = top.at;
-    this.#cancel = this.#deps.clock.setTimer(() => this.runDue(), top.at - this.#deps.clock.now());
+    // The timer forgets its own cancel before runDue: cancelling a timer that has fired still costs Node a search
+    // of its timer lists.
+    this.#cancel = this.#deps.clock.setTimer(() => {
+      this.#cancel = undefined;
+      this.runDue();
+    }, top.at - this.#deps.clock.now());
   }
 
   /** pop takes the top entry off the heap, leaving it in #entries (runDue marks it FIRING). */
