@@ -202,16 +202,20 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_value frame, type, slot;
     bool seen = false;
     int32_t id = ps->rep != NULL && ps->batch ? rep_lookup(ps->rep, ps->buf, len, sll.sll_pkttype, &seen) : -1;
-    if ((!seen && napi_create_buffer_copy(env, len, ps->buf, NULL, &frame) != napi_ok) ||
-        napi_create_uint32(env, sll.sll_pkttype, &type) != napi_ok)
+    bool failed = (!seen && napi_create_buffer_copy(env, len, ps->buf, NULL, &frame) != napi_ok) ||
+                  napi_create_uint32(env, sll.sll_pkttype, &type) != napi_ok;
+    if (!failed && ps->batch)
+      failed = (!seen && napi_set_element(env, argv3[0], count, frame) != napi_ok) ||
+               napi_set_element(env, argv3[1], count, type) != napi_ok ||
+               (ps->rep != NULL &&
+                (napi_create_int32(env, id, &slot) != napi_ok || napi_set_element(env, argv3[2], count, slot) != napi_ok));
+    if (failed) {
+      /* A frame just remembered but never handed over would later come as a repeat of whatever JS last had in its
+       * slot: forget everything (JS keeps nothing the table does not name). */
+      if (id >= 0 && !seen) rep_clear(ps->rep);
       break;
+    }
     if (ps->batch) {
-      if ((!seen && napi_set_element(env, argv3[0], count, frame) != napi_ok) ||
-          napi_set_element(env, argv3[1], count, type) != napi_ok)
-        break;
-      if (ps->rep != NULL &&
-          (napi_create_int32(env, id, &slot) != napi_ok || napi_set_element(env, argv3[2], count, slot) != napi_ok))
-        break;
       count++;
     } else {
       argv[0] = frame, argv[1] = type;

@@ -194,6 +194,7 @@ export class VrrpSocket {
       // from the kept bytes: drops, and authenticated adverts (each carries its own counter, so a repeat could only be
       // a replay, and the keys they were verified with may have rotated since; replay-checked by the speaker).
       onFrame: (frame, pktType, slot) => {
+        if (slot !== undefined && slot >= 0) this.#heard[slot] = undefined; // until decoded: a throw leaves no stale slot
         const heard: Heard = { frame, pktType, r: receive(frame, pktType, ctx), mac: formatMac(frame, 6) };
         if (slot !== undefined && slot >= 0) this.#heard[slot] = heard;
         this.#deliver(heard);
