@@ -21,9 +21,17 @@ import type { LivenessLink } from './liveness-spec.ts';
 /** RouterKey is `ipv4/51` or `ipv6/51`: VRIDs are per family (RFC 5798 §5.2.3). */
 export type RouterKey = `${Family}/${number}`;
 
-/** routerKey names a router by family and VRID. */
+// family -> VRID -> its key: a memo of a pure function, since the receive path names a router for every advert.
+const KEYS: Record<Family, RouterKey[]> = { ipv4: [], ipv6: [] };
+
+/** routerKey names a router by family and VRID (VRIDs 0..255 come from a memo, one string each). */
 export function routerKey(family: Family, vrid: number): RouterKey {
-  return `${family}/${vrid}`;
+  const memo = KEYS[family];
+  const known = memo?.[vrid];
+  if (known !== undefined) return known;
+  const key: RouterKey = `${family}/${vrid}`;
+  if (memo !== undefined && Number.isInteger(vrid) && vrid >= 0 && vrid <= 255) memo[vrid] = key;
+  return key;
 }
 
 /** StateName is a router's RFC 5798 state as the speaker reports it. */
