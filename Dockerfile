@@ -39,5 +39,6 @@ USER 65532:65532
 EXPOSE 7472
 # Node flags for memory (bench:speaker-load runs dist/ with these, read from this line): a 1 MiB semi-space (the
 # default grows the young generation to 16 MiB per semi-space; the speaker's live heap is ~10 MiB) and GC on the main
-# thread (no helper threads). Measured with 510 routers: RSS 111 -> 75 MB (master), 105 -> 74 MB (backup).
+# thread (no helper threads). bench:speaker-load, 510 routers: RSS 112 -> 82 MB (master), 107 -> 81 MB (backup), for
+# about 1 % of a core more on the master (more frequent scavenges).
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--single-threaded-gc", "dist/src/cli.js"]
