@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { killPids, spawnIn } from '../lab/netlab/exec.ts';
-import { type K8sLab, startK8sLab } from '../lab/netlab/k8s-lab.ts';
+import { type K8sLab, startK8sLab } from '../lab/kube/k8s-lab.ts';
 import { isStateChange, metricValue } from '../lab/netlab/speaker.ts';
 import { masterDownIntervalMs } from '../vrrp/timing.ts';
 
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
   try {
     const alive = k.lab.nodes.map((n) => n.name);
     for (const mode of MODES) {
-      k.annotatePool({ 'metal-vrrp.io/liveness': mode });
+      await k.annotatePool({ 'metal-vrrp.io/liveness': mode });
       await sleep(2000);
       const all: number[] = [];
       const perVip: number[] = [];

@@ -7,12 +7,24 @@ import { once } from 'node:events';
 import { killPids, spawnIn } from './exec.ts';
 import type { Lab, LabHost } from './netns.ts';
 
-/** RESPONDER_SOURCE is the server: argv[1] = body, argv[2] = port; prints "listening" once bound. */
+/** RESPONDER_SOURCE is the server: argv[1] = body, argv[2] = port, argv[3] (optional) = JSON map of node address to
+ * node name; with it the answer is "<body> via <node>", the node the connection came through: the one whose address
+ * the connection comes from (kube-proxy masquerades what it forwards to another node), else this node itself (a
+ * connection DNATed to a local endpoint keeps the client's address). Prints "listening" once bound. */
 export const RESPONDER_SOURCE = `
 import { createServer } from 'node:http';
-const [body, port] = process.argv.slice(1);
-createServer((req, res) => res.end(body + '\\n')).listen(Number(port), '::', () => console.log('listening'));
+const [body, port, peers] = process.argv.slice(1);
+const via = peers ? JSON.parse(peers) : null;
+const from = (req) => String(req.socket.remoteAddress).replace(/^::ffff:/, '');
+createServer((req, res) => res.end((via ? body + ' via ' + (via[from(req)] ?? body) : body) + '\\n'))
+  .listen(Number(port), '::', () => console.log('listening'));
 `;
+
+/** viaOf reads the node a connection came through from a "<body> via <node>" answer (null for any other text). */
+export function viaOf(answer: string | null): string | null {
+  const m = answer === null ? null : / via (\S+)$/.exec(answer);
+  return m ? m[1]! : null;
+}
 
 /** HttpResponder is one running server; stop() ends it (SIGTERM by exact pid). */
 export interface HttpResponder {
@@ -26,7 +38,13 @@ export interface HttpResponder {
  * host's name ('n1'). The process is recorded in the lab's pid file, so a teardown stops it even after a crash. */
 export async function startHttpResponder(
   host: LabHost,
-  opts: { readonly port?: number; readonly body?: string; readonly timeoutMs?: number } = {},
+  opts: {
+    readonly port?: number;
+    readonly body?: string;
+    readonly timeoutMs?: number;
+    /** peers maps node addresses to node names: answer "<body> via <node>" (see RESPONDER_SOURCE). */
+    readonly peers?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<HttpResponder> {
   const port = opts.port ?? 80;
   const child = spawnIn(host.ns, [
@@ -36,6 +54,7 @@ export async function startHttpResponder(
     RESPONDER_SOURCE,
     opts.body ?? host.name,
     String(port),
+    ...(opts.peers ? [JSON.stringify(opts.peers)] : []),
   ]);
   const stderr: string[] = [];
   child.stderr?.setEncoding('utf8').on('data', (d: string) => stderr.push(d));

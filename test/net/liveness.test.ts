@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type K8sLab, startK8sLab } from '../../lab/netlab/k8s-lab.ts';
+import { type K8sLab, startK8sLab } from '../../lab/kube/k8s-lab.ts';
 import { isStateChange, metricValue } from '../../lab/netlab/speaker.ts';
 import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
 
@@ -132,7 +132,7 @@ describe('liveness signal (BFD) in Kubernetes mode', () => {
   });
 
   test('with metal-vrrp.io/liveness: off the same loss waits for Master_Down_Interval (reason master-down)', async (t) => {
-    k.annotatePool({ 'metal-vrrp.io/liveness': 'off' });
+    await k.annotatePool({ 'metal-vrrp.io/liveness': 'off' });
     for (const n of alive) await k.waitFor(`${n}: no session up`, async () => (await sessionsUp(n)) === 0, 15_000);
     const { victim, takeovers, claims } = await loseNode();
     assert.deepEqual(claims, [], 'a VIP had a second claimant');
