@@ -157,7 +157,7 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     const bridge = await startApiBridge(prefix, Number(new URL(server.url).port));
     cleanups.push(() => bridge.close());
     for (const n of lab.nodes) await bridge.addNamespace(n.ns);
-    const nodeURL = bridge.serverURL;
+    const nodeURL = bridge.secureServerURL;
     const admin = new KubeConfig();
     admin.loadFromFile(server.adminKubeconfig);
     const core = admin.makeApiClient(CoreV1Api);
@@ -263,7 +263,11 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
         '') as string;
     const vridOf = (name: string) =>
       Number(service(name)?.metadata.annotations?.['metal-vrrp.io/vrids']?.split(',')[0]?.split('=')[1]);
-    await waitFor('every Service with an IP and a VRID', () => services.every((n) => vipOf(n) && vridOf(n) > 0), 60_000);
+    await waitFor(
+      'every Service with an IP and a VRID',
+      () => services.every((n) => vipOf(n) && vridOf(n) > 0),
+      60_000,
+    );
 
     const speakerKubeconfig = await server.serviceAccountKubeconfig(NS, 'speaker', { server: nodeURL });
     const speakers = new Map<string, SpeakerProcess>();

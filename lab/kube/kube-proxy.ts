@@ -18,9 +18,9 @@
 // for the VIP, so no strictARP sysctl is needed in nftables mode. It does not answer ICMP echo for the VIP either.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { type KubeServer, kubeBinary } from './server.ts';
 import { killPids, run, runOk, spawnIn } from '../netlab/exec.ts';
 import type { LabHost } from '../netlab/netns.ts';
+import { type KubeServer, kubeBinary } from './server.ts';
 
 /** HEALTHZ_PORT is kube-proxy's /healthz port (its default, on the node's address). */
 export const KUBE_PROXY_HEALTHZ_PORT = 10256;

@@ -1,7 +1,10 @@
-// api-bridge.ts — lets processes in lab namespaces reach an API stand-in that runs in the test process, without any
-// traffic outside loopback: the test listens on a Unix socket (the filesystem is shared by every network namespace)
-// that forwards to the stand-in on 127.0.0.1, and one tiny forwarder per node namespace listens on that namespace's
-// 127.0.0.1:BRIDGE_PORT and connects to the socket. Speakers then use a kubeconfig for http://127.0.0.1:BRIDGE_PORT.
+// api-bridge.ts — lets processes in lab namespaces reach an API server on the host's loopback (the real
+// kube-apiserver of lab/kube/, or the stand-in), without any traffic outside loopback: the test listens on a Unix
+// socket (the filesystem is shared by every network namespace) that forwards to the server on 127.0.0.1, and one tiny
+// forwarder per node namespace listens on that namespace's 127.0.0.1:BRIDGE_PORT and connects to the socket. It
+// forwards bytes, so TLS passes through: speakers and kube-proxy use https://127.0.0.1:BRIDGE_PORT (the real server's
+// certificate names 127.0.0.1), the stand-in http://. pause() cuts the nodes off the server: a partition between the
+// nodes and the control plane, while the server itself keeps serving the test process.
 
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,8 +29,10 @@ net.createServer((c) => {
 /** ApiBridge is the Unix socket and the forwarders; close() stops them all. */
 export interface ApiBridge {
   readonly socketPath: string;
-  /** serverURL is the stand-in's address as seen from inside a bridged namespace. */
+  /** serverURL is the server's address as seen from inside a bridged namespace (plain HTTP: the stand-in). */
   readonly serverURL: string;
+  /** secureServerURL is the same over TLS (the real kube-apiserver). */
+  readonly secureServerURL: string;
   addNamespace(ns: string): Promise<ChildProcess>;
   /** pause cuts every connection and refuses new ones: the API server is unreachable until resume(). */
   pause(): void;
@@ -65,6 +70,7 @@ export async function startApiBridge(prefix: string, apiPort: number): Promise<A
   return {
     socketPath,
     serverURL: `http://127.0.0.1:${BRIDGE_PORT}`,
+    secureServerURL: `https://127.0.0.1:${BRIDGE_PORT}`,
     async addNamespace(ns) {
       const child = spawnIn(ns, [process.execPath, '-e', FORWARDER, String(BRIDGE_PORT), socketPath], { prefix });
       children.push(child);

@@ -1,74 +1,41 @@
-// The speaker in Kubernetes mode on real kernels: three node namespaces run `metal-vrrp speaker` against the API
-// stand-in (reached through a loopback + Unix-socket bridge), the real controller allocates the seed-style pool, and
-// we check who answers ARP for the VIP (arping from the client), what the cluster is told (ServiceL2Status,
-// nodeAssigned Events, `metal-vrrp status`), that an excluded node resigns at once (priority 0, the next-ranked node
-// takes over), that a pool's tuning annotation applies live without a failover, and that SIGTERM hands over.
+// The speaker in Kubernetes mode on real kernels: three node namespaces run `metal-vrrp speaker` against the real
+// kube-apiserver (lab/kube/k8s-lab.ts: reached through a loopback + Unix-socket bridge, every component as its
+// ServiceAccount), the real controller allocates the seed-style pool, and the real kube-proxy (nftables) forwards the
+// client's connections to HTTP responders standing for pods. We check who answers ARP for the VIP (arping from the
+// client), the datapath (`curl` goes through the master), what the cluster is told (ServiceL2Status, nodeAssigned
+// Events, `metal-vrrp status`), that an excluded node resigns at once (priority 0, the next-ranked node takes over),
+// that a pool's tuning annotation applies live without a failover, and that SIGTERM hands over.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { type ApiServer, startApiServer, writeKubeconfigFile } from '../../lab/apiserver-standin/index.ts';
-import { type ApiBridge, startApiBridge } from '../../lab/netlab/api-bridge.ts';
-import { killTracked } from '../../lab/netlab/exec.ts';
-import { startHttpResponders } from '../../lab/netlab/http-responder.ts';
-import { emulateKubeProxy } from '../../lab/netlab/kube-proxy.ts';
-import { buildLab, hostAddress, type Lab, type LabHost, planLab, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import { type K8sLab, startK8sLab, waitFor as waitForIn } from '../../lab/kube/k8s-lab.ts';
+import { runOk } from '../../lab/netlab/exec.ts';
+import { viaOf } from '../../lab/netlab/http-responder.ts';
+import { emulateKubeProxy, removeKubeProxy } from '../../lab/netlab/kube-proxy.ts';
+import type { Lab, LabHost } from '../../lab/netlab/netns.ts';
 import { arpProbe, curlOnce, startPingProbe } from '../../lab/netlab/probe.ts';
-import {
-  isStateChange,
-  metricValue,
-  REPO,
-  type SpeakerProcess,
-  startSpeakerProcess,
-} from '../../lab/netlab/speaker.ts';
-import { type RunningController, startController } from '../../src/cli/controller.ts';
-import { createLogger } from '../../src/log.ts';
+import { isStateChange, metricValue, REPO } from '../../lab/netlab/speaker.ts';
 import { routerPriorities } from '../../vrrp/priority.ts';
 
 const PREFIX = 'mvk8';
-const NS = 'metallb-system';
 const run = promisify(execFile);
 
+let k: K8sLab;
 let lab: Lab;
-let server: ApiServer;
-let bridge: ApiBridge;
-let controller: RunningController;
-const speakers = new Map<string, SpeakerProcess>(); // node name -> speaker
 const SERVICES = Array.from({ length: 10 }, (_, i) => `web${i}`);
 const LOCAL = 'web9'; // externalTrafficPolicy: Local, with ready endpoints on two nodes
 let eligible: string[] = []; // nodes not excluded and still running a speaker
 let localEndpoints: string[] = []; // nodes with a ready endpoint of LOCAL
-let adminKubeconfig: string;
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const hostOf = (name: string): LabHost => lab.nodes.find((n) => n.name === name)!;
-const l2Statuses = () =>
-  server.store.list('servicel2statuses.metallb.io', { namespace: NS }).items as {
-    metadata: { name: string; labels?: Record<string, string> };
-    status?: { node?: string; serviceName?: string };
-  }[];
-const mastersOf = (svc: string) =>
-  l2Statuses()
-    .filter((o) => o.status?.serviceName === svc)
-    .map((o) => o.status?.node);
-
-type Svc = {
-  metadata: { annotations?: Record<string, string> };
-  status?: { loadBalancer?: { ingress?: { ip: string }[] } };
-};
-const svcObj = (name: string) => server.store.get('services', 'default', name) as Svc | undefined;
-const vipOf = (name: string) => svcObj(name)?.status?.loadBalancer?.ingress?.[0]?.ip ?? '';
-const vridOf = (name: string) => Number(svcObj(name)?.metadata.annotations?.['metal-vrrp.io/vrids']?.split('=')[1]);
+const waitFor = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000) =>
+  waitForIn(what, fn, ms);
+const hostOf = (name: string): LabHost => k.hostOf(name);
+const mastersOf = (svc: string) => k.mastersOf(svc);
+const vipOf = (name: string) => k.vipOf(name);
+const vridOf = (name: string) => k.vridOf(name);
+const speakers = () => k.speakers;
 
 /**
  * orderOf is a Service router's node order as every speaker computes it: routerPriorities over the routers of all
@@ -78,7 +45,8 @@ const vridOf = (name: string) => Number(svcObj(name)?.metadata.annotations?.['me
  */
 function orderOf(name: string): string[] {
   const members = lab.nodes.map((n) => n.name);
-  const names = (server.store.list('services', { namespace: 'default' }).items as { metadata: { name: string } }[])
+  const names = k.mirror
+    .list('services', 'default')
     .map((o) => o.metadata.name)
     .filter((s) => vipOf(s) !== '' && vridOf(s) > 0);
   const all = routerPriorities(
@@ -102,22 +70,6 @@ function expectedMaster(name: string): string {
   return rankingOf(name, name === LOCAL ? localEndpoints.filter((n) => eligible.includes(n)) : eligible)[0]!;
 }
 
-function endpointSlice(nodes: readonly string[], resourceVersion?: string) {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: `${LOCAL}-abc`,
-      namespace: 'default',
-      labels: { 'kubernetes.io/service-name': LOCAL },
-      ...(resourceVersion ? { resourceVersion } : {}),
-    },
-    addressType: 'IPv4',
-    endpoints: nodes.map((n, i) => ({ addresses: [`10.244.${i}.10`], nodeName: n, conditions: { ready: true } })),
-    ports: [{ port: 80, protocol: 'TCP' }],
-  };
-}
-
 async function waitMastersSettled(): Promise<void> {
   await waitFor(
     'every Service mastered by its best node',
@@ -131,85 +83,23 @@ async function ipsAnswering(vip: string): Promise<string[]> {
   return [...new Set(res.answers.map((a) => a.mac))];
 }
 
-async function startNodeSpeaker(host: LabHost, kubeconfig: string): Promise<SpeakerProcess> {
-  const args = ['--kubeconfig', kubeconfig, '--node-name', host.name, '--namespace', NS, '--log-level', 'debug'];
-  const sp = await startSpeakerProcess(host, args, 7472, 'speaker synced with the cluster', 30_000);
-  speakers.set(host.name, sp);
-  return sp;
-}
-
 before(async () => {
-  await teardownByPrefix(PREFIX);
-  const plan = planLab({ prefix: PREFIX, nodes: 3 });
-  const vipsV4 = Array.from({ length: 12 }, (_, i) => hostAddress(plan.ipv4Subnet, 100 + i));
-  lab = await buildLab({
+  localEndpoints = ['n2', 'n3'];
+  k = await startK8sLab({
     prefix: PREFIX,
     nodes: 3,
-    vips: { ipv4: vipsV4, ipv6: [hostAddress(plan.ipv6Subnet, 0x100)] },
+    services: SERVICES.map((name) =>
+      name === LOCAL ? { name, externalTrafficPolicy: 'Local' as const, endpointNodes: localEndpoints } : { name },
+    ),
+    vips: 12,
+    logLevel: 'debug',
   });
-  await emulateKubeProxy(lab);
-  await startHttpResponders(lab);
-  server = await startApiServer({ bookmarkIntervalMs: 500 });
-  bridge = await startApiBridge(PREFIX, server.port);
-  const kubeconfig = `${bridge.socketPath}.kubeconfig`;
-  await writeKubeconfigFile(kubeconfig, bridge.serverURL);
-  adminKubeconfig = `${bridge.socketPath}.admin-kubeconfig`;
-  await writeKubeconfigFile(adminKubeconfig, server.url);
-  const s = server.store;
-  for (const n of lab.nodes) {
-    s.create('nodes', {
-      metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name } },
-      status: {
-        addresses: [
-          { type: 'InternalIP', address: n.ipv4 },
-          { type: 'InternalIP', address: n.ipv6 },
-        ],
-        conditions: [{ type: 'Ready', status: 'True' }],
-      },
-    });
-  }
+  lab = k.lab;
   eligible = lab.nodes.map((n) => n.name);
-  localEndpoints = [lab.nodes[1]!.name, lab.nodes[2]!.name];
-  s.create('ipaddresspools.metallb.io', {
-    apiVersion: 'metallb.io/v1beta1',
-    kind: 'IPAddressPool',
-    metadata: { name: 'lab', namespace: NS },
-    spec: { addresses: [`${lab.vipsV4[0]}-${lab.vipsV4.at(-1)}`] },
-  });
-  s.create('l2advertisements.metallb.io', {
-    apiVersion: 'metallb.io/v1beta1',
-    kind: 'L2Advertisement',
-    metadata: { name: 'lab', namespace: NS },
-    spec: { ipAddressPools: ['lab'] },
-  });
-  controller = startController({
-    kubeConfig: server.makeKubeConfig(),
-    namespace: NS,
-    logger: createLogger({ level: 'warn', destination: { write: () => {} } }),
-  });
-  s.create('endpointslices.discovery.k8s.io', endpointSlice(localEndpoints));
-  for (const name of SERVICES) {
-    s.create('services', {
-      metadata: { name, namespace: 'default' },
-      spec: {
-        type: 'LoadBalancer',
-        ports: [{ port: 80, protocol: 'TCP' }],
-        ...(name === LOCAL ? { externalTrafficPolicy: 'Local' } : {}),
-      },
-    });
-  }
-  await waitFor('ten IPs with VRIDs', () => SERVICES.every((n) => vipOf(n) && vridOf(n) > 0));
-  for (const n of lab.nodes) await bridge.addNamespace(n.ns);
-  await Promise.all(lab.nodes.map((n) => startNodeSpeaker(n, kubeconfig)));
 });
 
 after(async () => {
-  for (const sp of speakers.values()) await sp.kill('SIGKILL').catch(() => {});
-  await controller?.stop();
-  await bridge?.close();
-  await server?.close();
-  await killTracked(PREFIX);
-  await lab?.teardown();
+  await k?.stop();
 });
 
 describe('speaker in Kubernetes mode', () => {
@@ -217,16 +107,12 @@ describe('speaker in Kubernetes mode', () => {
     await waitMastersSettled();
     const masters = SERVICES.map(expectedMaster);
     assert.equal(new Set(masters).size, 3, `masters ${masters.join(',')} use every node`);
-    const events = server.store.list('events', { namespace: 'default' }).items as {
-      reason?: string;
-      message?: string;
-      involvedObject?: { name?: string };
-    }[];
+    const events = await k.events('default');
     for (const name of SERVICES) {
       const ok = events.some(
         (e) =>
           e.reason === 'nodeAssigned' &&
-          e.involvedObject?.name === name &&
+          e.involvedObject === name &&
           e.message?.includes(`announcing from node "${expectedMaster(name)}"`),
       );
       assert.ok(ok, `nodeAssigned Event for ${name}`);
@@ -238,7 +124,7 @@ describe('speaker in Kubernetes mode', () => {
       `${REPO}bin/metal-vrrp.js`,
       'status',
       '--kubeconfig',
-      adminKubeconfig,
+      k.adminKubeconfig,
       '-o',
       'json',
     ]);
@@ -255,24 +141,46 @@ describe('speaker in Kubernetes mode', () => {
         assert.deepEqual([item.master, ...item.backups.map((b) => b.node)], rankingOf(item.service.name));
       }
     }
-    assert.equal(await curlOnce(lab, vipOf('web0')), expectedMaster('web0'));
-    const text = await speakers.get(expectedMaster('web0'))!.metrics();
+    assert.equal(viaOf(await curlOnce(lab, vipOf('web0'))), expectedMaster('web0'));
+    const text = await speakers().get(expectedMaster('web0'))!.metrics();
     assert.equal(metricValue(text, 'metal_vrrp_vip_master', { vip: vipOf('web0'), service: 'default/web0' }), 1);
+  });
+
+  test("kube-proxy's datapath: without the IPVS-mode addresses curl reaches every node's responder through the master; nothing answers ping", async () => {
+    const name = 'web1';
+    const master = expectedMaster(name);
+    await removeKubeProxy(lab); // kube-ipvs0 and its addresses gone: what nftables mode alone leaves on a node
+    try {
+      const answers: string[] = [];
+      for (let i = 0; i < 12; i++) answers.push((await curlOnce(lab, vipOf(name))) ?? '(no answer)');
+      assert.deepEqual([...new Set(answers.map(viaOf))], [master], answers.join(', '));
+      const backends = new Set(answers.map((a) => a.split(' ')[0]));
+      assert.ok(
+        backends.size > 1,
+        `DNAT to endpoints on other nodes too (masqueraded, forwarded): ${answers.join(', ')}`,
+      );
+      const local = (await curlOnce(lab, vipOf(LOCAL))) ?? '';
+      assert.equal(local, `${expectedMaster(LOCAL)} via ${expectedMaster(LOCAL)}`, "Local: the master's own endpoint");
+      assert.deepEqual(await ipsAnswering(vipOf(name)), [hostOf(master).mac]);
+      const ping = await runOk(lab.client.ns, ['ping', '-c', '2', '-W', '1', vipOf(name)]).then(
+        () => 'answered',
+        () => 'no answer',
+      );
+      assert.equal(ping, 'no answer', 'nftables mode makes no local address: nothing answers ICMP echo for the VIP');
+    } finally {
+      await emulateKubeProxy(lab);
+    }
   });
 
   test("a Local Service's VIP moves at once when its master loses the ready endpoint", async () => {
     const before = expectedMaster(LOCAL);
     const other = localEndpoints.find((n) => n !== before)!;
-    const stored = server.store.get('endpointslices.discovery.k8s.io', 'default', `${LOCAL}-abc`) as {
-      metadata: { resourceVersion: string };
-    };
     const t0 = Date.now();
     localEndpoints = [other];
-    server.store.update(
-      'endpointslices.discovery.k8s.io',
-      endpointSlice(localEndpoints, stored.metadata.resourceVersion),
-    );
-    const took = await speakers.get(other)!.waitForLog((l) => l.t >= t0 && isStateChange('master')(l), 15_000);
+    await k.setEndpoints(LOCAL, localEndpoints);
+    const took = await speakers()
+      .get(other)!
+      .waitForLog((l) => l.t >= t0 && isStateChange('master')(l), 15_000);
     assert.equal(took['reason'], 'priority-zero', 'the old master resigned; no waiting for Master_Down_Interval');
     await waitFor('ServiceL2Status follows', () => mastersOf(LOCAL).length === 1 && mastersOf(LOCAL)[0] === other);
     assert.deepEqual(await ipsAnswering(vipOf(LOCAL)), [hostOf(other).mac]);
@@ -310,45 +218,47 @@ describe('speaker in Kubernetes mode', () => {
     const before = await capture(1);
     assert.ok(before.length > 0 && before.every((i) => i === 10), `before: ${before.join(',')}`);
     const t0 = Date.now();
-    server.store.patch('ipaddresspools.metallb.io', NS, 'lab', 'merge', {
-      metadata: { annotations: { 'metal-vrrp.io/advert-interval': '50ms' } },
-    });
-    await speakers.get(expectedMaster('web0'))!.waitForLog((l) => l.t >= t0 && l['msg'] === 'router reconfigure', 5000);
+    await k.annotatePool({ 'metal-vrrp.io/advert-interval': '50ms' });
+    await speakers()
+      .get(expectedMaster('web0'))!
+      .waitForLog((l) => l.t >= t0 && l['msg'] === 'router reconfigure', 5000);
     const after = await capture(1);
     assert.ok(after.length >= 12 && after.every((i) => i === 5), `after: ${after.length} adverts: ${after.join(',')}`);
-    for (const sp of speakers.values()) {
+    for (const sp of speakers().values()) {
       assert.ok(!sp.logs.some((l) => l.t >= t0 && isStateChange('master')(l)), `${sp.host.name} took over`);
     }
     const { stdout } = await run(process.execPath, [
       `${REPO}bin/metal-vrrp.js`,
       'status',
       '--kubeconfig',
-      adminKubeconfig,
+      k.adminKubeconfig,
     ]);
     assert.match(stdout, /50ms/);
   });
 
+  // The nodes lose the API (the bridge refuses their connections: a partition between the nodes and the control
+  // plane, which stopping the server process cannot give, since the Service below must still be created).
   test('through an API outage the VIPs stay served; afterwards a Service created meanwhile is served too', async () => {
-    bridge.pause();
+    k.bridge.pause();
     await sleep(1500);
     for (const name of ['web0', 'web1']) {
       assert.deepEqual(await ipsAnswering(vipOf(name)), [hostOf(expectedMaster(name)).mac]);
     }
-    server.store.create('services', {
-      metadata: { name: 'late', namespace: 'default' },
-      spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
-    });
+    await k.createService({ name: 'late' });
     await waitFor('late IP', () => vipOf('late') && vridOf('late') > 0);
     assert.equal(mastersOf('late').length, 0);
-    bridge.resume();
+    k.bridge.resume();
     await waitFor(
       'late mastered',
       () => mastersOf('late').length === 1 && mastersOf('late')[0] === rankingOf('late', eligible)[0],
       30_000,
     );
-    const errors = metricValue(await speakers.get(lab.nodes[0]!.name)!.metrics(), 'metal_vrrp_api_watch_errors_total');
+    const errors = metricValue(
+      await speakers().get(lab.nodes[0]!.name)!.metrics(),
+      'metal_vrrp_api_watch_errors_total',
+    );
     assert.ok((errors ?? 0) > 0, 'watch errors were counted');
-    server.store.delete('services', 'default', 'late');
+    await k.deleteService('late');
     await waitFor('late status removed', () => mastersOf('late').length === 0);
   });
 
@@ -357,10 +267,10 @@ describe('speaker in Kubernetes mode', () => {
     const master = expectedMaster('web0');
     const backup = lab.nodes.find((n) => n.name !== master)!;
     const t0 = Date.now();
-    server.store.patch('ipaddresspools.metallb.io', NS, 'lab', 'merge', {
-      metadata: { annotations: { 'metal-vrrp.io/peers': 'unicast' } },
-    });
-    await speakers.get(master)!.waitForLog((l) => l.t >= t0 && l['msg'] === 'router reconfigure', 5000);
+    await k.annotatePool({ 'metal-vrrp.io/peers': 'unicast' });
+    await speakers()
+      .get(master)!
+      .waitForLog((l) => l.t >= t0 && l['msg'] === 'router reconfigure', 5000);
     const { stdout } = await run('ip', [
       'netns',
       'exec',
@@ -389,7 +299,7 @@ describe('speaker in Kubernetes mode', () => {
       .filter((f) => Number(f[0]) === vrid);
     assert.ok(adverts.length >= 10, `${adverts.length} adverts for VRID ${vrid} reached ${backup.name}`);
     assert.deepEqual([...new Set(adverts.map((f) => `${f[1]} ttl ${f[2]}`))], [`${backup.ipv4} ttl 255`]);
-    for (const sp of speakers.values()) {
+    for (const sp of speakers().values()) {
       const took = sp.logs.filter((l) => l.t >= t0 && isStateChange('master')(l));
       assert.deepEqual(took, [], `${sp.host.name} took over`);
     }
@@ -400,14 +310,18 @@ describe('speaker in Kubernetes mode', () => {
     eligible = eligible.filter((n) => n !== best);
     const second = expectedMaster('web0');
     const t0 = Date.now();
-    server.store.patch('nodes', undefined, best, 'merge', {
+    await k.mergePatch('nodes', '', best, {
       metadata: { labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': 'true' } },
     });
     // The excluded node resigns as soon as the Node change reaches it (a watch, possibly reconnecting after the
     // outage above), and its priority-0 advert makes the second take over after Skew_Time, not after
     // Master_Down_Interval: the takeover's reason says which.
-    await speakers.get(best)!.waitForLog((l) => l.t >= t0 && l['msg'] === 'router stop', 15_000);
-    const took = await speakers.get(second)!.waitForLog((l) => l.t >= t0 && isStateChange('master')(l), 15_000);
+    await speakers()
+      .get(best)!
+      .waitForLog((l) => l.t >= t0 && l['msg'] === 'router stop', 15_000);
+    const took = await speakers()
+      .get(second)!
+      .waitForLog((l) => l.t >= t0 && isStateChange('master')(l), 15_000);
     assert.equal(took['reason'], 'priority-zero');
     await waitFor('ServiceL2Status moves', () => mastersOf('web0').length === 1 && mastersOf('web0')[0] === second);
     assert.deepEqual(await ipsAnswering(vipOf('web0')), [hostOf(second).mac]);
@@ -421,7 +335,7 @@ describe('speaker in Kubernetes mode', () => {
       name,
       eligible.filter((n) => n !== master),
     )[0]!;
-    const text = await speakers.get(next)!.metrics();
+    const text = await speakers().get(next)!.metrics();
     const check = await new Promise<{ code: number; out: string }>((resolve) => {
       const p = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) =>
         resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
@@ -431,7 +345,7 @@ describe('speaker in Kubernetes mode', () => {
     assert.equal(check.code, 0, check.out);
     const ping = await startPingProbe(lab, vipOf(name), { intervalMs: 10 });
     await sleep(500);
-    const exit = await speakers.get(master)!.kill('SIGTERM');
+    const exit = await speakers().get(master)!.kill('SIGTERM');
     assert.equal(exit.code, 0);
     await sleep(1000);
     const res = await ping.stop();
@@ -439,6 +353,6 @@ describe('speaker in Kubernetes mode', () => {
     assert.ok(res.maxConsecutiveLost <= 1, `lost ${res.lost.join(',')} (longest gap ${res.longestGap?.ms} ms)`);
     eligible = eligible.filter((n) => n !== master);
     await waitFor('ServiceL2Status follows', () => mastersOf(name).length === 1 && mastersOf(name)[0] === next);
-    assert.equal(await curlOnce(lab, vipOf(name)), next);
+    assert.equal(viaOf(await curlOnce(lab, vipOf(name))), next);
   });
 });
