@@ -48,7 +48,8 @@ export interface ServiceView {
 export interface ClusterSnapshot {
   readonly services: readonly ServiceView[];
   readonly nodes: readonly NodeView[];
-  /** readyEndpoints: "namespace/name" -> names of nodes with at least one ready endpoint of that Service. */
+  /** readyEndpoints: "namespace/name" -> names of nodes with at least one ready endpoint of that Service; ready
+   * endpoints without a nodeName count under '' (no node has that name), so an empty set means none is ready. */
   readonly readyEndpoints: ReadonlyMap<string, ReadonlySet<string>>;
   /** pools are the valid pools (parseConfig's config.pools): a VIP's pool is the one whose ranges hold it. */
   readonly pools: readonly Pool[];
@@ -156,7 +157,8 @@ export interface EndpointSliceObject {
 
 /**
  * readyEndpointNodes gathers, per Service, the nodes with at least one ready endpoint. A missing `ready` counts as
- * ready: the API documents nil as "unknown, interpret as ready". An endpoint without nodeName counts for no node.
+ * ready: the API documents nil as "unknown, interpret as ready". A ready endpoint without nodeName counts under ''
+ * (for no node, but it still makes the Service served: MetalLB's "some active endpoint exists" for Cluster policy).
  */
 export function readyEndpointNodes(slices: readonly EndpointSliceObject[]): Map<string, Set<string>> {
   // "namespace/name" -> node names
@@ -173,7 +175,7 @@ export function readyEndpointNodes(slices: readonly EndpointSliceObject[]): Map<
     }
     for (const ep of slice.endpoints ?? []) {
       const ready = ep?.conditions?.ready ?? true;
-      if (ready && typeof ep?.nodeName === 'string' && ep.nodeName !== '') nodes.add(ep.nodeName);
+      if (ready) nodes.add(typeof ep?.nodeName === 'string' ? ep.nodeName : '');
     }
   }
   return out;

@@ -1,26 +1,22 @@
 // faults.test.ts — what the client sees on a bad day (issue 15, Faults). Three node namespaces run `metal-vrrp speaker`
-// in Kubernetes mode against the API stand-in (through the loopback + Unix-socket bridge, which can be paused to take
-// the API away from the speakers); the real controller allocates four Services. The client probes every VIP with ARP
-// every 10 ms and tshark records the ARP on the client's wire. The tests assert outcomes: who answers, that no ARP
-// request is answered by two MACs, the protocol's deadlines with margins; never how fast. Needs root; namespaces
-// flt-*; run under the machine-wide lock (npm run test:net).
+// in Kubernetes mode against the real kube-apiserver (lab/kube/k8s-lab.ts: every component as its ServiceAccount, the
+// real kube-proxy in nftables mode on each node); the real controller allocates four Services. The client probes
+// every VIP with ARP every 10 ms and tshark records the ARP on the client's wire. The tests assert outcomes: who
+// answers, that no ARP request is answered by two MACs, the protocol's deadlines with margins; never how fast. An API
+// outage is the API server's process stopped (etcd's data kept) and started again. Needs root; namespaces flt-*; run
+// under the machine-wide lock (npm run test:net).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ApiServer, startApiServer, writeKubeconfigFile } from '../../lab/apiserver-standin/index.ts';
-import { type ApiBridge, startApiBridge } from '../../lab/netlab/api-bridge.ts';
-import { killTracked, runOk } from '../../lab/netlab/exec.ts';
-import { emulateKubeProxy } from '../../lab/netlab/kube-proxy.ts';
-import { buildLab, hostAddress, type Lab, type LabHost, planLab, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import { type K8sLab, startK8sLab, waitFor as waitForIn } from '../../lab/kube/k8s-lab.ts';
+import { runOk } from '../../lab/netlab/exec.ts';
+import type { Lab, LabHost } from '../../lab/netlab/netns.ts';
 import { type ArpProbe, type ArpProbeResult, startArpProbe, startTshark } from '../../lab/netlab/probe.ts';
-import { type SpeakerProcess, startSpeakerProcess } from '../../lab/netlab/speaker.ts';
-import { type RunningController, startController } from '../../src/cli/controller.ts';
-import { createLogger } from '../../src/log.ts';
+import type { SpeakerProcess } from '../../lab/netlab/speaker.ts';
 import { routerPriorities } from '../../vrrp/priority.ts';
 import { masterDownIntervalMs } from '../../vrrp/timing.ts';
 
 const PREFIX = 'flt';
-const NS = 'metallb-system';
 const SKIP = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false;
 const SERVICES = ['a', 'b', 'c', 'd'];
 const INTERVAL_MS = 100; // the pool default
@@ -31,21 +27,13 @@ const MDI_MS = masterDownIntervalMs(252, INTERVAL_MS / 10);
 const CARRIER_RISE_MS = 1000;
 const SCHED_MARGIN_MS = 150;
 
+let k: K8sLab;
 let lab: Lab;
-let server: ApiServer;
-let bridge: ApiBridge;
-let controller: RunningController;
-let kubeconfig = '';
 const speakers = new Map<string, SpeakerProcess>(); // node name -> running speaker
 
-type Svc = {
-  metadata: { annotations?: Record<string, string> };
-  status?: { loadBalancer?: { ingress?: { ip: string }[] } };
-};
-const svcObj = (name: string) => server.store.get('services', 'default', name) as Svc | undefined;
-const vipOf = (name: string) => svcObj(name)?.status?.loadBalancer?.ingress?.[0]?.ip ?? '';
-const vridOf = (name: string) => Number(svcObj(name)?.metadata.annotations?.['metal-vrrp.io/vrids']?.split('=')[1]);
-const hostOf = (name: string): LabHost => lab.nodes.find((n) => n.name === name)!;
+const vipOf = (name: string) => k.vipOf(name);
+const vridOf = (name: string) => k.vridOf(name);
+const hostOf = (name: string): LabHost => k.hostOf(name);
 const nodeOfMac = (mac: string) => lab.nodes.find((n) => n.mac === mac)?.name ?? mac;
 
 /**
@@ -54,7 +42,8 @@ const nodeOfMac = (mac: string) => lab.nodes.find((n) => n.mac === mac)?.name ??
  */
 function bestOf(name: string): string {
   const members = lab.nodes.map((n) => n.name);
-  const names = (server.store.list('services', { namespace: 'default' }).items as { metadata: { name: string } }[])
+  const names = k.mirror
+    .list('services', 'default')
     .map((o) => o.metadata.name)
     .filter((s) => vridOf(s) > 0);
   const all = routerPriorities(names.map((s) => ({ key: `ipv4/${vridOf(s)}`, members })));
@@ -63,15 +52,8 @@ function bestOf(name: string): string {
   return [...r.priorities.keys()][0]!;
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const waitFor = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000) =>
+  waitForIn(what, fn, ms);
 
 /** answeredByBest: one arping from the client gets the best-ranked node's MAC for the Service's VIP. */
 async function answeredByBest(svc: string): Promise<boolean> {
@@ -80,8 +62,7 @@ async function answeredByBest(svc: string): Promise<boolean> {
 }
 
 async function startNodeSpeaker(host: LabHost): Promise<SpeakerProcess> {
-  const args = ['--kubeconfig', kubeconfig, '--node-name', host.name, '--namespace', NS];
-  const sp = await startSpeakerProcess(host, args, 7472, 'speaker synced with the cluster', 30_000);
+  const sp = await k.startSpeaker(host.name);
   speakers.set(host.name, sp);
   return sp;
 }
@@ -176,60 +157,19 @@ const stateChanges = (sp: SpeakerProcess, t: number) =>
 
 before(async () => {
   if (SKIP) return;
-  await teardownByPrefix(PREFIX);
-  const plan = planLab({ prefix: PREFIX, nodes: 3 });
-  const vipsV4 = Array.from({ length: 8 }, (_, i) => hostAddress(plan.ipv4Subnet, 100 + i));
-  lab = await buildLab({ prefix: PREFIX, nodes: 3, vips: { ipv4: vipsV4, ipv6: [] } });
-  await emulateKubeProxy(lab);
-  server = await startApiServer({ bookmarkIntervalMs: 500 });
-  bridge = await startApiBridge(PREFIX, server.port);
-  kubeconfig = `${bridge.socketPath}.kubeconfig`;
-  await writeKubeconfigFile(kubeconfig, bridge.serverURL);
-  const s = server.store;
-  for (const n of lab.nodes) {
-    s.create('nodes', {
-      metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name } },
-      status: {
-        addresses: [{ type: 'InternalIP', address: n.ipv4 }],
-        conditions: [{ type: 'Ready', status: 'True' }],
-      },
-    });
-  }
-  s.create('ipaddresspools.metallb.io', {
-    apiVersion: 'metallb.io/v1beta1',
-    kind: 'IPAddressPool',
-    metadata: { name: 'lab', namespace: NS },
-    spec: { addresses: [`${lab.vipsV4[0]}-${lab.vipsV4.at(-1)}`] },
+  k = await startK8sLab({
+    prefix: PREFIX,
+    nodes: 3,
+    services: SERVICES.map((name) => ({ name })),
+    vips: 8,
+    startSpeakers: false,
   });
-  s.create('l2advertisements.metallb.io', {
-    apiVersion: 'metallb.io/v1beta1',
-    kind: 'L2Advertisement',
-    metadata: { name: 'lab', namespace: NS },
-    spec: { ipAddressPools: ['lab'] },
-  });
-  controller = startController({
-    kubeConfig: server.makeKubeConfig(),
-    namespace: NS,
-    logger: createLogger({ level: 'warn', destination: { write: () => {} } }),
-  });
-  for (const name of SERVICES) {
-    s.create('services', {
-      metadata: { name, namespace: 'default' },
-      spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
-    });
-  }
-  await waitFor('four IPs with VRIDs', () => SERVICES.every((n) => vipOf(n) && vridOf(n) > 0));
-  for (const n of lab.nodes) await bridge.addNamespace(n.ns);
+  lab = k.lab;
 });
 
 after(async () => {
   if (SKIP) return;
-  for (const sp of speakers.values()) await sp.kill('SIGKILL').catch(() => {});
-  await controller?.stop();
-  await bridge?.close();
-  await server?.close();
-  await killTracked(PREFIX);
-  await lab?.teardown();
+  await k?.stop();
 });
 
 describe('faults, seen from the client', { skip: SKIP }, () => {
@@ -340,7 +280,7 @@ describe('faults, seen from the client', { skip: SKIP }, () => {
     }
   });
 
-  test('flt-api-down: the API is away for 30 s; every VIP keeps answering, no transition, no crash; changes made meanwhile are picked up', async (t) => {
+  test('flt-api-down: the API server is stopped for 30 s; every VIP keeps answering, no transition, no crash; a change made as it returns is picked up', async (t) => {
     const vips = SERVICES.map(vipOf);
     await sleep(MDI_MS + 500);
     const before = new Map(SERVICES.map((s) => [s, bestOf(s)] as const)); // the late Service below reorders
@@ -349,16 +289,13 @@ describe('faults, seen from the client', { skip: SKIP }, () => {
     );
     const wire = await watchArp(vips);
     const t0 = Date.now();
-    bridge.pause();
-    // Meanwhile: a new Service (the controller still reaches the API; the speakers do not).
-    server.store.create('services', {
-      metadata: { name: 'late', namespace: 'default' },
-      spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
-    });
-    await waitFor('the late Service allocated', () => vipOf('late') && vridOf('late') > 0);
+    await k.stopApi(); // the process ends: nobody reaches the API, the controller neither
     await sleep(30_000);
-    bridge.resume();
+    await k.startApi();
     const t1 = Date.now();
+    // As it returns: a new Service (with the real server down nothing could be written meanwhile).
+    await k.createService({ name: 'late' });
+    await waitFor('the late Service allocated', () => vipOf('late') && vridOf('late') > 0, 60_000);
     const { probes } = await wire.stop();
     for (const [i, svc] of SERVICES.entries()) {
       assert.deepEqual(answerersBetween(probes[i]!, t0, t1), [before.get(svc)], `${svc} during the outage`);

@@ -1,11 +1,13 @@
 // Health-driven failover on real kernels (issue 13): three node namespaces run `metal-vrrp speaker` in Kubernetes
-// mode against the API stand-in; the pool asks for a health check on each node's own address (an HTTP server on
-// :8080 in each node, standing for an ingress controller's /healthz) every 200 ms, fall 1, rise 2, preempt-delay 3 s.
-// Checked from the client (arping) and the speakers' logs:
-// - breaking the master's health endpoint moves the VIP to the next-ranked node, and the client hears the new MAC
-//   within Skew_Time + one check interval + a margin (the master resigns with priority 0);
-// - the endpoint back: the node waits rise × interval, then preempt-delay, before taking its VIP back;
-// - a check that fails and recovers every second moves the VIP away once and never back while it flaps;
+// mode against the real kube-apiserver (lab/kube/k8s-lab.ts, every component as its ServiceAccount); the pool asks
+// for a health check of each node's real kube-proxy (nftables mode): its /healthz on the node's own address, port
+// 10256, every 200 ms, fall 1, rise 2, preempt-delay 3 s. A node's kube-proxy stopped (as when it crashes) fails the
+// check; started again, it passes once it has synced its rules. Checked from the client (arping) and the speakers'
+// logs:
+// - stopping the master's kube-proxy moves the VIP to the next-ranked node, and the client hears the new MAC within
+//   Skew_Time + one check interval + a margin (the master resigns with priority 0);
+// - kube-proxy back: the node waits rise × interval, then preempt-delay, before taking its VIP back;
+// - a kube-proxy stopped and started again every second moves the VIP away once and never back while it flaps;
 // - the master's link down (its switch port, as a pulled cable; the API stays reachable through the bridge's
 //   Unix socket) moves the VIP within Master_Down_Interval; the node sees its carrier go at once and leaves the
 //   election, so when the link returns it rejoins as a backup and waits preempt-delay instead of taking the VIP back
@@ -13,53 +15,31 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ApiServer, startApiServer, writeKubeconfigFile } from '../../lab/apiserver-standin/index.ts';
-import { type ApiBridge, startApiBridge } from '../../lab/netlab/api-bridge.ts';
-import { killTracked } from '../../lab/netlab/exec.ts';
-import { type HttpResponder, startHttpResponder } from '../../lab/netlab/http-responder.ts';
-import { emulateKubeProxy } from '../../lab/netlab/kube-proxy.ts';
-import { buildLab, hostAddress, type Lab, type LabHost, planLab, teardownByPrefix } from '../../lab/netlab/netns.ts';
+import { type K8sLab, startK8sLab, waitFor as waitForIn } from '../../lab/kube/k8s-lab.ts';
+import { KUBE_PROXY_HEALTHZ_PORT } from '../../lab/kube/kube-proxy.ts';
+import type { Lab, LabHost } from '../../lab/netlab/netns.ts';
 import { firstAnswerAfter, startArpProbe } from '../../lab/netlab/probe.ts';
-import { isStateChange, type SpeakerProcess, startSpeakerProcess } from '../../lab/netlab/speaker.ts';
-import { type RunningController, startController } from '../../src/cli/controller.ts';
-import { createLogger } from '../../src/log.ts';
+import { isStateChange, type SpeakerProcess } from '../../lab/netlab/speaker.ts';
 import { nodePriorities } from '../../vrrp/priority.ts';
 import { masterDownIntervalMs, skewTimeMs } from '../../vrrp/timing.ts';
 
 const SKIP = process.getuid?.() !== 0 ? 'needs root (network namespaces, raw sockets)' : false;
 const PREFIX = 'hltk';
-const NS = 'metallb-system';
-const CHECK_PORT = 8080;
+const CHECK = `http://:${KUBE_PROXY_HEALTHZ_PORT}/healthz`;
 const CHECK_INTERVAL_MS = 200;
 const PREEMPT_DELAY_MS = 3000;
 const ADVERT_CS = 10; // the default 100 ms
 const MARGIN_MS = 400; // a loaded 2-core machine: process wake-ups, the prober's 10 ms cadence
 
+let k: K8sLab;
 let lab: Lab;
-let server: ApiServer;
-let bridge: ApiBridge;
-let controller: RunningController;
-const speakers = new Map<string, SpeakerProcess>();
-const checks = new Map<string, HttpResponder>(); // node -> its health endpoint
+let speakers: Map<string, SpeakerProcess>;
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-type Svc = {
-  metadata: { annotations?: Record<string, string> };
-  status?: { loadBalancer?: { ingress?: { ip: string }[] } };
-};
-const svc = () => server.store.get('services', 'default', 'web') as Svc | undefined;
-const vip = () => svc()?.status?.loadBalancer?.ingress?.[0]?.ip ?? '';
-const vrid = () => Number(svc()?.metadata.annotations?.['metal-vrrp.io/vrids']?.split('=')[1]);
-const hostOf = (name: string): LabHost => lab.nodes.find((n) => n.name === name)!;
+const waitFor = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000) =>
+  waitForIn(what, fn, ms);
+const vip = () => k.vipOf('web');
+const vrid = () => k.vridOf('web');
+const hostOf = (name: string): LabHost => k.hostOf(name);
 
 /** ranking is the rendezvous order every speaker computes for the router: best first, with priorities. */
 function ranking(): { node: string; priority: number }[] {
@@ -71,10 +51,7 @@ function ranking(): { node: string; priority: number }[] {
   return [...r.priorities].map(([node, priority]) => ({ node, priority }));
 }
 
-const mastersInStore = () =>
-  (server.store.list('servicel2statuses.metallb.io', { namespace: NS }).items as { status?: { node?: string } }[]).map(
-    (o) => o.status?.node,
-  );
+const mastersInStore = () => k.l2Statuses().map((o) => o.status?.['node']);
 
 /** answeringMac probes the VIP for a moment and returns the MACs that answered. */
 async function answeringMacs(ms = 300): Promise<string[]> {
@@ -84,13 +61,14 @@ async function answeringMacs(ms = 300): Promise<string[]> {
   return [...new Set(r.answers.map((a) => a.mac))];
 }
 
+/** stopCheck stops the node's kube-proxy: its /healthz refuses connections. */
 async function stopCheck(node: string): Promise<void> {
-  await checks.get(node)?.stop();
-  checks.delete(node);
+  await k.stopKubeProxy(node);
 }
 
+/** startCheck starts it again and resolves once it has synced and its /healthz answers 200. */
 async function startCheck(node: string): Promise<void> {
-  checks.set(node, await startHttpResponder(hostOf(node), { port: CHECK_PORT, body: 'ok' }));
+  await k.startKubeProxy(node);
 }
 
 async function settledOn(node: string): Promise<void> {
@@ -106,82 +84,30 @@ async function settledOn(node: string): Promise<void> {
 
 describe('health-driven failover', { skip: SKIP }, () => {
   before(async () => {
-    await teardownByPrefix(PREFIX);
-    const plan = planLab({ prefix: PREFIX, nodes: 3 });
-    lab = await buildLab({
+    k = await startK8sLab({
       prefix: PREFIX,
       nodes: 3,
-      vips: { ipv4: [hostAddress(plan.ipv4Subnet, 100)], ipv6: [hostAddress(plan.ipv6Subnet, 0x100)] },
-    });
-    await emulateKubeProxy(lab);
-    for (const n of lab.nodes) await startCheck(n.name);
-    server = await startApiServer({ bookmarkIntervalMs: 500 });
-    bridge = await startApiBridge(PREFIX, server.port);
-    const kubeconfig = `${bridge.socketPath}.kubeconfig`;
-    await writeKubeconfigFile(kubeconfig, bridge.serverURL);
-    const s = server.store;
-    for (const n of lab.nodes) {
-      s.create('nodes', {
-        metadata: { name: n.name },
-        status: {
-          addresses: [{ type: 'InternalIP', address: n.ipv4 }],
-          conditions: [{ type: 'Ready', status: 'True' }],
-        },
-      });
-    }
-    s.create('ipaddresspools.metallb.io', {
-      apiVersion: 'metallb.io/v1beta1',
-      kind: 'IPAddressPool',
-      metadata: {
-        name: 'lab',
-        namespace: NS,
-        annotations: {
-          'metal-vrrp.io/health-check': `http://:${CHECK_PORT}/healthz`,
-          'metal-vrrp.io/health-interval': `${CHECK_INTERVAL_MS}ms`,
-          'metal-vrrp.io/health-timeout': '150ms',
-          'metal-vrrp.io/health-fall': '1',
-          'metal-vrrp.io/health-rise': '2',
-          'metal-vrrp.io/preempt-delay': `${PREEMPT_DELAY_MS / 1000}s`,
-        },
+      services: [{ name: 'web' }],
+      vips: 1,
+      logLevel: 'debug',
+      poolAnnotations: {
+        'metal-vrrp.io/health-check': CHECK,
+        'metal-vrrp.io/health-interval': `${CHECK_INTERVAL_MS}ms`,
+        'metal-vrrp.io/health-timeout': '150ms',
+        'metal-vrrp.io/health-fall': '1',
+        'metal-vrrp.io/health-rise': '2',
+        'metal-vrrp.io/preempt-delay': `${PREEMPT_DELAY_MS / 1000}s`,
       },
-      spec: { addresses: [`${lab.vipsV4[0]}/32`] },
     });
-    s.create('l2advertisements.metallb.io', {
-      apiVersion: 'metallb.io/v1beta1',
-      kind: 'L2Advertisement',
-      metadata: { name: 'lab', namespace: NS },
-      spec: { ipAddressPools: ['lab'] },
-    });
-    controller = startController({
-      kubeConfig: server.makeKubeConfig(),
-      namespace: NS,
-      logger: createLogger({ level: 'warn', destination: { write: () => {} } }),
-    });
-    s.create('services', {
-      metadata: { name: 'web', namespace: 'default' },
-      spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
-    });
-    await waitFor('a VIP with a VRID', () => vip() && vrid() > 0);
-    for (const n of lab.nodes) await bridge.addNamespace(n.ns);
-    await Promise.all(
-      lab.nodes.map(async (n) => {
-        const args = ['--kubeconfig', kubeconfig, '--node-name', n.name, '--namespace', NS, '--log-level', 'debug'];
-        speakers.set(n.name, await startSpeakerProcess(n, args, 7472, 'speaker synced with the cluster', 30_000));
-      }),
-    );
+    lab = k.lab;
+    speakers = k.speakers;
   });
 
   after(async () => {
-    for (const sp of speakers.values()) await sp.kill('SIGKILL').catch(() => {});
-    for (const c of checks.values()) await c.stop().catch(() => {});
-    await controller?.stop();
-    await bridge?.close();
-    await server?.close();
-    await killTracked(PREFIX);
-    await lab?.teardown();
+    await k?.stop();
   });
 
-  test('a broken health endpoint on the master moves the VIP within Skew_Time + one check interval', async () => {
+  test("the master's kube-proxy stopped (its /healthz gone) moves the VIP within Skew_Time + one check interval", async () => {
     const [first, second] = ranking();
     await settledOn(first!.node);
     const probe = await startArpProbe(lab, vip());
@@ -210,19 +136,16 @@ describe('health-driven failover', { skip: SKIP }, () => {
     process.stdout.write(`# health failover: client heard the new MAC ${gap.toFixed(0)} ms after the break\n`);
     assert.ok(gap <= budget, `heard after ${gap.toFixed(0)} ms, budget ${budget.toFixed(0)} ms`);
     const text = await speakers.get(first!.node)!.metrics();
-    assert.match(text, /metal_vrrp_health_check_up\{[^}]*check="http:\/\/:8080\/healthz"[^}]*\} 0/);
+    assert.match(text, /metal_vrrp_health_check_up\{[^}]*check="http:\/\/:10256\/healthz"[^}]*\} 0/);
     assert.match(text, /metal_vrrp_transitions_total\{[^}]*reason="health"[^}]*\} 1/);
-    const events = server.store.list('events', { namespace: 'default' }).items as {
-      reason?: string;
-      message?: string;
-    }[];
+    const events = await k.events('default');
     assert.ok(
       events.some((e) => e.reason === 'HealthResigned' && e.message?.includes(`node "${first!.node}" resigns`)),
       'a HealthResigned Event on the Service',
     );
   });
 
-  test('the endpoint back: the node takes its VIP back only after rise and preempt-delay', async () => {
+  test('kube-proxy back: the node takes its VIP back only after rise and preempt-delay', async () => {
     const [first, second] = ranking();
     const t0 = Date.now();
     await startCheck(first!.node);
@@ -237,7 +160,7 @@ describe('health-driven failover', { skip: SKIP }, () => {
     assert.ok(second);
   });
 
-  test('a check failing and recovering every second moves the VIP away once, never back while it flaps', async () => {
+  test('a kube-proxy stopped and started every second moves the VIP away once, never back while it flaps', async () => {
     const [first, second] = ranking();
     await settledOn(first!.node);
     const t0 = Date.now();

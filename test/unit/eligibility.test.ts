@@ -315,7 +315,7 @@ describe('snapshot adapters', () => {
     assert.equal(serviceView({ ...base, status: {} }), undefined);
   });
 
-  test('readyEndpointNodes: ready or unknown counts, not-ready and node-less do not', () => {
+  test('readyEndpointNodes: ready or unknown counts, not-ready does not; node-less ready ones count under ""', () => {
     const m = readyEndpointNodes([
       {
         metadata: { namespace: 'ns', labels: { 'kubernetes.io/service-name': 's' } },
@@ -333,7 +333,7 @@ describe('snapshot adapters', () => {
     assert.deepEqual(
       [...m].map(([k, v]) => [k, [...v].sort()]),
       [
-        ['ns/s', ['a', 'c', 'd']],
+        ['ns/s', ['', 'a', 'c', 'd']],
         ['ns/empty', []],
       ],
     );

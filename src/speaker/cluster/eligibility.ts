@@ -6,7 +6,8 @@
  * 2. the node is Ready, its NetworkUnavailable condition is not True (MetalLB #1759), and it lacks the label
  *    node.kubernetes.io/exclude-from-external-load-balancers;
  * 3. for externalTrafficPolicy Local, the node holds a ready endpoint of the Service (else traffic it attracts is
- *    dropped by kube-proxy).
+ *    dropped by kube-proxy); for Cluster, some node does (MetalLB's layer-2 ShouldAnnounce: with no ready endpoint
+ *    anywhere kube-proxy rejects the traffic, so no node answers ARP/NDP for the VIP).
  * Every node that is not eligible gets the first reason that ruled it out, so `why not` is answerable and testable.
  */
 
@@ -28,7 +29,8 @@ export type IneligibleReason =
   | 'network-unavailable' // the node's NetworkUnavailable condition is True (MetalLB #1759)
   | 'node-excluded' // the node carries the exclude-from-external-load-balancers label
   | 'node-selector' // no advertisement of the pool selects this node
-  | 'no-local-endpoint'; // externalTrafficPolicy Local, and no ready endpoint of the Service on this node
+  | 'no-local-endpoint' // externalTrafficPolicy Local, and no ready endpoint of the Service on this node
+  | 'no-endpoint'; // externalTrafficPolicy Cluster, and no ready endpoint of the Service on any node
 
 /** Eligibility is the answer for one VIP. */
 export interface Eligibility {
@@ -79,6 +81,7 @@ export function eligibleNodes(service: ServiceView, vip: string, input: Eligibil
       selecting = ads.filter((a) => a.nodeSelectors.length === 0 || matchesAny(a.nodeSelectors, node.labels));
       if (selecting.length === 0) reason = 'node-selector';
       else if (local && !endpoints?.has(node.name)) reason = 'no-local-endpoint';
+      else if (!local && (endpoints?.size ?? 0) === 0) reason = 'no-endpoint';
     }
     if (reason !== undefined) {
       excluded.set(node.name, reason);
