@@ -1,66 +1,66 @@
-// cluster.ts — the lab's "cluster": the Kubernetes API stand-in as its own process in the client namespace,
-// kubeconfig files pointing at it over the lab network, the Node objects, the seed's objects (pool rewritten to
-// the lab subnet) and more Services with their EndpointSlices. Everything is written through the real REST API
-// with @kubernetes/client-node, as kubectl apply would; runs in the inner process (client namespace).
-import { readFileSync } from 'node:fs';
+// cluster.ts — the lab's cluster: the real kube-apiserver + etcd (lab/kube/server.ts) in the client namespace, bound
+// to the client's lab address (the nodes reach it over the lab network, as kubelets and DaemonSet pods do), with
+// metal-vrrp's CRDs and RBAC from the kustomize render of manifests/; kubeconfig files: the operator's (admin), the
+// controller's and the speakers' (their ServiceAccounts, TokenRequest tokens), kube-proxy's (system:node-proxier);
+// the Node objects, the seed's objects (pool rewritten to the lab subnet) and more Services with the EndpointSlices
+// of the nodes' HTTP responders (no kubelet here: the lab writes them, as the endpoint controller would for pods).
+// Everything is written through the real REST API with @kubernetes/client-node, as kubectl apply would; runs in the
+// inner process (client namespace).
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CoreV1Api,
-  type KubeConfig,
+  KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
   type V1Service,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { TUNING_ANNOTATIONS } from '../src/model/pool-tuning.ts';
-import { kubeConfigFor, writeKubeconfigFile } from './apiserver-standin/kubeconfig.ts';
+import { grantKubeProxy } from './kube/kube-proxy.ts';
+import { type KubeServer, startKubeServer } from './kube/server.ts';
 import type { LabConfig } from './options.ts';
-import { API_PORT, type LabService, METALLB_NAMESPACE, REPO, type RunPlan } from './plan.ts';
-import { type ManagedProcess, startProcess } from './processes.ts';
+import { API_PORT, type LabService, METALLB_NAMESPACE, REPO, RESPONDER_PORT, type RunPlan } from './plan.ts';
+import type { ManagedProcess } from './processes.ts';
 
 const SEED_DIR = join(REPO, 'lab', 'seed');
 
-/** Cluster is the running stand-in and an admin client for it. */
+/** Cluster is the running API server, an admin client for it and kube-proxy's kubeconfig. */
 export interface Cluster {
-  readonly api: ManagedProcess;
+  readonly server: KubeServer;
   readonly kc: KubeConfig;
   readonly objects: KubernetesObjectApi;
   readonly core: CoreV1Api;
+  readonly kubeProxyKubeconfig: string;
 }
 
-/** startCluster starts the stand-in on the client's lab address, waits until it answers and writes the kubeconfig
- * files: one for the operator (admin), one for the controller, one per node's speaker. */
+/** startCluster starts the real API server on the client's lab address (its data under the run's dir, so --keep
+ * keeps it and the next run's clean-up removes it), waits until it is ready with metal-vrrp's objects installed, and
+ * writes the kubeconfig files. */
 export async function startCluster(plan: RunPlan): Promise<Cluster> {
-  const api = startProcess({
-    name: 'apiserver',
-    ns: plan.net.client.ns,
-    argv: [
-      process.execPath,
-      '--import',
-      'tsx',
-      join(REPO, 'lab', 'apiserver-standin', 'main.ts'),
-      '--host',
-      plan.net.client.ipv4,
-      '--port',
-      String(API_PORT),
-    ],
-    log: plan.apiLog,
+  const server = await startKubeServer({
+    name: `lab-${plan.net.prefix}`,
+    bindAddress: plan.net.client.ipv4,
+    port: API_PORT,
+    dataDir: plan.apiDir,
+    installMetalVrrp: true,
   });
-  await waitHttpOk(`${plan.apiURL}/readyz`, api, 20_000);
-  await writeKubeconfigFile(plan.adminKubeconfig, plan.apiURL, { userName: 'lab-admin', namespace: 'default' });
-  await writeKubeconfigFile(plan.controllerKubeconfig, plan.apiURL, {
-    userName: 'system:serviceaccount:metallb-system:controller',
-    namespace: METALLB_NAMESPACE,
-  });
-  for (const n of plan.nodes) {
-    await writeKubeconfigFile(n.kubeconfig, plan.apiURL, {
-      userName: `system:serviceaccount:metallb-system:speaker-${n.nodeName}`,
-      namespace: METALLB_NAMESPACE,
-    });
-  }
-  const kc = kubeConfigFor(plan.apiURL, { userName: 'lab-admin' });
-  return { api, kc, objects: KubernetesObjectApi.makeApiClient(kc), core: kc.makeApiClient(CoreV1Api) };
+  copyFileSync(server.adminKubeconfig, plan.adminKubeconfig);
+  copyFileSync(await server.serviceAccountKubeconfig(METALLB_NAMESPACE, 'controller'), plan.controllerKubeconfig);
+  // One DaemonSet, one ServiceAccount: every speaker authenticates as metallb-system:speaker.
+  const speaker = await server.serviceAccountKubeconfig(METALLB_NAMESPACE, 'speaker');
+  for (const n of plan.nodes) copyFileSync(speaker, n.kubeconfig);
+  const kubeProxyKubeconfig = await grantKubeProxy(server, server.url);
+  const kc = new KubeConfig();
+  kc.loadFromFile(server.adminKubeconfig);
+  return {
+    server,
+    kc,
+    objects: KubernetesObjectApi.makeApiClient(kc),
+    core: kc.makeApiClient(CoreV1Api),
+    kubeProxyKubeconfig,
+  };
 }
 
 /** createNodes registers one Node per lab node: InternalIP(s) on the lab subnet, Ready, hostname label. */
@@ -122,13 +122,14 @@ export function seedObjects(plan: RunPlan, cfg: LabConfig): KubernetesObject[] {
   return out;
 }
 
-/** extraObjects are the lab's own Services (like the seed's demo-svc) and one EndpointSlice per Service with a
- * ready endpoint on every node, as a Deployment spread over the nodes would give. */
+/** extraObjects are the lab's own Services (like the seed's demo-svc) and per Service the EndpointSlices of the
+ * nodes' responders (one per family), each ready, as a Deployment spread over the nodes would give. */
 export function extraObjects(plan: RunPlan): KubernetesObject[] {
   const out: KubernetesObject[] = [];
   for (const svc of plan.services) {
     if (!svc.seed) out.push(serviceObject(svc));
-    out.push(endpointSliceObject(svc, plan));
+    out.push(endpointSliceObject(svc, plan, 'IPv4'));
+    if (svc.dualStack) out.push(endpointSliceObject(svc, plan, 'IPv6'));
   }
   return out;
 }
@@ -140,33 +141,33 @@ function serviceObject(svc: LabService): KubernetesObject {
     metadata: { name: svc.name, namespace: svc.namespace },
     spec: {
       selector: { app: svc.name },
-      ports: [{ protocol: 'TCP', port: 80, targetPort: 80 }],
+      ports: [{ protocol: 'TCP', port: 80, targetPort: RESPONDER_PORT }],
       type: 'LoadBalancer',
       ...(svc.dualStack ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } : {}),
     },
   } as KubernetesObject;
 }
 
-function endpointSliceObject(svc: LabService, plan: RunPlan): KubernetesObject {
+function endpointSliceObject(svc: LabService, plan: RunPlan, family: 'IPv4' | 'IPv6'): KubernetesObject {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: {
-      name: `${svc.name}-lab`,
+      name: `${svc.name}-lab-${family.toLowerCase()}`,
       namespace: svc.namespace,
       labels: { 'kubernetes.io/service-name': svc.name, 'endpointslice.kubernetes.io/managed-by': 'lab' },
     },
-    addressType: 'IPv4',
-    ports: [{ name: '', protocol: 'TCP', port: 80 }],
+    addressType: family,
+    ports: [{ name: '', protocol: 'TCP', port: RESPONDER_PORT }],
     endpoints: plan.nodes.map((n) => ({
-      addresses: [n.host.ipv4],
+      addresses: [family === 'IPv4' ? n.host.ipv4 : n.host.ipv6],
       nodeName: n.nodeName,
       conditions: { ready: true, serving: true, terminating: false },
     })),
   } as KubernetesObject;
 }
 
-/** applyAll creates each object in order (the stand-in starts empty, so create is apply). */
+/** applyAll creates each object in order (the server starts empty, so create is apply). */
 export async function applyAll(cluster: Cluster, objects: readonly KubernetesObject[]): Promise<void> {
   for (const obj of objects) {
     try {

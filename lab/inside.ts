@@ -1,6 +1,6 @@
 // inside.ts — the lab's inner process, started by run.ts inside the client namespace (the control-plane host and
-// the operator's workstation of the lab): kube-proxy emulation on the nodes, the API stand-in, the controller, the
-// speakers, the status table, the failover drill and the result. It never tears down: run.ts does, whatever
+// the operator's workstation of the lab): the real kube-apiserver + etcd, the real kube-proxy (nftables mode) and an
+// HTTP responder on every node, the controller, the speakers, the status table, the failover drill and the result. It never tears down: run.ts does, whatever
 // happens here (also when this process is killed).
 
 import { writeFileSync } from 'node:fs';
@@ -17,13 +17,14 @@ import {
   waitHttpOk,
 } from './cluster.ts';
 import { describeDouble, doubleAnswers, type Masters, PROBE_INTERVAL_MS, runDrill, waitMasters } from './drill.ts';
+import { startKubeProxy } from './kube/kube-proxy.ts';
 import { runOk } from './netlab/exec.ts';
-import { startHttpResponder } from './netlab/http-responder.ts';
+import { startHttpResponder, viaOf } from './netlab/http-responder.ts';
 import { emulateKubeProxy } from './netlab/kube-proxy.ts';
 import type { Lab, LabPlan } from './netlab/netns.ts';
 import { curlOnce, startArpProbe } from './netlab/probe.ts';
 import { type LabConfig, parseLabArgs } from './options.ts';
-import { METRICS_PORT, planRun, type RunPlan } from './plan.ts';
+import { METRICS_PORT, planRun, RESPONDER_PORT, type RunPlan } from './plan.ts';
 import { controllerSpec, type ManagedProcess, speakerSpec, startProcess } from './processes.ts';
 import { formatSamples, healthFacts, type LabResult, Progress, renderTable, scrape, statusCommand } from './report.ts';
 import { writeDrillTimeline } from './timeline.ts';
@@ -44,12 +45,12 @@ function labOf(net: LabPlan): Lab {
 
 /** Running holds the processes started so far, for an orderly stop (speakers first, so they hand over). */
 interface Running {
-  api?: ManagedProcess;
+  api?: { stop(): Promise<void> };
   controller?: ManagedProcess;
   readonly speakers: ManagedProcess[];
 }
 
-/** stopAll stops speakers (SIGTERM: priority 0), then the controller, then the API stand-in. */
+/** stopAll stops speakers (SIGTERM: priority 0), then the controller, then the API server. */
 async function stopAll(r: Running): Promise<void> {
   await Promise.all(r.speakers.map((s) => s.stop()));
   await r.controller?.stop();
@@ -62,18 +63,36 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
   const p = new Progress(cfg.json);
   const speakers = running.speakers;
 
-  p.step(`kube-proxy (IPVS, strictARP) emulation and an HTTP responder on ${plan.nodes.length} nodes`);
-  await emulateKubeProxy(lab, { vipsV4: [], vipsV6: [] });
-  await Promise.all(plan.nodes.map((n) => startHttpResponder(n.host, { body: n.nodeName })));
-
-  p.step(`Kubernetes API stand-in on ${plan.apiURL} (in ${plan.net.client.ns})`);
+  p.step(`real kube-apiserver + etcd on ${plan.apiURL} (in ${plan.net.client.ns}), metal-vrrp's CRDs and RBAC`);
   const cluster = await startCluster(plan);
-  running.api = cluster.api;
+  running.api = { stop: () => cluster.server.stopProcess() };
   await createNodes(cluster, plan, cfg);
+
+  p.step(
+    `real kube-proxy (nftables mode, as ServiceAccount kube-system/kube-proxy) and an HTTP responder on :${RESPONDER_PORT} on ${plan.nodes.length} nodes`,
+  );
+  // nftables mode DNATs the VIPs without making them local; what IPVS mode would add (strictARP, the VIPs on
+  // kube-ipvs0) stays emulated so that the nodes answer the drill's pings to the VIPs (lab/netlab/kube-proxy.ts).
+  await emulateKubeProxy(lab, { vipsV4: [], vipsV6: [] });
+  const peers = Object.fromEntries(
+    plan.nodes.flatMap((n) => [
+      [n.host.ipv4, n.nodeName],
+      [n.host.ipv6, n.nodeName],
+    ]),
+  );
+  await Promise.all(
+    plan.nodes.map(async (n, i) => {
+      await startKubeProxy(n.host, cluster.kubeProxyKubeconfig, {
+        ipv6: cfg.ipv6,
+        log: `${plan.dir}/kube-proxy-node-${i + 1}.log`,
+      });
+      await startHttpResponder(n.host, { body: n.nodeName, port: RESPONDER_PORT, peers });
+    }),
+  );
   const objects = [...seedObjects(plan, cfg), ...extraObjects(plan)];
   await applyAll(cluster, objects);
   p.step(
-    `applied the seed (pool ip-pool → ${plan.poolAddresses.join(', ')}, l2adver, demo-svc) and ${cfg.services} more Services`,
+    `applied the seed (pool ip-pool → ${plan.poolAddresses.join(', ')}, l2adver, demo-svc) and ${cfg.services} more Services, with EndpointSlices of the responders`,
   );
 
   p.step('starting metal-vrrp controller');
@@ -87,7 +106,9 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
   const vipsV4 = vips.filter((v) => !v.includes(':'));
   const vipsV6 = vips.filter((v) => v.includes(':'));
   await emulateKubeProxy(lab, { vipsV4, vipsV6 });
-  p.step(`kube-proxy: ${vips.length} VIPs local on every node's kube-ipvs0, ARP/NDP for them left to the speakers`);
+  p.step(
+    `IPVS-mode addition: ${vips.length} VIPs local on every node's kube-ipvs0, ARP/NDP for them left to the speakers`,
+  );
 
   p.step(`starting ${plan.nodes.length} speakers (metal-vrrp speaker --kubeconfig … --node-name …)`);
   // The client probes every VIP every 10 ms from before the speakers start until each VIP has one master: every
@@ -133,11 +154,15 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
   const l2Nodes = (a: Allocation) =>
     l2.filter((s) => s.service === a.service && s.namespace === a.namespace).map((s) => s.node);
   const l2Of = (a: Allocation) => l2Nodes(a).join(',') || '-';
-  const curls = new Map(await Promise.all(vips.map(async (v) => [v, await curlOnce(lab, v)] as const)));
+  const answers = new Map(await Promise.all(vips.map(async (v) => [v, await curlOnce(lab, v)] as const)));
+  // curls: the node whose kube-proxy took the connection ("<responder's node> via <that node>").
+  const curls = new Map([...answers].map(([v, a]) => [v, viaOf(a)] as const));
   const rows = allocations.flatMap((a) =>
-    a.ips.map((ip) => [`${a.namespace}/${a.service}`, ip, masterOf(ip) ?? '?', curls.get(ip) ?? '-', l2Of(a)]),
+    a.ips.map((ip) => [`${a.namespace}/${a.service}`, ip, masterOf(ip) ?? '?', answers.get(ip) ?? '-', l2Of(a)]),
   );
-  p.say("The client's view (who answers ARP/NDP; whose datapath `curl http://VIP/` reaches) and ServiceL2Status:");
+  p.say(
+    "The client's view (who answers ARP/NDP; `curl http://VIP/`: which node's responder answered, via whose kube-proxy) and ServiceL2Status:",
+  );
   p.say(renderTable(['service', 'vip', 'arp/ndp answer', 'curl', 'servicel2status'], rows));
   const spread = Object.fromEntries(
     plan.nodes.map((n) => [n.nodeName, vips.filter((v) => masterOf(v) === n.nodeName).length]),

@@ -1,9 +1,9 @@
 // plan.ts — everything about a lab run that follows from its flags, computed without touching the system: the
 // network (the harness's planLab), Kubernetes names, the pool rewritten to the lab subnet, the Services, the
-// files under .lab/<prefix>/ and the API stand-in's address.
+// files under .lab/<prefix>/ and the API server's address.
 //
 // Where things run: the client namespace (`<prefix>-c`) doubles as the cluster's control-plane host and the
-// operator's workstation: the API stand-in, the controller and the lab's own inner process live there, so the
+// operator's workstation: the real kube-apiserver + etcd, the controller and the lab's own inner process live there, so the
 // node namespaces reach the API over the lab network (as kubelets and DaemonSet pods do), and losing a node never
 // takes the control plane with it. Speakers run one per node namespace, with host networking by construction.
 import { join, resolve } from 'node:path';
@@ -17,6 +17,8 @@ export const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const CLI = join(REPO, 'bin', 'metal-vrrp.js');
 export const METALLB_NAMESPACE = 'metallb-system';
 export const API_PORT = 6443;
+/** RESPONDER_PORT is where each node's HTTP responder (a hostNetwork pod's stand-in) listens: the targetPort. */
+export const RESPONDER_PORT = 8080;
 /** METRICS_PORT is MetalLB's (7472); every process is in its own namespace, so they can share it. */
 export const METRICS_PORT = 7472;
 /** POOL_FIRST is the host offset of the pool's first address (nodes are .1–.N, the client .254). */
@@ -43,6 +45,8 @@ export interface RunPlan {
   readonly net: LabPlan;
   readonly dir: string;
   readonly apiURL: string;
+  /** apiDir holds the API server's etcd data, keys, kubeconfigs and its log (server.log). */
+  readonly apiDir: string;
   readonly apiLog: string;
   readonly adminKubeconfig: string;
   readonly controllerKubeconfig: string;
@@ -68,8 +72,9 @@ export function planRun(cfg: LabConfig): RunPlan {
   return {
     net,
     dir,
-    apiURL: `http://${net.client.ipv4}:${API_PORT}`,
-    apiLog: join(dir, 'apiserver.log'),
+    apiURL: `https://${net.client.ipv4}:${API_PORT}`,
+    apiDir: join(dir, 'kube'),
+    apiLog: join(dir, 'kube', 'server.log'),
     adminKubeconfig: join(dir, 'kubeconfig'),
     controllerKubeconfig: join(dir, 'kubeconfig-controller'),
     controllerLog: join(dir, 'controller.log'),

@@ -18,6 +18,7 @@
 // for the VIP, so no strictARP sysctl is needed in nftables mode. It does not answer ICMP echo for the VIP either.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { killPids, run, runOk, spawnIn } from '../netlab/exec.ts';
 import type { LabHost } from '../netlab/netns.ts';
 import { type KubeServer, kubeBinary } from './server.ts';
@@ -58,6 +59,9 @@ subjects: [{kind: ServiceAccount, name: kube-proxy, namespace: kube-system}]
 export interface KubeProxyStartOptions {
   readonly ipv6?: boolean;
   readonly timeoutMs?: number;
+  /** log: write its output to this file instead of keeping it in memory (a process that outlives ours: the lab's
+   * --keep). */
+  readonly log?: string;
 }
 
 /** startKubeProxy turns forwarding on in the node, starts kube-proxy and resolves once its first IPv4 sync is done
@@ -73,18 +77,24 @@ export async function startKubeProxy(
     'net.ipv4.ip_forward=1',
     ...(opts.ipv6 ? ['net.ipv6.conf.all.forwarding=1'] : []),
   ]);
-  const child = spawnIn(host.ns, [
-    kubeBinary('kube-proxy'),
-    `--kubeconfig=${kubeconfig}`,
-    '--proxy-mode=nftables',
-    `--hostname-override=${host.name}`,
-    `--healthz-bind-address=${host.ipv4}:${KUBE_PROXY_HEALTHZ_PORT}`,
-    '--metrics-bind-address=127.0.0.1:10249',
-    '--conntrack-max-per-core=0',
-    '--conntrack-tcp-timeout-established=0',
-    '--conntrack-tcp-timeout-close-wait=0',
-    '--v=2',
-  ]);
+  const fd = opts.log === undefined ? undefined : openSync(opts.log, 'a');
+  const child = spawnIn(
+    host.ns,
+    [
+      kubeBinary('kube-proxy'),
+      `--kubeconfig=${kubeconfig}`,
+      '--proxy-mode=nftables',
+      `--hostname-override=${host.name}`,
+      `--healthz-bind-address=${host.ipv4}:${KUBE_PROXY_HEALTHZ_PORT}`,
+      '--metrics-bind-address=127.0.0.1:10249',
+      '--conntrack-max-per-core=0',
+      '--conntrack-tcp-timeout-established=0',
+      '--conntrack-tcp-timeout-close-wait=0',
+      '--v=2',
+    ],
+    fd === undefined ? {} : { stdio: ['ignore', fd, fd] },
+  );
+  if (fd !== undefined) closeSync(fd);
   const logs: string[] = [];
   let synced = false;
   let partial = '';
@@ -110,6 +120,10 @@ export async function startKubeProxy(
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`kube-proxy in ${host.ns} exited (${child.exitCode ?? child.signalCode}):\n${logs.join('\n')}`);
+    }
+    if (opts.log !== undefined && !synced) {
+      logs.splice(0, logs.length);
+      onData(`${readFileSync(opts.log, 'utf8')}\n`);
     }
     if (synced) {
       const res = await run(host.ns, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '1', healthzURL]);
