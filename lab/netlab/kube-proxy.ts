@@ -1,9 +1,15 @@
-// kube-proxy.ts — emulate what kube-proxy in IPVS mode with strictARP does to a node's networking: every
-// LoadBalancer IP becomes a local address of every node (so the node accepts traffic for it), and the kernel never
-// answers ARP/NDP for it (so only the speaker that won the election does, from its raw socket).
+// kube-proxy.ts — emulate only what kube-proxy's IPVS mode with strictARP adds to a node's networking: every
+// LoadBalancer IP becomes a local address of every node (on kube-ipvs0, so the node accepts traffic for it and
+// answers ICMP echo to it), and the kernel never answers ARP/NDP for it (so only the speaker that won the election
+// does, from its raw socket).
 //
-// There is no IPVS here (no ip_vs in this kernel, no modprobe): a listener on the node itself (http-responder.ts)
-// stands for the Service's endpoints. For the speaker, what matters is the ARP/NDP behaviour, which is the real one.
+// There is no IPVS here (no ip_vs in this kernel, no modprobe). Where Kubernetes runs (lab/kube/k8s-lab.ts and
+// `npm run lab`), the REAL kube-proxy runs on every node in nftables mode (lab/kube/kube-proxy.ts) and does the
+// datapath: it DNATs the VIP's connections to the Services' endpoints in prerouting, with no local address for the VIP
+// and no ARP answer from the kernel (measured; no strictARP sysctl is needed for it). This emulation is added on top
+// only because the drills and tests measure gaps with ping, and nftables mode leaves ICMP echo to a VIP unanswered
+// (measured: test/net/speaker-kubernetes.test.ts checks both with the emulation removed). Tests without Kubernetes
+// (standalone speakers) use it alone, with a listener on the node itself (http-responder.ts) as the endpoint.
 //
 // Measured on this kernel (6.18), client → node over the lab bridge, no speaker running:
 // IPv4, with net.ipv4.conf.{all,eth0}.arp_ignore=1 and arp_announce=2:
