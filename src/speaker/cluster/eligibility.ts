@@ -6,8 +6,10 @@
  * 2. the node is Ready, its NetworkUnavailable condition is not True (MetalLB #1759), and it lacks the label
  *    node.kubernetes.io/exclude-from-external-load-balancers;
  * 3. for externalTrafficPolicy Local, the node holds a ready endpoint of the Service (else traffic it attracts is
- *    dropped by kube-proxy); for Cluster, some node does (MetalLB's layer-2 ShouldAnnounce: with no ready endpoint
- *    anywhere kube-proxy rejects the traffic, so no node answers ARP/NDP for the VIP).
+ *    dropped by kube-proxy); for Cluster, the Service's EndpointSlices hold some ready endpoint (MetalLB's layer-2
+ *    ShouldAnnounce: with none kube-proxy rejects the traffic, so no node answers ARP/NDP for the VIP). A Service with
+ *    no EndpointSlice at all is still announced: the endpoint controller writes one for every Service with a
+ *    selector, so that is a selector-less Service whose endpoints are managed elsewhere (MetalLB does not announce it).
  * Every node that is not eligible gets the first reason that ruled it out, so `why not` is answerable and testable.
  */
 
@@ -30,7 +32,7 @@ export type IneligibleReason =
   | 'node-excluded' // the node carries the exclude-from-external-load-balancers label
   | 'node-selector' // no advertisement of the pool selects this node
   | 'no-local-endpoint' // externalTrafficPolicy Local, and no ready endpoint of the Service on this node
-  | 'no-endpoint'; // externalTrafficPolicy Cluster, and no ready endpoint of the Service on any node
+  | 'no-endpoint'; // externalTrafficPolicy Cluster, and the Service's EndpointSlices hold no ready endpoint
 
 /** Eligibility is the answer for one VIP. */
 export interface Eligibility {
@@ -81,7 +83,7 @@ export function eligibleNodes(service: ServiceView, vip: string, input: Eligibil
       selecting = ads.filter((a) => a.nodeSelectors.length === 0 || matchesAny(a.nodeSelectors, node.labels));
       if (selecting.length === 0) reason = 'node-selector';
       else if (local && !endpoints?.has(node.name)) reason = 'no-local-endpoint';
-      else if (!local && (endpoints?.size ?? 0) === 0) reason = 'no-endpoint';
+      else if (!local && endpoints !== undefined && endpoints.size === 0) reason = 'no-endpoint';
     }
     if (reason !== undefined) {
       excluded.set(node.name, reason);
