@@ -1,6 +1,6 @@
 /**
  * Liveness benchmark: node loss with many VIPs mastered by the dead node, with and without the BFD liveness signal,
- * in Kubernetes mode (API stand-in, real controller, `metal-vrrp speaker` per node). Prints figures, asserts nothing.
+ * in Kubernetes mode (real kube-apiserver and kube-proxy, real controller, `metal-vrrp speaker` per node). Prints figures, asserts nothing.
  * Needs root (network namespaces); the npm script holds the machine-wide network lock (/tmp/metal-vrrp-net.lock).
  *
  *   npm run bench:liveness -- [--trials 10] [--nodes 2] [--services 210] [--advert-interval 100ms]
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ')} (2 cores, shared)`,
   );
-  console.log('starting the cluster (API stand-in, controller, speakers)…');
+  console.log('starting the cluster (real kube-apiserver, kube-proxy, controller, speakers)…');
   const k = await startK8sLab({
     prefix: 'lvb',
     nodes,

@@ -29,7 +29,7 @@ export function parseLabArgs(argv: readonly string[]): LabConfig {
   const a = yargs([...argv])
     .scriptName('npm run lab --')
     .usage(
-      '$0 [flags]\n\nThe whole metal-vrrp system on this machine: network namespaces, API stand-in, controller, speakers.',
+      '$0 [flags]\n\nThe whole metal-vrrp system on this machine: network namespaces, the real kube-apiserver and kube-proxy, controller, speakers.',
     )
     .option('nodes', { type: 'number', default: 3, describe: 'Kubernetes nodes (namespaces), each with a speaker' })
     .option('services', { type: 'number', default: 3, describe: 'LoadBalancer Services besides the seed demo-svc' })

@@ -1,4 +1,4 @@
-// processes.ts — the lab's long-running processes (API stand-in, controller, one speaker per node): started inside
+// processes.ts — the lab's long-running processes (controller, one speaker per node): started inside
 // their namespace with the real CLI, output appended to a log file under .lab/<prefix>/, recorded in the lab's pid
 // file (spawnIn) so a later run, or `--down`, stops them by exact pid even after the lab itself was killed.
 import type { ChildProcess } from 'node:child_process';

@@ -134,7 +134,7 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
 }
 
 /** statusCommand runs `metal-vrrp status --kubeconfig …` (the lab's inner process is in the client namespace,
- * next to the API stand-in). Returns its output, or null with the reason when the command is not there / fails. */
+ * next to the API server). Returns its output, or null with the reason when the command is not there / fails. */
 export async function statusCommand(
   plan: RunPlan,
   json = false,

@@ -40,7 +40,7 @@ export interface ApiBridge {
   close(): Promise<void>;
 }
 
-/** startApiBridge forwards `${prefix}`'s socket to the stand-in at 127.0.0.1:`apiPort`. */
+/** startApiBridge forwards `${prefix}`'s socket to the API server at 127.0.0.1:`apiPort`. */
 export async function startApiBridge(prefix: string, apiPort: number): Promise<ApiBridge> {
   const dir = `${PIDS_DIR}/${prefix}-api`;
   mkdirSync(dir, { recursive: true });

@@ -93,7 +93,8 @@ test('plan: the seed pool is rewritten to the lab subnet, the rest of the seed a
   assert.deepEqual((objs[2] as { metadata: unknown }).metadata, { name: 'demo-svc' });
   const extra = extraObjects(plan);
   assert.equal(extra.filter((o) => o.kind === 'Service').length, 6);
-  assert.equal(extra.filter((o) => o.kind === 'EndpointSlice').length, 7);
+  // One slice per family of each Service: demo-svc is IPv4 only, the six dual-stack ones have two.
+  assert.equal(extra.filter((o) => o.kind === 'EndpointSlice').length, 13);
   // Without --advert-interval the pool carries no annotation at all (the speakers' default applies).
   const plain = seedObjects(planRun(parseLabArgs([])), parseLabArgs([]))[0]!;
   assert.equal(plain.metadata?.annotations, undefined);
@@ -294,7 +295,7 @@ test('a lab killed with -9 leaves a mess that the next run removes before it sta
   timeout: 300_000,
 }, async () => {
   const first = startLab(['--prefix', KILLED, '--nodes', '3', '--services', '1', '--no-drill']);
-  // Kill it once the controller and the API stand-in run inside the namespaces.
+  // Kill it once the controller and the API server run inside the namespaces.
   const deadline = Date.now() + 120_000;
   while (!first.out().includes('starting metal-vrrp controller')) {
     if (Date.now() > deadline || first.child.exitCode !== null) {

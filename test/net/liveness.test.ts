@@ -1,8 +1,9 @@
-// The liveness signal on real kernels: three speakers in Kubernetes mode (API stand-in, real controller) with a pool
-// whose adverts go every second and whose liveness is BFD at 100 ms × 3. A node that masters several VIPs is lost
-// (switch port down + SIGKILL): every one of its VIPs is taken over by the next-ranked node with reason `liveness`,
-// long before Master_Down_Interval (≈ 3.x s at 1 s adverts). With `metal-vrrp.io/liveness: off` on the pool the
-// same loss falls back to Master_Down_Interval (reason master-down). Times are protocol deadlines with margins.
+// The liveness signal on real kernels: three speakers in Kubernetes mode (real kube-apiserver and kube-proxy, real
+// controller; lab/kube/k8s-lab.ts) with a pool whose adverts go every second and whose liveness is BFD at 100 ms × 3. A
+// node that masters several VIPs is lost (switch port down + SIGKILL): every one of its VIPs is taken over by the
+// next-ranked node with reason `liveness`, long before Master_Down_Interval (≈ 3.x s at 1 s adverts). With
+// `metal-vrrp.io/liveness: off` on the pool the same loss falls back to Master_Down_Interval (reason master-down).
+// Times are protocol deadlines with margins.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
