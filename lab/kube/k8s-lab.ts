@@ -63,6 +63,9 @@ export interface K8sLabOptions {
   readonly startSpeakers?: boolean;
   /** ipvsAddresses: add what IPVS mode would (pool addresses on kube-ipvs0, strictARP); default true. */
   readonly ipvsAddresses?: boolean;
+  /** ipv6: dual stack: the pool gets an IPv6 range too, Services require both families (EndpointSlices of both),
+   * kube-proxy forwards IPv6 as well. (Nodes always list both InternalIPs.) */
+  readonly ipv6?: boolean;
 }
 
 /** K8sLab is the running cluster; stop() removes everything it made. */
@@ -83,6 +86,9 @@ export interface K8sLab {
   service(name: string, namespace?: string): Obj | undefined;
   vipOf(service: string): string;
   vridOf(service: string): number;
+  /** vip6Of and vrid6Of: the Service's IPv6 address and router (ipv6 labs; '' and NaN otherwise). */
+  vip6Of(service: string): string;
+  vrid6Of(service: string): number;
   /** l2Statuses lists the ServiceL2Status objects (the speakers write them). */
   l2Statuses(): Obj[];
   /** mastersOf lists the nodes the Service's ServiceL2Status objects name. */
@@ -137,8 +143,10 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     typeof opts.services === 'number'
       ? Array.from({ length: opts.services }, (_, i) => ({ name: `svc${i}` }))
       : [...opts.services];
-  const vipsV4 = Array.from({ length: opts.vips ?? specs.length + 2 }, (_, i) => hostAddress(plan.ipv4Subnet, 100 + i));
-  const lab = await buildLab({ prefix, nodes: opts.nodes, vips: { ipv4: vipsV4, ipv6: [] } });
+  const count = opts.vips ?? specs.length + 2;
+  const vipsV4 = Array.from({ length: count }, (_, i) => hostAddress(plan.ipv4Subnet, 100 + i));
+  const vipsV6 = opts.ipv6 ? Array.from({ length: count }, (_, i) => hostAddress(plan.ipv6Subnet, 0x100 + i)) : [];
+  const lab = await buildLab({ prefix, nodes: opts.nodes, vips: { ipv4: vipsV4, ipv6: vipsV6 } });
   const cleanups: (() => Promise<unknown>)[] = [() => lab.teardown(), () => killTracked(prefix)];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -190,12 +198,17 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     const proxyKubeconfig = await grantKubeProxy(server, nodeURL);
     const kubeProxies = new Map<string, KubeProxyProcess>();
     const startProxy = async (node: string) => {
-      const p = await startKubeProxy(hostOf(node), proxyKubeconfig);
+      const p = await startKubeProxy(hostOf(node), proxyKubeconfig, { ipv6: opts.ipv6 ?? false });
       kubeProxies.set(node, p);
       return p;
     };
     await Promise.all(lab.nodes.map((n) => startProxy(n.name)));
-    const peers = Object.fromEntries(lab.nodes.map((n) => [n.ipv4, n.name] as const));
+    const peers = Object.fromEntries(
+      lab.nodes.flatMap((n) => [
+        [n.ipv4, n.name],
+        [n.ipv6, n.name],
+      ]),
+    );
     const responders: HttpResponder[] = await Promise.all(
       lab.nodes.map((n) => startHttpResponder(n, { port: RESPONDER_PORT, peers })),
     );
@@ -207,7 +220,12 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
       apiVersion: 'metallb.io/v1beta1',
       kind: 'IPAddressPool',
       metadata: { name: POOL, namespace: NS, annotations: { ...(opts.poolAnnotations ?? {}) } },
-      spec: { addresses: [vipsV4.length === 1 ? `${vipsV4[0]}/32` : `${vipsV4[0]}-${vipsV4.at(-1)}`] },
+      spec: {
+        addresses: [
+          vipsV4.length === 1 ? `${vipsV4[0]}/32` : `${vipsV4[0]}-${vipsV4.at(-1)}`,
+          ...(opts.ipv6 ? [vipsV6.length === 1 ? `${vipsV6[0]}/128` : `${vipsV6[0]}-${vipsV6.at(-1)}`] : []),
+        ],
+      },
     });
     await create({
       apiVersion: 'metallb.io/v1beta1',
@@ -225,24 +243,26 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     });
     cleanups.push(() => controller.stop());
 
-    const slice = (name: string, nodes: readonly string[]) => ({
+    const slice = (name: string, nodes: readonly string[], family: 'IPv4' | 'IPv6' = 'IPv4') => ({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
       metadata: {
-        name: `${name}-lab`,
+        name: family === 'IPv4' ? `${name}-lab` : `${name}-lab-ipv6`,
         namespace: 'default',
         labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'lab' },
       },
-      addressType: 'IPv4',
+      addressType: family,
       ports: [{ name: '', protocol: 'TCP', port: RESPONDER_PORT }],
       endpoints: nodes.map((node) => ({
-        addresses: [hostOf(node).ipv4],
+        addresses: [family === 'IPv4' ? hostOf(node).ipv4 : hostOf(node).ipv6],
         nodeName: node,
         conditions: { ready: true, serving: true, terminating: false },
       })),
     });
     const createService = async (svc: LabService) => {
-      await create(slice(svc.name, svc.endpointNodes ?? lab.nodes.map((n) => n.name)));
+      const nodes = svc.endpointNodes ?? lab.nodes.map((n) => n.name);
+      await create(slice(svc.name, nodes));
+      if (opts.ipv6) await create(slice(svc.name, nodes, 'IPv6'));
       await create({
         apiVersion: 'v1',
         kind: 'Service',
@@ -251,6 +271,7 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
           type: 'LoadBalancer',
           ports: [{ port: 80, targetPort: RESPONDER_PORT, protocol: 'TCP' }],
           ...(svc.externalTrafficPolicy ? { externalTrafficPolicy: svc.externalTrafficPolicy } : {}),
+          ...(opts.ipv6 ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } : {}),
         },
       });
     };
@@ -258,16 +279,21 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     const services = specs.map((s) => s.name);
 
     const service = (name: string, namespace = 'default') => mirror.get('services', namespace, name);
-    const vipOf = (name: string) =>
-      ((service(name)?.status?.['loadBalancer'] as { ingress?: { ip?: string }[] } | undefined)?.ingress?.[0]?.ip ??
-        '') as string;
-    const vridOf = (name: string) =>
-      Number(service(name)?.metadata.annotations?.['metal-vrrp.io/vrids']?.split(',')[0]?.split('=')[1]);
-    await waitFor(
-      'every Service with an IP and a VRID',
-      () => services.every((n) => vipOf(n) && vridOf(n) > 0),
-      60_000,
-    );
+    const ingress = (name: string) =>
+      ((service(name)?.status?.['loadBalancer'] as { ingress?: { ip?: string }[] } | undefined)?.ingress ?? []).map(
+        (i) => i.ip ?? '',
+      );
+    const vipOf = (name: string) => ingress(name).find((ip) => ip !== '' && !ip.includes(':')) ?? '';
+    const vip6Of = (name: string) => ingress(name).find((ip) => ip.includes(':')) ?? '';
+    // metal-vrrp.io/vrids: "ip=vrid,ip=vrid" (one entry per address)
+    const vridFor = (name: string, vip: string) => {
+      const entries = service(name)?.metadata.annotations?.['metal-vrrp.io/vrids']?.split(',') ?? [];
+      return Number(entries.find((e) => e.trim().startsWith(`${vip}=`))?.split('=')[1]);
+    };
+    const vridOf = (name: string) => vridFor(name, vipOf(name));
+    const vrid6Of = (name: string) => vridFor(name, vip6Of(name));
+    const served = (n: string) => vipOf(n) && vridOf(n) > 0 && (!opts.ipv6 || (vip6Of(n) && vrid6Of(n) > 0));
+    await waitFor('every Service with an IP and a VRID', () => services.every(served), 60_000);
 
     const speakerKubeconfig = await server.serviceAccountKubeconfig(NS, 'speaker', { server: nodeURL });
     const speakers = new Map<string, SpeakerProcess>();
@@ -329,6 +355,8 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
       service,
       vipOf,
       vridOf,
+      vip6Of,
+      vrid6Of,
       l2Statuses,
       mastersOf,
       masterOf(svc) {
@@ -380,6 +408,7 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
       async deleteService(name) {
         await core.deleteNamespacedService({ namespace: 'default', name });
         await objects.delete(slice(name, []) as KubernetesObject).catch(() => {});
+        if (opts.ipv6) await objects.delete(slice(name, [], 'IPv6') as KubernetesObject).catch(() => {});
       },
       async setEndpoints(svc, nodes) {
         await mergePatch('endpointslices', 'default', `${svc}-lab`, { endpoints: slice(svc, nodes).endpoints });

@@ -3,14 +3,14 @@
 // an AF_PACKET socket while it probes the VIP's ARP every 10 ms. Every case must be dropped, counted with its reason in
 // /metrics on both speakers, change no state, and leave the client with answers from n1 only and no gap.
 // Spoofed adverts from a source that is not a node: in Kubernetes mode by the candidate-source check (the last test:
-// speakers, API stand-in and controller of lab/netlab/k8s-lab.ts, adverts multicast and unicast at the master and at
-// the backup), in standalone mode by authentication (the unicast not-a-peer filter is in speaker-wire.test.ts).
+// speakers, real kube-apiserver and controller of lab/kube/k8s-lab.ts, adverts multicast and unicast at the master and
+// at the backup), in standalone mode by authentication (the unicast not-a-peer filter is in speaker-wire.test.ts).
 // Needs root; namespaces hst-*.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startK8sLab } from '../../lab/kube/k8s-lab.ts';
 import { runOk } from '../../lab/netlab/exec.ts';
-import { startK8sLab } from '../../lab/netlab/k8s-lab.ts';
 import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
 import { type ArpProbe, startArpProbe } from '../../lab/netlab/probe.ts';
 import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
