@@ -83,6 +83,7 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
   await Promise.all(
     plan.nodes.map(async (n, i) => {
       await startKubeProxy(n.host, cluster.kubeProxyKubeconfig, {
+        nodeName: n.nodeName,
         ipv6: cfg.ipv6,
         log: `${plan.dir}/kube-proxy-node-${i + 1}.log`,
       });

@@ -57,6 +57,8 @@ subjects: [{kind: ServiceAccount, name: kube-proxy, namespace: kube-system}]
 
 /** KubeProxyStartOptions: `ipv6` also turns on IPv6 forwarding (dual-stack Services). */
 export interface KubeProxyStartOptions {
+  /** nodeName is the Node object's name (default the lab host's name, n1…). */
+  readonly nodeName?: string;
   readonly ipv6?: boolean;
   readonly timeoutMs?: number;
   /** log: write its output to this file instead of keeping it in memory (a process that outlives ours: the lab's
@@ -84,7 +86,7 @@ export async function startKubeProxy(
       kubeBinary('kube-proxy'),
       `--kubeconfig=${kubeconfig}`,
       '--proxy-mode=nftables',
-      `--hostname-override=${host.name}`,
+      `--hostname-override=${opts.nodeName ?? host.name}`,
       `--healthz-bind-address=${host.ipv4}:${KUBE_PROXY_HEALTHZ_PORT}`,
       '--metrics-bind-address=127.0.0.1:10249',
       '--conntrack-max-per-core=0',
