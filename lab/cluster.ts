@@ -38,8 +38,9 @@ export interface Cluster {
 /** startCluster starts the real API server on the client's lab address (its data under the run's dir, so --keep
  * keeps it and the next run's clean-up removes it), waits until it is ready with metal-vrrp's objects installed, and
  * writes the kubeconfig files. */
-export async function startCluster(plan: RunPlan): Promise<Cluster> {
+export async function startCluster(plan: RunPlan, cfg: LabConfig): Promise<Cluster> {
   const server = await startKubeServer({
+    dualStack: cfg.ipv6,
     name: `lab-${plan.net.prefix}`,
     bindAddress: plan.net.client.ipv4,
     port: API_PORT,

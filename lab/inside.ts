@@ -64,7 +64,7 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
   const speakers = running.speakers;
 
   p.step(`real kube-apiserver + etcd on ${plan.apiURL} (in ${plan.net.client.ns}), metal-vrrp's CRDs and RBAC`);
-  const cluster = await startCluster(plan);
+  const cluster = await startCluster(plan, cfg);
   running.api = { stop: () => cluster.server.stopProcess() };
   await createNodes(cluster, plan, cfg);
 

@@ -160,7 +160,7 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
 
   async function build(): Promise<K8sLab> {
     if (opts.ipvsAddresses ?? true) await emulateKubeProxy(lab);
-    const server = await startKubeServer({ name: prefix, installMetalVrrp: true });
+    const server = await startKubeServer({ name: prefix, installMetalVrrp: true, dualStack: opts.ipv6 ?? false });
     cleanups.push(() => server.stop());
     const bridge = await startApiBridge(prefix, Number(new URL(server.url).port));
     cleanups.push(() => bridge.close());
