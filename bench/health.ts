@@ -6,8 +6,8 @@
  *   npm run bench:health -- [--trials 10] [--nodes 3] [--advert-interval 100ms] [--health-interval 1s]
  *                            [--health-timeout 500ms] [--kinds health,loss,graceful]
  *
- * Kubernetes mode (API stand-in, real controller, one `metal-vrrp speaker` per node; lab/netlab/k8s-lab.ts), one
- * Service. Every node serves kube-proxy's :10256/healthz (the lab's responder), and the pool turns on
+ * Kubernetes mode (real kube-apiserver, real controller, one `metal-vrrp speaker` per node; lab/kube/k8s-lab.ts), one
+ * Service. Every node runs the real kube-proxy, whose /healthz serves :10256, and the pool turns on
  * `metal-vrrp.io/kube-proxy-health`. A trial starts with the Service on its best node; the client sends an ARP
  * request for the VIP every 10 ms (kernel receive timestamps, lab/netlab/probe.ts); at a random point of the check
  * (health) or advert (loss, graceful) cycle the event hits the master, and the figure is event → the client's first
@@ -20,8 +20,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { breakKubeProxyHealth, ensureKubeProxyHealth, restoreKubeProxyHealth } from '../lab/health-drill.ts';
-import { type K8sLab, startK8sLab } from '../lab/netlab/k8s-lab.ts';
+import { breakKubeProxyHealth, restoreKubeProxyHealth } from '../lab/health-drill.ts';
+import { type K8sLab, startK8sLab } from '../lab/kube/k8s-lab.ts';
 import { firstAnswerAfter, startArpProbe } from '../lab/netlab/probe.ts';
 import { masterDownIntervalMs, skewTimeMs } from '../vrrp/timing.ts';
 
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     `health: ${TRIALS} trials each of ${KINDS.join(', ')}; ${nodes} nodes, adverts every ${ADVERT_MS} ms, ` +
       `kube-proxy check every ${CHECK_MS} ms (timeout ${TIMEOUT_MS} ms, fall 1, rise 3)`,
   );
-  console.log('starting the cluster (API stand-in, controller, speakers)…');
+  console.log('starting the cluster (real kube-apiserver and kube-proxy, controller, speakers)…');
   const k = await startK8sLab({
     prefix: 'hlb',
     nodes,
@@ -103,9 +103,8 @@ async function main(): Promise<void> {
   });
   const rows: string[] = [];
   try {
-    const responders = await ensureKubeProxyHealth(k.lab.nodes);
-    console.log(`kube-proxy health endpoint: the lab's responder on :10256 of ${responders.join(', ') || 'no node'}`);
-    k.annotatePool({
+    console.log(`kube-proxy health endpoint: the real kube-proxy's /healthz on :10256 of every node`);
+    await k.annotatePool({
       'metal-vrrp.io/kube-proxy-health': 'true',
       'metal-vrrp.io/health-interval': values['health-interval'],
       'metal-vrrp.io/health-timeout': values['health-timeout'],

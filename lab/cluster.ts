@@ -19,7 +19,7 @@ import {
 import { parseAllDocuments } from 'yaml';
 import { TUNING_ANNOTATIONS } from '../src/model/pool-tuning.ts';
 import { grantKubeProxy } from './kube/kube-proxy.ts';
-import { type KubeServer, startKubeServer } from './kube/server.ts';
+import { DUAL_STACK_SERVICE_RANGES, type KubeServer, startKubeServer } from './kube/server.ts';
 import type { LabConfig } from './options.ts';
 import { API_PORT, type LabService, METALLB_NAMESPACE, REPO, RESPONDER_PORT, type RunPlan } from './plan.ts';
 import type { ManagedProcess } from './processes.ts';
@@ -40,7 +40,7 @@ export interface Cluster {
  * writes the kubeconfig files. */
 export async function startCluster(plan: RunPlan, cfg: LabConfig): Promise<Cluster> {
   const server = await startKubeServer({
-    dualStack: cfg.ipv6,
+    ...(cfg.ipv6 ? { serviceClusterIPRange: DUAL_STACK_SERVICE_RANGES } : {}),
     name: `lab-${plan.net.prefix}`,
     bindAddress: plan.net.client.ipv4,
     port: API_PORT,

@@ -65,7 +65,7 @@ async function main(cfg: LabConfig, running: Running): Promise<LabResult> {
 
   p.step(`real kube-apiserver + etcd on ${plan.apiURL} (in ${plan.net.client.ns}), metal-vrrp's CRDs and RBAC`);
   const cluster = await startCluster(plan, cfg);
-  running.api = { stop: () => cluster.server.stopProcess() };
+  running.api = { stop: () => cluster.server.down() };
   await createNodes(cluster, plan, cfg);
 
   p.step(

@@ -33,7 +33,7 @@ import { buildLab, hostAddress, type Lab, type LabHost, planLab, teardownByPrefi
 import { type SpeakerProcess, startSpeakerProcess } from '../netlab/speaker.ts';
 import { grantKubeProxy, type KubeProxyProcess, startKubeProxy } from './kube-proxy.ts';
 import { KubeMirror, MIRROR_KINDS, type MirrorKey, type Obj } from './mirror.ts';
-import { type KubeServer, startKubeServer } from './server.ts';
+import { DUAL_STACK_SERVICE_RANGES, type KubeServer, startKubeServer } from './server.ts';
 
 export const K8S_LAB_NAMESPACE = 'metallb-system';
 const NS = K8S_LAB_NAMESPACE;
@@ -160,7 +160,11 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
 
   async function build(): Promise<K8sLab> {
     if (opts.ipvsAddresses ?? true) await emulateKubeProxy(lab);
-    const server = await startKubeServer({ name: prefix, installMetalVrrp: true, dualStack: opts.ipv6 ?? false });
+    const server = await startKubeServer({
+      name: prefix,
+      installMetalVrrp: true,
+      ...(opts.ipv6 ? { serviceClusterIPRange: DUAL_STACK_SERVICE_RANGES } : {}),
+    });
     cleanups.push(() => server.stop());
     const bridge = await startApiBridge(prefix, Number(new URL(server.url).port));
     cleanups.push(() => bridge.close());
@@ -427,8 +431,8 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
             involvedObject: e.involvedObject.name ?? '',
           }));
       },
-      stopApi: () => server.stopProcess(),
-      startApi: () => server.restartProcess(),
+      stopApi: () => server.down(),
+      startApi: () => server.up(),
       waitFor,
       stop: cleanup,
     };

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -23,6 +24,10 @@ import { nsArgv, procStartTime, type RunResult, run } from '../netlab/exec.ts';
 
 /** REPO is the checkout's root (lab/kube/../..). */
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** DUAL_STACK_SERVICE_RANGES are Service ClusterIP ranges for a dual-stack server (IPv4 first, the primary; an IPv6
+ * range may be at most /108, kube-apiserver's allocator limit). */
+export const DUAL_STACK_SERVICE_RANGES = '10.96.0.0/12,fd00:10:96::/108';
 
 /** READY_TIMEOUT_MS bounds the start: etcd plus the apiserver's post-start hooks take seconds on a loaded machine. */
 const READY_TIMEOUT_MS = 180_000;
@@ -46,7 +51,9 @@ export interface KubeServer {
   /** kubectl runs the real kubectl (in the server's netns, if any) with the admin kubeconfig unless told another. */
   kubectl(args: readonly string[], opts?: { input?: string; kubeconfig?: string }): Promise<KubectlResult>;
   /** serviceAccountKubeconfig gets a token from the TokenRequest API and writes a kubeconfig using it. */
-  serviceAccountKubeconfig(namespace: string, name: string): Promise<string>;
+  /** serviceAccountKubeconfig gets a token from the TokenRequest API and writes a kubeconfig using it; `server`
+   * replaces the URL (the same server as reached from a lab node, through a forwarder on 127.0.0.1). */
+  serviceAccountKubeconfig(namespace: string, name: string, opts?: { server?: string }): Promise<string>;
   /** stop sends SIGTERM (SIGKILL after a grace period) and removes the data dir. */
   stop(): Promise<void>;
   /**
@@ -71,6 +78,11 @@ export interface KubeServerOptions {
   readonly installMetalVrrp?: boolean;
   /** serviceClusterIPRange: one CIDR, or an IPv4 and an IPv6 one separated by a comma for a dual-stack cluster. */
   readonly serviceClusterIPRange?: string;
+  /** port is the secure port at the first start (default a free one). */
+  readonly port?: number;
+  /** dataDir, when given, is the caller's: created if missing, never removed here, and the server is not killed
+   * when this process exits (the lab's --keep; the lab's teardown ends it by namespace). */
+  readonly dataDir?: string;
 }
 
 /** startKubeServer starts a server and resolves once /readyz is ok (and metal-vrrp's objects are in, if asked). */
@@ -79,14 +91,21 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
   const bin = kubeBinary('kube-lab-apiserver');
   if (!existsSync(bin))
     throw new Error(`${bin} is missing: run bash scripts/build-kube.sh (or npm test / npm run lab)`);
-  cleanStale(opts.name);
-  const dataDir = mkdtempSync(join(tmpdir(), `${dirPrefix(opts.name)}`));
+  const owned = opts.dataDir === undefined;
+  let dataDir: string;
+  if (opts.dataDir === undefined) {
+    cleanStale(opts.name);
+    dataDir = mkdtempSync(join(tmpdir(), `${dirPrefix(opts.name)}`));
+  } else {
+    dataDir = opts.dataDir;
+    mkdirSync(dataDir, { recursive: true });
+  }
   const adminKubeconfig = join(dataDir, 'admin.kubeconfig');
   const argv = [bin, `--data-dir=${dataDir}`, `--kubeconfig=${adminKubeconfig}`];
   if (opts.bindAddress !== undefined) argv.push(`--bind-address=${opts.bindAddress}`);
   if (opts.serviceClusterIPRange !== undefined) argv.push(`--service-cluster-ip-range=${opts.serviceClusterIPRange}`);
   const log = join(dataDir, 'server.log');
-  let proc = launch(opts.netns ?? null, argv, log);
+  let proc = launch(opts.netns ?? null, opts.port === undefined ? argv : [...argv, `--secure-port=${opts.port}`], log);
   // owner: the process that must be alive for this dir to be in use (see cleanStale).
   const writeOwner = () =>
     writeFileSync(
@@ -98,7 +117,7 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
     killQuietly(proc.pid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   };
-  process.on('exit', onExit);
+  if (owned) process.on('exit', onExit);
 
   let url: string;
   try {
@@ -133,17 +152,24 @@ export async function startKubeServer(opts: KubeServerOptions): Promise<KubeServ
       return proc.pid;
     },
     kubectl,
-    async serviceAccountKubeconfig(namespace, name) {
+    async serviceAccountKubeconfig(namespace, name, o = {}) {
       const res = await kubectl(['create', 'token', name, '-n', namespace, '--duration=24h']);
       if (res.code !== 0) throw new Error(`kubectl create token ${namespace}/${name}: ${res.stderr.trim()}`);
-      const path = join(dataDir, `sa-${namespace}-${name}.kubeconfig`);
-      writeFileSync(path, withToken(readFileSync(adminKubeconfig, 'utf8'), `${namespace}:${name}`, res.stdout.trim()));
+      const suffix = o.server === undefined ? '' : `-${new URL(o.server).port}`;
+      const path = join(dataDir, `sa-${namespace}-${name}${suffix}.kubeconfig`);
+      const text = withToken(
+        readFileSync(adminKubeconfig, 'utf8'),
+        `${namespace}:${name}`,
+        res.stdout.trim(),
+        o.server,
+      );
+      writeFileSync(path, text);
       return path;
     },
     async stop() {
       process.off('exit', onExit);
       await down();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (owned) rmSync(dataDir, { recursive: true, force: true });
     },
     down,
     async up(o = {}) {
@@ -249,16 +275,19 @@ function readyLine(child: ChildProcess, log: string): Promise<string> {
   });
 }
 
-/** withToken turns the admin kubeconfig into one for `user` authenticating with `token` (same cluster and CA). */
-function withToken(adminKubeconfig: string, user: string, token: string): string {
+/** withToken turns the admin kubeconfig into one for `user` authenticating with `token` (same cluster and CA; the
+ * URL replaced by `server` when given). */
+function withToken(adminKubeconfig: string, user: string, token: string, server?: string): string {
   const doc = parseAllDocuments(adminKubeconfig)[0]?.toJS() as {
-    clusters: unknown[];
+    clusters: { name: string; cluster: Record<string, string> }[];
     users: { name: string; user: Record<string, string> }[];
   };
+  const clusters =
+    server === undefined ? doc.clusters : doc.clusters.map((c) => ({ ...c, cluster: { ...c.cluster, server } }));
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: doc.clusters,
+    clusters,
     users: [{ name: user, user: { token } }],
     contexts: [{ name: user, context: { cluster: 'kube-lab', user } }],
     'current-context': user,
