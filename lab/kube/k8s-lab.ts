@@ -63,8 +63,8 @@ export interface K8sLabOptions {
   readonly startSpeakers?: boolean;
   /** ipvsAddresses: add what IPVS mode would (pool addresses on kube-ipvs0, strictARP); default true. */
   readonly ipvsAddresses?: boolean;
-  /** ipv6: dual stack: the pool gets an IPv6 range too, Services require both families (EndpointSlices of both).
-   * (Nodes always list both InternalIPs; IPv6 forwarding stays off, so IPv6 connections reach local endpoints only.) */
+  /** ipv6: dual stack: the pool gets an IPv6 range too, Services require both families (EndpointSlices of both),
+   * kube-proxy forwards IPv6 as well. (Nodes always list both InternalIPs.) */
   readonly ipv6?: boolean;
 }
 
@@ -202,9 +202,7 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
     const proxyKubeconfig = await grantKubeProxy(server, nodeURL);
     const kubeProxies = new Map<string, KubeProxyProcess>();
     const startProxy = async (node: string) => {
-      // IPv4 forwarding only: no test here sends IPv6 connections through kube-proxy, and IPv6 forwarding turns the
-      // nodes into IPv6 routers (hostile.test.ts's IPv6 candidate case failed with it on: to be understood).
-      const p = await startKubeProxy(hostOf(node), proxyKubeconfig);
+      const p = await startKubeProxy(hostOf(node), proxyKubeconfig, { ipv6: opts.ipv6 ?? false });
       kubeProxies.set(node, p);
       return p;
     };
