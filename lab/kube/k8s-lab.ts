@@ -9,10 +9,9 @@
 // shipped RBAC is what they get. `curl http://VIP/` from the client goes: speaker's ARP answer → node → kube-proxy's
 // nftables DNAT → a responder, which answers "<its node> via <node the connection came through>".
 //
-// By default the nodes also get what kube-proxy's IPVS mode would add (lab/netlab/kube-proxy.ts): every pool address
-// on kube-ipvs0 and strictARP. nftables mode needs neither (see kube-proxy.ts's header) but then the node does not
-// answer ICMP echo for the VIP, and the tests' and drills' ping probes measure gaps with ICMP; `ipvsAddresses: false`
-// leaves them out.
+// `ipvsAddresses: true` also gives the nodes what kube-proxy's IPVS mode would add (lab/netlab/kube-proxy.ts): every
+// pool address on kube-ipvs0 and strictARP. nftables mode needs neither (see kube-proxy.ts's header), but without
+// them no node answers ICMP echo for a VIP: the tests that measure gaps with ping ask for them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CoreV1Api,
@@ -61,7 +60,7 @@ export interface K8sLabOptions {
   readonly speakerArgs?: readonly string[];
   readonly logLevel?: string;
   readonly startSpeakers?: boolean;
-  /** ipvsAddresses: add what IPVS mode would (pool addresses on kube-ipvs0, strictARP); default true. */
+  /** ipvsAddresses: add what IPVS mode would (pool addresses on kube-ipvs0, strictARP); default false. */
   readonly ipvsAddresses?: boolean;
   /** ipv6: dual stack: the pool gets an IPv6 range too, Services require both families (EndpointSlices of both),
    * kube-proxy forwards IPv6 as well. (Nodes always list both InternalIPs.) */
@@ -159,7 +158,7 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
   }
 
   async function build(): Promise<K8sLab> {
-    if (opts.ipvsAddresses ?? true) await emulateKubeProxy(lab);
+    if (opts.ipvsAddresses ?? false) await emulateKubeProxy(lab);
     const server = await startKubeServer({
       name: prefix,
       installMetalVrrp: true,

@@ -158,6 +158,7 @@ const stateChanges = (sp: SpeakerProcess, t: number) =>
 before(async () => {
   if (SKIP) return;
   k = await startK8sLab({
+    ipvsAddresses: true, // as before: the VIPs local on kube-ipvs0 (IPVS mode), so ping reaches them
     prefix: PREFIX,
     nodes: 3,
     services: SERVICES.map((name) => ({ name })),

@@ -85,6 +85,7 @@ async function settledOn(node: string): Promise<void> {
 describe('health-driven failover', { skip: SKIP }, () => {
   before(async () => {
     k = await startK8sLab({
+      ipvsAddresses: true, // as before: the VIPs local on kube-ipvs0 (IPVS mode), so ping reaches them
       prefix: PREFIX,
       nodes: 3,
       services: [{ name: 'web' }],

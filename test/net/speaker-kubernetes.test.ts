@@ -86,6 +86,7 @@ async function ipsAnswering(vip: string): Promise<string[]> {
 before(async () => {
   localEndpoints = ['n2', 'n3'];
   k = await startK8sLab({
+    ipvsAddresses: true, // as before: the VIPs local on kube-ipvs0 (IPVS mode), so ping reaches them
     prefix: PREFIX,
     nodes: 3,
     services: SERVICES.map((name) =>
