@@ -1,6 +1,7 @@
 /**
  * Liveness benchmark: node loss with many VIPs mastered by the dead node, with and without the BFD liveness signal,
- * in Kubernetes mode (real kube-apiserver and kube-proxy, real controller, `metal-vrrp speaker` per node). Prints figures, asserts nothing.
+ * in Kubernetes mode (real kube-apiserver and kube-proxy, real controller, `metal-vrrp speaker` per node; lab/kube/k8s-lab.ts).
+ * Prints figures, asserts nothing.
  * Needs root (network namespaces); the npm script holds the machine-wide network lock (/tmp/metal-vrrp-net.lock).
  *
  *   npm run bench:liveness -- [--trials 10] [--nodes 2] [--services 210] [--advert-interval 100ms]
