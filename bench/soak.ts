@@ -1,8 +1,8 @@
 /**
  * Soak benchmark: do speakers at a short advert interval, with the BFD liveness signal on, ever take over without a
  * failure while the client floods them with ARP requests and the API churns? Kubernetes mode (real kube-apiserver and
- * kube-proxy, real controller, one `metal-vrrp speaker` per node), adverts every `--interval` (default 20ms), liveness BFD at
- * `--liveness-interval` × 3 (default 20ms). After convergence nothing fails for `--minutes` (default 10), while:
+ * kube-proxy, real controller, one `metal-vrrp speaker` per node), adverts every `--interval` (default 20ms), liveness
+ * BFD at `--liveness-interval` × 3 (default 20ms). After convergence nothing fails for `--minutes` (default 10), while:
  * - an ARP flood from the client (`--flood-rate` requests/s, default 20000) asks round robin for every VIP, every
  *   node's own address and as many unassigned addresses of the subnet (lab/netlab/arp-flood.ts);
  * - API churn: `--churn` Service updates per minute (default 3000), an annotation rewritten on one Service after
