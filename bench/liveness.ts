@@ -18,8 +18,8 @@ import type { ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { killPids, spawnIn } from '../lab/netlab/exec.ts';
 import { type K8sLab, startK8sLab } from '../lab/kube/k8s-lab.ts';
+import { killPids, spawnIn } from '../lab/netlab/exec.ts';
 import { isStateChange, metricValue } from '../lab/netlab/speaker.ts';
 import { masterDownIntervalMs } from '../vrrp/timing.ts';
 
