@@ -4,8 +4,7 @@
 //
 // Why the stand-in (and so this file) remains, use by use: the integration tests run on the real kube-apiserver
 // except status-cli.test.ts, whose 429 Too Many Requests on named requests a real server cannot be made to give on
-// demand; `npm run lab` (lab/cluster.ts), the network tests of test/net/ and their harness (lab/netlab/k8s-lab.ts)
-// still start it until they move to lab/kube (issue 12's network part).
+// demand. `npm run lab` (lab/cluster.ts) and the network tests (lab/kube/k8s-lab.ts) run on the real server.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
