@@ -66,8 +66,8 @@ export interface RouterSpec {
   /** ranking: candidates best first ([] in standalone mode). */
   readonly ranking: readonly RankedNode[];
   /**
-   * candidateSources: the addresses adverts of this router may come from (Kubernetes mode: every candidate's
-   * InternalIPs of the family, sorted); an advert from any other source is dropped as 'not-a-candidate'. An IPv6
+   * candidateSources: the addresses adverts of this router may come from (Kubernetes mode: every Node's InternalIPs
+   * of the family, sorted — a node that just stopped being a candidate still resigns with priority 0); an advert from any other source is dropped as 'not-a-candidate'. An IPv6
    * advert's source is a link-local address the API does not list: it passes when its Ethernet source is the MAC the
    * kernel resolved for one of these (receive-filter.ts). [] turns the check off: standalone mode, or a candidate
    * without an address of the family (its source cannot be known).

@@ -375,7 +375,7 @@ describe('desiredRouters', () => {
     assert.deepEqual(problems, []);
   });
 
-  test('adverts are accepted from the candidates’ InternalIPs only; a candidate without one leaves them unchecked', () => {
+  test('adverts are accepted from Nodes’ InternalIPs only; a candidate without one leaves them unchecked', () => {
     const s = snap([svc('web', '10.0.0.100=7,fd00::100=7', ['10.0.0.100', 'fd00::100'])]);
     const { routers } = desiredRouters(s, local('node-a'));
     assert.deepEqual(routers.get('ipv4/7')!.candidateSources, ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
@@ -389,14 +389,14 @@ describe('desiredRouters', () => {
       'fd00::2',
       'fd00::3',
     ]);
-    // A node that is not a candidate (no local endpoint) is not an accepted source.
+    // A node that just stopped being a candidate (its Local endpoint gone) is still an accepted source: it resigns
+    // with a priority-0 advert, which must reach the next node (Skew_Time, not Master_Down_Interval).
     const local2 = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'], 'Local')], {
       endpoints: { 'default/web': ['node-a', 'node-c'] },
     });
-    assert.deepEqual(desiredRouters(local2, local('node-a')).routers.get('ipv4/7')!.candidateSources, [
-      '10.0.0.1',
-      '10.0.0.3',
-    ]);
+    const local2Router = desiredRouters(local2, local('node-a')).routers.get('ipv4/7')!;
+    assert.deepEqual(local2Router.ranking.map((r) => r.node).sort(), ['node-a', 'node-c'], 'node-b is no candidate');
+    assert.deepEqual(local2Router.candidateSources, ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     // A candidate without an IPv4 InternalIP: its source cannot be known, so the check is off rather than split.
     const nodes = [...NODES.slice(0, 2), { ...NODES[2]!, internalIps: [] }];
     const blind = snap([svc('web', '10.0.0.100=7', ['10.0.0.100'])], { nodes });

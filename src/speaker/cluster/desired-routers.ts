@@ -19,7 +19,7 @@
  * 4. This node runs the router when it is a candidate and has an interface for it: within the L2Advertisement
  *    `interfaces` if they limit it, the interface whose subnet holds a VIP, else the default route's interface.
  * 5. Unicast pools send adverts to the other candidates' InternalIPs of the router's family.
- * 5b. Routers accept adverts only from their candidates' InternalIPs (candidateSources, see router-spec.ts); IPv6
+ * 5b. Routers accept adverts only from Nodes' InternalIPs (candidateSources, see router-spec.ts and sourcesOf); IPv6
  *     adverts come from link-local addresses, tied to a candidate by their Ethernet source (runtime/receive-filter.ts).
  * 5c. A pool with `metal-vrrp.io/auth-secret` gets that Secret's keys (vrrp/auth.ts); without usable keys its routers
  *     do not run (AUTH_SECRET_INVALID), rather than run unauthenticated beside authenticated peers.
@@ -408,14 +408,17 @@ export function desiredRouters(snapshot: ClusterSnapshot, local: LocalNode): Des
  * kernel resolved to the advert's Ethernet source (`fromPeer`). A router with a candidate lacking an address of the
  * family gets no check ([]), since that candidate's source cannot be known and dropping it would split the election.
  */
+/**
+ * sourcesOf lists the addresses a router accepts adverts from: every Node's InternalIPs of its family, not only the
+ * candidates'. A node that stops being a candidate (its Local endpoint gone, excluded, cordoned by a health check)
+ * resigns with a priority-0 advert at the moment the others drop it from their ranking; that advert must still count,
+ * or the next node waits Master_Down_Interval instead of Skew_Time. A candidate without an address of the family turns
+ * the check off ([]): its source cannot be known.
+ */
 function sourcesOf(g: RouterGroup, ipsOf: ReadonlyMap<string, readonly string[]>): string[] {
-  const out: string[] = [];
-  for (const r of g.ranking) {
-    const ips = (ipsOf.get(r.node) ?? []).filter((ip) => familyOf(ip) === g.family);
-    if (ips.length === 0) return [];
-    out.push(...ips);
-  }
-  return [...new Set(out)].sort(byAddress);
+  const ofFamily = (ips: readonly string[] | undefined) => (ips ?? []).filter((ip) => familyOf(ip) === g.family);
+  if (g.ranking.some((r) => ofFamily(ipsOf.get(r.node)).length === 0)) return [];
+  return [...new Set([...ipsOf.values()].flatMap(ofFamily))].sort(byAddress);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
