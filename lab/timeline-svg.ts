@@ -117,7 +117,8 @@ export function renderTimelineSvg(input: TimelineInput): string {
   const height = TOP + lanes.length * LANE + 46 + (hidden > 0 ? 16 : 0);
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11" role="img">`,
+    `<title>${esc(input.title)}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="18" font-size="14" font-weight="bold">${esc(input.title)}</text>`,
   );
