@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type K8sLab, startK8sLab, waitFor as waitForIn } from '../../lab/kube/k8s-lab.ts';
+import { ARP_WIRE_FIELDS, doubleAnswers as doubleAnswersOnWire } from '../../lab/netlab/double-answers.ts';
 import { runOk } from '../../lab/netlab/exec.ts';
 import type { Lab, LabHost } from '../../lab/netlab/netns.ts';
 import { type ArpProbe, type ArpProbeResult, startArpProbe, startTshark } from '../../lab/netlab/probe.ts';
@@ -73,8 +74,7 @@ interface ArpWire {
 }
 
 async function watchArp(vips: readonly string[]): Promise<ArpWire> {
-  const fields = ['frame.time_epoch', 'arp.opcode', 'arp.src.hw_mac', 'arp.src.proto_ipv4', 'arp.dst.proto_ipv4'];
-  const tshark = await startTshark(lab.client.ns, lab.client.ifname, 'arp', fields);
+  const tshark = await startTshark(lab.client.ns, lab.client.ifname, 'arp', ARP_WIRE_FIELDS);
   const probes: ArpProbe[] = await Promise.all(vips.map((v) => startArpProbe(lab, v, { maxDurationMs: 240_000 })));
   return {
     async stop() {
@@ -84,54 +84,8 @@ async function watchArp(vips: readonly string[]): Promise<ArpWire> {
   };
 }
 
-/** DoubleAnswer is a span of consecutive ARP requests of the client each answered by more than one MAC. */
-interface DoubleAnswer {
-  readonly vip: string;
-  /** at: when the first such request was sent; ms: from it to the last reply of the last such request. */
-  readonly at: number;
-  readonly ms: number;
-  readonly requests: number;
-  readonly macs: readonly string[];
-}
-
-/**
- * doubleAnswers reads the client's wire (tshark rows) per VIP: each ARP request the client sent opens a window that
- * the next request closes; a window holding replies from two MACs means two nodes answered for the VIP at once.
- * Consecutive such windows form one span.
- */
-function doubleAnswers(rows: readonly string[][], vips: readonly string[]): DoubleAnswer[] {
-  const client = lab.client.ipv4;
-  const out: DoubleAnswer[] = [];
-  for (const vip of vips) {
-    let window: { at: number; last: number; macs: Set<string> } | undefined;
-    let span: { at: number; last: number; requests: number; macs: Set<string> } | undefined;
-    const flush = () => {
-      if (span) out.push({ vip, at: span.at, ms: span.last - span.at, requests: span.requests, macs: [...span.macs] });
-      span = undefined;
-    };
-    const close = () => {
-      if (!window) return;
-      if (window.macs.size < 2) return flush();
-      span ??= { at: window.at, last: window.last, requests: 0, macs: new Set() };
-      span.last = window.last;
-      span.requests++;
-      for (const m of window.macs) span.macs.add(nodeOfMac(m));
-    };
-    for (const [time, op, mac, src, dst] of rows) {
-      const t = Number(time) * 1000;
-      if (op === '1' && src === client && dst === vip) {
-        close();
-        window = { at: t, last: t, macs: new Set() };
-      } else if (op === '2' && src === vip && dst === client && window && mac) {
-        window.macs.add(mac);
-        window.last = t;
-      }
-    }
-    close();
-    flush();
-  }
-  return out;
-}
+const doubleAnswers = (rows: readonly string[][], vips: readonly string[]) =>
+  doubleAnswersOnWire(rows, lab.client.ipv4, vips, nodeOfMac);
 
 /** longestSilence is the longest time a VIP went without an answer (reply or announcement) within [from, to]. */
 function longestSilence(res: ArpProbeResult, from: number, to: number): number {

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ARP_WIRE_FIELDS, doubleAnswers } from '../../lab/netlab/double-answers.ts';
 import { run, runOk } from '../../lab/netlab/exec.ts';
 import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
 import { type ArpProbeResult, startArpProbe, startTshark } from '../../lab/netlab/probe.ts';
@@ -54,35 +55,6 @@ async function answeringMacs(from: LabHost, vip: string): Promise<string[]> {
 const transitionsAfter = (sp: SpeakerProcess, t: number) =>
   sp.logs.filter((l: LogLine) => l.t >= t && typeof l['to'] === 'string').map((l) => `${l['from']}->${l['to']}`);
 
-/** doubleSpans: from the client's wire, the spans of consecutive ARP requests each answered by two or more MACs. */
-function doubleSpans(rows: readonly string[][], client: string, vip: string): { at: number; ms: number }[] {
-  const spans: { at: number; ms: number }[] = [];
-  let window: { at: number; last: number; macs: Set<string> } | undefined;
-  let span: { at: number; last: number } | undefined;
-  const close = () => {
-    if (window && window.macs.size >= 2) {
-      span ??= { at: window.at, last: window.last };
-      span.last = window.last;
-    } else if (span) {
-      spans.push({ at: span.at, ms: span.last - span.at });
-      span = undefined;
-    }
-  };
-  for (const [time, op, mac, src, dst] of rows) {
-    const t = Number(time) * 1000;
-    if (op === '1' && src === client && dst === vip) {
-      close();
-      window = { at: t, last: t, macs: new Set() };
-    } else if (op === '2' && src === vip && dst === client && window && mac) {
-      window.macs.add(mac);
-      window.last = t;
-    }
-  }
-  close();
-  if (span) spans.push({ at: span.at, ms: span.last - span.at });
-  return spans;
-}
-
 /**
  * splitAndHeal runs one scenario on a fresh lab: `sideB` are the node indexes moved to the second bridge (with the
  * client when `clientOnB`); returns what the assertions need.
@@ -102,8 +74,7 @@ async function splitAndHeal(sideB: readonly number[], clientOnB: boolean) {
     }
     await speakers[0]!.waitForLog(isStateChange('master'), 10_000);
     await Promise.all(speakers.slice(1).map((s) => s.waitForLog(isStateChange('backup'), 10_000)));
-    const fields = ['frame.time_epoch', 'arp.opcode', 'arp.src.hw_mac', 'arp.src.proto_ipv4', 'arp.dst.proto_ipv4'];
-    const wire = await startTshark(lab.client.ns, lab.client.ifname, 'arp', fields);
+    const wire = await startTshark(lab.client.ns, lab.client.ifname, 'arp', ARP_WIRE_FIELDS);
     const probe = await startArpProbe(lab, vipOnLab, { maxDurationMs: 60_000 });
     await run(lab.client.ns, ['ping', '-c1', '-W1', vipOnLab]); // the client's kernel gets a neighbour entry
     await sleep(300);
@@ -166,7 +137,7 @@ for (const scenario of [
       assert.deepEqual(transitionsAfter(r.speakers[i]!, r.split), [], `node ${i + 1} stays backup`);
     }
     // From the client's wire: no two MACs answering for as long as an advert interval, then node 1 alone.
-    const doubles = doubleSpans(r.rows, r.lab.client.ipv4, r.vip).filter((d) => d.at >= r.healed);
+    const doubles = doubleAnswers(r.rows, r.lab.client.ipv4, [r.vip]).filter((d) => d.at >= r.healed);
     for (const d of doubles) t.diagnostic(`two answerers for ${d.ms.toFixed(1)} ms after the heal`);
     assert.deepEqual(
       doubles.filter((d) => d.ms >= INTERVAL_MS),
