@@ -133,8 +133,19 @@ for (const scenario of [
     const stepDownMs = back.t - r.healed;
     t.diagnostic(`node ${bBest + 1} back to backup ${Math.round(stepDownMs)} ms after the heal`);
     assert.ok(stepDownMs <= INTERVAL_MS + SCHED_MARGIN_MS, `stepped down ${Math.round(stepDownMs)} ms after the heal`);
+    // The other nodes of side B end as backups. One may claim the VIP for a moment beside side B's best (backups
+    // whose Skew_Times differ by a few ms both time out when the machine delays one of them), but never two masters
+    // for as long as an advert interval (issue 15).
     for (const i of scenario.sideB.filter((i) => i !== bBest)) {
-      assert.deepEqual(transitionsAfter(r.speakers[i]!, r.split), [], `node ${i + 1} stays backup`);
+      const changes = r.speakers[i]!.logs.filter((l: LogLine) => l.t >= r.split && typeof l['to'] === 'string');
+      for (const [k, l] of changes.entries()) {
+        if (l['to'] !== 'master') continue;
+        const back = changes[k + 1];
+        assert.ok(back, `node ${i + 1} stays master`);
+        t.diagnostic(`node ${i + 1} claimed the VIP for ${Math.round(back.t - l.t)} ms beside node ${bBest + 1}`);
+        assert.ok(back.t - l.t <= INTERVAL_MS + SCHED_MARGIN_MS, `node ${i + 1} master ${back.t - l.t} ms`);
+      }
+      assert.notEqual(changes.at(-1)?.['to'], 'master', `node ${i + 1} ends as backup`);
     }
     // From the client's wire: no two MACs answering for as long as an advert interval, then node 1 alone.
     const doubles = doubleAnswers(r.rows, r.lab.client.ipv4, [r.vip]).filter((d) => d.at >= r.healed);
