@@ -19,7 +19,7 @@ import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type K8sLab, startK8sLab } from '../lab/kube/k8s-lab.ts';
-import { killPids, spawnIn } from '../lab/netlab/exec.ts';
+import { killPids, onLines, spawnIn } from '../lab/netlab/exec.ts';
 import { isStateChange, metricValue } from '../lab/netlab/speaker.ts';
 import { masterDownIntervalMs } from '../vrrp/timing.ts';
 
@@ -91,22 +91,17 @@ async function startMultiProbe(k: K8sLab, vips: readonly string[], newMac: strin
   const argv = ['python3', '-c', MULTI_PROBER, c.ifname, c.mac, c.ipv4, newMac, values['probe-rate'], '30000', ...vips];
   const child = spawnIn(c.ns, argv);
   const firsts = new Map<string, number>();
-  let buf = '';
   let ready: () => void = () => {};
   let finished: () => void = () => {};
   const isReady = new Promise<void>((r) => (ready = r));
   const done = new Promise<void>((r) => (finished = r));
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (line === 'ready') ready();
-      else if (line.startsWith('done')) finished();
-      else {
-        const [t, vip] = line.split(' ');
-        if (t && vip) firsts.set(vip, Number(t) / 1e6);
-      }
+  onLines(child, (raw) => {
+    const line = raw.trim();
+    if (line === 'ready') ready();
+    else if (line.startsWith('done')) finished();
+    else {
+      const [t, vip] = line.split(' ');
+      if (t && vip) firsts.set(vip, Number(t) / 1e6);
     }
   });
   child.once('exit', () => finished());

@@ -7,7 +7,7 @@
 // that MAC and the prober, which keeps only frames addressed to the client's own MAC (PACKET_HOST), never mistakes
 // them for answers to its own requests. Both print one line per second and exit on SIGTERM; both are tracked by pid.
 import type { ChildProcess } from 'node:child_process';
-import { killPids, spawnIn } from './exec.ts';
+import { killPids, onLines, spawnIn } from './exec.ts';
 import { hostAddress, type Lab } from './netns.ts';
 
 /** FLOOD_MAC is the flood's source MAC: not a host of the lab, so its answers reach nobody's socket by accident. */
@@ -99,7 +99,6 @@ export interface ArpFlood {
 
 /** Line-by-line reader for a child's stdout; resolves `ready` on the line "ready". */
 function lines(child: ChildProcess, onLine: (line: string) => void): Promise<void> {
-  let buf = '';
   let ready: () => void = () => {};
   let failed: (e: Error) => void = () => {};
   const p = new Promise<void>((res, rej) => {
@@ -110,14 +109,10 @@ function lines(child: ChildProcess, onLine: (line: string) => void): Promise<voi
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (line === 'ready') ready();
-      else onLine(line);
-    }
+  onLines(child, (raw) => {
+    const line = raw.trim();
+    if (line === 'ready') ready();
+    else onLine(line);
   });
   child.once('exit', (code) => failed(new Error(`exited ${code} before ready: ${stderr.slice(-500)}`)));
   return p;

@@ -227,3 +227,17 @@ export function pidsInNetns(ns: string, procEntries: readonly string[]): number[
 function signalNumber(signal: NodeJS.Signals | null): number {
   return signal === null ? 0 : (constants.signals[signal] ?? 0);
 }
+
+/** onLines calls fn for each complete stdout line of a child. */
+export function onLines(child: ChildProcess, fn: (line: string) => void): void {
+  let buf = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      fn(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+    }
+  });
+}

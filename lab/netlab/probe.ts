@@ -9,11 +9,10 @@
 // deadlines every intervalMs, and reads the answers with kernel receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME,
 // the same clock as Date.now()). Measured: 10 ms interval, 600 ms run, 61 probes, 61 replies, gaps 9.75–10.32 ms; the reply
 // time is the kernel's, so a failover gap is known to ± one probe interval, not ± process scheduling.
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ipaddr from 'ipaddr.js';
-import { killPids, run, spawnIn } from './exec.ts';
+import { killPids, onLines, run, spawnIn } from './exec.ts';
 import type { Lab } from './netns.ts';
 
 /** PROBER_SOURCE: argv = family ('4'|'6'), ifname, our MAC, our IP, VIP, interval ms, max duration ms. Prints
@@ -329,20 +328,6 @@ export async function startTshark(
       return rows;
     },
   };
-}
-
-/** onLines calls fn for each complete stdout line of a child. */
-function onLines(child: ChildProcess, fn: (line: string) => void): void {
-  let buf = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      fn(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-      nl = buf.indexOf('\n');
-    }
-  });
 }
 
 /** nsToMs converts integer nanoseconds since the epoch (too big for a double) to ms with µs resolution. */

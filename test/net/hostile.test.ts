@@ -43,6 +43,14 @@ async function inject(lab: Lab, frames: readonly Buffer[]): Promise<void> {
   await runOk(lab.client.ns, ['python3', '-c', script, lab.client.ifname, ...frames.map((f) => f.toString('hex'))]);
 }
 
+/** injectRounds sends every frame REPEAT times, one round every 100 ms. */
+async function injectRounds(lab: Lab, frames: readonly Buffer[]): Promise<void> {
+  for (let i = 0; i < REPEAT; i++) {
+    await inject(lab, frames);
+    await sleep(100);
+  }
+}
+
 /** captureAdvert returns the next IPv4 VRRP frame seen on the client's wire (a genuine advert to replay). */
 async function captureAdvert(lab: Lab): Promise<Buffer> {
   const script =
@@ -203,13 +211,10 @@ test('malformed and mismatched adverts: dropped, counted by reason, no state cha
       ['address-list-mismatch', frame(lab, otherList.packet)],
     ];
     const w = await watch(lab, speakers);
-    for (let i = 0; i < REPEAT; i++) {
-      await inject(
-        lab,
-        cases.map(([, f]) => f),
-      );
-      await sleep(100);
-    }
+    await injectRounds(
+      lab,
+      cases.map(([, f]) => f),
+    );
     const after = await verdict(w, n1, speakers, (s) => t.diagnostic(s));
     const expected = new Map<string, number>();
     for (const [reason] of cases) expected.set(reason, (expected.get(reason) ?? 0) + REPEAT);
@@ -271,13 +276,10 @@ test('authenticated adverts: spoofed, forged, unknown-key and replayed adverts d
       ['auth-replay', recorded, false],
     ];
     const w = await watch(lab, speakers);
-    for (let i = 0; i < REPEAT; i++) {
-      await inject(
-        lab,
-        cases.map(([, f]) => f),
-      );
-      await sleep(100);
-    }
+    await injectRounds(
+      lab,
+      cases.map(([, f]) => f),
+    );
     const after = await verdict(w, n1, speakers, (s) => t.diagnostic(s));
     for (const [i, m] of after.entries()) {
       for (const [reason, , both] of cases) {
@@ -329,13 +331,10 @@ test('Kubernetes mode: adverts from a source that is no candidate node, at the m
       ['unicast 255 at the backup', frame(lab, advert(255, backup.ipv4), 255, at(backup)), false, true],
     ];
     const w = await watch(lab, speakers, vip4);
-    for (let i = 0; i < REPEAT; i++) {
-      await inject(
-        lab,
-        cases.map(([, f]) => f),
-      );
-      await sleep(100);
-    }
+    await injectRounds(
+      lab,
+      cases.map(([, f]) => f),
+    );
     const after = await verdict(w, master, speakers, (s) => t.diagnostic(s));
     for (const [i, m] of after.entries()) {
       const reason = 'not-a-candidate';
@@ -407,13 +406,10 @@ test('Kubernetes mode, IPv6: link-local adverts from a MAC that is no candidate 
       ['unicast 0 at the backup', spoof(0, backup), false, true],
     ];
     const w = await watch(lab, speakers, vip6);
-    for (let i = 0; i < REPEAT; i++) {
-      await inject(
-        lab,
-        cases.map(([, f]) => f),
-      );
-      await sleep(100);
-    }
+    await injectRounds(
+      lab,
+      cases.map(([, f]) => f),
+    );
     const after = await verdict(w, master, speakers, (s) => t.diagnostic(s), 'ipv6');
     for (const [i, m] of after.entries()) {
       const reason = 'not-a-candidate';
