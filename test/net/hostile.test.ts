@@ -89,6 +89,44 @@ function resum(lab: Lab, packet: Buffer): Buffer {
   return out;
 }
 
+/** Transitions counts every metal_vrrp_transitions_total series (one per target state and reason). */
+function transitions(metrics: string): number {
+  return metrics
+    .split('\n')
+    .filter((l) => l.startsWith('metal_vrrp_transitions_total{'))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+/**
+ * settledRoles waits until one speaker is master and the other backup for `family`, and stays so with no transition
+ * for a second (> Master_Down_Interval and a health rise): speakers start one after the other, so a lower-ranked one
+ * can be master for a moment before the better one preempts it. Returns [master index, backup index].
+ */
+async function settledRoles(
+  waitFor: <T>(what: string, fn: () => Promise<T | undefined | false>, ms?: number) => Promise<T>,
+  speakers: readonly SpeakerProcess[],
+  family: 'ipv4' | 'ipv6',
+): Promise<[number, number]> {
+  const roles = async () => {
+    const all = await Promise.all(speakers.map((s) => s.metrics()));
+    const states = all.map((m) => metricValue(m, 'metal_vrrp_router_state', { family }));
+    return { master: states.indexOf(2), backup: states.indexOf(1), moves: all.map(transitions).join(',') };
+  };
+  return waitFor(
+    `one ${family} master and one backup, steady for 1 s`,
+    async () => {
+      const a = await roles();
+      if (a.master < 0 || a.backup < 0) return undefined;
+      await sleep(1000);
+      const b = await roles();
+      return a.master === b.master && a.backup === b.backup && a.moves === b.moves
+        ? ([a.master, a.backup] as [number, number])
+        : undefined;
+    },
+    60_000,
+  );
+}
+
 /** Watch is the client's view during an attack: ARP answers every 10 ms, and both speakers' metrics before. */
 interface Watch {
   readonly probe: ArpProbe;
@@ -112,12 +150,6 @@ async function verdict(
   await sleep(300);
   const res = await w.probe.stop();
   const after = await Promise.all(speakers.map((s) => s.metrics()));
-  // Every series (one per target state and reason): a transition for a new reason starts a series of its own.
-  const transitions = (m: string) =>
-    m
-      .split('\n')
-      .filter((l) => l.startsWith('metal_vrrp_transitions_total{'))
-      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   for (const [i, m] of after.entries()) {
     assert.equal(transitions(m), transitions(w.before[i]!), `n${i + 1} changed state`);
   }
@@ -301,15 +333,11 @@ test('Kubernetes mode: adverts from a source that is no candidate node, at the m
     const svc = k.services[0]!;
     const vip4 = k.vipOf(svc);
     const vrid = k.vridOf(svc);
-    const masterName = await k.waitFor('a master in ServiceL2Status', () => k.masterOf(svc));
-    const backupName = k.lab.nodes.find((n) => n.name !== masterName)!.name;
-    const master = k.hostOf(masterName);
-    const backup = k.hostOf(backupName);
-    const speakers = [k.speakers.get(masterName)!, k.speakers.get(backupName)!] as const;
-    const state = async (i: number) =>
-      metricValue(await speakers[i]!.metrics(), 'metal_vrrp_router_state', { family: 'ipv4' });
-    await k.waitFor('master and backup settled', async () => (await state(0)) === 2 && (await state(1)) === 1);
-    await sleep(500);
+    const all = k.lab.nodes.map((n) => k.speakers.get(n.name)!);
+    const [m, b] = await settledRoles(k.waitFor, all, 'ipv4');
+    const master = k.lab.nodes[m]!;
+    const backup = k.lab.nodes[b]!;
+    const speakers = [all[m]!, all[b]!] as const;
 
     const lab = k.lab;
     const advert = (priority: number, destination = '224.0.0.18'): Buffer => {
@@ -372,20 +400,13 @@ test('Kubernetes mode, IPv6: link-local adverts from a MAC that is no candidate 
     const vip6 = k.vip6Of(svc);
     const vrid = k.vrid6Of(svc);
     const all = k.lab.nodes.map((n) => k.speakers.get(n.name)!);
-    const state = async (sp: SpeakerProcess) =>
-      metricValue(await sp.metrics(), 'metal_vrrp_router_state', { family: 'ipv6' });
     // The candidates' adverts come from link-local addresses: heard only because their MACs name the nodes, or while
     // a MAC is unresolved. A check that dropped them would show here as two masters.
-    let m = -1; // index of the master in lab.nodes
-    await k.waitFor('one IPv6 master and one backup', async () => {
-      const states = await Promise.all(all.map(state));
-      m = states.indexOf(2);
-      return states.filter((x) => x === 2).length === 1 && states.filter((x) => x === 1).length === 1;
-    });
-    const master = k.lab.nodes[m]!;
-    const backup = k.lab.nodes[1 - m]!;
-    const speakers = [all[m]!, all[1 - m]!] as const;
     await sleep(2000); // every candidate's MAC resolved (NeighborCache: nudge, then the next rescan)
+    const [m, b] = await settledRoles(k.waitFor, all, 'ipv6');
+    const master = k.lab.nodes[m]!;
+    const backup = k.lab.nodes[b]!;
+    const speakers = [all[m]!, all[b]!] as const;
 
     const lab = k.lab;
     const c = lab.client;
