@@ -35,21 +35,21 @@ type AuthContext = Parameters<KubeConfig['applySecurityAuthentication']>[0];
  */
 export function reuseConnections(kc: KubeConfig): KubeConfig {
   const original = kc.applySecurityAuthentication.bind(kc);
-  let shared: { key: string; agent: HttpAgent } | undefined;
+  let shared: { key: readonly unknown[]; agent: HttpAgent } | undefined;
   kc.applySecurityAuthentication = async (context: AuthContext) => {
     await original(context);
     const made = context.getAgent();
     if (!made || (made.constructor !== HttpAgent && made.constructor !== HttpsAgent)) return;
     const opts = (made as HttpAgent & { options: Record<string, unknown> }).options;
-    const key = JSON.stringify([
+    const key = [
       made.constructor === HttpsAgent,
       opts['ca'],
       opts['cert'],
       opts['key'],
       opts['rejectUnauthorized'],
       opts['servername'],
-    ]);
-    if (shared?.key !== key) {
+    ];
+    if (!shared || !sameOptions(shared.key, key)) {
       shared?.agent.destroy();
       const Ctor = made.constructor as typeof HttpAgent;
       shared = { key, agent: new Ctor({ ...opts, keepAlive: true, maxSockets: 64 }) };
@@ -58,6 +58,20 @@ export function reuseConnections(kc: KubeConfig): KubeConfig {
     context.setAgent(shared.agent);
   };
   return kc;
+}
+
+/** sameOptions compares TLS option values by content: the CA and keys are Buffers read anew for each request
+ * (serialising them to compare cost most of a millisecond per request). */
+function sameOptions(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((x, i) => {
+      const y = b[i];
+      if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) return x.equals(y);
+      if (Array.isArray(x) && Array.isArray(y)) return sameOptions(x, y);
+      return x === y;
+    })
+  );
 }
 
 /** makeClients builds the API clients for a KubeConfig (connections reused, see reuseConnections). */
