@@ -182,14 +182,19 @@ async function measure(target: Target): Promise<void> {
     await warm;
 
     const latencies: number[] = [];
+    const afterCreate: number[] = []; // from the create response: the Service exists; what the controller adds
     for (let i = 0; i < SAMPLES; i++) {
       const name = `lat-${i}`;
       const got = ipSeen(name);
       const t0 = performance.now();
       await create(name);
-      latencies.push((await got) - t0);
+      const t1 = performance.now();
+      const seenAt = await got;
+      latencies.push(seenAt - t0);
+      afterCreate.push(Math.max(0, seenAt - t1));
     }
     latencies.sort((a, b) => a - b);
+    afterCreate.sort((a, b) => a - b);
 
     const cpu0 = [cpuSeconds(target.pid), cpuSeconds(controller.pid)];
     const names = Array.from({ length: BURST }, (_, i) => `burst-${i}`);
@@ -236,6 +241,9 @@ async function measure(target: Target): Promise<void> {
     console.log(`time-to-IP over ${SAMPLES} Services created one at a time (create request -> watch event with IP):`);
     console.log(
       `  p50 ${percentile(latencies, 50).toFixed(1)} ms   p99 ${percentile(latencies, 99).toFixed(1)} ms   max ${(latencies.at(-1) ?? 0).toFixed(1)} ms   (n = ${SAMPLES})`,
+    );
+    console.log(
+      `  from the create response (the Service stored; the API server's create latency left out): p50 ${percentile(afterCreate, 50).toFixed(1)} ms   p99 ${percentile(afterCreate, 99).toFixed(1)} ms   (n = ${SAMPLES})`,
     );
     console.log(`burst of ${BURST} Services, ${CONCURRENCY} creates in flight:`);
     console.log(`  creates accepted: ${(BURST / ((created - t0) / 1000)).toFixed(0)}/s (n = ${BURST})`);
