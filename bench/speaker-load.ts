@@ -5,13 +5,16 @@
  * turn (same run, same lab): start master, wait until it is master of every router, start backup, settle, then sample
  * each process once a second for `--seconds` (default 30): CPU from /proc/<pid>/stat (utime + stime deltas, in % of
  * one core) and RSS from /proc/<pid>/status. keepalived counts its parent and its VRRP child together.
- * Modes: `dist` (node dist/src/cli.js with the node flags of the Dockerfile's ENTRYPOINT, what the image runs;
- * compiled on demand when dist/ is missing or older than the sources), `tsx` (bin/metal-vrrp.js through tsx: adds the loader's memory), `keepalived` (Debian's 2.2, one
- * vrrp_instance per router). `--root DIR` runs our speaker from another checkout (e.g. a baseline), tsx mode only.
+ * Modes: `dist` (what the image runs: the Dockerfile's ENTRYPOINT — its node flags and script, the esbuild bundle
+ * dist/bundle/cli.mjs — with its ENV; built on demand by `npm run build` when missing or older than the sources), `tsx` (bin/metal-vrrp.js through tsx: adds the loader's memory), `keepalived` (Debian's 2.2, one
+ * vrrp_instance per router), `kube` (Kubernetes mode as the DaemonSet runs it, on the real kube-apiserver + etcd:
+ * `--routers` dual-stack Services on 2 nodes, see measureKube). `--root DIR` runs our speaker from another checkout (e.g. a baseline), tsx mode only.
  * Prints progress, then figures with n and ratios to keepalived; asserts nothing. Needs root.
  *
  *   npm run bench:speaker-load -- [--mode dist,keepalived] [--seconds 30] [--routers 255] [--interval 100]
  *                                 [--root /path/to/checkout] [--node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/p]
+ *                                 [--dockerfile OTHER]  (dist mode as another Dockerfile's ENTRYPOINT and ENV run it,
+ *                                                        e.g. `git show main:Dockerfile`, for before/after figures)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,11 +22,13 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { K8S_LAB_NAMESPACE, type K8sLab, startK8sLab } from '../lab/kube/k8s-lab.ts';
 import { spawnIn } from '../lab/netlab/exec.ts';
 import { buildLab, hostAddress, type Lab, type LabHost, teardownByPrefix } from '../lab/netlab/netns.ts';
 import { type LogLine, onLogLines, REPO, type RouterOptions, speakerConfigYaml } from '../lab/netlab/speaker.ts';
 
 const PREFIX = 'mvload';
+const KUBE_PREFIX = 'mvloadk';
 const { values } = parseArgs({
   options: {
     mode: { type: 'string', default: 'dist,keepalived' },
@@ -32,6 +37,7 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '100' },
     root: { type: 'string' },
     'node-arg': { type: 'string', multiple: true, default: [] },
+    dockerfile: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -44,19 +50,24 @@ const CLK_TCK = 100; // USER_HZ on every Linux Node runs on; /proc/<pid>/stat co
 const SETTLE_MS = 5000; // after convergence: JIT warm-up, announcements done
 const T0 = Date.now();
 
-type Mode = 'tsx' | 'dist' | 'keepalived';
+type Mode = 'tsx' | 'dist' | 'keepalived' | 'kube';
 
 /**
- * imageNodeFlags are the node flags of the image's ENTRYPOINT (`["node", ...flags, "dist/src/cli.js"]` in the
- * Dockerfile), so `dist` mode runs the speaker as the image does.
+ * imageEntrypoint is the image's ENTRYPOINT (`["node", ...flags, entry]` in the Dockerfile): its node flags and the
+ * script it runs, so `dist` mode runs the speaker as the image does. Its environment (`ENV` lines) too.
  */
-function imageNodeFlags(): string[] {
-  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(`${REPO}Dockerfile`, 'utf8'));
+function imageEntrypoint(): { flags: string[]; entry: string; env: Record<string, string> } {
+  const text = readFileSync(values.dockerfile ?? `${REPO}Dockerfile`, 'utf8');
+  const runtime = text.slice(text.lastIndexOf('\nFROM '));
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(runtime);
   const argv = m ? (JSON.parse(m[1]!) as string[]) : [];
-  const end = argv.indexOf('dist/src/cli.js');
-  return argv[0] === 'node' && end > 0 ? argv.slice(1, end) : [];
+  if (argv[0] !== 'node' || argv.length < 2) throw new Error(`Dockerfile: ENTRYPOINT is not ["node", ..., script]`);
+  const env: Record<string, string> = {};
+  for (const e of runtime.matchAll(/^ENV\s+([A-Z_][A-Z0-9_]*)=(\S+)\s*$/gm)) env[e[1]!] = e[2]!;
+  return { flags: argv.slice(1, -1), entry: argv.at(-1)!, env };
 }
-const IMAGE_FLAGS = imageNodeFlags();
+const IMAGE = imageEntrypoint();
+const IMAGE_FLAGS = IMAGE.flags;
 
 /** progress prints a timestamped line, so a long run shows where it is. */
 function progress(msg: string): void {
@@ -65,7 +76,8 @@ function progress(msg: string): void {
 
 /** Proc is one measured process (keepalived: parent and VRRP child summed) as the sampler sees it. */
 interface Proc {
-  readonly role: 'master' | 'backup';
+  /** master / backup in the standalone modes; the node's name in kube mode (each masters part of the routers). */
+  readonly role: string;
   readonly pids: () => number[];
   readonly masters: () => number;
   /** reasons of the transitions to master, counted (our speaker only). */
@@ -89,6 +101,24 @@ function cpuTicks(pids: readonly number[]): [number, number] {
   return [u, k];
 }
 
+/**
+ * memBreakdownMb splits a process's resident memory (/proc/<pid>/smaps_rollup): anonymous pages (V8 heap, code space,
+ * malloc) against file-backed ones (the node binary's text and read-only data, shared between node processes).
+ */
+function memBreakdownMb(pids: readonly number[]): { anon: number; file: number; pss: number } {
+  let anon = 0;
+  let rss = 0;
+  let pss = 0;
+  for (const pid of pids) {
+    const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? Number.NaN);
+    anon += kb('Anonymous');
+    rss += kb('Rss');
+    pss += kb('Pss');
+  }
+  return { anon: anon / 1024, file: (rss - anon) / 1024, pss: pss / 1024 };
+}
+
 function rssMb(pids: readonly number[]): number {
   let kb = 0;
   for (const pid of pids) {
@@ -104,7 +134,10 @@ const median = (xs: readonly number[]) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const p90 = (xs: readonly number[]) => sorted(xs)[Math.min(xs.length - 1, Math.ceil(0.9 * xs.length) - 1)]!;
+const pct = (q: number) => (xs: readonly number[]) =>
+  sorted(xs)[Math.min(xs.length - 1, Math.max(0, Math.ceil(q * xs.length) - 1))]!;
+const p90 = pct(0.9);
+const p99 = pct(0.99);
 
 function v4Vip(lab: Lab, vrid: number): string {
   return hostAddress(lab.ipv4Subnet, 256 + vrid); // 10.x.1.0/24 of the lab's subnet, away from the hosts
@@ -136,19 +169,18 @@ function newestMtime(dirs: readonly string[]): number {
   return newest;
 }
 
-/** ensureDist compiles dist/ (npm run build's tsc) when it is missing or older than src/ and vrrp/. */
+/** ensureDist runs `npm run build` (tsc, then the bundle the image runs) when the image's entry script is missing or
+ * older than src/, vrrp/ or the bundle script. */
 function ensureDist(): void {
-  const cli = `${REPO}dist/src/cli.js`;
-  if (existsSync(cli) && statSync(cli).mtimeMs >= newestMtime([`${REPO}src`, `${REPO}vrrp`])) {
-    progress('dist/ is up to date');
+  const entry = `${REPO}${IMAGE.entry}`;
+  const newest = Math.max(newestMtime([`${REPO}src`, `${REPO}vrrp`]), statSync(`${REPO}scripts/bundle.mjs`).mtimeMs);
+  if (existsSync(entry) && statSync(entry).mtimeMs >= newest) {
+    progress(`${IMAGE.entry} is up to date`);
     return;
   }
-  progress('compiling dist/ (tsc -p tsconfig.build.json, as npm run build) ...');
-  execFileSync(process.execPath, [`${REPO}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'], {
-    cwd: REPO,
-    stdio: 'inherit',
-  });
-  progress('dist/ compiled');
+  progress(`building ${IMAGE.entry} (npm run build: tsc, then the esbuild bundle) ...`);
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: REPO, stdio: 'inherit' });
+  progress(`${IMAGE.entry} built`);
 }
 
 function startSpeakerProc(host: LabHost, lab: Lab, mode: 'tsx' | 'dist', role: Proc['role']): Proc {
@@ -160,10 +192,11 @@ function startSpeakerProc(host: LabHost, lab: Lab, mode: 'tsx' | 'dist', role: P
     routers: routers(lab, role === 'master' ? 200 : 100),
   });
   writeFileSync(file, yaml);
-  const entry = mode === 'tsx' ? `${ROOT}bin/metal-vrrp.js` : `${REPO}dist/src/cli.js`;
+  const entry = mode === 'tsx' ? `${ROOT}bin/metal-vrrp.js` : `${REPO}${IMAGE.entry}`;
   const flags = mode === 'dist' ? [...IMAGE_FLAGS, ...NODE_ARGS] : NODE_ARGS;
   const argv = [process.execPath, ...flags, entry, 'speaker', '--config', file, '--node-name', host.name];
-  const child = spawnIn(host.ns, argv, { cwd: mode === 'tsx' ? ROOT : REPO });
+  const env = mode === 'dist' ? { ...process.env, ...IMAGE.env } : process.env;
+  const child = spawnIn(host.ns, argv, { cwd: mode === 'tsx' ? ROOT : REPO, env });
   if (child.pid === undefined) throw new Error(`${host.name}: speaker did not start`);
   const pid = child.pid;
   const logs: LogLine[] = [];
@@ -273,9 +306,53 @@ interface Figures {
   readonly user: number[];
   readonly sys: number[];
   readonly rss: number[];
+  /** anonymous and file-backed resident MB per sample (smaps_rollup). */
+  readonly anon: number[];
+  readonly file: number[];
 }
 
-async function measure(lab: Lab, mode: Mode): Promise<Figures[]> {
+/** sample reads CPU and memory of each process once a second for SECONDS. */
+async function sample(mode: Mode, procs: readonly Proc[]): Promise<Figures[]> {
+  const pids = procs.map((p) => p.pids());
+  const ticks = pids.map((p) => cpuTicks(p));
+  let t = performance.now();
+  const figs: Figures[] = procs.map((p) => ({
+    mode,
+    role: p.role,
+    cpu: [],
+    user: [],
+    sys: [],
+    rss: [],
+    anon: [],
+    file: [],
+  }));
+  for (let s = 1; s <= SECONDS; s++) {
+    await sleep(1000);
+    const now = performance.now();
+    for (const [i, f] of figs.entries()) {
+      const tk = cpuTicks(pids[i]!);
+      const pct = (ticks: number) => ((ticks / CLK_TCK) * 100_000) / (now - t);
+      const u = tk[0] - ticks[i]![0];
+      const k = tk[1] - ticks[i]![1];
+      f.cpu.push(pct(u + k));
+      f.user.push(pct(u));
+      f.sys.push(pct(k));
+      ticks[i] = tk;
+      f.rss.push(rssMb(pids[i]!));
+      const mem = memBreakdownMb(pids[i]!);
+      f.anon.push(mem.anon);
+      f.file.push(mem.file);
+    }
+    t = now;
+    if (s % 10 === 0 || s === SECONDS) {
+      const so = figs.map((f) => `${f.role} ${median(f.cpu).toFixed(1)} % ${median(f.rss).toFixed(1)} MB`).join(', ');
+      progress(`${mode}: sampled ${s}/${SECONDS} s; medians so far ${so}`);
+    }
+  }
+  return figs;
+}
+
+async function measure(lab: Lab, mode: Exclude<Mode, 'kube'>): Promise<Figures[]> {
   const [n1, n2] = lab.nodes as [LabHost, LabHost];
   const start = (host: LabHost, role: Proc['role']) =>
     mode === 'keepalived' ? startKeepalivedProc(host, lab, role) : startSpeakerProc(host, lab, mode, role);
@@ -293,31 +370,7 @@ async function measure(lab: Lab, mode: Mode): Promise<Figures[]> {
     procs.push(backup);
     await waitFor(backup, 'started', backup.started, 60_000);
     await sleep(SETTLE_MS);
-    const pids = procs.map((p) => p.pids());
-    const ticks = pids.map((p) => cpuTicks(p));
-    let t = performance.now();
-    const figs: Figures[] = procs.map((p) => ({ mode, role: p.role, cpu: [], user: [], sys: [], rss: [] }));
-    for (let s = 1; s <= SECONDS; s++) {
-      await sleep(1000);
-      const now = performance.now();
-      for (const [i, f] of figs.entries()) {
-        const tk = cpuTicks(pids[i]!);
-        const pct = (ticks: number) => ((ticks / CLK_TCK) * 100_000) / (now - t);
-        const u = tk[0] - ticks[i]![0];
-        const k = tk[1] - ticks[i]![1];
-        f.cpu.push(pct(u + k));
-        f.user.push(pct(u));
-        f.sys.push(pct(k));
-        ticks[i] = tk;
-        f.rss.push(rssMb(pids[i]!));
-      }
-      t = now;
-      if (s % 10 === 0 || s === SECONDS) {
-        progress(
-          `${mode}: sampled ${s}/${SECONDS} s; CPU so far master ${median(figs[0]!.cpu).toFixed(1)} %, backup ${median(figs[1]!.cpu).toFixed(1)} %`,
-        );
-      }
-    }
+    const figs = await sample(mode, procs);
     const flaps = backup.masters();
     progress(
       `${mode}: start-up ${startMs} ms; the backup took over ${flaps} times during the run ` +
@@ -329,16 +382,102 @@ async function measure(lab: Lab, mode: Mode): Promise<Figures[]> {
   }
 }
 
+/**
+ * startKubeSpeakerProc runs the speaker as the DaemonSet does (`speaker --kubernetes --node-name --namespace`, the
+ * image's entry, node flags and ENV), with the lab's ServiceAccount kubeconfig in place of the in-cluster one.
+ */
+function startKubeSpeakerProc(k: K8sLab, node: string): Proc {
+  const host = k.hostOf(node);
+  const argv = [
+    process.execPath,
+    ...IMAGE_FLAGS,
+    ...NODE_ARGS,
+    `${REPO}${IMAGE.entry}`,
+    'speaker',
+    '--kubernetes',
+    `--node-name=${node}`,
+    `--namespace=${K8S_LAB_NAMESPACE}`,
+    `--kubeconfig=${k.speakerKubeconfig}`,
+  ];
+  const child = spawnIn(host.ns, argv, { cwd: REPO, env: { ...process.env, ...IMAGE.env } });
+  if (child.pid === undefined) throw new Error(`${node}: speaker did not start`);
+  const pid = child.pid;
+  const logs: LogLine[] = [];
+  const transitions = (to: string) => logs.filter((l) => l['to'] === to).length;
+  const proc: Proc = {
+    role: node,
+    pids: () => [pid],
+    // routers mastered now: transitions to master minus those from master to backup or initialize
+    masters: () => transitions('master') - logs.filter((l) => l['from'] === 'master').length,
+    reasons: () => {
+      const out: Record<string, number> = {};
+      for (const l of logs) if (l['to'] === 'master') out[String(l['reason'])] = (out[String(l['reason'])] ?? 0) + 1;
+      return out;
+    },
+    started: () => logs.some((l) => l['msg'] === 'speaker synced with the cluster'),
+    stop: () => child.kill('SIGTERM'),
+    stderr: '',
+    exited: new Promise((resolve) => child.once('exit', () => resolve())),
+  };
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    proc.stderr = (proc.stderr + d).slice(-4000);
+  });
+  onLogLines(child, (line) => logs.push(line));
+  return proc;
+}
+
+/**
+ * measureKube is Kubernetes mode on the real kube-apiserver + etcd of lab/kube: two nodes, `--routers` dual-stack
+ * LoadBalancer Services (each an IPv4 and an IPv6 router: 2 × routers in all, every speaker runs all of them and
+ * masters its share), the real controller allocating, kube-proxy on each node. Both speakers run as the DaemonSet
+ * runs them; sampled once every Service has a master in its ServiceL2Status and SETTLE_MS more have passed.
+ */
+async function measureKube(): Promise<Figures[]> {
+  progress(`kube: building the Kubernetes lab (kube-apiserver + etcd, ${ROUTERS} dual-stack Services) ...`);
+  const k = await startK8sLab({
+    prefix: KUBE_PREFIX,
+    nodes: 2,
+    services: ROUTERS,
+    ipv6: true,
+    startSpeakers: false,
+    poolAnnotations: { 'metal-vrrp.io/advert-interval': `${INTERVAL_MS}ms` },
+  });
+  const procs: Proc[] = [];
+  try {
+    progress(`kube: ${k.services.length} Services with addresses and VRIDs; starting both speakers ...`);
+    const t0 = Date.now();
+    for (const n of k.lab.nodes) procs.push(startKubeSpeakerProc(k, n.name));
+    for (const p of procs) await waitFor(p, 'synced with the cluster', p.started, 120_000);
+    const syncMs = Date.now() - t0;
+    await k.waitFor('every Service with a master', () => k.services.every((s) => k.mastersOf(s).length > 0), 120_000);
+    progress(`kube: synced after ${syncMs} ms, every Service mastered after ${Date.now() - t0} ms; settling ...`);
+    await sleep(SETTLE_MS);
+    const before = procs.map((p) => p.masters());
+    const figs = await sample('kube', procs);
+    progress(
+      `kube: routers mastered per speaker ${procs.map((p, i) => `${p.role} ${before[i]} -> ${p.masters()}`).join(', ')} ` +
+        `(${2 * ROUTERS} routers); load average ${loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' ')}`,
+    );
+    return figs;
+  } finally {
+    await stop(procs);
+    await k.stop();
+  }
+}
+
 function report(all: readonly Figures[]): void {
   console.log(
-    `\nper-second samples, n = ${SECONDS} per process; CPU in % of one core (median, p90, max), RSS in MB (median, max)`,
+    `\nper-second samples, n = ${SECONDS} per process; CPU in % of one core (median, p90, max), RSS in MB (median, p99, max; anonymous and file-backed medians from smaps_rollup)`,
   );
   for (const f of all) {
     console.log(
       `${f.mode.padEnd(10)} ${f.role.padEnd(6)}: CPU median ${median(f.cpu).toFixed(1)} % (n=${f.cpu.length}; ` +
         `p90 ${p90(f.cpu).toFixed(1)}, max ${Math.max(...f.cpu).toFixed(1)}; user ${median(f.user).toFixed(1)}, ` +
         `system ${median(f.sys).toFixed(1)}), RSS median ${median(f.rss).toFixed(1)} MB (n=${f.rss.length}; ` +
-        `max ${Math.max(...f.rss).toFixed(1)})`,
+        `p99 ${p99(f.rss).toFixed(1)}, max ${Math.max(...f.rss).toFixed(1)}; anonymous ${median(f.anon).toFixed(1)}, ` +
+        `file-backed ${median(f.file).toFixed(1)})`,
     );
   }
   for (const ours of all.filter((f) => f.mode !== 'keepalived')) {
@@ -354,11 +493,28 @@ function report(all: readonly Figures[]): void {
 
 async function main(): Promise<void> {
   for (const mode of MODES) {
-    if (mode !== 'tsx' && mode !== 'dist' && mode !== 'keepalived')
-      throw new Error(`--mode: a list of tsx, dist, keepalived (or both), not ${mode}`);
+    if (mode !== 'tsx' && mode !== 'dist' && mode !== 'keepalived' && mode !== 'kube')
+      throw new Error(`--mode: a list of tsx, dist, keepalived, kube (or both), not ${mode}`);
   }
-  if (ROOT !== REPO && MODES.includes('dist')) throw new Error('--root runs another checkout in tsx mode only');
-  if (MODES.includes('dist')) ensureDist();
+  if (ROOT !== REPO && (MODES.includes('dist') || MODES.includes('kube')))
+    throw new Error('--root runs another checkout in tsx mode only');
+  if (MODES.includes('dist') || MODES.includes('kube')) ensureDist();
+  const all: Figures[] = [];
+  if (MODES.includes('kube')) {
+    console.log(
+      `speaker-load kube: ${ROUTERS} dual-stack Services (${2 * ROUTERS} routers) at ${INTERVAL_MS} ms on 2 nodes, ` +
+        `${SECONDS} s sampled after convergence + ${SETTLE_MS / 1000} s; node ${process.version}; load average ` +
+        `${loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' ')}; runs ${IMAGE.entry} with [${IMAGE_FLAGS.join(' ')}] and env ${JSON.stringify(IMAGE.env)}`,
+    );
+    all.push(...(await measureKube()));
+  }
+  const local = MODES.filter((m) => m !== 'kube');
+  if (local.length === 0) {
+    report(all);
+    return;
+  }
   const lab = await buildLab({ prefix: PREFIX, nodes: 2, ipv4Subnet: '10.78.0.0/16', ipv6Subnet: 'fd00:78::/64' });
   try {
     console.log(
@@ -368,10 +524,9 @@ async function main(): Promise<void> {
           .map((x) => x.toFixed(2))
           .join(
             ' ',
-          )}; dist runs with the image's node flags [${IMAGE_FLAGS.join(' ')}]${NODE_ARGS.length ? `; node args ${NODE_ARGS.join(' ')}` : ''}`,
+          )}; dist runs ${IMAGE.entry} with the image's node flags [${IMAGE_FLAGS.join(' ')}] and env ${JSON.stringify(IMAGE.env)}${NODE_ARGS.length ? `; node args ${NODE_ARGS.join(' ')}` : ''}`,
     );
-    const all: Figures[] = [];
-    for (const mode of MODES) all.push(...(await measure(lab, mode as Mode)));
+    for (const mode of local) all.push(...(await measure(lab, mode as Exclude<Mode, 'kube'>)));
     report(all);
     console.log(
       `load average after ${loadavg()

@@ -5,12 +5,7 @@
  * pure decisions read; `onChange` says that something changed (which object does not matter: the speaker recomputes
  * from the whole snapshot, which is cheap).
  */
-import {
-  DiscoveryV1Api,
-  type KubernetesListObject,
-  type KubernetesObject,
-  makeInformer,
-} from '@kubernetes/client-node';
+import { DiscoveryV1Api, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { ClusterObjects } from '../model/cluster-objects.ts';
@@ -18,7 +13,9 @@ import type { ServiceL2StatusObject } from '../model/service-l2-status.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { type Clients, METALLB_GROUP, METALLB_VERSION } from './clients.ts';
 import { SERVICE_L2_STATUS_PLURAL } from './list-cluster.ts';
-import { type ClientInformer, WatchedCache } from './watched-cache.ts';
+import type { TrimKind } from './trim.ts';
+import { makeTrimmedInformer } from './trimmed-informer.ts';
+import { WatchedCache } from './watched-cache.ts';
 
 /** SpeakerSources: see the file comment. */
 export interface SpeakerSources {
@@ -52,10 +49,12 @@ export function createSpeakerSources(deps: SpeakerSourcesDeps): SpeakerSources {
   const kc = clients.kubeConfig;
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const ns = encodeURIComponent(namespace);
-  const cache = (resource: string, path: string, list: Lister) =>
+  // Objects are cached trimmed to what the speaker reads (trim.ts): Nodes and EndpointSlices of the whole cluster are
+  // the bulk, and every object's managedFields.
+  const cache = (resource: string, path: string, list: Lister, trim: TrimKind = 'generic') =>
     new WatchedCache<Named>({
       resource,
-      informer: makeInformer(kc, path, list) as ClientInformer,
+      informer: makeTrimmedInformer(kc, path, list, trim),
       logger: deps.logger,
       onWatchError: deps.onWatchError,
       backoff: deps.backoff,
@@ -82,11 +81,13 @@ export function createSpeakerSources(deps: SpeakerSourcesDeps): SpeakerSources {
     'nodes',
     '/api/v1/nodes',
     () => clients.core.listNode() as Promise<KubernetesListObject<KubernetesObject>>,
+    'node',
   );
   const slices = cache(
     'endpointslices',
     '/apis/discovery.k8s.io/v1/endpointslices',
     () => discovery.listEndpointSliceForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>,
+    'endpointslice',
   );
   const namespaces = cache(
     'namespaces',
