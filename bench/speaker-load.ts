@@ -173,12 +173,16 @@ function newestMtime(dirs: readonly string[]): number {
  * older than src/, vrrp/ or the bundle script. */
 function ensureDist(): void {
   const entry = `${REPO}${IMAGE.entry}`;
-  const newest = Math.max(newestMtime([`${REPO}src`, `${REPO}vrrp`]), statSync(`${REPO}scripts/bundle.mjs`).mtimeMs);
+  const bundler = `${REPO}scripts/bundle.mjs`; // absent in checkouts from before the bundle
+  const newest = Math.max(
+    newestMtime([`${REPO}src`, `${REPO}vrrp`]),
+    existsSync(bundler) ? statSync(bundler).mtimeMs : 0,
+  );
   if (existsSync(entry) && statSync(entry).mtimeMs >= newest) {
     progress(`${IMAGE.entry} is up to date`);
     return;
   }
-  progress(`building ${IMAGE.entry} (npm run build: tsc, then the esbuild bundle) ...`);
+  progress(`building ${IMAGE.entry} (npm run build) ...`);
   execFileSync('npm', ['run', '-s', 'build'], { cwd: REPO, stdio: 'inherit' });
   progress(`${IMAGE.entry} built`);
 }
@@ -309,13 +313,17 @@ interface Figures {
   /** anonymous and file-backed resident MB per sample (smaps_rollup). */
   readonly anon: number[];
   readonly file: number[];
+  /** mean CPU % over the whole window (all ticks / elapsed time: finer than the per-second samples' 1 % steps). */
+  cpuMean: number;
 }
 
 /** sample reads CPU and memory of each process once a second for SECONDS. */
 async function sample(mode: Mode, procs: readonly Proc[]): Promise<Figures[]> {
   const pids = procs.map((p) => p.pids());
   const ticks = pids.map((p) => cpuTicks(p));
-  let t = performance.now();
+  const first = ticks.map(([u, k]) => u + k);
+  const tStart = performance.now();
+  let t = tStart;
   const figs: Figures[] = procs.map((p) => ({
     mode,
     role: p.role,
@@ -325,6 +333,7 @@ async function sample(mode: Mode, procs: readonly Proc[]): Promise<Figures[]> {
     rss: [],
     anon: [],
     file: [],
+    cpuMean: Number.NaN,
   }));
   for (let s = 1; s <= SECONDS; s++) {
     await sleep(1000);
@@ -348,6 +357,10 @@ async function sample(mode: Mode, procs: readonly Proc[]): Promise<Figures[]> {
       const so = figs.map((f) => `${f.role} ${median(f.cpu).toFixed(1)} % ${median(f.rss).toFixed(1)} MB`).join(', ');
       progress(`${mode}: sampled ${s}/${SECONDS} s; medians so far ${so}`);
     }
+  }
+  for (const [i, f] of figs.entries()) {
+    const [u, k] = ticks[i]!;
+    f.cpuMean = ((u + k - first[i]!) / CLK_TCK) * (100_000 / (t - tStart));
   }
   return figs;
 }
@@ -469,11 +482,12 @@ async function measureKube(): Promise<Figures[]> {
 
 function report(all: readonly Figures[]): void {
   console.log(
-    `\nper-second samples, n = ${SECONDS} per process; CPU in % of one core (median, p90, max), RSS in MB (median, p99, max; anonymous and file-backed medians from smaps_rollup)`,
+    `\nper-second samples, n = ${SECONDS} per process; CPU in % of one core (median, mean, p90, max), RSS in MB (median, p99, max; anonymous and file-backed medians from smaps_rollup)`,
   );
   for (const f of all) {
     console.log(
       `${f.mode.padEnd(10)} ${f.role.padEnd(6)}: CPU median ${median(f.cpu).toFixed(1)} % (n=${f.cpu.length}; ` +
+        `mean over the ${SECONDS} s ${f.cpuMean.toFixed(2)} %; ` +
         `p90 ${p90(f.cpu).toFixed(1)}, max ${Math.max(...f.cpu).toFixed(1)}; user ${median(f.user).toFixed(1)}, ` +
         `system ${median(f.sys).toFixed(1)}), RSS median ${median(f.rss).toFixed(1)} MB (n=${f.rss.length}; ` +
         `p99 ${p99(f.rss).toFixed(1)}, max ${Math.max(...f.rss).toFixed(1)}; anonymous ${median(f.anon).toFixed(1)}, ` +

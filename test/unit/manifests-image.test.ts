@@ -1,8 +1,8 @@
 // manifests-image.test.ts — the Dockerfile cannot be built here (no Docker engine), so what can be checked without
 // building is: two stages on a slim Node 20 base, a runtime stage that copies only from the build stage, installs only
 // iproute2 (the speaker's link watch runs `ip`) and runs as a non-root user, every file the build stage copies exists
-// and is not excluded by .dockerignore, the production dependencies are installed with dev ones omitted, and the entry
-// point is what `npm run build` makes of src/cli.ts.
+// and is not excluded by .dockerignore, the runtime gets the bundle and the addon but no node_modules, and the entry
+// point is the bundle `npm run build` makes of src/cli.ts.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,19 +72,22 @@ test('build stage: every copied path exists and reaches the build context', () =
   assert.ok(isIgnored('node_modules') && isIgnored('test/unit/x.ts') && isIgnored('docs/a.md'), '.dockerignore read');
 });
 
-test('build stage: the addon and TypeScript are built there, then only production dependencies are kept', () => {
+test('build stage: the addon, then TypeScript checked and bundled (npm run build: tsc, scripts/bundle.mjs)', () => {
   const runs = build!.filter((i) => i.op === 'RUN').map((i) => i.args);
   const ci = runs.findIndex((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev'));
   const compile = runs.indexOf('npm run build');
-  const prune = runs.findIndex((r) => /^npm ci\b.*--omit=dev/.test(r));
-  assert.ok(ci >= 0 && ci < compile && compile < prune, `npm ci, npm run build, npm ci --omit=dev: ${runs}`);
+  assert.ok(ci >= 0 && ci < compile, `npm ci, then npm run build: ${runs}`);
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  assert.match(pkg.scripts['build'] ?? '', /tsc -p tsconfig\.build\.json/);
+  assert.match(pkg.scripts['build'] ?? '', /^tsc -p tsconfig\.build\.json && node scripts\/bundle\.mjs$/);
   assert.ok(existsSync(join(root, 'binding.gyp')), 'npm ci builds the addon through binding.gyp');
 });
 
-test('runtime stage: copies only from the build stage, runs as non-root, starts the compiled CLI', () => {
-  for (const c of runtime!.filter((i) => i.op === 'COPY')) assert.match(c.args, /^--from=build\s/);
+test('runtime stage: copies only the bundle and the addon from the build stage, runs as non-root, starts the bundle', () => {
+  const copies = runtime!.filter((i) => i.op === 'COPY').map((i) => i.args);
+  assert.deepEqual(copies, [
+    '--from=build /src/dist/bundle/ dist/bundle/',
+    '--from=build /src/build/Release/*.node build/Release/',
+  ]);
   // Installed at runtime: iproute2 only (`ip -o monitor link`, the speaker's interface watch), no npm.
   const runs = runtime!.filter((i) => i.op === 'RUN').map((i) => i.args);
   assert.ok(!runs.some((r) => /\bnpm\b/.test(r)), `no npm at runtime: ${runs}`);
@@ -99,10 +102,11 @@ test('runtime stage: copies only from the build stage, runs as non-root, starts 
   const entry = runtime!.find((i) => i.op === 'ENTRYPOINT');
   const argv = JSON.parse(entry!.args) as string[];
   assert.equal(argv[0], 'node');
-  assert.equal(argv.at(-1), 'dist/src/cli.js');
-  // Between them only V8 / node flags (bench:speaker-load reads them from here to run dist/ as the image does).
+  assert.equal(argv.at(-1), 'dist/bundle/cli.mjs');
+  // Between them only V8 / node flags (bench:speaker-load reads them from here to run the bundle as the image does).
   for (const flag of argv.slice(1, -1)) assert.match(flag, /^--[a-z0-9-]+(=\S+)?$/);
-  assert.ok(existsSync(join(root, 'src/cli.ts')), 'dist/src/cli.js is compiled from src/cli.ts');
-  const tsconfig = readFileSync(join(root, 'tsconfig.build.json'), 'utf8');
-  assert.match(tsconfig, /"include":\s*\[[^\]]*"src"/);
+  const bundler = readFileSync(join(root, 'scripts/bundle.mjs'), 'utf8');
+  assert.match(bundler, /entryPoints: \{ cli: 'src\/cli\.ts' \}/, 'dist/bundle/cli.mjs is bundled from src/cli.ts');
+  assert.match(bundler, /BUNDLE_DIR = 'dist\/bundle'/);
+  assert.match(bundler, /outExtension: \{ '\.js': '\.mjs' \}/);
 });
