@@ -452,6 +452,7 @@ async function measureKube(): Promise<Figures[]> {
     nodes: 2,
     services: ROUTERS,
     ipv6: true,
+    ipv4Subnet: '10.79.0.0/16', // 255 Services' addresses from .100 up do not fit in a /24
     startSpeakers: false,
     poolAnnotations: { 'metal-vrrp.io/advert-interval': `${INTERVAL_MS}ms` },
   });

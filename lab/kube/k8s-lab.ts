@@ -65,6 +65,9 @@ export interface K8sLabOptions {
   /** ipv6: dual stack: the pool gets an IPv6 range too, Services require both families (EndpointSlices of both),
    * kube-proxy forwards IPv6 as well. (Nodes always list both InternalIPs.) */
   readonly ipv6?: boolean;
+  /** ipv4Subnet: the LAN's IPv4 subnet (default a /24 of the prefix). In a larger one the pool starts at .100 of the
+   * second /24: room for more than 150 Services. */
+  readonly ipv4Subnet?: string;
 }
 
 /** K8sLab is the running cluster; stop() removes everything it made. */
@@ -137,15 +140,19 @@ export async function waitFor<T>(
 export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
   const prefix = opts.prefix;
   await teardownByPrefix(prefix);
-  const plan = planLab({ prefix, nodes: opts.nodes });
+  const subnet = opts.ipv4Subnet === undefined ? {} : { ipv4Subnet: opts.ipv4Subnet };
+  const plan = planLab({ prefix, nodes: opts.nodes, ...subnet });
   const specs: LabService[] =
     typeof opts.services === 'number'
       ? Array.from({ length: opts.services }, (_, i) => ({ name: `svc${i}` }))
       : [...opts.services];
   const count = opts.vips ?? specs.length + 2;
-  const vipsV4 = Array.from({ length: count }, (_, i) => hostAddress(plan.ipv4Subnet, 100 + i));
+  // From .100 of the first /24 (the hosts' own addresses are .1-.99 and the client .254), or of the second /24 in a
+  // larger subnet, where many VIPs would otherwise run into the client's address.
+  const first4 = plan.prefixLen4 < 24 ? 256 + 100 : 100;
+  const vipsV4 = Array.from({ length: count }, (_, i) => hostAddress(plan.ipv4Subnet, first4 + i));
   const vipsV6 = opts.ipv6 ? Array.from({ length: count }, (_, i) => hostAddress(plan.ipv6Subnet, 0x100 + i)) : [];
-  const lab = await buildLab({ prefix, nodes: opts.nodes, vips: { ipv4: vipsV4, ipv6: vipsV6 } });
+  const lab = await buildLab({ prefix, nodes: opts.nodes, vips: { ipv4: vipsV4, ipv6: vipsV6 }, ...subnet });
   const cleanups: (() => Promise<unknown>)[] = [() => lab.teardown(), () => killTracked(prefix)];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});

@@ -46,7 +46,7 @@ export type AddonLoad =
 
 /**
  * findAddon walks up from `from` (default: this file's folder) to the first folder holding ADDON_PATH, so the same
- * code finds it from src/net under tsx and from dist/src/net after `tsc -p tsconfig.build.json`.
+ * code finds it from src/net under tsx, from dist/src/net after tsc and from dist/bundle/chunks in the image.
  */
 export function findAddon(from: string = dirname(fileURLToPath(import.meta.url))): string | undefined {
   for (let dir = from, i = 0; i < 8; i++, dir = dirname(dir)) {
