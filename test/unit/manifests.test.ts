@@ -35,6 +35,7 @@ const withComponents = parseManifests(kustomizeWithComponents(manifests, COMPONE
 interface Container {
   name: string;
   image: string;
+  command?: string[];
   args?: string[];
   env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   ports?: { name?: string; containerPort: number; protocol?: string }[];
@@ -709,6 +710,8 @@ test('speaker: hostNetwork, NET_RAW + NET_ADMIN only, NODE_NAME from the downwar
   assert.equal(pod.hostNetwork, true);
   assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
   assert.deepEqual(c.args, ['speaker', '--kubernetes', '--node-name=$(NODE_NAME)', '--namespace=$(POD_NAMESPACE)']);
+  // No command: the image's ENTRYPOINT runs, with the node flags bench:speaker-load measures (its kube mode).
+  assert.equal(c.command, undefined);
   assert.deepEqual([...(c.securityContext?.capabilities?.add ?? [])].sort(), ['NET_ADMIN', 'NET_RAW']);
   assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
   const fromDownwardApi = (name: string) => c.env?.find((e) => e.name === name)?.valueFrom;
