@@ -31,6 +31,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "quiet.h"
+
 #define MAX_FRAME 65536 /* larger than any MTU we serve; longer frames arrive truncated */
 #define MAX_BURST 64    /* frames read per readiness event before yielding to the loop */
 #define BATCH_MAX 256   /* frames per sendmmsg call */
@@ -60,6 +62,8 @@ typedef struct {
   napi_ref self, on_frame, on_error; /* self: strong while open */
   napi_async_context async;
   rep_t *rep; /* NULL unless repeats() enabled it */
+  quiet_t *quiet; /* NULL until hush() first used (quiet.c) */
+  uint16_t ethertype;
   unsigned char buf[MAX_FRAME];
 } ps_t;
 
@@ -135,6 +139,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)env, (void)hint;
   shutdown_fd((ps_t *)data);
   rep_free(((ps_t *)data)->rep);
+  quiet_free(((ps_t *)data)->quiet);
   free(data);
 }
 
@@ -189,6 +194,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_close_handle_scope(env, scope);
     return;
   }
+  if (ps->quiet != NULL) quiet_burst(ps->quiet);
   for (int i = 0; i < MAX_BURST && ps->fd >= 0; i++) {
     struct sockaddr_ll sll;
     socklen_t sl = sizeof sll;
@@ -199,6 +205,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       break;
     }
     size_t len = n > MAX_FRAME ? MAX_FRAME : (size_t)n;
+    if (ps->quiet != NULL && quiet_take(ps->quiet, ps->buf, len, sll.sll_pkttype)) continue; /* a hushed repeat */
     napi_value frame, type, slot;
     bool seen = false;
     int32_t id = ps->rep != NULL && ps->batch ? rep_lookup(ps->rep, ps->buf, len, sll.sll_pkttype, &seen) : -1;
@@ -257,7 +264,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   ps_t *ps = calloc(1, sizeof *ps);
   if (ps == NULL) return throw_errno(env, "calloc", ENOMEM);
   if (argc > 4 && napi_get_value_bool(env, argv[4], &batch) != napi_ok) batch = false;
-  ps->env = env, ps->ifindex = ifindex, ps->batch = batch;
+  ps->env = env, ps->ifindex = ifindex, ps->batch = batch, ps->ethertype = (uint16_t)proto;
   /* Protocol 0 at socket() receives nothing until bind names ethertype and interface: no frame of another
    * interface can slip in between, as it could with socket(htons(proto)) then bind (packet(7)). */
   ps->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -382,6 +389,21 @@ static napi_value js_repeats(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* hush(vrid, frame, pktType) / hush(vrid, null) and heard(vrid): see quiet.c. */
+static napi_value js_hush(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  return ps == NULL ? NULL : quiet_js_hush(env, &ps->quiet, ps->ethertype, argc, argv);
+}
+
+static napi_value js_heard(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  return ps == NULL ? NULL : quiet_js_heard(env, ps->quiet, argc, argv);
+}
+
 /* membership(add, mac | null): PACKET_MR_MULTICAST for one group MAC, PACKET_MR_ALLMULTI for null. */
 static napi_value js_membership(napi_env env, napi_callback_info info) {
   size_t argc = 2, len = 0;
@@ -458,6 +480,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   shutdown_fd(ps);
   rep_free(ps->rep);
   ps->rep = NULL;
+  quiet_free(ps->quiet);
+  ps->quiet = NULL;
   napi_remove_env_cleanup_hook(env, env_cleanup, ps);
   napi_async_destroy(env, ps->async);
   if (ps->on_error) napi_delete_reference(env, ps->on_error);
@@ -545,9 +569,12 @@ NAPI_MODULE_INIT() {
       {"membership", NULL, js_membership, NULL, NULL, NULL, napi_default, NULL},
       {"attachFilter", NULL, js_attach_filter, NULL, NULL, NULL, napi_default, NULL},
       {"repeats", NULL, js_repeats, NULL, NULL, NULL, napi_default, NULL},
+      {"hush", NULL, js_hush, NULL, NULL, NULL, napi_default, NULL},
+      {"heard", NULL, js_heard, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, 7, methods, &cls));
+  CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, sizeof methods / sizeof methods[0],
+                          methods, &cls));
   CHECK(napi_set_named_property(env, exports, "PacketSocket", cls));
   CHECK(napi_create_function(env, "neighbors", NAPI_AUTO_LENGTH, js_neighbors, NULL, &neighbors));
   CHECK(napi_set_named_property(env, exports, "neighbors", neighbors));

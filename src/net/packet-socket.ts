@@ -24,6 +24,9 @@ interface NativeSocket {
   membership(add: boolean, mac: Buffer | null): void;
   attachFilter(program: Buffer): void;
   repeats(slots: number): void;
+  /** hush / heard: native/quiet.c; absent from an addon built before them. */
+  hush?(vrid: number, frame: Buffer | null, pktType?: number): boolean;
+  heard?(vrid: number): [number, number] | null;
   close(): void;
 }
 
@@ -122,6 +125,18 @@ export interface FrameSocket {
   setAllMulticast?(on: boolean): void;
   /** setFilter replaces the kernel filter (SO_ATTACH_FILTER swaps it atomically); optional for fakes. */
   setFilter?(program: readonly BpfInstruction[]): void;
+  /**
+   * hush leaves out of delivery every later frame byte-for-byte equal to `frame` (packet type included) whose VRRP
+   * VRID (the byte after the IP header) is `vrid`, only counting it (see heard); `null` delivers that VRID's frames
+   * again. One hushed frame per VRID; a new one replaces it. False when the frame cannot be hushed (too long, not
+   * of that VRID, an addon without it). Optional (fakes may leave it out). See native/quiet.c.
+   */
+  hush?(vrid: number, frame: Buffer | null, pktType?: number): boolean;
+  /**
+   * heard returns the repeats of `vrid`'s hushed frame left out since the last call (their count, and how long ago
+   * the last one was read, in ms of the monotonic clock under performance.now()), undefined when none came.
+   */
+  heard?(vrid: number): { readonly count: number; readonly ageMs: number } | undefined;
   close(): void;
 }
 
@@ -287,6 +302,23 @@ export class PacketSocket implements FrameSocket {
     } catch (err) {
       throw wrapError(err, 'attach filter');
     }
+  }
+
+  /** hush: see FrameSocket.hush. Never throws. */
+  hush(vrid: number, frame: Buffer | null, pktType = 0): boolean {
+    if (this.#closed || this.#native.hush === undefined) return false;
+    try {
+      return frame === null ? this.#native.hush(vrid, null) : this.#native.hush(vrid, frame, pktType);
+    } catch {
+      return false;
+    }
+  }
+
+  /** heard: see FrameSocket.heard. */
+  heard(vrid: number): { readonly count: number; readonly ageMs: number } | undefined {
+    if (this.#closed) return undefined;
+    const r = this.#native.heard?.(vrid);
+    return r == null ? undefined : { count: r[0], ageMs: r[1] };
   }
 
   /** close stops the read loop and closes the fd; safe to call twice. */

@@ -11,7 +11,8 @@
  * Unicast: the destination MAC is the peer's own, from the kernel's neighbour table (neighbor-cache.ts); until it is
  * resolved, the advert goes to the VRRP group instead and the resolution runs.
  *
- * Every received packet ends as onAdvert(received) or onDrop(drop); nothing here keeps VRRP state.
+ * Every received packet ends as onAdvert(received) or onDrop(drop), except the repeats of a hushed advert (hush):
+ * those are only counted, and heardAgain says how many came and when the last did. Nothing here keeps VRRP state.
  */
 
 import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL } from '../../vrrp/advert.ts';
@@ -76,6 +77,12 @@ interface SentFrame {
   readonly to: string | undefined;
   readonly dstMac: string | undefined;
   readonly frame: Buffer;
+}
+
+/** HeardAgain: repeats of a hushed advert left out since the last ask, and when the last one was read (clock ms). */
+export interface HeardAgain {
+  readonly count: number;
+  readonly at: number;
 }
 
 /** VrrpPeer is a unicast destination; `mac` skips the neighbour lookup (tests, or a MAC known otherwise). */
@@ -149,6 +156,10 @@ export class VrrpSocket {
   readonly #sent = new WeakMap<Advert, SentFrame[]>();
   // slot of the addon's repeat table -> what the frame stored there decoded to; see onFrame.
   readonly #heard: (Heard | undefined)[] = [];
+  // advert handed to onAdvert -> the frame it came in, so the speaker can hush it (see hush)
+  readonly #frameOf = new WeakMap<ReceivedAdvert, Heard>();
+  readonly #clock: Clock;
+  readonly #authKeys: VrrpSocketDeps['authKeys'];
   readonly #onAdvert: (received: ReceivedAdvert) => void;
   readonly #onDrop: (drop: VrrpDrop) => void;
   #queue: Buffer[] = [];
@@ -176,6 +187,8 @@ export class VrrpSocket {
     };
     const receive = deps.family === 'ipv4' ? receiveIpv4Frame : receiveIpv6Frame;
     const clock = deps.clock ?? realClock;
+    this.#clock = clock;
+    this.#authKeys = deps.authKeys;
     const now = () => clock.now();
     this.#neighbors =
       deps.neighbors ?? new NeighborCache({ family: deps.family, ifname: info.name, ifindex: info.index, now });
@@ -225,18 +238,52 @@ export class VrrpSocket {
   #deliver(heard: Heard): void {
     const r = heard.r;
     if (!r.ok) this.#onDrop(r);
-    else if (this.#neighbors.size === 0) this.#onAdvert(r);
+    else if (this.#neighbors.size === 0) this.#advert(r, heard);
     else {
       const peer = this.#neighbors.peerOf(heard.mac);
-      if (peer === undefined || peer === r.from) this.#onAdvert(r);
+      if (peer === undefined || peer === r.from) this.#advert(r, heard);
       else {
         if (heard.peer !== peer || heard.fromPeer === undefined) {
           heard.peer = peer;
           heard.fromPeer = { ...r, fromPeer: peer };
         }
-        this.#onAdvert(heard.fromPeer);
+        this.#advert(heard.fromPeer, heard);
       }
     }
+  }
+
+  #advert(r: ReceivedAdvert, heard: Heard): void {
+    this.#frameOf.set(r, heard);
+    this.#onAdvert(r);
+  }
+
+  /**
+   * hush asks the packet socket to leave out every later frame byte-for-byte equal to the one `received` came in
+   * (same sender, priority, addresses, packet type), counting them instead (heardAgain): a backup that has followed
+   * that advert needs from its repeats only the time of the last one (speaker.ts). One hushed advert per VRID; a new
+   * one replaces it. Refused (false) for an advert this socket did not hand over, one whose decision depended on the
+   * neighbour table (a unicast peer's MAC: it may change while the bytes do not), and authenticated adverts (a
+   * repeat would be a replay, which must be counted as one). Never throws.
+   */
+  hush(received: ReceivedAdvert): boolean {
+    const heard = this.#frameOf.get(received);
+    const vrid = received.advert.vrid;
+    if (heard === undefined || this.#stopped || received.fromPeer !== undefined || received.auth !== undefined)
+      return false;
+    if (this.#authKeys?.(received.family, vrid) !== undefined) return false;
+    return this.#socket.hush?.(vrid, heard.frame, heard.pktType) ?? false;
+  }
+
+  /** unhush delivers every advert of `vrid` again. */
+  unhush(vrid: number): void {
+    if (!this.#stopped) this.#socket.hush?.(vrid, null);
+  }
+
+  /** heardAgain: the repeats of `vrid`'s hushed advert left out since the last call; undefined when none came. */
+  heardAgain(vrid: number): HeardAgain | undefined {
+    if (this.#stopped) return undefined;
+    const h = this.#socket.heard?.(vrid);
+    return h === undefined ? undefined : { count: h.count, at: this.#clock.now() - h.ageMs };
   }
 
   /**

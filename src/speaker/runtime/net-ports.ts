@@ -74,6 +74,9 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         },
         watchPeers: (peers) => socket.watchPeers(peers),
         knowsPeer: (address) => socket.knowsPeer(address),
+        hush: (received) => socket.hush(received),
+        unhush: (vrid) => socket.unhush(vrid),
+        heardAgain: (vrid) => socket.heardAgain(vrid),
       };
     }
     if (families.has('ipv4')) {

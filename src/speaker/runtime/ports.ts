@@ -5,6 +5,7 @@
 
 import type { Advert, Family } from '../../../vrrp/advert.ts';
 import type { AuthKey } from '../../../vrrp/auth.ts';
+import type { ReceivedAdvert } from '../../net/frames/vrrp.ts';
 
 /** SendOutcome is whether an advert left, with a human detail when it did not. */
 export type SendOutcome = { readonly ok: true } | { readonly ok: false; readonly detail: string };
@@ -26,6 +27,17 @@ export interface AdvertChannel {
   watchPeers?(peers: readonly string[]): void;
   /** knowsPeer: the MAC of `address` is known (or it is ours), so an advert's Ethernet source can be tied to it. */
   knowsPeer?(address: string): boolean;
+  /**
+   * hush: later adverts byte-for-byte equal to `received` (which this channel handed over) are no longer handed
+   * over, only counted (heardAgain); one per VRID, a new one replaces it. False when the channel cannot (then every
+   * advert still comes). The speaker hushes an advert its backup followed, and asks heardAgain before each event of
+   * that router, so the engine steps the last repeat at the time it came (speaker.ts, deferRepeat).
+   */
+  hush?(received: ReceivedAdvert): boolean;
+  /** unhush: every advert of this VRID is handed over again. */
+  unhush?(vrid: number): void;
+  /** heardAgain: repeats of the VRID's hushed advert left out since the last ask, and when the last came (clock ms). */
+  heardAgain?(vrid: number): { readonly count: number; readonly at: number } | undefined;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */

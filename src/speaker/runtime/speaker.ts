@@ -102,6 +102,8 @@ interface RouterSlot {
   heard: ReceivedAdvert | undefined;
   after: RouterState | undefined;
   repeatAt: number | undefined;
+  /** hushed: `heard`, when the advert channel leaves its repeats out and only counts them (see hush). */
+  hushed: ReceivedAdvert | undefined;
 }
 
 export class Speaker {
@@ -143,7 +145,10 @@ export class Speaker {
     for (const router of deps.routers) this.#addSlot(router);
     this.#removeCollector = deps.metrics.addCollector(() => this.#collectMastersSeen());
     this.#removeFlush = deps.metrics.addFlush(() => {
-      for (const slot of this.#slots.values()) this.#flushCounts(slot);
+      for (const slot of this.#slots.values()) {
+        this.#fold(slot);
+        this.#flushCounts(slot);
+      }
     });
     for (const family of ['ipv4', 'ipv6'] as const) {
       for (const reason of INVALID_REASONS) deps.metrics.invalidPackets.inc({ family, reason }, 0);
@@ -289,6 +294,7 @@ export class Speaker {
     const slot = this.#slots.get(key);
     if (!slot) return false;
     if (this.started) this.#step(key, { type: 'shutdown' });
+    this.#unhush(slot);
     this.#takeovers.get(key)?.();
     this.#takeovers.delete(key);
     slot.announce.abort();
@@ -325,6 +331,7 @@ export class Speaker {
       if (rejected?.type === 'config-rejected') return rejected.errors.join('; ');
       slot.state = res.state;
       this.#scheduler.set(key, res.deadline);
+      if (slot.state !== slot.after) this.#unhush(slot); // a repeat must be stepped afresh (see deferRepeat)
     }
     if (serviceLabel(spec) !== serviceLabel(slot.router))
       for (const vip of slot.router.vips) this.#dropVipGauge(slot, vip);
@@ -332,6 +339,7 @@ export class Speaker {
     const vips = spec.vips;
     const vipsChanged = vips.length !== before.length || vips.some((v, i) => v !== before[i]);
     slot.router = Object.freeze({ ...spec, config: slot.state.config });
+    this.#unhush(slot); // sources, peers or keys may have changed: the next advert is classified afresh
     this.#setSources(spec);
     slot.keyring = spec.auth === undefined ? undefined : keyringOf(spec.auth);
     this.#watchPeers(slot.router);
@@ -400,6 +408,7 @@ export class Speaker {
       heard: undefined,
       after: undefined,
       repeatAt: undefined,
+      hushed: undefined,
     });
     this.#routerKeys.add(router.key);
     this.#setSources(router);
@@ -425,6 +434,7 @@ export class Speaker {
     if (!slot) return undefined;
     if (slot.state.kind === 'initialize') return 0;
     const { priority, advertIntervalCs } = slot.state.config;
+    this.#fold(slot);
     const since = this.#deps.clock.now() - masterDownIntervalMs(priority, advertIntervalCs);
     for (const [from, at] of slot.advertisers) if (at < since) slot.advertisers.delete(from);
     return slot.advertisers.size + (slot.state.kind === 'master' ? 1 : 0);
@@ -459,6 +469,7 @@ export class Speaker {
    */
   #due(key: RouterKey): void {
     const slot = this.#slots.get(key);
+    if (slot !== undefined) this.#fold(slot);
     if (slot !== undefined && slot.repeatAt !== undefined) {
       // A deferred repeat moves the Master_Down_Timer later: step it, and when the timer is not due any more, wait
       // for the new deadline (the usual case: a backup hearing its master is woken once per Master_Down_Interval).
@@ -507,12 +518,60 @@ export class Speaker {
   /** noteHeard records an advert just stepped, when a repeat of it may be deferred (see deferRepeat). */
   #noteHeard(slot: RouterSlot, r: ReceivedAdvert): void {
     const ok = slot.state.kind === 'backup' && slot.state.config.preemptDelayMs === 0 && this.#lastActions === 0;
+    if (slot.hushed !== undefined && (slot.hushed !== r || !ok)) this.#unhush(slot);
+    if (slot.heard !== (ok ? r : undefined)) slot.repeatAt = undefined; // stepped already (see replayRepeat)
     slot.heard = ok ? r : undefined;
     slot.after = ok ? slot.state : undefined;
+    if (ok && slot.hushed === undefined && this.#hushable(slot, r)) {
+      if (this.#deps.ports.adverts[r.family]?.hush?.(r) === true) slot.hushed = r;
+    }
+  }
+
+  /**
+   * hushable: the repeats of `r` may be left out by the channel (only counted; see fold): the receive decision for
+   * its bytes cannot change while the router's spec stays (reconfigureRouter unhushes). Not for authenticated routers
+   * (every advert carries a new counter, so a repeat is a replay, counted as invalid), nor for an advert accepted by
+   * its MAC (an IPv6 link-local source tied to a candidate or peer by the neighbour table, which may change) or
+   * because candidate MACs are still unresolved (receive-filter.ts).
+   */
+  #hushable(slot: RouterSlot, r: ReceivedAdvert): boolean {
+    if (slot.keyring !== undefined || r.auth !== undefined || r.fromPeer !== undefined) return false;
+    const peers = this.#filter.unicastPeers;
+    if (peers.size > 0 && !peers.has(r.from)) return false;
+    const allowed = this.#candidateSources.get(slot.router.key);
+    return allowed === undefined || allowed.size === 0 || allowed.has(r.from);
+  }
+
+  /**
+   * fold takes in the repeats of the hushed advert that the channel left out since the last ask, as deferRepeat
+   * takes a repeat handed over: counted as received, the sender seen as advertising, the last one's time kept to be
+   * stepped (replayRepeat). The channel left them out only while the router stayed in the state that advert left
+   * (every other step unhushes first), so stepping the last one then is what stepping each would have done.
+   */
+  #fold(slot: RouterSlot): void {
+    const r = slot.hushed;
+    if (r === undefined) return;
+    const again = this.#deps.ports.adverts[r.family]?.heardAgain?.(r.advert.vrid);
+    if (again === undefined || again.count === 0) return;
+    slot.received += again.count;
+    if (r.advert.priority > 0 && r.from !== slot.router.config.primaryAddress) slot.advertisers.set(r.from, again.at);
+    if (r.checksumMode === 'no-pseudo-header')
+      this.#deps.metrics.legacyChecksum.inc({ vrid: String(r.advert.vrid) }, again.count);
+    slot.repeatAt = Math.max(slot.repeatAt ?? Number.NEGATIVE_INFINITY, again.at);
+  }
+
+  /** unhush takes in what the channel left out, then has it hand over every advert of the router again. */
+  #unhush(slot: RouterSlot): void {
+    const r = slot.hushed;
+    if (r === undefined) return;
+    this.#fold(slot);
+    slot.hushed = undefined;
+    this.#deps.ports.adverts[r.family]?.unhush?.(r.advert.vrid);
   }
 
   /** replayRepeat steps a deferred repeat at the time it arrived (see deferRepeat), before any other event. */
   #replayRepeat(slot: RouterSlot): void {
+    this.#fold(slot);
     const at = slot.repeatAt;
     const heard = slot.heard;
     if (at === undefined || heard === undefined) return;
@@ -526,6 +585,8 @@ export class Speaker {
     if (!slot || this.#stopped) return;
     this.#replayRepeat(slot);
     this.#stepAt(slot, event, this.#deps.clock.now());
+    // Another event moved the router on: its master's next repeat must be stepped afresh (see deferRepeat).
+    if (event.type !== 'advert' && slot.hushed !== undefined && slot.state !== slot.after) this.#unhush(slot);
   }
 
   #stepAt(slot: RouterSlot, event: RouterEvent, now: number): void {
