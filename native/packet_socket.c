@@ -189,11 +189,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
    * same advert every interval, so a backup's steady stream costs no Buffer and no parsing. */
   uint32_t count = 0;
   napi_value argv3[3];
-  if (ps->batch && (napi_create_array(env, &argv3[0]) != napi_ok || napi_create_array(env, &argv3[1]) != napi_ok ||
-                    (ps->rep != NULL && napi_create_array(env, &argv3[2]) != napi_ok))) {
-    napi_close_handle_scope(env, scope);
-    return;
-  }
+  bool arrays = false; /* made for the first frame handed on: a burst of hushed repeats allocates nothing */
   if (ps->quiet != NULL) quiet_burst(ps->quiet);
   for (int i = 0; i < MAX_BURST && ps->fd >= 0; i++) {
     struct sockaddr_ll sll;
@@ -206,6 +202,10 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     }
     size_t len = n > MAX_FRAME ? MAX_FRAME : (size_t)n;
     if (ps->quiet != NULL && quiet_take(ps->quiet, ps->buf, len, sll.sll_pkttype)) continue; /* a hushed repeat */
+    if (ps->batch && !arrays &&
+        !(arrays = napi_create_array(env, &argv3[0]) == napi_ok && napi_create_array(env, &argv3[1]) == napi_ok &&
+                   (ps->rep == NULL || napi_create_array(env, &argv3[2]) == napi_ok)))
+      break;
     napi_value frame, type, slot;
     bool seen = false;
     int32_t id = ps->rep != NULL && ps->batch ? rep_lookup(ps->rep, ps->buf, len, sll.sll_pkttype, &seen) : -1;
