@@ -120,3 +120,26 @@ test('slice: at most `slice` keys per callback; the rest fire from a 0 ms timer,
   assert.deepEqual(fired.slice(4), ['x', 'y', 'z'], 'the rest on the next turn');
   assert.equal(sched.size, 1);
 });
+
+test('deadlines moved later with sortNow wake the timer once for nothing, not once per old deadline', () => {
+  const wakeups = (sortNow: boolean) => {
+    const clock = new FakeClock();
+    let count = 0;
+    const setTimer = clock.setTimer.bind(clock);
+    clock.setTimer = (fn: () => void, ms: number) => setTimer(() => (count++, fn()), ms);
+    const fired: [string, number][] = [];
+    const sched = new DeadlineScheduler<string>({ clock, onDue: (key, now) => fired.push([key, now]) });
+    const keys = ['a', 'b', 'c', 'd', 'e'];
+    for (const [i, k] of keys.entries()) sched.set(k, 10 * (i + 1));
+    for (const k of keys) sched.set(k, 200, sortNow);
+    clock.advance(300);
+    assert.deepEqual(
+      fired.map(([, at]) => at),
+      [200, 200, 200, 200, 200],
+      'every key fires at its new deadline',
+    );
+    return count;
+  };
+  assert.equal(wakeups(false), 6, 'lazy: woken at each of the five old deadlines, then for all');
+  assert.equal(wakeups(true), 2, 'sorted at once: one wake-up for nothing, then for all');
+});

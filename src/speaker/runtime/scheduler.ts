@@ -51,8 +51,13 @@ export class DeadlineScheduler<K> {
     this.#deps = deps;
   }
 
-  /** set gives `key` a new deadline (absolute ms), or removes it with `undefined`. */
-  set(key: K, at: number | undefined): void {
+  /**
+   * set gives `key` a new deadline (absolute ms), or removes it with `undefined`. A later deadline is sorted when the
+   * earlier one comes (see the file comment), unless `sortNow`: then at once, so a timer armed for the earlier one
+   * fires at most once for nothing (for a caller that moves many deadlines later at one time, and would otherwise be
+   * woken at each of the old ones).
+   */
+  set(key: K, at: number | undefined, sortNow = false): void {
     const entry = this.#entries.get(key);
     if (at === undefined) {
       if (entry) this.#remove(entry);
@@ -65,8 +70,13 @@ export class DeadlineScheduler<K> {
       this.#up(entry.index);
     } else if (entry) {
       entry.due = at;
-      if (at >= entry.at) return; // later: sorted when `at` comes (see the file comment); the timer stays as it is
+      if (at >= entry.at && !sortNow) return; // later: sorted when `at` comes (see the file comment); timer stays
+      const later = at > entry.at;
       entry.at = at;
+      if (later) {
+        this.#down(entry.index);
+        return; // a timer armed earlier stays: it finds nothing due and arms for the new earliest
+      }
       this.#up(entry.index);
     } else {
       const e: Entry<K> = { key, at, due: at, index: this.#heap.length };

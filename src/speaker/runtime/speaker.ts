@@ -70,6 +70,13 @@ const TAKEOVER_IO_ROUNDS = 1024;
 /** TIMER_SLICE: routers stepped per timer callback before the loop may read sockets (ARP / NDP answers wait less). */
 const TIMER_SLICE = 32;
 
+/**
+ * SWEEP_MS: how often the hushed backups whose Master_Down_Timer comes before the next sweep take in their left-out
+ * repeats (see sweep); SWEEP_AHEAD_MS widens that window, so a sweep running a little late still meets them first.
+ */
+const SWEEP_MS = 100;
+const SWEEP_AHEAD_MS = 30;
+
 interface RouterSlot {
   router: RouterSpec;
   state: RouterState;
@@ -125,6 +132,7 @@ export class Speaker {
   #received = 0; // packets handed to receive(), so a deferred takeover knows whether I/O is still draining
   #lastActions = 0; // how many actions the last step returned (see noteHeard)
   readonly #takeovers = new Map<RouterKey, Cancel>(); // router key -> its takeover waiting for pending I/O
+  #sweep: Cancel | undefined; // the sweep timer, armed while a router is hushed
   readonly #removeCollector: () => void;
   readonly #removeFlush: () => void;
 
@@ -366,6 +374,8 @@ export class Speaker {
     if (this.#started) for (const key of this.#slots.keys()) this.#step(key, { type: 'shutdown' });
     this.#stopped = true;
     this.#scheduler.stop();
+    this.#sweep?.();
+    this.#sweep = undefined;
     this.#removeCollector();
     for (const slot of this.#slots.values()) this.#flushCounts(slot);
     this.#removeFlush();
@@ -524,7 +534,36 @@ export class Speaker {
     slot.after = ok ? slot.state : undefined;
     if (ok && slot.hushed === undefined && this.#hushable(slot, r)) {
       if (this.#deps.ports.adverts[r.family]?.hush?.(r) === true) slot.hushed = r;
+      if (slot.hushed !== undefined && this.#sweep === undefined) this.#armSweep();
     }
+  }
+
+  #armSweep(): void {
+    this.#sweep = this.#deps.clock.setTimer(() => this.#sweepHushed(), SWEEP_MS, { background: true });
+  }
+
+  /**
+   * sweepHushed takes in, every SWEEP_MS, the left-out repeats of each hushed backup whose Master_Down_Timer would
+   * come before the next sweep, so while its master is heard that timer never fires: hundreds of routers cost one
+   * wake-up per sweep instead of one per router every Master_Down_Interval (each at its own moment). Folding early is
+   * stepping the last repeat at its own time, as the timer would (see fold); a router whose master fell silent keeps
+   * its deadline and its timer fires on time, sweep or not.
+   */
+  #sweepHushed(): void {
+    this.#sweep = undefined;
+    if (this.#stopped) return;
+    const horizon = this.#deps.clock.now() + SWEEP_MS + SWEEP_AHEAD_MS;
+    let hushed = false;
+    for (const [key, slot] of this.#slots) {
+      if (slot.hushed === undefined) continue;
+      hushed = true;
+      const before = deadlineOf(slot.state);
+      if (before === undefined || before > horizon) continue;
+      this.#replayRepeat(slot);
+      const after = deadlineOf(slot.state);
+      if (after !== before) this.#scheduler.set(key, after, true);
+    }
+    if (hushed) this.#armSweep();
   }
 
   /**
