@@ -533,7 +533,10 @@ export class Speaker {
     slot.heard = ok ? r : undefined;
     slot.after = ok ? slot.state : undefined;
     if (ok && slot.hushed === undefined && this.#hushable(slot, r)) {
-      if (this.#deps.ports.adverts[r.family]?.hush?.(r) === true) slot.hushed = r;
+      if (this.#deps.ports.adverts[r.family]?.hush?.(r) === true) {
+        slot.hushed = r;
+        slot.log.debug({ from: r.from, priority: r.advert.priority }, 'repeats of the followed advert hushed');
+      }
       if (slot.hushed !== undefined && this.#sweep === undefined) this.#armSweep();
     }
   }
