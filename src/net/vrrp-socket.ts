@@ -12,7 +12,7 @@
  * resolved, the advert goes to the VRRP group instead and the resolution runs.
  *
  * Every received packet ends as onAdvert(received) or onDrop(drop), except the repeats of a hushed advert (hush):
- * those are only counted, and heardAgain says how many came and when the last did. Nothing here keeps VRRP state.
+ * those are only counted, and heardAgain says how many came and how long ago the last did. Nothing here keeps VRRP state.
  */
 
 import { type Advert, type Family, VRRP_MULTICAST, VRRP_PROTOCOL } from '../../vrrp/advert.ts';
@@ -79,10 +79,10 @@ interface SentFrame {
   readonly frame: Buffer;
 }
 
-/** HeardAgain: repeats of a hushed advert left out since the last ask, and when the last one was read (clock ms). */
+/** HeardAgain: repeats of a hushed advert left out since the last ask, and how long ago the last one was read (ms). */
 export interface HeardAgain {
   readonly count: number;
-  readonly at: number;
+  readonly ageMs: number;
 }
 
 /** VrrpPeer is a unicast destination; `mac` skips the neighbour lookup (tests, or a MAC known otherwise). */
@@ -158,7 +158,6 @@ export class VrrpSocket {
   readonly #heard: (Heard | undefined)[] = [];
   // advert handed to onAdvert -> the frame it came in, so the speaker can hush it (see hush)
   readonly #frameOf = new WeakMap<ReceivedAdvert, Heard>();
-  readonly #clock: Clock;
   readonly #authKeys: VrrpSocketDeps['authKeys'];
   readonly #onAdvert: (received: ReceivedAdvert) => void;
   readonly #onDrop: (drop: VrrpDrop) => void;
@@ -187,7 +186,6 @@ export class VrrpSocket {
     };
     const receive = deps.family === 'ipv4' ? receiveIpv4Frame : receiveIpv6Frame;
     const clock = deps.clock ?? realClock;
-    this.#clock = clock;
     this.#authKeys = deps.authKeys;
     const now = () => clock.now();
     this.#neighbors =
@@ -282,8 +280,7 @@ export class VrrpSocket {
   /** heardAgain: the repeats of `vrid`'s hushed advert left out since the last call; undefined when none came. */
   heardAgain(vrid: number): HeardAgain | undefined {
     if (this.#stopped) return undefined;
-    const h = this.#socket.heard?.(vrid);
-    return h === undefined ? undefined : { count: h.count, at: this.#clock.now() - h.ageMs };
+    return this.#socket.heard?.(vrid);
   }
 
   /**

@@ -53,7 +53,7 @@ for (let i = 0; i < 5; i++) {
 out.afterRepeats = heard.length;
 const again = rx.heardAgain(7);
 out.count = again?.count;
-out.lastAgoMs = realClock.now() - (again?.at ?? 0);
+out.lastAgoMs = again?.ageMs;
 out.spanMs = realClock.now() - sentAt;
 out.againEmpty = rx.heardAgain(7) === undefined;
 tx.send(advert(7, 150)); // a new priority: handed on

@@ -75,7 +75,7 @@ class HushingWire {
       heardAgain: (vrid) => {
         const h = this.#hushed.get(vrid);
         if (h === undefined || h.count === 0) return undefined;
-        const out = { count: h.count, at: h.at };
+        const out = { count: h.count, ageMs: this.#clock.now() - h.at };
         h.count = 0;
         return out;
       },

@@ -36,8 +36,11 @@ export interface AdvertChannel {
   hush?(received: ReceivedAdvert): boolean;
   /** unhush: every advert of this VRID is handed over again. */
   unhush?(vrid: number): void;
-  /** heardAgain: repeats of the VRID's hushed advert left out since the last ask, and when the last came (clock ms). */
-  heardAgain?(vrid: number): { readonly count: number; readonly at: number } | undefined;
+  /**
+   * heardAgain: repeats of the VRID's hushed advert left out since the last ask, and how long ago the last came (ms,
+   * measured by the channel on the monotonic clock; the speaker subtracts it from its own now).
+   */
+  heardAgain?(vrid: number): { readonly count: number; readonly ageMs: number } | undefined;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */

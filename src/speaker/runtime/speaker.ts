@@ -595,11 +595,12 @@ export class Speaker {
     if (r === undefined) return;
     const again = this.#deps.ports.adverts[r.family]?.heardAgain?.(r.advert.vrid);
     if (again === undefined || again.count === 0) return;
+    const at = this.#deps.clock.now() - Math.max(0, again.ageMs);
     slot.received += again.count;
-    if (r.advert.priority > 0 && r.from !== slot.router.config.primaryAddress) slot.advertisers.set(r.from, again.at);
+    if (r.advert.priority > 0 && r.from !== slot.router.config.primaryAddress) slot.advertisers.set(r.from, at);
     if (r.checksumMode === 'no-pseudo-header')
       this.#deps.metrics.legacyChecksum.inc({ vrid: String(r.advert.vrid) }, again.count);
-    slot.repeatAt = Math.max(slot.repeatAt ?? Number.NEGATIVE_INFINITY, again.at);
+    slot.repeatAt = Math.max(slot.repeatAt ?? Number.NEGATIVE_INFINITY, at);
   }
 
   /** unhush takes in what the channel left out, then has it hand over every advert of the router again. */
