@@ -200,7 +200,9 @@ function perRouter(log: readonly string[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const line of log) {
     const vrid = / send v(\d+) /.exec(line)?.[1] ?? / ipv4\/(\d+) /.exec(line)?.[1] ?? '?';
-    (out[vrid] ??= []).push(line);
+    const lines = out[vrid] ?? [];
+    lines.push(line);
+    out[vrid] = lines;
   }
   return out;
 }
