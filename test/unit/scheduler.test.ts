@@ -126,7 +126,11 @@ test('deadlines moved later with sortNow wake the timer once for nothing, not on
     const clock = new FakeClock();
     let count = 0;
     const setTimer = clock.setTimer.bind(clock);
-    clock.setTimer = (fn: () => void, ms: number) => setTimer(() => (count++, fn()), ms);
+    clock.setTimer = (fn: () => void, ms: number) =>
+      setTimer(() => {
+        count++;
+        fn();
+      }, ms);
     const fired: [string, number][] = [];
     const sched = new DeadlineScheduler<string>({ clock, onDue: (key, now) => fired.push([key, now]) });
     const keys = ['a', 'b', 'c', 'd', 'e'];
