@@ -54,7 +54,7 @@ export interface K8sLabOptions {
   readonly prefix: string;
   readonly nodes: number;
   readonly services: number | readonly LabService[];
-  /** vips: how many addresses the pool holds, from .100 up (default services + 2). */
+  /** vips: how many addresses the pool holds, from .100 up, or lower when they do not fit (default services + 2). */
   readonly vips?: number;
   readonly poolAnnotations?: Readonly<Record<string, string>>;
   readonly speakerArgs?: readonly string[];
@@ -143,7 +143,9 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
       ? Array.from({ length: opts.services }, (_, i) => ({ name: `svc${i}` }))
       : [...opts.services];
   const count = opts.vips ?? specs.length + 2;
-  const vipsV4 = Array.from({ length: count }, (_, i) => hostAddress(plan.ipv4Subnet, 100 + i));
+  // From .100 up; a pool too large for that starts lower, down to just above the nodes (the client is .254).
+  const first4 = Math.max(plan.nodes.length + 1, Math.min(100, 254 - count));
+  const vipsV4 = Array.from({ length: count }, (_, i) => hostAddress(plan.ipv4Subnet, first4 + i));
   const vipsV6 = opts.ipv6 ? Array.from({ length: count }, (_, i) => hostAddress(plan.ipv6Subnet, 0x100 + i)) : [];
   const lab = await buildLab({ prefix, nodes: opts.nodes, vips: { ipv4: vipsV4, ipv6: vipsV6 } });
   const cleanups: (() => Promise<unknown>)[] = [() => lab.teardown(), () => killTracked(prefix)];

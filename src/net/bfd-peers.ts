@@ -37,6 +37,12 @@ export type BfdChange =
       readonly reason: DownReason;
       /** diag is our bfd.LocalDiag: 1 detection time expired, 3 neighbor signaled down, 7 administratively down. */
       readonly diag: number;
+      /**
+       * silentMs: how long before the report the peer's last packet arrived (undefined: none yet); lateMs, on a
+       * detect-timeout, how late the detection timer ran after the Detection Time expired (a busy event loop).
+       */
+      readonly silentMs?: number;
+      readonly lateMs?: number;
     };
 
 /**
@@ -70,7 +76,12 @@ interface Peer {
   /** sendTo is the address as given (an IPv6 link-local keeps its zone for sending). */
   readonly sendTo: string;
   session: Session;
+  /** lastRxAt: when the last packet this session accepted arrived (ms on the clock). */
+  lastRxAt: number | undefined;
 }
+
+/** round2 keeps two decimals of a duration in ms for logs. */
+const round2 = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** BfdPeers is the runtime; see the file comment. */
 export class BfdPeers {
@@ -106,7 +117,7 @@ export class BfdPeers {
     this.#discriminators.set(config.localDiscriminator, key);
     const now = this.#deps.clock.now();
     const session = newSession(config, now);
-    this.#peers.set(key, { sendTo: peer, session });
+    this.#peers.set(key, { sendTo: peer, session, lastRxAt: undefined });
     this.#deps.logger.info({ peer: key, discriminator: config.localDiscriminator }, 'bfd session added');
     this.#scheduler.set(key, deadlineOf(session));
   }
@@ -171,13 +182,15 @@ export class BfdPeers {
   #event(key: string, event: SessionEvent, now: number): void {
     const p = this.#peers.get(key);
     if (p === undefined) return;
+    const detectAt = p.session.detectAt;
     const r = step(p.session, event, now, this.#random);
     p.session = r.session;
-    for (const a of r.actions) this.#act(key, p, a);
+    for (const a of r.actions) this.#act(key, p, a, now, detectAt);
+    if (event.type === 'packet' && !r.actions.some((a) => a.type === 'drop')) p.lastRxAt = now;
     this.#scheduler.set(key, r.deadline);
   }
 
-  #act(key: string, p: Peer, a: SessionAction): void {
+  #act(key: string, p: Peer, a: SessionAction, now: number, detectAt: number | undefined): void {
     switch (a.type) {
       case 'send':
         this.#send(p, a);
@@ -186,10 +199,17 @@ export class BfdPeers {
         this.#deps.logger.info({ peer: key }, 'bfd session up');
         this.#deps.onChange(key, { up: true });
         return;
-      case 'down':
-        this.#deps.logger.warn({ peer: key, reason: a.reason, diag: a.diag }, 'bfd session down');
-        this.#deps.onChange(key, { up: false, reason: a.reason, diag: a.diag });
+      case 'down': {
+        const silentMs = p.lastRxAt === undefined ? undefined : round2(now - p.lastRxAt);
+        const lateMs = a.reason === 'detect-timeout' && detectAt !== undefined ? round2(now - detectAt) : undefined;
+        const timing = {
+          ...(silentMs === undefined ? {} : { silentMs }),
+          ...(lateMs === undefined ? {} : { lateMs }),
+        };
+        this.#deps.logger.warn({ peer: key, reason: a.reason, diag: a.diag, ...timing }, 'bfd session down');
+        this.#deps.onChange(key, { up: false, reason: a.reason, diag: a.diag, ...timing });
         return;
+      }
       case 'state':
         this.#deps.logger.debug({ peer: key, from: a.from, to: a.to, diag: a.diag }, 'bfd state');
         return;
