@@ -38,8 +38,8 @@ export type BfdChange =
       /** diag is our bfd.LocalDiag: 1 detection time expired, 3 neighbor signaled down, 7 administratively down. */
       readonly diag: number;
       /**
-       * silentMs: how long before the report the peer's last packet arrived (undefined: none yet); lateMs, on a
-       * detect-timeout, how late the detection timer ran after the Detection Time expired (a busy event loop).
+       * On a detect-timeout: silentMs, how long before the report the peer's last packet arrived; lateMs, how late
+       * the detection timer ran after the Detection Time expired (a busy event loop).
        */
       readonly silentMs?: number;
       readonly lateMs?: number;
@@ -200,8 +200,9 @@ export class BfdPeers {
         this.#deps.onChange(key, { up: true });
         return;
       case 'down': {
-        const silentMs = p.lastRxAt === undefined ? undefined : round2(now - p.lastRxAt);
-        const lateMs = a.reason === 'detect-timeout' && detectAt !== undefined ? round2(now - detectAt) : undefined;
+        const timeout = a.reason === 'detect-timeout';
+        const silentMs = timeout && p.lastRxAt !== undefined ? round2(now - p.lastRxAt) : undefined;
+        const lateMs = timeout && detectAt !== undefined ? round2(now - detectAt) : undefined;
         const timing = {
           ...(silentMs === undefined ? {} : { silentMs }),
           ...(lateMs === undefined ? {} : { lateMs }),

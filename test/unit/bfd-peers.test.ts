@@ -55,7 +55,8 @@ describe('BfdPeers', () => {
       const down = w.side(a).changes.filter((c) => !c.change.up);
       assert.equal(down.length, 1);
       assert.equal(down[0]!.peer, '10.0.0.3');
-      assert.deepEqual(down[0]!.change, { up: false, reason: 'detect-timeout', diag: 1 });
+      // On a virtual clock the detection timer runs on time, a Detection Time (3 × 10 ms) after the last packet.
+      assert.deepEqual(down[0]!.change, { up: false, reason: 'detect-timeout', diag: 1, silentMs: 30, lateMs: 0 });
       assert.ok(down[0]!.at - cut <= 30.1, `down ${down[0]!.at - cut} ms after the cut`);
     }
   });

@@ -74,6 +74,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         },
         watchPeers: (peers) => socket.watchPeers(peers),
         knowsPeer: (address) => socket.knowsPeer(address),
+        flush: () => socket.flush(),
       };
     }
     if (families.has('ipv4')) {

@@ -26,6 +26,8 @@ export interface AdvertChannel {
   watchPeers?(peers: readonly string[]): void;
   /** knowsPeer: the MAC of `address` is known (or it is ours), so an advert's Ethernet source can be tied to it. */
   knowsPeer?(address: string): boolean;
+  /** flush hands the adverts queued so far to the kernel now, not at the end of the turn (a takeover batch). */
+  flush?(): void;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */

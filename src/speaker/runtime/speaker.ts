@@ -30,6 +30,7 @@ import type { AdvertSeal, SpeakerPorts } from './ports.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { classifyReceive, INVALID_REASONS, type ReceiveFilterContext } from './receive-filter.ts';
 import { DeadlineScheduler } from './scheduler.ts';
+import { TakeoverBatches } from './takeover-batch.ts';
 import { VipTable } from './vip-table.ts';
 
 /** SpeakerDeps are the speaker's collaborators; see the file comment. */
@@ -69,6 +70,14 @@ const TAKEOVER_IO_ROUNDS = 1024;
 
 /** TIMER_SLICE: routers stepped per timer callback before the loop may read sockets (ARP / NDP answers wait less). */
 const TIMER_SLICE = 32;
+
+/** Takeover is one router's transition to master inside a batch: its effects wait for the batch's phases. */
+interface Takeover {
+  readonly slot: RouterSlot;
+  readonly effects: readonly Effect[];
+  readonly before: StateName;
+  readonly now: number;
+}
 
 interface RouterSlot {
   router: RouterSpec;
@@ -123,6 +132,12 @@ export class Speaker {
   #received = 0; // packets handed to receive(), so a deferred takeover knows whether I/O is still draining
   #lastActions = 0; // how many actions the last step returned (see noteHeard)
   readonly #takeovers = new Map<RouterKey, Cancel>(); // router key -> its takeover waiting for pending I/O
+  readonly #batches: TakeoverBatches;
+  /** collect: while a batch steps its routers, their takeovers are gathered here instead of applied one by one. */
+  #collect: Takeover[] | undefined;
+  /** deferred: the books of the last batch (logs, metrics, onTransition), run before any later step. */
+  #deferred: (() => void) | undefined;
+  #cancelDeferred: Cancel | undefined;
   readonly #removeCollector: () => void;
   readonly #removeFlush: () => void;
 
@@ -133,6 +148,11 @@ export class Speaker {
       clock: deps.clock,
       onDue: (key) => this.#due(key),
       slice: TIMER_SLICE,
+    });
+    this.#batches = new TakeoverBatches({
+      clock: deps.clock,
+      received: () => this.#received,
+      run: (keys) => this.#takeOverBatch(keys),
     });
     this.#filter = {
       routers: this.#routerKeys,
@@ -233,10 +253,23 @@ export class Speaker {
   peerDown(address: string, holdOf?: (router: RouterSpec) => number): number {
     if (!this.started) return 0;
     let following = 0;
+    // hold -> the routers waiting that long, and their latest Master_Down_Timer (see takeover-batch.ts)
+    const groups = new Map<number, { keys: RouterKey[]; at: number }>();
     for (const [key, slot] of this.#slots) {
       if (slot.state.kind !== 'backup' || slot.state.master?.address !== address) continue;
       following++;
-      this.#step(key, { type: 'peer-down', address, holdMs: holdOf?.(slot.router) ?? 0 });
+      const holdMs = holdOf?.(slot.router) ?? 0;
+      this.#step(key, { type: 'peer-down', address, holdMs });
+      const s = slot.state;
+      if (s.kind !== 'backup' || s.timerCause !== 'liveness') continue;
+      const group = groups.get(holdMs) ?? { keys: [], at: s.masterDownAt };
+      group.keys.push(key);
+      group.at = Math.max(group.at, s.masterDownAt);
+      groups.set(holdMs, group);
+    }
+    for (const { keys, at } of groups.values()) {
+      for (const key of keys) this.#scheduler.set(key, undefined); // the batch owns their timers now
+      this.#batches.add(keys, at);
     }
     return following;
   }
@@ -289,6 +322,7 @@ export class Speaker {
     const slot = this.#slots.get(key);
     if (!slot) return false;
     if (this.started) this.#step(key, { type: 'shutdown' });
+    this.#batches.leave(key);
     this.#takeovers.get(key)?.();
     this.#takeovers.delete(key);
     slot.announce.abort();
@@ -358,6 +392,8 @@ export class Speaker {
     if (this.#started) for (const key of this.#slots.keys()) this.#step(key, { type: 'shutdown' });
     this.#stopped = true;
     this.#scheduler.stop();
+    this.#batches.stop();
+    this.#runDeferred();
     this.#removeCollector();
     for (const slot of this.#slots.values()) this.#flushCounts(slot);
     this.#removeFlush();
@@ -530,6 +566,8 @@ export class Speaker {
 
   #stepAt(slot: RouterSlot, event: RouterEvent, now: number): void {
     const key = slot.router.key;
+    if (this.#deferred !== undefined) this.#runDeferred(); // the last batch's books come before anything later
+    this.#batches.leave(key);
     const res = step(slot.state, event, now);
     this.#lastActions = res.actions.length;
     const before = slot.state.kind;
@@ -539,7 +577,8 @@ export class Speaker {
     if (res.actions.length === 0) return;
     const effects = this.#effectsOf(slot, res.actions);
     if (before !== 'master' && res.state.kind === 'master') {
-      this.#takeOver(slot, effects, before, now);
+      if (this.#collect !== undefined) this.#collect.push({ slot, effects, before, now });
+      else this.#takeOver(slot, effects, before, now);
       return;
     }
     for (const effect of effects) this.#apply(slot, effect, before, now);
@@ -577,6 +616,54 @@ export class Speaker {
   #takeOver(slot: RouterSlot, effects: readonly Effect[], before: StateName, now: number): void {
     for (const effect of effects) if (effect.kind === 'send') this.#apply(slot, effect, before, now);
     for (const effect of effects) if (effect.kind !== 'send') this.#apply(slot, effect, before, now);
+  }
+
+  /**
+   * takeOverBatch steps the Master_Down_Timer of routers told by one liveness signal (takeover-batch.ts) and applies
+   * their takeovers in phases, §6.4.2's order kept for each: every advert, handed to the kernel in one batch; then
+   * answering for every VIP (one filter update); then the first gratuitous ARP / unsolicited NA of every VIP. Logs,
+   * metrics and onTransition (status, Events) run after, in a timer of 0 ms, or before any later step.
+   */
+  #takeOverBatch(keys: readonly RouterKey[]): void {
+    if (this.#stopped) return;
+    const started = this.#deps.clock.now();
+    const taken: Takeover[] = [];
+    this.#collect = taken;
+    try {
+      for (const key of keys) this.#step(key, { type: 'timer' });
+    } finally {
+      this.#collect = undefined;
+    }
+    if (taken.length === 0) return;
+    for (const t of taken) for (const e of t.effects) if (e.kind === 'send') this.#apply(t.slot, e, t.before, t.now);
+    for (const channel of Object.values(this.#deps.ports.adverts)) channel?.flush?.();
+    for (const t of taken) {
+      for (const e of t.effects) if (e.kind === 'answer') this.#vips.setMaster(t.slot.router.key, e.on);
+    }
+    this.#deps.ports.answering?.(this.#vips.mastered());
+    for (const t of taken) for (const e of t.effects) if (e.kind === 'announce') this.#announce(t.slot);
+    const tookMs = Math.round((this.#deps.clock.now() - started) * 100) / 100;
+    this.#deps.logger.info({ interface: this.#deps.ifname, routers: taken.length, tookMs }, 'liveness takeover batch');
+    const books = () => {
+      for (const t of taken) {
+        for (const e of t.effects) {
+          if (e.kind === 'answer') for (const vip of t.slot.router.vips) this.#vipGauge(t.slot, vip).set(e.on ? 1 : 0);
+          else if (e.kind !== 'send' && e.kind !== 'announce') this.#apply(t.slot, e, t.before, t.now);
+        }
+      }
+    };
+    this.#deferred = books;
+    const cancel = this.#deps.clock.setTimer(() => this.#runDeferred(), 0);
+    this.#cancelDeferred = cancel;
+  }
+
+  /** runDeferred runs the books of the last batch now, once. */
+  #runDeferred(): void {
+    const books = this.#deferred;
+    this.#deferred = undefined;
+    this.#cancelDeferred?.();
+    this.#cancelDeferred = undefined;
+    books?.();
   }
 
   #apply(slot: RouterSlot, effect: Effect, before: StateName, now: number): void {
