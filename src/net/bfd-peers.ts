@@ -20,7 +20,7 @@ import {
   step,
 } from '../../bfd/session.ts';
 import { DEFAULT_TIMING, type SessionConfig, validateSessionConfig } from '../../bfd/session-config.ts';
-import type { Clock } from '../../vrrp/clock.ts';
+import type { Cancel, Clock } from '../../vrrp/clock.ts';
 import { canonicalIp } from '../../vrrp/ip.ts';
 import type { Logger } from '../log.ts';
 import type { BfdTransport } from './bfd-socket.ts';
@@ -78,6 +78,8 @@ interface Peer {
   session: Session;
   /** lastRxAt: when the last packet this session accepted arrived (ms on the clock). */
   lastRxAt: number | undefined;
+  /** draining cancels a Detection Time expiry waiting for the packets already in the socket (see #due). */
+  draining: Cancel | undefined;
 }
 
 /** round2 keeps two decimals of a duration in ms for logs. */
@@ -104,7 +106,7 @@ export class BfdPeers {
     this.#deps = deps;
     this.#timing = timing;
     this.#random = deps.random ?? Math.random;
-    this.#scheduler = deps.deadlines((key, now) => this.#event(key, { type: 'timer' }, now));
+    this.#scheduler = deps.deadlines((key, now) => this.#due(key, now));
   }
 
   /** add starts a session towards `peer` (idempotent); its first packet leaves at once. */
@@ -117,7 +119,7 @@ export class BfdPeers {
     this.#discriminators.set(config.localDiscriminator, key);
     const now = this.#deps.clock.now();
     const session = newSession(config, now);
-    this.#peers.set(key, { sendTo: peer, session, lastRxAt: undefined });
+    this.#peers.set(key, { sendTo: peer, session, lastRxAt: undefined, draining: undefined });
     this.#deps.logger.info({ peer: key, discriminator: config.localDiscriminator }, 'bfd session added');
     this.#scheduler.set(key, deadlineOf(session));
   }
@@ -133,6 +135,7 @@ export class BfdPeers {
     const r = step(p.session, { type: 'admin-down' }, this.#deps.clock.now(), this.#random);
     for (const a of r.actions) if (a.type === 'send') this.#send(p, a);
     this.#scheduler.set(key, undefined);
+    p.draining?.();
     this.#peers.delete(key);
     this.#discriminators.delete(p.session.config.localDiscriminator);
   }
@@ -177,6 +180,28 @@ export class BfdPeers {
     for (const key of [...this.#peers.keys()]) this.remove(key);
     this.#stopped = true;
     this.#scheduler.stop();
+  }
+
+  /**
+   * due delivers a session's timer. When it would end the session (the Detection Time ran out, §6.8.4), the packets
+   * already waiting in the socket are read first (clock.afterPendingIo, one event-loop round): after a stall of our
+   * own loop the timer runs before the packets queued meanwhile, and the peer, alive and sending, would be declared
+   * down. A packet read in that round moves the Detection Time and the timer finds nothing to do.
+   */
+  #due(key: string, now: number): void {
+    const p = this.#peers.get(key);
+    const afterIo = this.#deps.clock.afterPendingIo?.bind(this.#deps.clock);
+    const s = p?.session;
+    const expiring = s?.detectAt !== undefined && now >= s.detectAt && (s.state === 'up' || s.state === 'init');
+    if (p === undefined || afterIo === undefined || !expiring) {
+      this.#event(key, { type: 'timer' }, now);
+      return;
+    }
+    p.draining?.();
+    p.draining = afterIo(() => {
+      p.draining = undefined;
+      if (!this.#stopped) this.#event(key, { type: 'timer' }, this.#deps.clock.now());
+    });
   }
 
   #event(key: string, event: SessionEvent, now: number): void {
