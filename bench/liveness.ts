@@ -6,6 +6,7 @@
  *
  *   npm run bench:liveness -- [--trials 10] [--nodes 2] [--services 210] [--advert-interval 100ms]
  *                              [--liveness-interval 20ms] [--liveness-multiplier 3] [--modes bfd,off]
+ *                              [--realtime-priority 0]   (the speakers' --realtime-priority: SCHED_RR when > 0)
  *
  * A trial: every Service mastered by its best node; at a random point of the advert cycle the node that masters
  * the most VIPs loses its switch port and its speaker is SIGKILLed. The client probes every lost VIP with ARP
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     'liveness-multiplier': { type: 'string', default: '3' },
     modes: { type: 'string', default: 'bfd,off' },
     'probe-rate': { type: 'string', default: '4000' },
+    'realtime-priority': { type: 'string', default: '0' },
   },
 });
 const TRIALS = Number(values.trials);
@@ -221,7 +223,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench/liveness needs root (network namespaces)');
   const nodes = Number(values.nodes);
   console.log(
-    `liveness: ${TRIALS} node-loss trials per mode, ${nodes} nodes, ${values.services} Services, adverts ${values['advert-interval']}, BFD ${values['liveness-interval']} × ${values['liveness-multiplier']}`,
+    `liveness: ${TRIALS} node-loss trials per mode, ${nodes} nodes, ${values.services} Services, adverts ${values['advert-interval']}, BFD ${values['liveness-interval']} × ${values['liveness-multiplier']}, speakers' real-time priority ${values['realtime-priority']} (0: normal)`,
   );
   console.log(
     `machine load average at start: ${loadavg()
@@ -233,6 +235,7 @@ async function main(): Promise<void> {
     prefix: 'lvb',
     nodes,
     services: Number(values.services),
+    speakerArgs: ['--realtime-priority', values['realtime-priority']],
     poolAnnotations: {
       'metal-vrrp.io/advert-interval': values['advert-interval'],
       'metal-vrrp.io/liveness-interval': values['liveness-interval'],

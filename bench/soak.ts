@@ -15,7 +15,7 @@
  * nothing. Needs root; the npm script holds the machine-wide network lock.
  *
  *   npm run bench:soak -- [--minutes 10] [--interval 20ms] [--nodes 3] [--services 30] [--flood-rate 20000]
- *                         [--churn 3000] [--liveness bfd|off] [--liveness-interval 20ms]
+ *                         [--churn 3000] [--liveness bfd|off] [--liveness-interval 20ms] [--realtime-priority 0]
  */
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     churn: { type: 'string', default: '3000' },
     liveness: { type: 'string', default: 'bfd' },
     'liveness-interval': { type: 'string', default: '20ms' },
+    'realtime-priority': { type: 'string', default: '0' },
   },
 });
 const MINUTES = Number(values.minutes);
@@ -80,13 +81,14 @@ async function main(): Promise<void> {
   const nodes = Number(values.nodes);
   const services = Number(values.services);
   progress(
-    `soak: ${nodes} speakers (Kubernetes mode), ${services} Services, adverts ${values.interval}, liveness ${values.liveness} ${values['liveness-interval']} × 3, ${MINUTES} min, ARP flood ${values['flood-rate']}/s, ${values.churn} Service updates/min; load average ${load()} (2 shared cores)`,
+    `soak: ${nodes} speakers (Kubernetes mode), ${services} Services, adverts ${values.interval}, liveness ${values.liveness} ${values['liveness-interval']} × 3, real-time priority ${values['realtime-priority']} (0: normal), ${MINUTES} min, ARP flood ${values['flood-rate']}/s, ${values.churn} Service updates/min; load average ${load()} (2 shared cores)`,
   );
   const k = await startK8sLab({
     prefix: 'mvsoak',
     nodes,
     services,
     logLevel: 'info',
+    speakerArgs: ['--realtime-priority', values['realtime-priority']],
     poolAnnotations: {
       'metal-vrrp.io/advert-interval': values.interval,
       'metal-vrrp.io/liveness': values.liveness,
