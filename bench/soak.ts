@@ -213,6 +213,13 @@ async function main(): Promise<void> {
     console.log(
       `  false takeovers: ${takeovers.length}${takeovers.length ? ` (${takeovers.slice(0, 10).join('; ')}${takeovers.length > 10 ? '; …' : ''})` : ''}; liveness peer-downs: ${peerDowns}`,
     );
+    // reason -> count: `liveness` came from a BFD session timing out, `master-down` from missed adverts.
+    const byReason = new Map<string, number>();
+    for (const t of takeovers) {
+      const reason = t.slice(t.lastIndexOf('(') + 1, -1);
+      byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+    }
+    console.log(`  false takeovers by reason: ${[...byReason].map(([r, c]) => `${r} ${c}`).join(', ') || 'none'}`);
     console.log(
       `  ARP flood sent: ${summary('requests/s (per 1 s)', floodRates, '/s', 0).trim()}; send errors ${flood.errors()}`,
     );
