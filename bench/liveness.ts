@@ -209,9 +209,13 @@ async function trial(
           lagMaxMs: lag[i]!,
         });
       }
+      const batches = logs.filter((l) => l['msg'] === 'liveness takeover batch');
+      const batch = batches.length
+        ? `, ${batches.length} takeover batch(es): ${batches.map((b) => `${b['routers']} routers in ${b['tookMs']} ms`).join(', ')}`
+        : '';
       const late =
         bfd?.['lateMs'] === undefined ? '' : ` (timer ${bfd['lateMs']} ms late, silent ${bfd['silentMs']} ms)`;
-      return `${n}: ${sessionsUp[i]} BFD up before, peer-down ${detected === undefined ? 'not logged' : `${detected} ms${late}`}, takeovers ${rs}${span}, loop lag max ${lag[i]!.toFixed(1)} ms`;
+      return `${n}: ${sessionsUp[i]} BFD up before, peer-down ${detected === undefined ? 'not logged' : `${detected} ms${late}`}, takeovers ${rs}${span}${batch}, loop lag max ${lag[i]!.toFixed(1)} ms`;
     })
     .join('; ');
   await k.lab.setLinkUp(k.hostOf(victim));
