@@ -84,7 +84,7 @@ describe('TakeoverBatches', () => {
 const MASTER = '10.0.0.1';
 const N = 40;
 
-function setup() {
+function setup(opts: { readonly batchAnnounce?: boolean } = {}) {
   const clock = new LoopClock();
   // Priorities 240..201: Skew_Times at 100 ms from 6.3 to 21.5 ms.
   const routers = planSpecs(
@@ -121,10 +121,18 @@ function setup() {
       },
       announcers: {
         ipv4: {
-          announce: async (ip) => {
-            wire.push(`garp ${ip}`);
-            return { ok: true, frames: 1 };
+          announce: async (ip, req) => {
+            wire.push(`garp ${ip} x${req.count}`);
+            return { ok: true, frames: req.count };
           },
+          ...(opts.batchAnnounce
+            ? {
+                announceNow: (ips: readonly string[]) => {
+                  wire.push(`garp-now ${ips.length}`);
+                  return { ok: true, frames: ips.length };
+                },
+              }
+            : {}),
         },
       },
       answering: (vips) => void wire.push(`answering ${vips.length}`),
@@ -162,12 +170,26 @@ describe('Speaker: a liveness signal takes over every router of the dead master 
     const adverts = wire.slice(0, N);
     assert.ok(adverts.every((w) => w.startsWith('advert ')));
     assert.deepEqual(wire.slice(N, N + 2), ['flush', `answering ${N}`]);
-    assert.equal(wire.slice(N + 2).filter((w) => w.startsWith('garp ')).length, N);
+    assert.equal(wire.slice(N + 2).filter((w) => w === 'garp' || w.endsWith(' x3')).length, N);
     for (let v = 1; v <= N; v++) assert.equal(speaker.stateOf(`ipv4/${v}`), 'master');
     // The per-VIP transition lines wait for a timer of 0 ms; the batch's summary line is written at once.
     assert.deepEqual(lines, ['liveness takeover batch']);
     clock.advance(0);
     assert.equal(lines.filter((l) => l.includes('backup -> master')).length, N);
+  });
+
+  test('with announceNow, the first GARP of every VIP leaves in one batch and the later rounds follow the spacing', () => {
+    const { clock, speaker, wire } = setup({ batchAnnounce: true });
+    wire.length = 0;
+    speaker.peerDown(MASTER);
+    clock.advance(skewTimeMs(240 - (N - 1), 10));
+    clock.checkPhase();
+    assert.deepEqual(wire.slice(N), ['flush', `answering ${N}`, `garp-now ${N}`]);
+    wire.length = 0;
+    clock.advance(99); // default spacing 100 ms
+    assert.equal(wire.length, 0);
+    clock.advance(1);
+    assert.equal(wire.filter((w) => w.endsWith(' x2')).length, N, 'the remaining two rounds of the default three');
   });
 
   test('a false detection: the master advertising after the signal keeps its router backup', () => {

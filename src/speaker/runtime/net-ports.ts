@@ -110,6 +110,10 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
           const r = await arp.announce(ip, req);
           return r.ok ? r : { ok: false, frames: r.frames, detail: `${r.reason}: ${r.detail}` };
         },
+        announceNow: (ips) => {
+          const r = arp.announceNow(ips);
+          return r.ok ? r : { ok: false, frames: r.frames, detail: `${r.reason}: ${r.detail}` };
+        },
       };
     }
     if (families.has('ipv6')) {

@@ -47,6 +47,8 @@ export interface AnnounceOutcome {
 /** Announcer sends gratuitous ARP (IPv4) or unsolicited NAs (IPv6) for one VIP. Never rejects. */
 export interface Announcer {
   announce(ip: string, request: AnnounceRequest): Promise<AnnounceOutcome>;
+  /** announceNow sends one round for every VIP of `ips` at once, in one batch (optional; a takeover batch uses it). */
+  announceNow?(ips: readonly string[]): AnnounceOutcome;
 }
 
 /** SpeakerPorts are the channels of the families the speaker's routers use. */

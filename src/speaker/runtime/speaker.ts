@@ -641,14 +641,36 @@ export class Speaker {
       for (const e of t.effects) if (e.kind === 'answer') this.#vips.setMaster(t.slot.router.key, e.on);
     }
     this.#deps.ports.answering?.(this.#vips.mastered());
-    for (const t of taken) for (const e of t.effects) if (e.kind === 'announce') this.#announce(t.slot);
+    // The first announcement round of every VIP in one batch per family; the later rounds start from the books.
+    const announced = new Set<RouterSlot>(); // routers whose first round left here
+    const sent: string[] = [];
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const announcer = this.#deps.ports.announcers[family];
+      const slots = taken
+        .filter((t) => t.slot.router.config.family === family && t.effects.some((e) => e.kind === 'announce'))
+        .map((t) => t.slot)
+        .filter((slot) => slot.router.gratuitous.count >= 1);
+      if (announcer?.announceNow === undefined || slots.length === 0) continue;
+      const outcome = announcer.announceNow(slots.flatMap((slot) => slot.router.vips));
+      sent.push(`${family} ${outcome.frames}${outcome.ok ? '' : ` (${outcome.detail})`}`);
+      this.#deps.metrics.gratuitousSent.inc({ family, interface: this.#deps.ifname }, outcome.frames);
+      for (const slot of slots) announced.add(slot);
+    }
+    for (const t of taken) {
+      if (!announced.has(t.slot)) for (const e of t.effects) if (e.kind === 'announce') this.#announce(t.slot);
+    }
     const tookMs = Math.round((this.#deps.clock.now() - started) * 100) / 100;
-    this.#deps.logger.info({ interface: this.#deps.ifname, routers: taken.length, tookMs }, 'liveness takeover batch');
+    this.#deps.logger.info(
+      { interface: this.#deps.ifname, routers: taken.length, tookMs, gratuitous: sent.join(', ') },
+      'liveness takeover batch',
+    );
     const books = () => {
       for (const t of taken) {
         for (const e of t.effects) {
           if (e.kind === 'answer') for (const vip of t.slot.router.vips) this.#vipGauge(t.slot, vip).set(e.on ? 1 : 0);
-          else if (e.kind !== 'send' && e.kind !== 'announce') this.#apply(t.slot, e, t.before, t.now);
+          else if (e.kind === 'announce') {
+            if (announced.has(t.slot)) this.#announce(t.slot, true);
+          } else if (e.kind !== 'send') this.#apply(t.slot, e, t.before, t.now);
         }
       }
     };
@@ -749,18 +771,33 @@ export class Speaker {
    * replacing one in progress, then, while the router stays master, one more round every `refreshMs` (keepalived's
    * garp_master_refresh). Leaving master aborts the signal, which cancels both.
    */
-  #announce(slot: RouterSlot): void {
+  #announce(slot: RouterSlot, firstSent = false): void {
     slot.announce.abort(); // a new announcement replaces one in progress
     slot.announce = new AbortController();
-    if (slot.router.gratuitous.count < 1) return;
-    this.#announceRound(slot, slot.router.gratuitous.count, slot.announce.signal);
+    const { count, spacingMs } = slot.router.gratuitous;
+    if (count < 1) return;
+    if (!firstSent) {
+      this.#announceRound(slot, count, slot.announce.signal);
+      return;
+    }
+    // The first round left with a takeover batch (announceNow): the rest follow `spacingMs` after it.
+    const signal = slot.announce.signal;
+    const cancel = this.#deps.clock.setTimer(
+      () => {
+        if (!signal.aborted && !this.#stopped && slot.state.kind === 'master')
+          this.#announceRound(slot, count - 1, signal);
+      },
+      count > 1 ? spacingMs : 0,
+      { background: true },
+    );
+    signal.addEventListener('abort', cancel, { once: true });
   }
 
   #announceRound(slot: RouterSlot, count: number, signal: AbortSignal): void {
     const announcer = this.#deps.ports.announcers[slot.router.config.family];
     if (!announcer) return;
     const { spacingMs, refreshMs } = slot.router.gratuitous;
-    for (const vip of slot.router.vips) {
+    for (const vip of count > 0 ? slot.router.vips : []) {
       const done = announcer.announce(vip, { count, spacingMs, signal }).then((outcome) => {
         const labels = { family: slot.router.config.family, interface: this.#deps.ifname };
         this.#deps.metrics.gratuitousSent.inc(labels, outcome.frames);
