@@ -26,7 +26,12 @@ function responder(socket: Partial<FrameSocket>) {
 
 test('announceNow sends both forms of every VIP in one batch, in order, with the same frames each time', () => {
   const batches: (readonly Buffer[])[] = [];
-  const arp = responder({ sendBatch: (frames) => (batches.push(frames), { ok: true, sent: frames.length }) });
+  const arp = responder({
+    sendBatch: (frames) => {
+      batches.push(frames);
+      return { ok: true, sent: frames.length };
+    },
+  });
   assert.deepEqual(arp.announceNow(['10.0.0.5', '10.0.0.6']), { ok: true, frames: 4 });
   assert.equal(batches.length, 1);
   const expected = ['10.0.0.5', '10.0.0.6'].flatMap((ip) => [
@@ -50,7 +55,12 @@ test('announceNow reports a refused batch and a bad address; without sendBatch i
   assert.equal(refused.announceNow(['not-an-ip']).ok, false);
   refused.stop();
   let sent = 0;
-  const single = responder({ send: () => (sent++, { ok: true, bytes: 42 }) });
+  const single = responder({
+    send: () => {
+      sent++;
+      return { ok: true, bytes: 42 };
+    },
+  });
   assert.deepEqual(single.announceNow(['10.0.0.5', '10.0.0.7']), { ok: true, frames: 4 });
   assert.equal(sent, 4);
   single.stop();
