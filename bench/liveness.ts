@@ -127,7 +127,10 @@ interface TrialTiming {
   /** detectMs: kill → "liveness: peer down"; lateMs: how late the BFD detection timer ran. */
   readonly detectMs: number;
   readonly lateMs: number;
-  /** spreadMs: "liveness: peer down" → the last takeover's log line (written after its advert and first GARP). */
+  /**
+   * spreadMs: "liveness: peer down" → the last takeover: the last "liveness takeover batch" line (written once the
+   * batch's adverts and first GARPs left), or without batches the last per-VIP line (written after its sends).
+   */
   readonly spreadMs: number;
   /** lagMaxMs: the event loop's worst delay over the trial (nodejs_eventloop_lag_max_seconds since the last scrape). */
   readonly lagMaxMs: number;
@@ -201,11 +204,14 @@ async function trial(
       const rs = [...reasons].map(([r, c]) => `${c} ${r}`).join(', ') || 'none';
       const span = ts.length ? ` at ${Math.min(...ts)}..${Math.max(...ts)} ms` : '';
       const detected = down ? logTime(down) - t0 : undefined;
+      // A takeover batch writes its line once its adverts and first GARPs have left, and the per-VIP lines after.
+      const batchLines = logs.filter((l) => l['msg'] === 'liveness takeover batch');
+      const lastTakeover = batchLines.length ? Math.max(...batchLines.map((l) => logTime(l) - t0)) : Math.max(...ts);
       if (detected !== undefined && ts.length > 0) {
         timing.push({
           detectMs: detected,
           lateMs: Number(bfd?.['lateMs'] ?? Number.NaN),
-          spreadMs: Math.max(...ts) - detected,
+          spreadMs: lastTakeover - detected,
           lagMaxMs: lag[i]!,
         });
       }
