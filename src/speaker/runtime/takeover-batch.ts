@@ -86,13 +86,16 @@ export class TakeoverBatches {
 
   #due(batch: Batch): void {
     const afterIo = this.#deps.clock.afterPendingIo?.bind(this.#deps.clock);
-    if (!afterIo) return this.#run(batch);
+    if (!afterIo) {
+      this.#run(batch);
+      return;
+    }
     let rounds = 0;
     const wait = (seen: number): void => {
       batch.cancel = afterIo(() => {
         const now = this.#deps.received();
-        if (now !== seen && ++rounds < BATCH_IO_ROUNDS) return wait(now);
-        this.#run(batch);
+        if (now !== seen && ++rounds < BATCH_IO_ROUNDS) wait(now);
+        else this.#run(batch);
       });
     };
     wait(this.#deps.received());
