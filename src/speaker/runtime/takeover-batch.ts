@@ -54,7 +54,6 @@ export class TakeoverBatches {
     const batch: Batch = { keys: [...keys], at, cancel: undefined };
     for (const key of keys) this.#owner.set(key, batch);
     this.#batches.add(batch);
-    const clock = this.#deps.clock;
     this.#arm(batch);
   }
 
