@@ -187,10 +187,17 @@ async function main(): Promise<void> {
     // Takeovers and liveness peer-downs during the soak, from the logs (each is false: nothing failed).
     const takeovers: string[] = [];
     let peerDowns = 0;
+    // Each false BFD detection: how long the peer had been silent, and how late our detection timer ran (our stall).
+    const silent: number[] = [];
+    const late: number[] = [];
     for (const [node, sp] of k.speakers) {
       for (const l of sp.logs) {
         if (l.t < logFrom) continue;
         if (l['msg'] === 'liveness: peer down') peerDowns++;
+        if (l['msg'] === 'bfd session down' && l['reason'] === 'detect-timeout') {
+          if (typeof l['silentMs'] === 'number') silent.push(l['silentMs']);
+          if (typeof l['lateMs'] === 'number') late.push(l['lateMs']);
+        }
         if (isStateChange('master')(l)) takeovers.push(`${node} ${String(l['vip'])} (${String(l['reason'])})`);
       }
     }
@@ -232,6 +239,10 @@ async function main(): Promise<void> {
       byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
     }
     console.log(`  false takeovers by reason: ${[...byReason].map(([r, c]) => `${r} ${c}`).join(', ') || 'none'}`);
+    if (silent.length > 0) {
+      console.log(`  ${summary('BFD false detection: peer silent', silent)}`);
+      console.log(`  ${summary('BFD false detection: timer late', late)}`);
+    }
     console.log(
       `  ARP flood sent: ${summary('requests/s (per 1 s)', floodRates, '/s', 0).trim()}; send errors ${flood.errors()}`,
     );
