@@ -1,4 +1,5 @@
-# binding.gyp — the AF_PACKET addon (native/packet_socket.c). Being at the repository root, it is built by
+# binding.gyp — the AF_PACKET addon (native/packet_socket.c) and the real-time scheduling addon (native/realtime.c,
+# build/Release/realtime.node, loaded by src/realtime.ts for --realtime-priority). Being at the repository root, it is built by
 # `npm ci` / `npm install` (npm runs `node-gyp rebuild` for a package with a binding.gyp and no install script);
 # by hand: `npm exec -- node-gyp rebuild` or `node "$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild`.
 # Output: build/Release/packet_socket.node, loaded by src/net/packet-socket.ts. Linux only (packet(7)).
@@ -7,6 +8,12 @@
     {
       "target_name": "packet_socket",
       "sources": ["native/packet_socket.c", "native/quiet.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "realtime",
+      "sources": ["native/realtime.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }

@@ -6,6 +6,7 @@
  *
  *   npm run bench:liveness -- [--trials 10] [--nodes 2] [--services 210] [--advert-interval 100ms]
  *                              [--liveness-interval 20ms] [--liveness-multiplier 3] [--modes bfd,off]
+ *                              [--realtime-priority 0]   (the speakers' --realtime-priority: SCHED_RR when > 0)
  *
  * A trial: every Service mastered by its best node; at a random point of the advert cycle the node that masters
  * the most VIPs loses its switch port and its speaker is SIGKILLed. The client probes every lost VIP with ARP
@@ -20,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type K8sLab, startK8sLab } from '../lab/kube/k8s-lab.ts';
 import { killPids, onLines, spawnIn } from '../lab/netlab/exec.ts';
-import { isStateChange, metricValue } from '../lab/netlab/speaker.ts';
+import { isStateChange, type LogLine, metricValue } from '../lab/netlab/speaker.ts';
 import { masterDownIntervalMs } from '../vrrp/timing.ts';
 
 const { values } = parseArgs({
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     'liveness-multiplier': { type: 'string', default: '3' },
     modes: { type: 'string', default: 'bfd,off' },
     'probe-rate': { type: 'string', default: '4000' },
+    'realtime-priority': { type: 'string', default: '0' },
   },
 });
 const TRIALS = Number(values.trials);
@@ -120,10 +122,30 @@ function summary(label: string, xs: readonly number[]): string {
   return `${label.padEnd(28)} n=${String(s.length).padStart(5)}  p50 ${f(quantile(s, 0.5))}  p99 ${f(quantile(s, 0.99))}  max ${f(s.at(-1) ?? Number.NaN)} ms`;
 }
 
+/** TrialTiming is one survivor's view of a trial, from its logs and metrics (ms). */
+interface TrialTiming {
+  /** detectMs: kill → "liveness: peer down"; lateMs: how late the BFD detection timer ran. */
+  readonly detectMs: number;
+  readonly lateMs: number;
+  /**
+   * spreadMs: "liveness: peer down" → the last takeover: the last "liveness takeover batch" line (written once the
+   * batch's adverts and first GARPs left), or without batches the last per-VIP line (written after its sends).
+   */
+  readonly spreadMs: number;
+  /** lagMaxMs: the event loop's worst delay over the trial (nodejs_eventloop_lag_max_seconds since the last scrape). */
+  readonly lagMaxMs: number;
+}
+
+/** logTime is a speaker log line's own timestamp (pino isoTime), epoch ms. */
+function logTime(l: LogLine): number {
+  const t = Date.parse(String(l['time']));
+  return Number.isFinite(t) ? t : l.t;
+}
+
 async function trial(
   k: K8sLab,
   alive: string[],
-): Promise<{ all: number; perVip: number[]; lost: number; missing: number; story: string }> {
+): Promise<{ all: number; perVip: number[]; lost: number; missing: number; story: string; timing: TrialTiming[] }> {
   await k.waitFor(
     'every Service on its best node',
     () => k.services.every((s) => k.masterOf(s) === k.rankingOf(s, alive)[0]!.node),
@@ -147,17 +169,29 @@ async function trial(
   );
   const probes = await Promise.all([...byNext].map(([next, vips]) => startMultiProbe(k, vips, k.hostOf(next).mac)));
   await sleep(100 + Math.random() * ADVERT_MS);
+  // The kill is one kill(2) from this process, so t0 is when the node stopped sending; the port goes down after
+  // (spawning `ip` takes milliseconds on a loaded machine, which would otherwise count against the failover).
   const t0 = Date.now();
-  await Promise.all([k.lab.setLinkDown(k.hostOf(victim)), k.speakers.get(victim)!.kill('SIGKILL')]);
+  const killed = k.speakers.get(victim)!.kill('SIGKILL');
+  await Promise.all([k.lab.setLinkDown(k.hostOf(victim)), killed]);
   await Promise.race([Promise.all(probes.map((p) => p.done)), sleep(15_000)]);
   await killPids(probes.map((p) => p.child.pid!).filter(Boolean));
   const perVip = probes.flatMap((p) => [...p.firsts.values()].map((t) => t - t0));
   const missing = lost.length - perVip.length;
   // What the survivors logged: BFD peer-down, and their takeovers by reason (speaker log times, ms after the kill).
   const lostVips = new Set(lost.map((sv) => k.vipOf(sv)));
+  // Times from the speaker's own log timestamps (pino `time`, ms), not from when this process read the lines.
+  const lag = await Promise.all(
+    rest.map(async (n) => {
+      const text = await k.speakers.get(n)!.metrics();
+      return (metricValue(text, 'nodejs_eventloop_lag_max_seconds') ?? Number.NaN) * 1000;
+    }),
+  );
+  const timing: TrialTiming[] = [];
   const story = rest
     .map((n, i) => {
-      const logs = k.speakers.get(n)!.logs.filter((l) => l.t >= t0);
+      const logs = k.speakers.get(n)!.logs.filter((l) => logTime(l) >= t0);
+      const bfd = logs.find((l) => l['msg'] === 'bfd session down');
       const down = logs.find((l) => l['msg'] === 'liveness: peer down');
       const reasons = new Map<string, number>();
       const ts: number[] = [];
@@ -165,23 +199,41 @@ async function trial(
         if (!isStateChange('master')(l) || !lostVips.has(String(l['vip']))) continue;
         const r = String(l['reason']);
         reasons.set(r, (reasons.get(r) ?? 0) + 1);
-        ts.push(l.t - t0);
+        ts.push(logTime(l) - t0);
       }
       const rs = [...reasons].map(([r, c]) => `${c} ${r}`).join(', ') || 'none';
       const span = ts.length ? ` at ${Math.min(...ts)}..${Math.max(...ts)} ms` : '';
-      return `${n}: ${sessionsUp[i]} BFD up before, peer-down ${down ? `${down.t - t0} ms` : 'not logged'}, takeovers ${rs}${span}`;
+      const detected = down ? logTime(down) - t0 : undefined;
+      // A takeover batch writes its line once its adverts and first GARPs have left, and the per-VIP lines after.
+      const batchLines = logs.filter((l) => l['msg'] === 'liveness takeover batch');
+      const lastTakeover = batchLines.length ? Math.max(...batchLines.map((l) => logTime(l) - t0)) : Math.max(...ts);
+      if (detected !== undefined && ts.length > 0) {
+        timing.push({
+          detectMs: detected,
+          lateMs: Number(bfd?.['lateMs'] ?? Number.NaN),
+          spreadMs: lastTakeover - detected,
+          lagMaxMs: lag[i]!,
+        });
+      }
+      const batches = logs.filter((l) => l['msg'] === 'liveness takeover batch');
+      const batch = batches.length
+        ? `, ${batches.length} takeover batch(es): ${batches.map((b) => `${b['routers']} routers in ${b['tookMs']} ms`).join(', ')}`
+        : '';
+      const late =
+        bfd?.['lateMs'] === undefined ? '' : ` (timer ${bfd['lateMs']} ms late, silent ${bfd['silentMs']} ms)`;
+      return `${n}: ${sessionsUp[i]} BFD up before, peer-down ${detected === undefined ? 'not logged' : `${detected} ms${late}`}, takeovers ${rs}${span}${batch}, loop lag max ${lag[i]!.toFixed(1)} ms`;
     })
     .join('; ');
   await k.lab.setLinkUp(k.hostOf(victim));
   await k.startSpeaker(victim);
-  return { all: missing > 0 ? Number.NaN : Math.max(...perVip), perVip, lost: lost.length, missing, story };
+  return { all: missing > 0 ? Number.NaN : Math.max(...perVip), perVip, lost: lost.length, missing, story, timing };
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench/liveness needs root (network namespaces)');
   const nodes = Number(values.nodes);
   console.log(
-    `liveness: ${TRIALS} node-loss trials per mode, ${nodes} nodes, ${values.services} Services, adverts ${values['advert-interval']}, BFD ${values['liveness-interval']} × ${values['liveness-multiplier']}`,
+    `liveness: ${TRIALS} node-loss trials per mode, ${nodes} nodes, ${values.services} Services, adverts ${values['advert-interval']}, BFD ${values['liveness-interval']} × ${values['liveness-multiplier']}, speakers' real-time priority ${values['realtime-priority']} (0: normal)`,
   );
   console.log(
     `machine load average at start: ${loadavg()
@@ -193,6 +245,7 @@ async function main(): Promise<void> {
     prefix: 'lvb',
     nodes,
     services: Number(values.services),
+    speakerArgs: ['--realtime-priority', values['realtime-priority']],
     poolAnnotations: {
       'metal-vrrp.io/advert-interval': values['advert-interval'],
       'metal-vrrp.io/liveness-interval': values['liveness-interval'],
@@ -215,6 +268,7 @@ async function main(): Promise<void> {
       await sleep(2000);
       const all: number[] = [];
       const perVip: number[] = [];
+      const timings: TrialTiming[] = [];
       let failed = 0;
       let lostN = 0;
       for (let i = 0; i < TRIALS; i++) {
@@ -223,6 +277,7 @@ async function main(): Promise<void> {
         if (r.missing > 0) failed++;
         else all.push(r.all);
         perVip.push(...r.perVip);
+        timings.push(...r.timing);
         console.log(
           `  ${mode} trial ${i + 1}/${TRIALS}: ${r.lost} VIPs lost, all answered by the new master after ${r.all.toFixed(1)} ms${r.missing ? ` (${r.missing} never answered)` : ''}`,
         );
@@ -231,6 +286,22 @@ async function main(): Promise<void> {
       rows.push(`liveness ${mode}: ${lostN} VIPs mastered by the dead node, ${failed} trials incomplete`);
       rows.push(`  ${summary('all VIPs answered', all)}`);
       rows.push(`  ${summary('each VIP answered', perVip)}`);
+      if (timings.length > 0) {
+        rows.push(
+          `  ${summary(
+            'kill → peer down (log)',
+            timings.map((t) => t.detectMs),
+          )}`,
+        );
+        rows.push(`  ${summary('BFD timer lateness', timings.map((t) => t.lateMs).filter(Number.isFinite))}`);
+        rows.push(
+          `  ${summary(
+            'peer down → last takeover',
+            timings.map((t) => t.spreadMs),
+          )}`,
+        );
+        rows.push(`  ${summary('event-loop lag max', timings.map((t) => t.lagMaxMs).filter(Number.isFinite))}`);
+      }
     }
   } finally {
     await k.stop();

@@ -15,7 +15,7 @@
  * nothing. Needs root; the npm script holds the machine-wide network lock.
  *
  *   npm run bench:soak -- [--minutes 10] [--interval 20ms] [--nodes 3] [--services 30] [--flood-rate 20000]
- *                         [--churn 3000] [--liveness bfd|off] [--liveness-interval 20ms]
+ *                         [--churn 3000] [--liveness bfd|off] [--liveness-interval 20ms] [--realtime-priority 0]
  */
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,9 +35,12 @@ const { values } = parseArgs({
     churn: { type: 'string', default: '3000' },
     liveness: { type: 'string', default: 'bfd' },
     'liveness-interval': { type: 'string', default: '20ms' },
+    'realtime-priority': { type: 'string', default: '0' },
   },
 });
 const MINUTES = Number(values.minutes);
+/** CHURN_IN_FLIGHT bounds the Service writes waiting for the API server at once (see the churn below). */
+const CHURN_IN_FLIGHT = 32;
 const WINDOW_MS = 10_000;
 const T0 = Date.now();
 const progress = (msg: string) => console.log(`[${((Date.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
@@ -80,13 +83,14 @@ async function main(): Promise<void> {
   const nodes = Number(values.nodes);
   const services = Number(values.services);
   progress(
-    `soak: ${nodes} speakers (Kubernetes mode), ${services} Services, adverts ${values.interval}, liveness ${values.liveness} ${values['liveness-interval']} × 3, ${MINUTES} min, ARP flood ${values['flood-rate']}/s, ${values.churn} Service updates/min; load average ${load()} (2 shared cores)`,
+    `soak: ${nodes} speakers (Kubernetes mode), ${services} Services, adverts ${values.interval}, liveness ${values.liveness} ${values['liveness-interval']} × 3, real-time priority ${values['realtime-priority']} (0: normal), ${MINUTES} min, ARP flood ${values['flood-rate']}/s, ${values.churn} Service updates/min; load average ${load()} (2 shared cores)`,
   );
   const k = await startK8sLab({
     prefix: 'mvsoak',
     nodes,
     services,
     logLevel: 'info',
+    speakerArgs: ['--realtime-priority', values['realtime-priority']],
     poolAnnotations: {
       'metal-vrrp.io/advert-interval': values.interval,
       'metal-vrrp.io/liveness': values.liveness,
@@ -121,19 +125,29 @@ async function main(): Promise<void> {
     const master = k.hostOf(k.rankingOf(k.services[0]!)[0]!.node);
     const prober = await startArpLatencyProbe(k.lab, { ours: vip, kernel: master.ipv4 }, 5);
     cleanups.push(() => prober.stop());
-    // API churn: one Service's annotation rewritten every 60000/churn ms, round robin.
+    // API churn: one Service's annotation rewritten every 60000/churn ms, round robin. At most CHURN_IN_FLIGHT
+    // writes wait for the server at once: a server slower than the churn (the machine busy) would otherwise pile up
+    // thousands of open requests in this process, which then starves itself; the writes it skips are counted.
     let churned = 0;
+    let inFlight = 0;
+    let skipped = 0;
     const churnEvery = 60_000 / Number(values.churn);
     const churnStart = Date.now();
     const churn = setInterval(() => {
       if (!(churnEvery < Number.POSITIVE_INFINITY)) return;
-      const due = Math.floor((Date.now() - churnStart) / churnEvery) - churned;
+      const due = Math.floor((Date.now() - churnStart) / churnEvery) - churned - skipped;
       for (let i = 0; i < due; i++) {
+        if (inFlight >= CHURN_IN_FLIGHT) {
+          skipped++;
+          continue;
+        }
         const name = k.services[churned % k.services.length]!;
+        inFlight++;
         // Through the real API server: a failed write (the server busy) is not the speakers' fault, so not counted.
         void k
           .mergePatch('services', 'default', name, { metadata: { annotations: { 'soak/churn': String(churned) } } })
-          .catch(() => {});
+          .catch(() => {})
+          .finally(() => inFlight--);
         churned++;
       }
     }, 20);
@@ -161,7 +175,7 @@ async function main(): Promise<void> {
           0,
         );
         progress(
-          `${((Date.now() - start) / 60_000).toFixed(1)} min: false takeovers ${takeovers}, flood ${flood.rates.at(-1) ?? 0}/s, churned ${churned}, load ${load()}`,
+          `${((Date.now() - start) / 60_000).toFixed(1)} min: false takeovers ${takeovers}, flood ${flood.rates.at(-1) ?? 0}/s, churned ${churned} (skipped ${skipped}: server behind), load ${load()}`,
         );
       }
     }
@@ -173,10 +187,17 @@ async function main(): Promise<void> {
     // Takeovers and liveness peer-downs during the soak, from the logs (each is false: nothing failed).
     const takeovers: string[] = [];
     let peerDowns = 0;
+    // Each false BFD detection: how long the peer had been silent, and how late our detection timer ran (our stall).
+    const silent: number[] = [];
+    const late: number[] = [];
     for (const [node, sp] of k.speakers) {
       for (const l of sp.logs) {
         if (l.t < logFrom) continue;
         if (l['msg'] === 'liveness: peer down') peerDowns++;
+        if (l['msg'] === 'bfd session down' && l['reason'] === 'detect-timeout') {
+          if (typeof l['silentMs'] === 'number') silent.push(l['silentMs']);
+          if (typeof l['lateMs'] === 'number') late.push(l['lateMs']);
+        }
         if (isStateChange('master')(l)) takeovers.push(`${node} ${String(l['vip'])} (${String(l['reason'])})`);
       }
     }
@@ -211,13 +232,24 @@ async function main(): Promise<void> {
     console.log(
       `  false takeovers: ${takeovers.length}${takeovers.length ? ` (${takeovers.slice(0, 10).join('; ')}${takeovers.length > 10 ? '; …' : ''})` : ''}; liveness peer-downs: ${peerDowns}`,
     );
+    // reason -> count: `liveness` came from a BFD session timing out, `master-down` from missed adverts.
+    const byReason = new Map<string, number>();
+    for (const t of takeovers) {
+      const reason = t.slice(t.lastIndexOf('(') + 1, -1);
+      byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+    }
+    console.log(`  false takeovers by reason: ${[...byReason].map(([r, c]) => `${r} ${c}`).join(', ') || 'none'}`);
+    if (silent.length > 0) {
+      console.log(`  ${summary('BFD false detection: peer silent', silent)}`);
+      console.log(`  ${summary('BFD false detection: timer late', late)}`);
+    }
     console.log(
       `  ARP flood sent: ${summary('requests/s (per 1 s)', floodRates, '/s', 0).trim()}; send errors ${flood.errors()}`,
     );
     console.log(`  speaker CPU (share of one core): ${cpu.join(', ')}`);
     console.log(`  ARP answers by the speakers: ${(replies / seconds).toFixed(0)}/s (metal_vrrp_arp_replies_total)`);
     console.log(
-      `  adverts sent by the speakers: ${(adverts / seconds).toFixed(0)}/s; Service updates: ${churned} (${(churned / (seconds / 60)).toFixed(0)}/min)`,
+      `  adverts sent by the speakers: ${(adverts / seconds).toFixed(0)}/s; Service updates: ${churned} (${(churned / (seconds / 60)).toFixed(0)}/min; ${skipped} skipped while ${CHURN_IN_FLIGHT} were waiting for the server)`,
     );
     console.log(`  ${summary('ARP answer latency, ours (VIP)', ours)}  lost ${prober.lost.get('ours') ?? 0}`);
     console.log(`  ${summary('ARP answer latency, kernel (node IP)', kernel)}  lost ${prober.lost.get('kernel') ?? 0}`);

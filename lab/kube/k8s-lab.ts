@@ -54,7 +54,7 @@ export interface K8sLabOptions {
   readonly prefix: string;
   readonly nodes: number;
   readonly services: number | readonly LabService[];
-  /** vips: how many addresses the pool holds, from .100 up (default services + 2). */
+  /** vips: how many addresses the pool holds, from .100 up, or lower when they do not fit (default services + 2). */
   readonly vips?: number;
   readonly poolAnnotations?: Readonly<Record<string, string>>;
   readonly speakerArgs?: readonly string[];
@@ -148,8 +148,9 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
       : [...opts.services];
   const count = opts.vips ?? specs.length + 2;
   // From .100 of the first /24 (the hosts' own addresses are .1-.99 and the client .254), or of the second /24 in a
-  // larger subnet, where many VIPs would otherwise run into the client's address.
-  const first4 = plan.prefixLen4 < 24 ? 256 + 100 : 100;
+  // larger subnet, where many VIPs would otherwise run into the client's address. In a /24 a pool too large for that
+  // starts lower, down to just above the nodes.
+  const first4 = plan.prefixLen4 < 24 ? 256 + 100 : Math.max(plan.nodes.length + 1, Math.min(100, 254 - count));
   const vipsV4 = Array.from({ length: count }, (_, i) => hostAddress(plan.ipv4Subnet, first4 + i));
   const vipsV6 = opts.ipv6 ? Array.from({ length: count }, (_, i) => hostAddress(plan.ipv6Subnet, 0x100 + i)) : [];
   const lab = await buildLab({ prefix, nodes: opts.nodes, vips: { ipv4: vipsV4, ipv6: vipsV6 }, ...subnet });

@@ -16,6 +16,7 @@ import {
   parseLivenessMode,
   parseLivenessMultiplier,
 } from '../model/liveness.ts';
+import { parseRealtimePriority, setRealtimePriority } from '../realtime.ts';
 import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
 import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { serveUntilSignal } from './lifecycle.ts';
@@ -35,6 +36,7 @@ export interface SpeakerArgs {
   readonly liveness: string;
   readonly livenessInterval: string;
   readonly livenessMultiplier: string;
+  readonly realtimePriority: string;
 }
 
 /** EXIT codes: 2 for a configuration the operator must fix, 1 for anything else that stops start-up. */
@@ -92,6 +94,12 @@ function builder(y: Argv): Argv<SpeakerArgs> {
       default: String(DEFAULT_LIVENESS.detectMult),
       describe: 'BFD Detect Mult, 2..255 (pool annotation metal-vrrp.io/liveness-multiplier overrides)',
     })
+    .option('realtime-priority', {
+      type: 'string',
+      default: '0',
+      describe:
+        'run the event loop under SCHED_RR at this priority, 1..99 (keepalived: vrrp_rt_priority); needs CAP_SYS_NICE; 0 off',
+    })
     .option('log-level', {
       type: 'string',
       default: process.env['LOG_LEVEL'] ?? 'info',
@@ -102,6 +110,9 @@ function builder(y: Argv): Argv<SpeakerArgs> {
 /** runSpeaker is the command's body; it resolves when the speaker has started and leaves the process running. */
 export async function runSpeaker(args: SpeakerArgs): Promise<void> {
   const logger = createLogger({ level: args.logLevel, bindings: { component: 'speaker', node: args.nodeName } });
+  const realtime = parseRealtimePriority(args.realtimePriority ?? '0');
+  if ('error' in realtime) return fail(logger, EXIT_CONFIG, `--realtime-priority: ${realtime.error}`);
+  if (realtime.value > 0) applyRealtime(logger, realtime.value);
   if (args.config !== undefined && args.kubernetes) {
     return fail(logger, EXIT_CONFIG, '--config (standalone) and --kubernetes exclude each other');
   }
@@ -185,6 +196,20 @@ async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<
     stoppedMessage: 'stopped: priority 0 sent for every router mastered here',
   });
   if (failure !== undefined) fail(logger, EXIT_START, failure);
+}
+
+/**
+ * applyRealtime puts the event loop under SCHED_RR (src/realtime.ts). Refused (no CAP_SYS_NICE, no addon), the
+ * speaker runs on at normal priority: logged once, since detection then depends on how busy the node is.
+ */
+function applyRealtime(logger: Logger, priority: number): void {
+  const r = setRealtimePriority(priority);
+  if (r.ok) logger.info({ policy: r.state.policy, priority: r.state.priority }, 'event loop runs real-time (SCHED_RR)');
+  else
+    logger.warn(
+      { code: r.code, detail: r.detail, priority },
+      'real-time priority refused (needs CAP_SYS_NICE): running at normal priority',
+    );
 }
 
 /** livenessFlags reads --liveness, --liveness-interval and --liveness-multiplier with the pool annotations' rules. */

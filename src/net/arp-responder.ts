@@ -42,6 +42,9 @@ export interface AnnounceOptions {
 /** ANNOUNCE_DEFAULTS are RFC 5227 §1.1's ANNOUNCE_NUM 2 and ANNOUNCE_INTERVAL 2 s. */
 export const ANNOUNCE_DEFAULTS = { count: 2, spacingMs: 2000 } as const;
 
+/** GRATUITOUS_CACHE_LIMIT bounds the VIPs whose gratuitous frames are kept (cleared when it is reached). */
+const GRATUITOUS_CACHE_LIMIT = 4096;
+
 /** GRATUITOUS_FORMS sends both forms: the RFC 5227 request updates Linux and most stacks, the reply the rest. */
 export const GRATUITOUS_FORMS: readonly GratuitousForm[] = ['request', 'reply'];
 
@@ -64,6 +67,8 @@ export class ArpResponder {
   readonly ifname: string;
   readonly mac: string;
   readonly #responder: FrameResponder<ArpContext, ArpPacket, ArpDropReason, ArpFacts>;
+  // VIP -> its gratuitous ARP frames in GRATUITOUS_FORMS (the same bytes every time: our MAC, the VIP)
+  readonly #gratuitous = new Map<string, readonly (Buffer | undefined)[]>();
 
   constructor(deps: ArpResponderDeps) {
     const info = deps.interfaceInfo ?? requireInterfaceInfo(deps.ifname);
@@ -100,13 +105,50 @@ export class ArpResponder {
     if (ipv4Bytes(ip) === undefined) return { ok: false, reason: 'bad-address', detail: ip, frames: 0 };
     const forms = options.forms ?? GRATUITOUS_FORMS;
     return this.#responder.announce(
-      forms.map((form) => gratuitousArp(this.mac, ip, form)),
+      forms === GRATUITOUS_FORMS ? this.#framesOf(ip) : forms.map((form) => gratuitousArp(this.mac, ip, form)),
       {
         count: options.count ?? ANNOUNCE_DEFAULTS.count,
         spacingMs: options.spacingMs ?? ANNOUNCE_DEFAULTS.spacingMs,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       },
     );
+  }
+
+  /**
+   * announceNow sends one round of gratuitous ARP (both forms) for every address in `ips` at once, with one
+   * sendmmsg(2) per 256 frames: the first round of a takeover of many VIPs (speaker/runtime/takeover-batch.ts). The
+   * frames are built once per VIP and kept. Stops at the first frame the kernel refuses; never throws.
+   */
+  announceNow(ips: readonly string[]): AnnounceResult {
+    const frames: Buffer[] = [];
+    for (const ip of ips) {
+      for (const f of this.#framesOf(ip)) {
+        if (f === undefined) return { ok: false, reason: 'bad-address', detail: ip, frames: 0 };
+        frames.push(f);
+      }
+    }
+    const socket = this.#responder.socket;
+    if (socket.sendBatch !== undefined) {
+      const r = socket.sendBatch(frames);
+      return r.ok
+        ? { ok: true, frames: r.sent }
+        : { ok: false, reason: 'send-failed', detail: r.message, frames: r.sent };
+    }
+    for (const [i, f] of frames.entries()) {
+      const r = socket.send(f);
+      if (!r.ok) return { ok: false, reason: 'send-failed', detail: r.message, frames: i };
+    }
+    return { ok: true, frames: frames.length };
+  }
+
+  #framesOf(ip: string): readonly (Buffer | undefined)[] {
+    let frames = this.#gratuitous.get(ip);
+    if (frames === undefined) {
+      if (this.#gratuitous.size >= GRATUITOUS_CACHE_LIMIT) this.#gratuitous.clear();
+      frames = GRATUITOUS_FORMS.map((form) => gratuitousArp(this.mac, ip, form));
+      this.#gratuitous.set(ip, frames);
+    }
+    return frames;
   }
 
   /** stop closes the socket and cancels announcements in progress; safe to call twice. */

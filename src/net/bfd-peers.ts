@@ -20,7 +20,7 @@ import {
   step,
 } from '../../bfd/session.ts';
 import { DEFAULT_TIMING, type SessionConfig, validateSessionConfig } from '../../bfd/session-config.ts';
-import type { Clock } from '../../vrrp/clock.ts';
+import type { Cancel, Clock } from '../../vrrp/clock.ts';
 import { canonicalIp } from '../../vrrp/ip.ts';
 import type { Logger } from '../log.ts';
 import type { BfdTransport } from './bfd-socket.ts';
@@ -37,6 +37,12 @@ export type BfdChange =
       readonly reason: DownReason;
       /** diag is our bfd.LocalDiag: 1 detection time expired, 3 neighbor signaled down, 7 administratively down. */
       readonly diag: number;
+      /**
+       * On a detect-timeout: silentMs, how long before the report the peer's last packet arrived; lateMs, how late
+       * the detection timer ran after the Detection Time expired (a busy event loop).
+       */
+      readonly silentMs?: number;
+      readonly lateMs?: number;
     };
 
 /**
@@ -70,7 +76,14 @@ interface Peer {
   /** sendTo is the address as given (an IPv6 link-local keeps its zone for sending). */
   readonly sendTo: string;
   session: Session;
+  /** lastRxAt: when the last packet this session accepted arrived (ms on the clock). */
+  lastRxAt: number | undefined;
+  /** draining cancels a Detection Time expiry waiting for the packets already in the socket (see #due). */
+  draining: Cancel | undefined;
 }
+
+/** round2 keeps two decimals of a duration in ms for logs. */
+const round2 = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** BfdPeers is the runtime; see the file comment. */
 export class BfdPeers {
@@ -93,7 +106,7 @@ export class BfdPeers {
     this.#deps = deps;
     this.#timing = timing;
     this.#random = deps.random ?? Math.random;
-    this.#scheduler = deps.deadlines((key, now) => this.#event(key, { type: 'timer' }, now));
+    this.#scheduler = deps.deadlines((key, now) => this.#due(key, now));
   }
 
   /** add starts a session towards `peer` (idempotent); its first packet leaves at once. */
@@ -106,7 +119,7 @@ export class BfdPeers {
     this.#discriminators.set(config.localDiscriminator, key);
     const now = this.#deps.clock.now();
     const session = newSession(config, now);
-    this.#peers.set(key, { sendTo: peer, session });
+    this.#peers.set(key, { sendTo: peer, session, lastRxAt: undefined, draining: undefined });
     this.#deps.logger.info({ peer: key, discriminator: config.localDiscriminator }, 'bfd session added');
     this.#scheduler.set(key, deadlineOf(session));
   }
@@ -122,6 +135,7 @@ export class BfdPeers {
     const r = step(p.session, { type: 'admin-down' }, this.#deps.clock.now(), this.#random);
     for (const a of r.actions) if (a.type === 'send') this.#send(p, a);
     this.#scheduler.set(key, undefined);
+    p.draining?.();
     this.#peers.delete(key);
     this.#discriminators.delete(p.session.config.localDiscriminator);
   }
@@ -168,16 +182,40 @@ export class BfdPeers {
     this.#scheduler.stop();
   }
 
+  /**
+   * due delivers a session's timer. When it would end the session (the Detection Time ran out, §6.8.4), the packets
+   * already waiting in the socket are read first (clock.afterPendingIo, one event-loop round): after a stall of our
+   * own loop the timer runs before the packets queued meanwhile, and the peer, alive and sending, would be declared
+   * down. A packet read in that round moves the Detection Time and the timer finds nothing to do.
+   */
+  #due(key: string, now: number): void {
+    const p = this.#peers.get(key);
+    const afterIo = this.#deps.clock.afterPendingIo?.bind(this.#deps.clock);
+    const s = p?.session;
+    const expiring = s?.detectAt !== undefined && now >= s.detectAt && (s.state === 'up' || s.state === 'init');
+    if (p === undefined || afterIo === undefined || !expiring) {
+      this.#event(key, { type: 'timer' }, now);
+      return;
+    }
+    p.draining?.();
+    p.draining = afterIo(() => {
+      p.draining = undefined;
+      if (!this.#stopped) this.#event(key, { type: 'timer' }, this.#deps.clock.now());
+    });
+  }
+
   #event(key: string, event: SessionEvent, now: number): void {
     const p = this.#peers.get(key);
     if (p === undefined) return;
+    const detectAt = p.session.detectAt;
     const r = step(p.session, event, now, this.#random);
     p.session = r.session;
-    for (const a of r.actions) this.#act(key, p, a);
+    for (const a of r.actions) this.#act(key, p, a, now, detectAt);
+    if (event.type === 'packet' && !r.actions.some((a) => a.type === 'drop')) p.lastRxAt = now;
     this.#scheduler.set(key, r.deadline);
   }
 
-  #act(key: string, p: Peer, a: SessionAction): void {
+  #act(key: string, p: Peer, a: SessionAction, now: number, detectAt: number | undefined): void {
     switch (a.type) {
       case 'send':
         this.#send(p, a);
@@ -186,10 +224,18 @@ export class BfdPeers {
         this.#deps.logger.info({ peer: key }, 'bfd session up');
         this.#deps.onChange(key, { up: true });
         return;
-      case 'down':
-        this.#deps.logger.warn({ peer: key, reason: a.reason, diag: a.diag }, 'bfd session down');
-        this.#deps.onChange(key, { up: false, reason: a.reason, diag: a.diag });
+      case 'down': {
+        const timeout = a.reason === 'detect-timeout';
+        const silentMs = timeout && p.lastRxAt !== undefined ? round2(now - p.lastRxAt) : undefined;
+        const lateMs = timeout && detectAt !== undefined ? round2(now - detectAt) : undefined;
+        const timing = {
+          ...(silentMs === undefined ? {} : { silentMs }),
+          ...(lateMs === undefined ? {} : { lateMs }),
+        };
+        this.#deps.logger.warn({ peer: key, reason: a.reason, diag: a.diag, ...timing }, 'bfd session down');
+        this.#deps.onChange(key, { up: false, reason: a.reason, diag: a.diag, ...timing });
         return;
+      }
       case 'state':
         this.#deps.logger.debug({ peer: key, from: a.from, to: a.to, diag: a.diag }, 'bfd state');
         return;

@@ -55,9 +55,75 @@ describe('BfdPeers', () => {
       const down = w.side(a).changes.filter((c) => !c.change.up);
       assert.equal(down.length, 1);
       assert.equal(down[0]!.peer, '10.0.0.3');
-      assert.deepEqual(down[0]!.change, { up: false, reason: 'detect-timeout', diag: 1 });
+      // On a virtual clock the detection timer runs on time, a Detection Time (3 × 10 ms) after the last packet.
+      assert.deepEqual(down[0]!.change, { up: false, reason: 'detect-timeout', diag: 1, silentMs: 30, lateMs: 0 });
       assert.ok(down[0]!.at - cut <= 30.1, `down ${down[0]!.at - cut} ms after the cut`);
     }
+  });
+
+  test('an expired Detection Time first reads the packets waiting in the socket: a stall of our loop is no loss', () => {
+    // LoopClock: afterPendingIo waits for checkPhase(), as setImmediate waits for the event loop's poll phase.
+    const immediates: (() => void)[] = [];
+    const clock = new (class extends FakeClock {
+      afterPendingIo(fn: () => void) {
+        immediates.push(fn);
+        return () => {
+          const i = immediates.indexOf(fn);
+          if (i >= 0) immediates.splice(i, 1);
+        };
+      }
+    })();
+    const checkPhase = () => {
+      for (const fn of immediates.splice(0)) fn();
+    };
+    const socket: { from: string; bytes: Buffer }[] = []; // what waits unread in A's socket while A's loop stalls
+    let stalled = false;
+    const changes: BfdChange[] = [];
+    const a: BfdPeers = new BfdPeers({
+      clock,
+      deadlines: (onDue) => new DeadlineScheduler({ clock, onDue }),
+      logger: silentLogger(),
+      random: seededRandom(1),
+      onChange: (_, change) => changes.push(change),
+      transport: { send: (_, bytes) => void clock.setTimer(() => b.receive('10.0.0.1', Buffer.from(bytes)), 0.1) },
+    });
+    let bMuted = false;
+    const b: BfdPeers = new BfdPeers({
+      clock,
+      deadlines: (onDue) => new DeadlineScheduler({ clock, onDue }),
+      logger: silentLogger(),
+      random: seededRandom(2),
+      onChange: () => {},
+      transport: {
+        send: (_, bytes) => {
+          if (bMuted) return;
+          const copy = Buffer.from(bytes);
+          clock.setTimer(
+            () => (stalled ? socket.push({ from: '10.0.0.2', bytes: copy }) : a.receive('10.0.0.2', copy)),
+            0.1,
+          );
+        },
+      },
+    });
+    a.add('10.0.0.2');
+    b.add('10.0.0.1');
+    clock.advance(50);
+    checkPhase();
+    assert.equal(a.state('10.0.0.2'), 'up');
+    stalled = true; // B keeps sending; A reads nothing until its timer has run
+    clock.advance(40);
+    assert.equal(immediates.length, 1, 'the expiry waits for one loop round');
+    stalled = false;
+    for (const q of socket.splice(0)) a.receive(q.from, q.bytes); // the poll phase reads what queued up
+    checkPhase();
+    assert.equal(a.state('10.0.0.2'), 'up');
+    assert.deepEqual(changes, [{ up: true }]);
+    // B falls silent for real: down after the same one round.
+    bMuted = true;
+    clock.advance(40);
+    checkPhase();
+    assert.equal(a.state('10.0.0.2'), 'down');
+    assert.equal(changes.at(-1)?.up, false);
   });
 
   test('one timer at a time, whatever the number of sessions', () => {

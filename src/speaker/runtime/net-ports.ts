@@ -77,6 +77,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         hush: (received) => socket.hush(received),
         unhush: (vrid) => socket.unhush(vrid),
         heardAgain: (vrid) => socket.heardAgain(vrid),
+        flush: () => socket.flush(),
       };
     }
     if (families.has('ipv4')) {
@@ -110,6 +111,10 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
       announcers.ipv4 = {
         announce: async (ip, req) => {
           const r = await arp.announce(ip, req);
+          return r.ok ? r : { ok: false, frames: r.frames, detail: `${r.reason}: ${r.detail}` };
+        },
+        announceNow: (ips) => {
+          const r = arp.announceNow(ips);
           return r.ok ? r : { ok: false, frames: r.frames, detail: `${r.reason}: ${r.detail}` };
         },
       };

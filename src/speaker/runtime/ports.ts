@@ -41,6 +41,8 @@ export interface AdvertChannel {
    * measured by the channel on the monotonic clock; the speaker subtracts it from its own now).
    */
   heardAgain?(vrid: number): { readonly count: number; readonly ageMs: number } | undefined;
+  /** flush hands the adverts queued so far to the kernel now, not at the end of the turn (a takeover batch). */
+  flush?(): void;
 }
 
 /** AnnounceRequest: `count` frames per VIP `spacingMs` apart; `signal` cancels the rest. */
@@ -60,6 +62,8 @@ export interface AnnounceOutcome {
 /** Announcer sends gratuitous ARP (IPv4) or unsolicited NAs (IPv6) for one VIP. Never rejects. */
 export interface Announcer {
   announce(ip: string, request: AnnounceRequest): Promise<AnnounceOutcome>;
+  /** announceNow sends one round for every VIP of `ips` at once, in one batch (optional; a takeover batch uses it). */
+  announceNow?(ips: readonly string[]): AnnounceOutcome;
 }
 
 /** SpeakerPorts are the channels of the families the speaker's routers use. */

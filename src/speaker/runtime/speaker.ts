@@ -30,6 +30,7 @@ import type { AdvertSeal, SpeakerPorts } from './ports.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { classifyReceive, INVALID_REASONS, type ReceiveFilterContext } from './receive-filter.ts';
 import { DeadlineScheduler } from './scheduler.ts';
+import { TakeoverBatches } from './takeover-batch.ts';
 import { VipTable } from './vip-table.ts';
 
 /** SpeakerDeps are the speaker's collaborators; see the file comment. */
@@ -76,6 +77,13 @@ const TIMER_SLICE = 32;
  */
 const SWEEP_MS = 100;
 const SWEEP_AHEAD_MS = 30;
+/** Takeover is one router's transition to master inside a batch: its effects wait for the batch's phases. */
+interface Takeover {
+  readonly slot: RouterSlot;
+  readonly effects: readonly Effect[];
+  readonly before: StateName;
+  readonly now: number;
+}
 
 interface RouterSlot {
   router: RouterSpec;
@@ -133,6 +141,12 @@ export class Speaker {
   #lastActions = 0; // how many actions the last step returned (see noteHeard)
   readonly #takeovers = new Map<RouterKey, Cancel>(); // router key -> its takeover waiting for pending I/O
   #sweep: Cancel | undefined; // the sweep timer, armed while a router is hushed
+  readonly #batches: TakeoverBatches;
+  /** collect: while a batch steps its routers, their takeovers are gathered here instead of applied one by one. */
+  #collect: Takeover[] | undefined;
+  /** deferred: the books of the last batch (logs, metrics, onTransition), run before any later step. */
+  #deferred: (() => void) | undefined;
+  #cancelDeferred: Cancel | undefined;
   readonly #removeCollector: () => void;
   readonly #removeFlush: () => void;
 
@@ -143,6 +157,11 @@ export class Speaker {
       clock: deps.clock,
       onDue: (key) => this.#due(key),
       slice: TIMER_SLICE,
+    });
+    this.#batches = new TakeoverBatches({
+      clock: deps.clock,
+      received: () => this.#received,
+      run: (keys) => this.#takeOverBatch(keys),
     });
     this.#filter = {
       routers: this.#routerKeys,
@@ -246,10 +265,23 @@ export class Speaker {
   peerDown(address: string, holdOf?: (router: RouterSpec) => number): number {
     if (!this.started) return 0;
     let following = 0;
+    // hold -> the routers waiting that long, and their latest Master_Down_Timer (see takeover-batch.ts)
+    const groups = new Map<number, { keys: RouterKey[]; at: number }>();
     for (const [key, slot] of this.#slots) {
       if (slot.state.kind !== 'backup' || slot.state.master?.address !== address) continue;
       following++;
-      this.#step(key, { type: 'peer-down', address, holdMs: holdOf?.(slot.router) ?? 0 });
+      const holdMs = holdOf?.(slot.router) ?? 0;
+      this.#step(key, { type: 'peer-down', address, holdMs });
+      const s = slot.state;
+      if (s.kind !== 'backup' || s.timerCause !== 'liveness') continue;
+      const group = groups.get(holdMs) ?? { keys: [], at: s.masterDownAt };
+      group.keys.push(key);
+      group.at = Math.max(group.at, s.masterDownAt);
+      groups.set(holdMs, group);
+    }
+    for (const { keys, at } of groups.values()) {
+      for (const key of keys) this.#scheduler.set(key, undefined); // the batch owns their timers now
+      this.#batches.add(keys, at);
     }
     return following;
   }
@@ -303,6 +335,7 @@ export class Speaker {
     if (!slot) return false;
     if (this.started) this.#step(key, { type: 'shutdown' });
     this.#unhush(slot);
+    this.#batches.leave(key);
     this.#takeovers.get(key)?.();
     this.#takeovers.delete(key);
     slot.announce.abort();
@@ -376,6 +409,8 @@ export class Speaker {
     this.#scheduler.stop();
     this.#sweep?.();
     this.#sweep = undefined;
+    this.#batches.stop();
+    this.#runDeferred();
     this.#removeCollector();
     for (const slot of this.#slots.values()) this.#flushCounts(slot);
     this.#removeFlush();
@@ -634,6 +669,8 @@ export class Speaker {
 
   #stepAt(slot: RouterSlot, event: RouterEvent, now: number): void {
     const key = slot.router.key;
+    if (this.#deferred !== undefined) this.#runDeferred(); // the last batch's books come before anything later
+    this.#batches.leave(key);
     const res = step(slot.state, event, now);
     this.#lastActions = res.actions.length;
     const before = slot.state.kind;
@@ -643,7 +680,8 @@ export class Speaker {
     if (res.actions.length === 0) return;
     const effects = this.#effectsOf(slot, res.actions);
     if (before !== 'master' && res.state.kind === 'master') {
-      this.#takeOver(slot, effects, before, now);
+      if (this.#collect !== undefined) this.#collect.push({ slot, effects, before, now });
+      else this.#takeOver(slot, effects, before, now);
       return;
     }
     for (const effect of effects) this.#apply(slot, effect, before, now);
@@ -681,6 +719,76 @@ export class Speaker {
   #takeOver(slot: RouterSlot, effects: readonly Effect[], before: StateName, now: number): void {
     for (const effect of effects) if (effect.kind === 'send') this.#apply(slot, effect, before, now);
     for (const effect of effects) if (effect.kind !== 'send') this.#apply(slot, effect, before, now);
+  }
+
+  /**
+   * takeOverBatch steps the Master_Down_Timer of routers told by one liveness signal (takeover-batch.ts) and applies
+   * their takeovers in phases, §6.4.2's order kept for each: every advert, handed to the kernel in one batch; then
+   * answering for every VIP (one filter update); then the first gratuitous ARP / unsolicited NA of every VIP. Logs,
+   * metrics and onTransition (status, Events) run after, in a timer of 0 ms, or before any later step.
+   */
+  #takeOverBatch(keys: readonly RouterKey[]): void {
+    if (this.#stopped) return;
+    const started = this.#deps.clock.now();
+    const taken: Takeover[] = [];
+    this.#collect = taken;
+    try {
+      for (const key of keys) this.#step(key, { type: 'timer' });
+    } finally {
+      this.#collect = undefined;
+    }
+    if (taken.length === 0) return;
+    for (const t of taken) for (const e of t.effects) if (e.kind === 'send') this.#apply(t.slot, e, t.before, t.now);
+    for (const channel of Object.values(this.#deps.ports.adverts)) channel?.flush?.();
+    for (const t of taken) {
+      for (const e of t.effects) if (e.kind === 'answer') this.#vips.setMaster(t.slot.router.key, e.on);
+    }
+    this.#deps.ports.answering?.(this.#vips.mastered());
+    // The first announcement round of every VIP in one batch per family; the later rounds start from the books.
+    const announced = new Set<RouterSlot>(); // routers whose first round left here
+    const sent: string[] = [];
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const announcer = this.#deps.ports.announcers[family];
+      const slots = taken
+        .filter((t) => t.slot.router.config.family === family && t.effects.some((e) => e.kind === 'announce'))
+        .map((t) => t.slot)
+        .filter((slot) => slot.router.gratuitous.count >= 1);
+      if (announcer?.announceNow === undefined || slots.length === 0) continue;
+      const outcome = announcer.announceNow(slots.flatMap((slot) => slot.router.vips));
+      sent.push(`${family} ${outcome.frames}${outcome.ok ? '' : ` (${outcome.detail})`}`);
+      this.#deps.metrics.gratuitousSent.inc({ family, interface: this.#deps.ifname }, outcome.frames);
+      for (const slot of slots) announced.add(slot);
+    }
+    for (const t of taken) {
+      if (!announced.has(t.slot)) for (const e of t.effects) if (e.kind === 'announce') this.#announce(t.slot);
+    }
+    const tookMs = Math.round((this.#deps.clock.now() - started) * 100) / 100;
+    this.#deps.logger.info(
+      { interface: this.#deps.ifname, routers: taken.length, tookMs, gratuitous: sent.join(', ') },
+      'liveness takeover batch',
+    );
+    const books = () => {
+      for (const t of taken) {
+        for (const e of t.effects) {
+          if (e.kind === 'answer') for (const vip of t.slot.router.vips) this.#vipGauge(t.slot, vip).set(e.on ? 1 : 0);
+          else if (e.kind === 'announce') {
+            if (announced.has(t.slot)) this.#announce(t.slot, true);
+          } else if (e.kind !== 'send') this.#apply(t.slot, e, t.before, t.now);
+        }
+      }
+    };
+    this.#deferred = books;
+    const cancel = this.#deps.clock.setTimer(() => this.#runDeferred(), 0);
+    this.#cancelDeferred = cancel;
+  }
+
+  /** runDeferred runs the books of the last batch now, once. */
+  #runDeferred(): void {
+    const books = this.#deferred;
+    this.#deferred = undefined;
+    this.#cancelDeferred?.();
+    this.#cancelDeferred = undefined;
+    books?.();
   }
 
   #apply(slot: RouterSlot, effect: Effect, before: StateName, now: number): void {
@@ -766,18 +874,33 @@ export class Speaker {
    * replacing one in progress, then, while the router stays master, one more round every `refreshMs` (keepalived's
    * garp_master_refresh). Leaving master aborts the signal, which cancels both.
    */
-  #announce(slot: RouterSlot): void {
+  #announce(slot: RouterSlot, firstSent = false): void {
     slot.announce.abort(); // a new announcement replaces one in progress
     slot.announce = new AbortController();
-    if (slot.router.gratuitous.count < 1) return;
-    this.#announceRound(slot, slot.router.gratuitous.count, slot.announce.signal);
+    const { count, spacingMs } = slot.router.gratuitous;
+    if (count < 1) return;
+    if (!firstSent) {
+      this.#announceRound(slot, count, slot.announce.signal);
+      return;
+    }
+    // The first round left with a takeover batch (announceNow): the rest follow `spacingMs` after it.
+    const signal = slot.announce.signal;
+    const cancel = this.#deps.clock.setTimer(
+      () => {
+        if (!signal.aborted && !this.#stopped && slot.state.kind === 'master')
+          this.#announceRound(slot, count - 1, signal);
+      },
+      count > 1 ? spacingMs : 0,
+      { background: true },
+    );
+    signal.addEventListener('abort', cancel, { once: true });
   }
 
   #announceRound(slot: RouterSlot, count: number, signal: AbortSignal): void {
     const announcer = this.#deps.ports.announcers[slot.router.config.family];
     if (!announcer) return;
     const { spacingMs, refreshMs } = slot.router.gratuitous;
-    for (const vip of slot.router.vips) {
+    for (const vip of count > 0 ? slot.router.vips : []) {
       const done = announcer.announce(vip, { count, spacingMs, signal }).then((outcome) => {
         const labels = { family: slot.router.config.family, interface: this.#deps.ifname };
         this.#deps.metrics.gratuitousSent.inc(labels, outcome.frames);
