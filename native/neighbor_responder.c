@@ -9,8 +9,9 @@
  * decide(family, frame, pktType) -> [reason, reply?] is that decision for one frame, without a socket and without
  * counting (the tests compare it with the JS codecs, frames/arp.ts and frames/ndp.ts, reason for reason, byte for byte).
  * start(ifindex, families, rtPriority) -> { realtime, error } opens one AF_PACKET socket per family (bit 1 ARP,
- * bit 2 IPv6), each with a classic BPF filter that passes only incoming ARP requests / ICMPv6 type 135, and starts the
- * thread: poll, recvmmsg, decide, sendmmsg, count. With rtPriority > 0 the thread asks for SCHED_FIFO at that
+ * bit 2 IPv6), each with a classic BPF filter that passes only incoming ARP requests / ICMPv6 type 135 for the
+ * targets in the table (rebuilt by the thread after each update), and starts the thread: poll, recvmmsg, decide,
+ * sendmmsg, count. With rtPriority > 0 the thread asks for SCHED_FIFO at that
  * priority; when the kernel refuses (EPERM: no CAP_SYS_NICE), it runs as a normal thread and `error` says why.
  * membership(add, mac) joins a multicast group (a solicited-node group, RFC 4291 §2.7.1) on the IPv6 socket.
  * stats() -> { ipv4: { reason: n }, ipv6: { reason: n } } reads the counters (answered, send-failed and every drop
@@ -63,7 +64,8 @@ typedef struct {
   nr_key *keys;         /* sorted, for bsearch */
   size_t n, cap;
   _Atomic uint64_t counts[2][R_COUNT];
-  int fd[2], stop_fd; /* fd[F4] ARP, fd[F6] IPv6; -1 when closed */
+  int fd[2], wake_fd; /* fd[F4] ARP, fd[F6] IPv6; wake_fd: an eventfd that wakes the thread; -1 when closed */
+  _Atomic bool stopping, dirty; /* dirty: the table changed since the thread last rebuilt the kernel filters */
   pthread_t thread;
   bool running;
 } nr_t;
@@ -315,11 +317,83 @@ static void serve(nr_t *nr, int fam, nr_bufs *b) {
   }
 }
 
+/* Table filters: the generic filters above narrowed to the targets of the table, so a flood of requests for other
+ * addresses (or for VIPs another node masters) is dropped in the kernel and never wakes the thread, as the kernel
+ * answers only for its own addresses. IPv4: 2 instructions per VIP; IPv6: 9 (the 16-byte target, word by word). Past
+ * BPF_MAXINSNS the generic filter stays (every request read, the table decides). The table still decides every frame:
+ * the filter only thins the stream, so a frame read just before a change is judged by the table of the moment. */
+#define FILTER_MAX BPF_MAXINSNS
+
+static unsigned short arp_table_filter(const nr_key *keys, size_t n, struct sock_filter *f) {
+  size_t v4 = 0;
+  for (size_t i = 0; i < n; i++) v4 += keys[i].b[10] == 0xff && keys[i].b[11] == 0xff && memcmp(keys[i].b, (uint8_t[10]){0}, 10) == 0;
+  if (6 + 2 * v4 + 1 > FILTER_MAX) return 0;
+  unsigned short k = 0;
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE);
+  f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 2, 0);
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20);
+  f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 1, 0);
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 38); /* ARP target protocol address */
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *b = keys[i].b;
+    if (!(b[10] == 0xff && b[11] == 0xff && memcmp(b, (uint8_t[10]){0}, 10) == 0)) continue;
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)b[12] << 24 | b[13] << 16 | b[14] << 8 | b[15], 0, 1);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0x40000);
+  }
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  return k;
+}
+
+static uint32_t word(const uint8_t *b) { return (uint32_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]; }
+
+static unsigned short nd_table_filter(const nr_key *keys, size_t n, struct sock_filter *f) {
+  size_t v6 = 0;
+  for (size_t i = 0; i < n; i++) v6 += !(keys[i].b[10] == 0xff && keys[i].b[11] == 0xff && memcmp(keys[i].b, (uint8_t[10]){0}, 10) == 0);
+  if (7 + 9 * v6 + 1 > FILTER_MAX) return 0;
+  unsigned short k = 0;
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE);
+  f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 4, 0);
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20);
+  f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, 2);
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 54);
+  f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 1, 0);
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  for (size_t i = 0; i < n; i++) { /* the NS target: Ethernet 14 + IPv6 40 + 8 = offset 62 */
+    const uint8_t *b = keys[i].b;
+    if (b[10] == 0xff && b[11] == 0xff && memcmp(b, (uint8_t[10]){0}, 10) == 0) continue;
+    for (int w = 0; w < 4; w++) {
+      f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 62 + 4 * w);
+      f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, word(b + 4 * w), 0, (uint8_t)(7 - 2 * w));
+    }
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0x40000);
+  }
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  return k;
+}
+
+/* refilter attaches the table filters (on the thread, so the JS thread never pays for SO_ATTACH_FILTER). */
+static void refilter(nr_t *nr) {
+  struct sock_filter *f = malloc(FILTER_MAX * sizeof *f);
+  if (f == NULL) return;
+  for (int fam = F4; fam <= F6; fam++) {
+    if (nr->fd[fam] < 0) continue;
+    pthread_mutex_lock(&nr->lock);
+    unsigned short len = fam == F4 ? arp_table_filter(nr->keys, nr->n, f) : nd_table_filter(nr->keys, nr->n, f);
+    pthread_mutex_unlock(&nr->lock);
+    struct sock_fprog prog = len > 0 ? (struct sock_fprog){.len = len, .filter = f}
+                                     : fam == F4 ? (struct sock_fprog){.len = 6, .filter = ARP_FILTER}
+                                                 : (struct sock_fprog){.len = 8, .filter = ND_FILTER};
+    setsockopt(nr->fd[fam], SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog); /* on failure the last one stays */
+  }
+  free(f);
+}
+
 static void *run(void *arg) {
   nr_t *nr = arg;
   nr_bufs *b = malloc(sizeof *b);
   if (b == NULL) return NULL;
-  struct pollfd p[3] = {{.fd = nr->stop_fd, .events = POLLIN}, {.fd = nr->fd[F4], .events = POLLIN},
+  struct pollfd p[3] = {{.fd = nr->wake_fd, .events = POLLIN}, {.fd = nr->fd[F4], .events = POLLIN},
                         {.fd = nr->fd[F6], .events = POLLIN}}; /* a negative fd is ignored by poll */
   for (;;) {
     int r = poll(p, 3, -1);
@@ -327,7 +401,13 @@ static void *run(void *arg) {
       if (errno == EINTR) continue;
       break;
     }
-    if (p[0].revents) break;
+    if (p[0].revents) {
+      uint64_t v;
+      ssize_t rd = read(nr->wake_fd, &v, sizeof v);
+      (void)rd;
+      if (atomic_load(&nr->stopping)) break;
+      if (atomic_exchange(&nr->dirty, false)) refilter(nr);
+    }
     for (int fam = F4; fam <= F6; fam++)
       if (p[1 + fam].revents) serve(nr, fam, b);
   }
@@ -339,14 +419,15 @@ static void *run(void *arg) {
 static void stop(nr_t *nr) {
   if (nr->running) {
     uint64_t one = 1;
-    ssize_t w = write(nr->stop_fd, &one, sizeof one);
+    atomic_store(&nr->stopping, true);
+    ssize_t w = write(nr->wake_fd, &one, sizeof one);
     (void)w;
     pthread_join(nr->thread, NULL);
     nr->running = false;
   }
   for (int i = 0; i < 2; i++)
     if (nr->fd[i] >= 0) close(nr->fd[i]), nr->fd[i] = -1;
-  if (nr->stop_fd >= 0) close(nr->stop_fd), nr->stop_fd = -1;
+  if (nr->wake_fd >= 0) close(nr->wake_fd), nr->wake_fd = -1;
 }
 
 static void env_cleanup(void *arg) { stop(arg); }
@@ -402,7 +483,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   memcpy(nr->mac, mac, 6);
   if (ll != NULL) memcpy(nr->link_local, ll, 16), nr->has_link_local = true;
   nr->answer_from_target = from_target;
-  nr->fd[0] = nr->fd[1] = nr->stop_fd = -1;
+  nr->fd[0] = nr->fd[1] = nr->wake_fd = -1;
   pthread_mutex_init(&nr->lock, NULL);
   if (napi_wrap(env, self, nr, finalize, NULL, NULL) != napi_ok) {
     pthread_mutex_destroy(&nr->lock);
@@ -454,6 +535,12 @@ static napi_value js_update(napi_env env, napi_callback_info info) {
   size_t n = nr->n;
   pthread_mutex_unlock(&nr->lock);
   free(keys);
+  if (total > 0 && nr->running) {
+    uint64_t one = 1;
+    atomic_store(&nr->dirty, true);
+    ssize_t w = write(nr->wake_fd, &one, sizeof one);
+    (void)w;
+  }
   if (!ok) return throw_errno(env, "realloc", ENOMEM);
   CHECK(napi_create_uint32(env, (uint32_t)n, &out));
   return out;
@@ -514,7 +601,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG", "start(ifindex > 0, families: 1 | 2 | 3, rtPriority: 0..99)");
     return NULL;
   }
-  if (nr->running || nr->stop_fd >= 0) {
+  if (nr->running || nr->wake_fd >= 0) {
     napi_throw_error(env, "ERR_STARTED", "neighbor responder already started");
     return NULL;
   }
@@ -523,8 +610,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     return stop(nr), throw_errno(env, "socket(AF_PACKET, ARP)", err);
   if ((families & 2) && (err = open_socket(ifindex, ETH_P_IPV6, ND_FILTER, 8, &nr->fd[F6])) != 0)
     return stop(nr), throw_errno(env, "socket(AF_PACKET, IPv6)", err);
-  nr->stop_fd = eventfd(0, EFD_CLOEXEC);
-  if (nr->stop_fd < 0) return err = errno, stop(nr), throw_errno(env, "eventfd", err);
+  nr->wake_fd = eventfd(0, EFD_CLOEXEC);
+  if (nr->wake_fd < 0) return err = errno, stop(nr), throw_errno(env, "eventfd", err);
   /* SCHED_FIFO at a low priority: the thread runs as soon as a request arrives, ahead of every normal task, as the
    * kernel's own softirq answer does; it does little per frame, and RT throttling (sched_rt_runtime_us) bounds it. */
   int rt_err = 0;
@@ -543,6 +630,10 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (!realtime && (err = pthread_create(&nr->thread, NULL, run, nr)) != 0)
     return stop(nr), throw_errno(env, "pthread_create", err);
   nr->running = true;
+  atomic_store(&nr->dirty, true);
+  uint64_t one = 1;
+  ssize_t w = write(nr->wake_fd, &one, sizeof one); /* the first table filter */
+  (void)w;
   CHECK(napi_create_object(env, &out));
   CHECK(napi_get_boolean(env, realtime, &rt));
   if (rt_err != 0) CHECK(napi_create_string_utf8(env, strerrorname_np(rt_err), NAPI_AUTO_LENGTH, &error));

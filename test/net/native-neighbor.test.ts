@@ -226,7 +226,8 @@ describe('native neighbour responder between two namespaces', { skip: SKIP }, ()
     const stats = (await a.call('stats')).result as Record<'ipv4' | 'ipv6', Record<string, number>>;
     assert.ok(stats.ipv4['answered']! >= 3, JSON.stringify(stats.ipv4));
     assert.ok(stats.ipv6['answered']! >= 1, JSON.stringify(stats.ipv6));
-    assert.ok(stats.ipv4['not-ours']! >= 2, 'the requests before answerFor were counted as not ours');
+    // Requests for addresses outside the table are dropped by the kernel filter: never read, never counted.
+    assert.equal(stats.ipv4['not-ours'], 0);
   });
 
   test('a VIP removed from the table is not answered any more', async () => {
