@@ -36,12 +36,14 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NR_BATCH 32     /* frames per recvmmsg / sendmmsg */
 #define NR_FRAME 2048   /* longer frames arrive truncated (MSG_TRUNC) and count as malformed */
 #define NR_REPLY 96     /* an ARP reply is 60 bytes, an NA 86 */
 #define NR_ROUNDS 16    /* batches read per wake-up before polling the stop event again */
+#define QUIET_MS 20     /* the table filters are rebuilt once the table has not changed for this long */
 #define MIN_FRAME 60    /* Ethernet minimum without FCS: replies are zero-padded to it, as encodeEthernet does */
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
@@ -65,7 +67,8 @@ typedef struct {
   size_t n, cap;
   _Atomic uint64_t counts[2][R_COUNT];
   int fd[2], wake_fd; /* fd[F4] ARP, fd[F6] IPv6; wake_fd: an eventfd that wakes the thread; -1 when closed */
-  _Atomic bool stopping, dirty; /* dirty: the table changed since the thread last rebuilt the kernel filters */
+  _Atomic bool stopping, dirty, grown; /* since the thread last rebuilt the kernel filters: the table changed / grew */
+  bool narrow;                          /* the table filters are attached (thread only) */
   pthread_t thread;
   bool running;
 } nr_t;
@@ -372,6 +375,15 @@ static unsigned short nd_table_filter(const nr_key *keys, size_t n, struct sock_
   return k;
 }
 
+/* widen attaches the generic filters: every request is read (the table decides), e.g. while a burst of takeovers
+ * adds VIPs faster than table filters are worth rebuilding. */
+static void widen(nr_t *nr) {
+  struct sock_fprog arp = {.len = 6, .filter = ARP_FILTER}, nd = {.len = 8, .filter = ND_FILTER};
+  if (nr->fd[F4] >= 0) setsockopt(nr->fd[F4], SOL_SOCKET, SO_ATTACH_FILTER, &arp, sizeof arp);
+  if (nr->fd[F6] >= 0) setsockopt(nr->fd[F6], SOL_SOCKET, SO_ATTACH_FILTER, &nd, sizeof nd);
+  nr->narrow = false;
+}
+
 /* refilter attaches the table filters (on the thread, so the JS thread never pays for SO_ATTACH_FILTER). */
 static void refilter(nr_t *nr) {
   struct sock_filter *f = malloc(FILTER_MAX * sizeof *f);
@@ -387,6 +399,13 @@ static void refilter(nr_t *nr) {
     setsockopt(nr->fd[fam], SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog); /* on failure the last one stays */
   }
   free(f);
+  nr->narrow = true;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void *run(void *arg) {
@@ -395,8 +414,13 @@ static void *run(void *arg) {
   if (b == NULL) return NULL;
   struct pollfd p[3] = {{.fd = nr->wake_fd, .events = POLLIN}, {.fd = nr->fd[F4], .events = POLLIN},
                         {.fd = nr->fd[F6], .events = POLLIN}}; /* a negative fd is ignored by poll */
+  /* Table changes: a VIP added must be answered from its first request, so growth widens the filters at once (one
+   * short program); the table filters are rebuilt once the table has been quiet for QUIET_MS, so a dead node's
+   * hundreds of takeovers cost one rebuild, not hundreds. Removals need no hurry: the table decides every frame. */
+  int64_t deadline = -1;
   for (;;) {
-    int r = poll(p, 3, -1);
+    int timeout = deadline < 0 ? -1 : (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0);
+    int r = poll(p, 3, timeout);
     if (r < 0) {
       if (errno == EINTR) continue;
       break;
@@ -406,6 +430,11 @@ static void *run(void *arg) {
       ssize_t rd = read(nr->wake_fd, &v, sizeof v);
       (void)rd;
       if (atomic_load(&nr->stopping)) break;
+      if (atomic_exchange(&nr->grown, false) && nr->narrow) widen(nr);
+      if (atomic_load(&nr->dirty)) deadline = now_ms() + QUIET_MS;
+    }
+    if (deadline >= 0 && now_ms() >= deadline) {
+      deadline = -1;
       if (atomic_exchange(&nr->dirty, false)) refilter(nr);
     }
     for (int fam = F4; fam <= F6; fam++)
@@ -535,9 +564,12 @@ static napi_value js_update(napi_env env, napi_callback_info info) {
   size_t n = nr->n;
   pthread_mutex_unlock(&nr->lock);
   free(keys);
-  if (total > 0 && nr->running) {
+  /* Wake the thread only when it has something new to do: the first change since its last rebuild, or the first
+   * growth since it last widened (a burst of updates costs one or two wake-ups). */
+  bool grew = count[0] > 0 && !atomic_exchange(&nr->grown, true);
+  bool first = total > 0 && !atomic_exchange(&nr->dirty, true);
+  if (nr->running && (grew || first)) {
     uint64_t one = 1;
-    atomic_store(&nr->dirty, true);
     ssize_t w = write(nr->wake_fd, &one, sizeof one);
     (void)w;
   }
