@@ -11,6 +11,7 @@
  *
  *   npm run bench:arp-latency -- [--seconds 20] [--every 2.5] [--routers 255] [--interval 100]
  */
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -148,6 +149,11 @@ function summary(samples: readonly Sample[], target: string): { line: string; p5
   return { line, p50, p99 };
 }
 
+/** loadavg is the 1-minute load average, the machine's load while measuring. */
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
+}
+
 function routers(lab: Lab, priority: number, count: number): RouterOptions[] {
   const out: RouterOptions[] = [];
   for (let vrid = 1; vrid <= count; vrid++) {
@@ -181,7 +187,11 @@ async function main(): Promise<void> {
     }, 60_000);
     const s2 = await startSpeaker(n2, opts(100), 60_000);
     await sleep(3000);
-    progress(`n1 master of ${2 * count} routers, n2 backup; probing ...`);
+    const native = s1.logs.find((l) => String(l['msg']).startsWith('ARP/NDP answered by the native'));
+    const answerer =
+      native === undefined ? 'JS responders' : `native thread${native['realtime'] ? ', SCHED_FIFO' : ''}`;
+    progress(`n1 master of ${2 * count} routers (ARP/NDP answered by its ${answerer}), n2 backup; probing ...`);
+    const load0 = loadavg();
     const targets: Target[] = [
       { name: 'ours-arp', family: 'ipv4', ip: vip4 },
       { name: 'kernel-arp', family: 'ipv4', ip: n1.ipv4 },
@@ -210,6 +220,7 @@ async function main(): Promise<void> {
       progress(`steady: ${s}/${seconds} s, ${samples.length} probes`);
     }
     const steadyEnd = samples.length;
+    const load1 = loadavg();
     progress('takeover: stopping n1 (SIGTERM, priority 0) ...');
     await s1.kill('SIGTERM');
     await sleep(3000);
@@ -218,7 +229,9 @@ async function main(): Promise<void> {
     await s2.kill('SIGTERM');
 
     const steady = samples.slice(0, steadyEnd);
-    console.log(`\nsteady (${seconds} s), latency from the prober's send to its receive:`);
+    console.log(
+      `\nsteady (${seconds} s), latency from the prober's send to its receive; load average ${load0} -> ${load1}:`,
+    );
     const rows = Object.fromEntries(targets.map((t) => [t.name, summary(steady, t.name)]));
     for (const t of targets) console.log(rows[t.name]!.line);
     for (const fam of ['arp', 'ndp']) {

@@ -559,6 +559,8 @@ static napi_value js_neighbors(napi_env env, napi_callback_info info) {
   return list;
 }
 
+napi_value neighbor_responder_init(napi_env env, napi_value exports); /* native/neighbor_responder.c */
+
 NAPI_MODULE_INIT() {
   napi_value neighbors;
   napi_value cls;
@@ -578,5 +580,5 @@ NAPI_MODULE_INIT() {
   CHECK(napi_set_named_property(env, exports, "PacketSocket", cls));
   CHECK(napi_create_function(env, "neighbors", NAPI_AUTO_LENGTH, js_neighbors, NULL, &neighbors));
   CHECK(napi_set_named_property(env, exports, "neighbors", neighbors));
-  return exports;
+  return neighbor_responder_init(env, exports);
 }

@@ -9,7 +9,7 @@
 
 import { type Clock, realClock, sleep } from '../clock.ts';
 import { type AnnounceResult, announceRounds, type Sleep, validRounds } from './announce.ts';
-import type { BpfInstruction } from './frames/bpf.ts';
+import { type BpfInstruction, rejectAllFilter } from './frames/bpf.ts';
 import {
   answerNeighbor,
   type Drop,
@@ -56,6 +56,8 @@ export interface FrameResponderDeps<C extends NeighborContext, Q, R extends stri
   /** onError gets socket read errors and exceptions thrown by shouldAnswer / onFrame. */
   readonly onError?: (err: Error) => void;
   readonly drops?: DropCounter;
+  /** sendOnly: the kernel filter drops every frame (the native responder answers); only announcements go out. */
+  readonly sendOnly?: boolean;
   readonly openSocket?: OpenFrameSocket;
   /** clock spaces announcement rounds (default the process clock); `sleep` overrides it in tests. */
   readonly clock?: Clock;
@@ -74,20 +76,25 @@ export interface NeighborResponderDeps<R extends string, A> {
   readonly drops?: DropCounter;
   /** Interface facts; read from the system (interface-info.ts) when absent. */
   readonly interfaceInfo?: InterfaceInfo;
+  /** sendOnly: receive nothing (the native responder answers requests); announce still sends. */
+  readonly sendOnly?: boolean;
   readonly openSocket?: OpenFrameSocket;
   readonly clock?: Clock;
   readonly sleep?: Sleep;
 }
 
+const HOOK_KEYS = ['onFrame', 'onError', 'drops', 'sendOnly', 'openSocket', 'clock', 'sleep'] as const;
+type HookKey = (typeof HOOK_KEYS)[number];
+
 /** responderHooks copies the optional collaborators a responder passes on to its FrameResponder, the defined ones. */
 export function responderHooks<R extends string, A>(
   deps: NeighborResponderDeps<R, A>,
-): Pick<NeighborResponderDeps<R, A>, 'onFrame' | 'onError' | 'drops' | 'openSocket' | 'clock' | 'sleep'> {
-  const out: { -readonly [K in 'onFrame' | 'onError' | 'drops' | 'openSocket' | 'clock' | 'sleep']?: unknown } = {};
-  for (const key of ['onFrame', 'onError', 'drops', 'openSocket', 'clock', 'sleep'] as const) {
+): Pick<NeighborResponderDeps<R, A>, HookKey> {
+  const out: { -readonly [K in HookKey]?: unknown } = {};
+  for (const key of HOOK_KEYS) {
     if (deps[key] !== undefined) out[key] = deps[key];
   }
-  return out as Pick<NeighborResponderDeps<R, A>, 'onFrame' | 'onError' | 'drops' | 'openSocket' | 'clock' | 'sleep'>;
+  return out as Pick<NeighborResponderDeps<R, A>, HookKey>;
 }
 
 /** Rounds: `count` rounds `spacingMs` apart; `signal` cancels this announcement only, stop() cancels every one. */
@@ -123,7 +130,7 @@ export class FrameResponder<C extends NeighborContext, Q, R extends string, A> {
     this.socket = open({
       ifindex: deps.info.index,
       ethertype: family.ethertype,
-      filter: family.filter,
+      filter: deps.sendOnly ? rejectAllFilter() : family.filter,
       onFrame: (frame, pktType) => this.handle(frame, pktType),
       ...(deps.onError === undefined ? {} : { onError: deps.onError }),
     });

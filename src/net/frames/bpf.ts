@@ -39,6 +39,11 @@ export function encodeBpf(program: readonly BpfInstruction[]): Buffer {
   return buf;
 }
 
+/** rejectAllFilter drops every frame: a socket that only sends (the announcements beside the native responder). */
+export function rejectAllFilter(): BpfInstruction[] {
+  return [{ code: RET_K, jt: 0, jf: 0, k: 0 }];
+}
+
 /** notOutgoingFilter drops PACKET_OUTGOING copies and keeps everything else (the ARP socket's filter). */
 export function notOutgoingFilter(): BpfInstruction[] {
   return [

@@ -2,7 +2,9 @@
  * openNetPorts opens the real sockets a speaker needs on one interface (src/net): a VRRP socket per family its
  * routers use, an ARP responder when it has IPv4 routers and an NDP responder (joined to the solicited-node group
  * of every IPv6 VIP, so solicitations pass the NIC filter whatever the state) when it has IPv6 routers.
- * The responders ask `shouldAnswer`, which the speaker answers from its VIP table.
+ * The responders ask `shouldAnswer`, which the speaker answers from its VIP table; when the addon has the native
+ * responder (native-answers.ts), its thread answers instead, from the VIPs `answering` hands it, and the JS
+ * responders only announce.
  */
 
 import type { Family } from '../../../vrrp/advert.ts';
@@ -16,6 +18,7 @@ import type { InterfaceInfo } from '../../net/interface-info.ts';
 import { NdpResponder } from '../../net/ndp-responder.ts';
 import { VrrpSocket } from '../../net/vrrp-socket.ts';
 import type { RouterSpec } from '../router-spec.ts';
+import { type NativeAnswers, openNativeAnswers } from './native-answers.ts';
 import type { AdvertChannel, Announcer, SpeakerPorts } from './ports.ts';
 
 /** SENT is the outcome of every advert that left (one object: a master sends hundreds per interval). */
@@ -34,6 +37,8 @@ export interface NetPortsDeps {
   readonly authKeys?: (family: Family, vrid: number) => readonly AuthKey[] | undefined;
   readonly metrics: SpeakerMetrics;
   readonly logger: Logger;
+  /** neighborAnswers: 'native' (default when the addon has it) answers ARP/NDP on the addon's thread; 'js' here. */
+  readonly neighborAnswers?: 'native' | 'js';
 }
 
 /** NetPorts are the speaker's ports and the close() that releases every socket. */
@@ -52,8 +57,20 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
   const adverts: Partial<Record<Family, AdvertChannel>> = {};
   const announcers: Partial<Record<Family, Announcer>> = {};
   let arpAnswerOnly: ((vips: readonly string[]) => void) | undefined;
+  let native: NativeAnswers | undefined;
   const onError = (what: string) => (err: Error) => logger.error({ err, interface: info.name }, `${what} error`);
   try {
+    // ARP and NDP requests are answered by the addon's thread when it has one: no request waits for the event loop,
+    // and none reaches it. The JS responders below then only send announcements (their sockets receive nothing).
+    if (deps.neighborAnswers !== 'js' && (families.has('ipv4') || families.has('ipv6'))) {
+      native = openNativeAnswers({
+        info,
+        families: { ipv4: families.has('ipv4'), ipv6: families.has('ipv6') },
+        metrics: deps.metrics,
+        logger,
+      });
+      if (native !== undefined) closers.push(() => native?.close());
+    }
     for (const family of families) {
       const source = deps.sources[family];
       const socket = new VrrpSocket({
@@ -90,24 +107,28 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         },
         onError: onError('ARP responder'),
         drops: deps.metrics.neighborDrops,
+        sendOnly: native !== undefined,
       });
       closers.push(() => arp.stop());
-      // The kernel passes only requests for the VIPs mastered here (none yet): an ARP flood for other addresses
-      // never reaches the event loop. The speaker reports every change of mastership; attaching a filter costs
-      // about 0.5 ms in the kernel whatever its size (measured here), so the changes of one synchronous burst (a
-      // dead node's hundred takeovers) are applied once, at its end, before the loop reads the socket again.
-      arp.answerOnly([]);
-      let latest: readonly string[] | undefined;
-      arpAnswerOnly = (vips) => {
-        if (latest === undefined) {
-          queueMicrotask(() => {
-            const v = latest ?? [];
-            latest = undefined;
-            arp.answerOnly(v.filter((ip) => !ip.includes(':')));
-          });
-        }
-        latest = vips;
-      };
+      // Without the native responder: the kernel passes only requests for the VIPs mastered here (none yet), so an
+      // ARP flood for other addresses never reaches the event loop. The speaker reports every change of mastership;
+      // attaching a filter costs about 0.5 ms in the kernel whatever its size (measured here), so the changes of one
+      // synchronous burst (a dead node's hundred takeovers) are applied once, at its end, before the loop reads the
+      // socket again.
+      if (native === undefined) {
+        arp.answerOnly([]);
+        let latest: readonly string[] | undefined;
+        arpAnswerOnly = (vips) => {
+          if (latest === undefined) {
+            queueMicrotask(() => {
+              const v = latest ?? [];
+              latest = undefined;
+              arp.answerOnly(v.filter((ip) => !ip.includes(':')));
+            });
+          }
+          latest = vips;
+        };
+      }
       announcers.ipv4 = {
         announce: async (ip, req) => {
           const r = await arp.announce(ip, req);
@@ -129,10 +150,11 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         },
         onError: onError('NDP responder'),
         drops: deps.metrics.neighborDrops,
+        sendOnly: native !== undefined,
       });
       closers.push(() => ndp.stop());
-      ndpListen = (ip) => void ndp.listenFor(ip);
-      for (const r of deps.routers) if (r.config.family === 'ipv6') for (const vip of r.vips) ndp.listenFor(vip);
+      ndpListen = native === undefined ? (ip) => void ndp.listenFor(ip) : (ip) => native?.listenFor(ip);
+      for (const r of deps.routers) if (r.config.family === 'ipv6') for (const vip of r.vips) ndpListen(vip);
       announcers.ipv6 = {
         announce: async (ip, req) => {
           const r = await ndp.announce(ip, req);
@@ -147,7 +169,10 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
   return {
     adverts,
     announcers,
-    answering: (vips) => arpAnswerOnly?.(vips),
+    answering: (vips) => {
+      native?.answerFor(vips);
+      arpAnswerOnly?.(vips);
+    },
     listenFor: (ip) => ndpListen?.(ip),
     close: () => {
       for (const close of closers.reverse()) close();
