@@ -55,10 +55,11 @@ export function openNativeAnswers(deps: NativeAnswersDeps): NativeAnswers | unde
   }
   const log = { interface: info.name, realtime: rt.realtime };
   if (rt.error === null) logger.info(log, 'ARP/NDP answered by the native responder thread');
+  // The shipped DaemonSet grants no CAP_SYS_NICE (README, "Real-time priority"): expected, so info, not warn.
   else
-    logger.warn(
+    logger.info(
       { ...log, err: rt.error },
-      'ARP/NDP answered by the native responder thread without real-time priority (no CAP_SYS_NICE?): answers may wait behind other tasks under load',
+      'ARP/NDP answered by the native responder thread without real-time priority (no CAP_SYS_NICE): answers may wait behind other tasks under load',
     );
 
   // Counters: the thread's totals, added to the metrics as deltas at every scrape.
