@@ -16,7 +16,7 @@
  *                                 [--dockerfile OTHER]  (dist mode as another Dockerfile's ENTRYPOINT and ENV run it,
  *                                                        e.g. `git show main:Dockerfile`, for before/after figures)
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +187,37 @@ function ensureDist(): void {
   progress(`${IMAGE.entry} built`);
 }
 
+/** logBackedProc is one of our speakers as the bench samples it: its pid, and its JSON log lines for the rest. */
+function logBackedProc(
+  child: ChildProcess,
+  role: string,
+  readyMsg: string,
+  masters: (logs: readonly LogLine[]) => number,
+): Proc {
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${role}: speaker did not start`);
+  const logs: LogLine[] = [];
+  const proc: Proc = {
+    role,
+    pids: () => [pid],
+    masters: () => masters(logs),
+    reasons: () => {
+      const out: Record<string, number> = {};
+      for (const l of logs) if (l['to'] === 'master') out[String(l['reason'])] = (out[String(l['reason'])] ?? 0) + 1;
+      return out;
+    },
+    started: () => logs.some((l) => l['msg'] === readyMsg),
+    stop: () => child.kill('SIGTERM'),
+    stderr: '',
+    exited: new Promise((resolve) => child.once('exit', () => resolve())),
+  };
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    proc.stderr = (proc.stderr + d).slice(-4000);
+  });
+  onLogLines(child, (line) => logs.push(line));
+  return proc;
+}
+
 function startSpeakerProc(host: LabHost, lab: Lab, mode: 'tsx' | 'dist', role: Proc['role']): Proc {
   const dir = `/run/metal-vrrp-lab/${host.ns}`;
   mkdirSync(dir, { recursive: true });
@@ -201,28 +232,8 @@ function startSpeakerProc(host: LabHost, lab: Lab, mode: 'tsx' | 'dist', role: P
   const argv = [process.execPath, ...flags, entry, 'speaker', '--config', file, '--node-name', host.name];
   const env = mode === 'dist' ? { ...process.env, ...IMAGE.env } : process.env;
   const child = spawnIn(host.ns, argv, { cwd: mode === 'tsx' ? ROOT : REPO, env });
-  if (child.pid === undefined) throw new Error(`${host.name}: speaker did not start`);
-  const pid = child.pid;
-  const logs: LogLine[] = [];
-  const proc: Proc = {
-    role,
-    pids: () => [pid],
-    masters: () => logs.filter((l) => l['to'] === 'master').length,
-    reasons: () => {
-      const out: Record<string, number> = {};
-      for (const l of logs) if (l['to'] === 'master') out[String(l['reason'])] = (out[String(l['reason'])] ?? 0) + 1;
-      return out;
-    },
-    started: () => logs.some((l) => l['msg'] === 'speaker started'),
-    stop: () => child.kill('SIGTERM'),
-    stderr: '',
-    exited: new Promise((resolve) => child.once('exit', () => resolve())),
-  };
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    proc.stderr = (proc.stderr + d).slice(-4000);
-  });
-  onLogLines(child, (line) => logs.push(line));
-  return proc;
+  // transitions to master: the master's all come at start, the backup's are takeovers
+  return logBackedProc(child, role, 'speaker started', (logs) => logs.filter((l) => l['to'] === 'master').length);
 }
 
 /** keepalivedConf: one vrrp_instance per router, the same VRIDs, priorities, VIPs and interval as our speaker's. */
@@ -413,30 +424,13 @@ function startKubeSpeakerProc(k: K8sLab, node: string): Proc {
     `--kubeconfig=${k.speakerKubeconfig}`,
   ];
   const child = spawnIn(host.ns, argv, { cwd: REPO, env: { ...process.env, ...IMAGE.env } });
-  if (child.pid === undefined) throw new Error(`${node}: speaker did not start`);
-  const pid = child.pid;
-  const logs: LogLine[] = [];
-  const transitions = (to: string) => logs.filter((l) => l['to'] === to).length;
-  const proc: Proc = {
-    role: node,
-    pids: () => [pid],
-    // routers mastered now: transitions to master minus those from master to backup or initialize
-    masters: () => transitions('master') - logs.filter((l) => l['from'] === 'master').length,
-    reasons: () => {
-      const out: Record<string, number> = {};
-      for (const l of logs) if (l['to'] === 'master') out[String(l['reason'])] = (out[String(l['reason'])] ?? 0) + 1;
-      return out;
-    },
-    started: () => logs.some((l) => l['msg'] === 'speaker synced with the cluster'),
-    stop: () => child.kill('SIGTERM'),
-    stderr: '',
-    exited: new Promise((resolve) => child.once('exit', () => resolve())),
-  };
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    proc.stderr = (proc.stderr + d).slice(-4000);
-  });
-  onLogLines(child, (line) => logs.push(line));
-  return proc;
+  // routers mastered now: transitions to master minus those from master to backup or initialize
+  return logBackedProc(
+    child,
+    node,
+    'speaker synced with the cluster',
+    (logs) => logs.filter((l) => l['to'] === 'master').length - logs.filter((l) => l['from'] === 'master').length,
+  );
 }
 
 /**

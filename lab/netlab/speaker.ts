@@ -184,6 +184,15 @@ export function onLogLines(child: ChildProcess, fn: (line: LogLine) => void): vo
   });
 }
 
+/** transitionsTotal sums every metal_vrrp_transitions_total series (one per VRID, target state and reason). */
+export function transitionsTotal(text: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('metal_vrrp_transitions_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
 /** metricValue reads one sample from Prometheus text: the first series of `name` whose labels include `labels`. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {

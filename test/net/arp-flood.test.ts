@@ -9,7 +9,13 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startArpFlood } from '../../lab/netlab/arp-flood.ts';
 import { buildLab, hostAddress, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
-import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
+import {
+  isStateChange,
+  metricValue,
+  type SpeakerProcess,
+  startSpeaker,
+  transitionsTotal,
+} from '../../lab/netlab/speaker.ts';
 import { priorityLadder } from '../../vrrp/priority.ts';
 
 const PREFIX = 'mvflood';
@@ -22,15 +28,6 @@ const FLOOD_MS = 15_000;
 after(async () => {
   await teardownByPrefix(PREFIX);
 });
-
-/** transitions sums metal_vrrp_transitions_total on one speaker. */
-function transitions(text: string): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('metal_vrrp_transitions_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
 
 // History (2026-12-03, the shared 2-core machine): when every ARP frame reached every speaker's JavaScript, the
 // speakers changed state under this flood at load average 6-8; with a kernel filter passing only requests for the
@@ -101,7 +98,11 @@ test('an ARP flood at 20 ms adverts causes no state change on any router of any 
         [],
         `n${i + 1} changed state during the flood`,
       );
-      assert.equal(transitions(afterM[i]!), transitions(before[i]!), `n${i + 1}: metal_vrrp_transitions_total moved`);
+      assert.equal(
+        transitionsTotal(afterM[i]!),
+        transitionsTotal(before[i]!),
+        `n${i + 1}: metal_vrrp_transitions_total moved`,
+      );
     }
   } finally {
     for (const s of speakers) await s.kill('SIGKILL').catch(() => {});

@@ -13,7 +13,13 @@ import { startK8sLab } from '../../lab/kube/k8s-lab.ts';
 import { runOk } from '../../lab/netlab/exec.ts';
 import { buildLab, type Lab, type LabHost, teardownByPrefix } from '../../lab/netlab/netns.ts';
 import { type ArpProbe, startArpProbe } from '../../lab/netlab/probe.ts';
-import { isStateChange, metricValue, type SpeakerProcess, startSpeaker } from '../../lab/netlab/speaker.ts';
+import {
+  isStateChange,
+  metricValue,
+  type SpeakerProcess,
+  startSpeaker,
+  transitionsTotal,
+} from '../../lab/netlab/speaker.ts';
 import { vrrpIpv6Frame } from '../../src/net/frames/vrrp.ts';
 import { virtualLinkLocal } from '../../src/speaker/router-spec.ts';
 import { hmacSha256 } from '../../src/speaker/runtime/auth-keyring.ts';
@@ -89,14 +95,6 @@ function resum(lab: Lab, packet: Buffer): Buffer {
   return out;
 }
 
-/** Transitions counts every metal_vrrp_transitions_total series (one per target state and reason). */
-function transitions(metrics: string): number {
-  return metrics
-    .split('\n')
-    .filter((l) => l.startsWith('metal_vrrp_transitions_total{'))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
-
 /**
  * settledRoles waits until one speaker is master and the other backup for `family`, and stays so with no transition
  * for a second (> Master_Down_Interval and a health rise): speakers start one after the other, so a lower-ranked one
@@ -110,7 +108,7 @@ async function settledRoles(
   const roles = async () => {
     const all = await Promise.all(speakers.map((s) => s.metrics()));
     const states = all.map((m) => metricValue(m, 'metal_vrrp_router_state', { family }));
-    return { master: states.indexOf(2), backup: states.indexOf(1), moves: all.map(transitions).join(',') };
+    return { master: states.indexOf(2), backup: states.indexOf(1), moves: all.map(transitionsTotal).join(',') };
   };
   return waitFor(
     `one ${family} master and one backup, steady for 1 s`,
@@ -151,7 +149,7 @@ async function verdict(
   const res = await w.probe.stop();
   const after = await Promise.all(speakers.map((s) => s.metrics()));
   for (const [i, m] of after.entries()) {
-    assert.equal(transitions(m), transitions(w.before[i]!), `n${i + 1} changed state`);
+    assert.equal(transitionsTotal(m), transitionsTotal(w.before[i]!), `n${i + 1} changed state`);
   }
   assert.equal(metricValue(after[0]!, 'metal_vrrp_router_state', { family }), 2, 'n1 still master');
   assert.equal(metricValue(after[1]!, 'metal_vrrp_router_state', { family }), 1, 'n2 still backup');

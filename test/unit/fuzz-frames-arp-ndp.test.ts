@@ -22,6 +22,7 @@ import {
   neighborSolicitationFrame,
 } from '../../src/net/frames/ndp.ts';
 import { type FuzzRng, fuzz, fuzzRuns, fuzzSeed, pooled, Tally } from '../support/fuzz.ts';
+import { fixIcmpv6 } from '../support/icmpv6.ts';
 
 const RUNS = fuzzRuns(200_000);
 const SEED = fuzzSeed();
@@ -66,16 +67,6 @@ function validSolicitation(rng: FuzzRng): Buffer {
   const frame = neighborSolicitationFrame({ srcMac: mac(rng), src, target });
   assert.ok(frame);
   return frame;
-}
-
-/** fixIcmpv6 rewrites the ICMPv6 checksum of an Ethernet + IPv6 frame for what its header says now. */
-function fixIcmpv6(buf: Buffer): void {
-  if (buf.length < 14 + 40) return;
-  const end = Math.min(14 + 40 + buf.readUInt16BE(14 + 4), buf.length);
-  const icmp = buf.subarray(54, end);
-  if (icmp.length < 4) return;
-  icmp.writeUInt16BE(0, 2);
-  icmp.writeUInt16BE(upperLayerChecksum(buf.subarray(22, 38), buf.subarray(38, 54), ICMPV6, icmp), 2);
 }
 
 function pktTypeOf(rng: FuzzRng): number {

@@ -10,14 +10,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ARP_OP, type ArpContext, answerArp, arpFrame } from '../../src/net/frames/arp.ts';
 import { BROADCAST_MAC, ZERO_MAC } from '../../src/net/frames/ethernet.ts';
-import { upperLayerChecksum } from '../../src/net/frames/ipv6.ts';
-import { answerSolicitation, ICMPV6, type NdpContext, neighborSolicitationFrame } from '../../src/net/frames/ndp.ts';
+import { answerSolicitation, type NdpContext, neighborSolicitationFrame } from '../../src/net/frames/ndp.ts';
 import {
   FAMILY_REASONS,
   NativeNeighborResponder,
   nativeResponderAvailable,
 } from '../../src/net/native-neighbor-responder.ts';
 import { type FuzzRng, fuzz, fuzzRuns, fuzzSeed, pooled, Tally } from '../support/fuzz.ts';
+import { fixIcmpv6 } from '../support/icmpv6.ts';
 
 const SKIP = nativeResponderAvailable() ? false : 'addon not built with the native neighbour responder';
 const RUNS = fuzzRuns(100_000);
@@ -70,15 +70,6 @@ function solicitation(target: string, o: { src?: string; hopLimit?: number; srcM
   });
   assert.ok(f);
   return f;
-}
-
-function fixIcmpv6(buf: Buffer): void {
-  if (buf.length < 14 + 40) return;
-  const end = Math.min(14 + 40 + buf.readUInt16BE(14 + 4), buf.length);
-  const icmp = buf.subarray(54, end);
-  if (icmp.length < 4) return;
-  icmp.writeUInt16BE(0, 2);
-  icmp.writeUInt16BE(upperLayerChecksum(buf.subarray(22, 38), buf.subarray(38, 54), ICMPV6, icmp), 2);
 }
 
 const withByte = (f: Buffer, at: number, v: number) => {

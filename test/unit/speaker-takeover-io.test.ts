@@ -3,36 +3,16 @@
 // timer round, then the poll round that delivers the packets waiting, then afterPendingIo callbacks (setImmediate).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Cancel } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
 import { createSpeakerMetrics } from '../../src/metrics.ts';
 import type { VrrpReceive } from '../../src/net/frames/vrrp.ts';
 import { Speaker } from '../../src/speaker/runtime/speaker.ts';
 import type { Advert } from '../../vrrp/advert.ts';
 import { masterDownIntervalMs } from '../../vrrp/timing.ts';
-import { FakeClock } from '../support/fake-clock.ts';
+import { LoopClock } from '../support/loop-clock.ts';
 import { planSpecs } from '../support/router-specs.ts';
 
 const VIP = '10.0.0.100';
-
-/** LoopClock: a FakeClock whose afterPendingIo callbacks wait for the next explicit `checkPhase()`. */
-class LoopClock extends FakeClock {
-  #immediates: (() => void)[] = [];
-  afterPendingIo(fn: () => void): Cancel {
-    let live = true;
-    this.#immediates.push(() => live && fn());
-    return () => {
-      live = false;
-    };
-  }
-  /** checkPhase runs the callbacks queued so far (those they queue wait for the next round). */
-  checkPhase(): number {
-    const now = this.#immediates;
-    this.#immediates = [];
-    for (const fn of now) fn();
-    return now.length;
-  }
-}
 
 function setup(send: (advert: Advert) => { ok: true } = () => ({ ok: true as const })) {
   const clock = new LoopClock();

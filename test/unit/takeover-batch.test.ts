@@ -4,7 +4,6 @@
 // Skew_Time, and an advert from a master that is in fact alive keeps its router backup.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Cancel } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
 import { createSpeakerMetrics } from '../../src/metrics.ts';
 import type { VrrpReceive } from '../../src/net/frames/vrrp.ts';
@@ -13,26 +12,8 @@ import { Speaker } from '../../src/speaker/runtime/speaker.ts';
 import { BATCH_IO_ROUNDS, TakeoverBatches } from '../../src/speaker/runtime/takeover-batch.ts';
 import type { Advert } from '../../vrrp/advert.ts';
 import { skewTimeMs } from '../../vrrp/timing.ts';
-import { FakeClock } from '../support/fake-clock.ts';
+import { LoopClock } from '../support/loop-clock.ts';
 import { planSpecs } from '../support/router-specs.ts';
-
-/** LoopClock: afterPendingIo callbacks wait for an explicit checkPhase(), as setImmediate waits for the poll phase. */
-class LoopClock extends FakeClock {
-  #immediates: (() => void)[] = [];
-  afterPendingIo(fn: () => void): Cancel {
-    let live = true;
-    this.#immediates.push(() => live && fn());
-    return () => {
-      live = false;
-    };
-  }
-  checkPhase(): number {
-    const now = this.#immediates;
-    this.#immediates = [];
-    for (const fn of now) fn();
-    return now.length;
-  }
-}
 
 describe('TakeoverBatches', () => {
   test('runs its routers together at its time, after the sockets are drained, without those that left', () => {
