@@ -299,7 +299,8 @@ test('authenticated adverts: spoofed, forged, unknown-key and replayed adverts d
     const raised = Buffer.from(signed.packet);
     raised[2] = 255;
     const cases: [string, Buffer, boolean][] = [
-      // [reason, frame, counted by the master too (the replay carries n1's own source, which n1 drops as its own)]
+      // [reason, frame, counted by the master too (the replay carries n1's own MAC and source: n1 counts it as
+      // own-source, below, since n1 did not send it)]
       ['auth-missing', frame(lab, plain.packet), true],
       ['auth-unknown-key', frame(lab, unknown.packet), true],
       ['auth-bad-mac', frame(lab, resum(lab, raised)), true],
@@ -317,6 +318,12 @@ test('authenticated adverts: spoofed, forged, unknown-key and replayed adverts d
         const now = metricValue(m, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason }) ?? 0;
         assert.equal(now - was, i === 0 && !both ? 0 : REPEAT, `n${i + 1} ${reason}`);
       }
+      const ownWas = metricValue(w.before[i]!, 'metal_vrrp_invalid_packets_total', {
+        family: 'ipv4',
+        reason: 'own-source',
+      });
+      const ownNow = metricValue(m, 'metal_vrrp_invalid_packets_total', { family: 'ipv4', reason: 'own-source' });
+      assert.equal((ownNow ?? 0) - (ownWas ?? 0), i === 0 ? REPEAT : 0, `n${i + 1} own-source (the replay)`);
     }
   } finally {
     await lab.teardown();

@@ -247,9 +247,12 @@ describe('speakers with authenticated adverts', () => {
     ] as const) {
       for (const node of nodes) assert.equal(await invalid(node.metrics, reason), n, `${reason}`);
     }
-    // The recording is refused by the backup as a replay (the master drops its own address first: own-packet).
+    // The recording is refused by the backup as a replay; the master, whose own MAC and address it carries, knows it
+    // did not send it (not PACKET_OUTGOING) and counts it as own-source.
     assert.equal(await invalid(nodes[1]!.metrics, 'auth-replay'), 20);
     assert.equal(await invalid(nodes[0]!.metrics, 'auth-replay'), 0);
+    assert.equal(await invalid(nodes[0]!.metrics, 'own-source'), 20);
+    assert.equal(await invalid(nodes[1]!.metrics, 'own-source'), 0);
   });
 
   test('a speaker without the key is clearly separated: it counts signed adverts as count-mismatch', async () => {

@@ -147,8 +147,9 @@ describe('receiveIpv6Frame', () => {
   const cases: Array<[string, Buffer, number, string]> = [
     ['PACKET_OUTGOING', Buffer.from(IPV6, 'hex'), 4, 'own-packet'],
     ['PACKET_OTHERHOST', Buffer.from(IPV6, 'hex'), 3, 'other-host'],
-    ['from our MAC', Buffer.from(IPV6.replace('02000000000a', '02000000000b'), 'hex'), 2, 'own-packet'],
-    ['from our address', fromUs.bytes, 2, 'own-packet'],
+    // Not PACKET_OUTGOING, so not sent by this host although its source says so: a replay, a spoof or a reflection.
+    ['from our MAC', Buffer.from(IPV6.replace('02000000000a', '02000000000b'), 'hex'), 2, 'own-source'],
+    ['from our address', fromUs.bytes, 2, 'own-source'],
     ['hop limit 64', edit(21, 64), 2, 'bad-ttl'],
     ['next header 58', edit(20, 58), 2, 'not-vrrp'],
     ['to ff02::1', toAllNodes.bytes, 2, 'not-for-us'],
@@ -221,7 +222,8 @@ describe('IPv4 as Ethernet frames (AF_PACKET)', () => {
     };
     assert.equal(reason(frame.bytes, 4), 'own-packet');
     assert.equal(reason(frame.bytes, 3), 'other-host');
-    assert.equal(reason(frame.bytes, 2, { ...ctx4, mac: '02:00:00:00:00:0a' }), 'own-packet');
+    assert.equal(reason(frame.bytes, 2, { ...ctx4, mac: '02:00:00:00:00:0a' }), 'own-source');
+    assert.equal(reason(frame.bytes, 2, { ...ctx4, ownAddresses: new Set(['10.0.0.1']) }), 'own-source');
     const arp = Buffer.from(frame.bytes);
     arp.writeUInt16BE(0x0806, 12);
     assert.equal(reason(arp, 2), 'malformed');

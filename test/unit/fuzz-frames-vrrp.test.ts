@@ -127,7 +127,16 @@ test(`receiveIpv6Frame: ${RUNS_PER_FAMILY} random and mutated AF_PACKET frames, 
     tally.add(classify(receiveIpv6Frame(input.bytes, pktType, ctx), 'ipv6'));
   });
   t.diagnostic(`fuzz seed=${SEED} (FUZZ_SEED overrides) ${tally.line()}`);
-  for (const label of ['advert', 'malformed', 'bad-ttl', 'not-vrrp', 'not-for-us', 'own-packet', 'not-link-local']) {
+  for (const label of [
+    'advert',
+    'malformed',
+    'bad-ttl',
+    'not-vrrp',
+    'not-for-us',
+    'own-packet',
+    'own-source',
+    'not-link-local',
+  ]) {
     assert.ok((tally.counts.get(label) ?? 0) > 0, `${label} reached: ${tally.line()}`);
   }
 });

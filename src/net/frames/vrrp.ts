@@ -124,7 +124,10 @@ export function vrrpIpv6Frame(advert: Advert, ends: Ipv6Ends, seal?: Seal): Buil
 
 /** VRRP_DROP_REASONS lists the socket-level reasons a received packet is dropped; codec reasons come on top. */
 export const VRRP_DROP_REASONS = [
-  'own-packet', // our own advert coming back (PACKET_OUTGOING, our MAC or one of our addresses as source)
+  'own-packet', // our own advert coming back (PACKET_OUTGOING; from the raw socket, one of our addresses as source)
+  // A frame the kernel did not send from this host (not PACKET_OUTGOING) with our MAC or one of our addresses as
+  // source: a replay or spoof of our adverts, a switch reflecting our frames, or another host using our address.
+  'own-source',
   'other-host', // unicast to another MAC, seen only in promiscuous mode
   'malformed', // the IP header does not parse
   'not-vrrp', // protocol / next header is not 112
@@ -194,9 +197,15 @@ function checkAndDecode(
   family: Family,
   h: { ttl: number; protocol: number; src: string; dst: string; payload: Buffer },
   ctx: ReceiveContext,
+  /** fromWire: read from AF_PACKET and not PACKET_OUTGOING, so not sent by this host whatever its source says. */
+  fromWire = false,
 ): VrrpReceive {
   if (h.protocol !== VRRP_PROTOCOL) return drop(family, 'not-vrrp', `protocol ${h.protocol}`, h.src);
-  if (ctx.ownAddresses.has(h.src)) return drop(family, 'own-packet', `from our ${h.src}`, h.src);
+  if (ctx.ownAddresses.has(h.src)) {
+    return fromWire
+      ? drop(family, 'own-source', `our address ${h.src} as source, not sent by this host`, h.src)
+      : drop(family, 'own-packet', `from our ${h.src}`, h.src);
+  }
   if (h.ttl !== VRRP_TTL) return drop(family, 'bad-ttl', `ttl ${h.ttl}`, h.src);
   if (h.dst !== VRRP_MULTICAST[family] && !ctx.ownAddresses.has(h.dst)) {
     return drop(family, 'not-for-us', `to ${h.dst}`, h.src);
@@ -247,14 +256,21 @@ export function receiveIpv4(packet: Buffer, ctx: ReceiveContext): VrrpReceive {
   return checkAndDecode('ipv4', ip, ctx);
 }
 
+/** ownMacFromWire: a frame with our MAC as source that this host did not send (see 'own-source'). */
+function ownMacFromWire(family: Family, mac: string, from: string): VrrpDrop {
+  return drop(family, 'own-source', `our MAC ${mac} as source, not sent by this host`, from);
+}
+
 /** receiveIpv4Frame checks and decodes a frame read from the AF_PACKET IPv4 socket. */
 export function receiveIpv4Frame(frame: Buffer, pktType: number, ctx: ReceiveContext): VrrpReceive {
   if (pktType === 4) return drop('ipv4', 'own-packet', 'PACKET_OUTGOING');
   if (pktType === 3) return drop('ipv4', 'other-host', 'PACKET_OTHERHOST');
   const eth = decodeEthernet(frame);
   if (!eth.ok || eth.ethertype !== ETHERTYPE.ipv4) return drop('ipv4', 'malformed', 'not an IPv4 Ethernet frame');
-  if (ctx.mac !== undefined && eth.src === ctx.mac) return drop('ipv4', 'own-packet', `from our MAC ${eth.src}`);
-  return receiveIpv4(eth.payload, ctx);
+  const ip = decodeIpv4(eth.payload);
+  if (!ip.ok) return drop('ipv4', 'malformed', ip.reason);
+  if (ctx.mac !== undefined && eth.src === ctx.mac) return ownMacFromWire('ipv4', eth.src, ip.src);
+  return checkAndDecode('ipv4', ip, ctx, true);
 }
 
 /** receiveIpv6Frame checks and decodes a frame read from the AF_PACKET IPv6 socket. */
@@ -263,12 +279,13 @@ export function receiveIpv6Frame(frame: Buffer, pktType: number, ctx: ReceiveCon
   if (pktType === 3) return drop('ipv6', 'other-host', 'PACKET_OTHERHOST');
   const eth = decodeEthernet(frame);
   if (!eth.ok || eth.ethertype !== ETHERTYPE.ipv6) return drop('ipv6', 'malformed', 'not an IPv6 Ethernet frame');
-  if (ctx.mac !== undefined && eth.src === ctx.mac) return drop('ipv6', 'own-packet', `from our MAC ${eth.src}`);
   const ip = decodeIpv6(eth.payload);
   if (!ip.ok) return drop('ipv6', 'malformed', ip.reason);
+  if (ctx.mac !== undefined && eth.src === ctx.mac) return ownMacFromWire('ipv6', eth.src, ip.src);
   return checkAndDecode(
     'ipv6',
     { ttl: ip.hopLimit, protocol: ip.nextHeader, src: ip.src, dst: ip.dst, payload: ip.payload },
     ctx,
+    true,
   );
 }
