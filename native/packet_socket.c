@@ -389,10 +389,10 @@ static napi_value js_repeats(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* hush(vrid, frame, pktType) / hush(vrid, null) and heard(vrid): see quiet.c. */
+/* hush(vrid, frame, pktType, watchMs?) / hush(vrid, null), heard(vrid) and due(aheadMs): see quiet.c. */
 static napi_value js_hush(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   ps_t *ps = unwrap(env, info, &argc, argv);
   return ps == NULL ? NULL : quiet_js_hush(env, &ps->quiet, ps->ethertype, argc, argv);
 }
@@ -402,6 +402,13 @@ static napi_value js_heard(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   ps_t *ps = unwrap(env, info, &argc, argv);
   return ps == NULL ? NULL : quiet_js_heard(env, ps->quiet, argc, argv);
+}
+
+static napi_value js_due(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  ps_t *ps = unwrap(env, info, &argc, argv);
+  return ps == NULL ? NULL : quiet_js_due(env, ps->quiet, argc, argv);
 }
 
 /* membership(add, mac | null): PACKET_MR_MULTICAST for one group MAC, PACKET_MR_ALLMULTI for null. */
@@ -573,6 +580,7 @@ NAPI_MODULE_INIT() {
       {"repeats", NULL, js_repeats, NULL, NULL, NULL, napi_default, NULL},
       {"hush", NULL, js_hush, NULL, NULL, NULL, napi_default, NULL},
       {"heard", NULL, js_heard, NULL, NULL, NULL, napi_default, NULL},
+      {"due", NULL, js_due, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, js_new, NULL, sizeof methods / sizeof methods[0],

@@ -11,6 +11,12 @@
  * before stepping anything of that router). A repeat read after a handed-on frame of the same VRID in the same burst
  * must not be folded in before it, so from that frame on the burst hands on that VRID's repeats too (burst[]).
  *
+ * Watching (due): JS need not fold the repeats of a backup whose master keeps sending at all. hush() may name a watch
+ * interval (the router's Master_Down_Interval); due(aheadMs) lists the hushed VRIDs whose last repeat is older than
+ * that interval less aheadMs (or that have had no repeat since hush), the only ones whose Master_Down_Timer could
+ * come within aheadMs. One call and one pass over 256 entries per sweep, instead of one call and one engine step per
+ * router.
+ *
  * The VRID is the second byte of the VRRP header: after the IPv4 header (IHL words) or the fixed IPv6 header; the
  * socket's kernel filter admits only protocol / next header 112 there.
  */
@@ -25,7 +31,8 @@
 #define IPV6_HEADER 40
 
 typedef struct {
-  uint64_t heard_ns; /* uv_hrtime() when the last repeat left out was read */
+  uint64_t heard_ns; /* uv_hrtime() when the last repeat left out was read; 0: none since hush() */
+  uint64_t watch_ns; /* hush()'s watch interval (see quiet_js_due); 0: always due */
   uint32_t count;    /* repeats left out since the last heard() */
   uint16_t len;
   uint8_t pkttype, on;
@@ -84,11 +91,17 @@ napi_value quiet_js_hush(napi_env env, quiet_t **qp, uint16_t ethertype, size_t 
   napi_valuetype t = napi_undefined;
   void *data = NULL;
   size_t len = 0;
+  double watch_ms = 0;
+  napi_valuetype wt = napi_undefined;
+  if (argc > 3 && (napi_typeof(env, argv[3], &wt) != napi_ok ||
+                   (wt != napi_undefined && napi_get_value_double(env, argv[3], &watch_ms) != napi_ok)))
+    watch_ms = -1;
   if (argc < 2 || napi_get_value_int32(env, argv[0], &vrid) != napi_ok || vrid < 0 || vrid > 255 ||
-      napi_typeof(env, argv[1], &t) != napi_ok ||
+      !(watch_ms >= 0 && watch_ms <= 1e9) || napi_typeof(env, argv[1], &t) != napi_ok ||
       (t != napi_null && (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || argc < 3 ||
                           napi_get_value_int32(env, argv[2], &pkttype) != napi_ok || pkttype < 0 || pkttype > 255))) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "hush(vrid: 0..255, frame: Buffer | null, pktType)");
+    napi_throw_type_error(env, "ERR_INVALID_ARG",
+                          "hush(vrid: 0..255, frame: Buffer | null, pktType, watchMs?: 0..1e9)");
     return NULL;
   }
   napi_value out;
@@ -103,7 +116,8 @@ napi_value quiet_js_hush(napi_env env, quiet_t **qp, uint16_t ethertype, size_t 
       quiet_entry_t *e = &(*qp)->entry[vrid];
       entry_off(e);
       memcpy(copy, data, len);
-      *e = (quiet_entry_t){.len = (uint16_t)len, .pkttype = (uint8_t)pkttype, .on = 1, .bytes = copy};
+      *e = (quiet_entry_t){.len = (uint16_t)len, .pkttype = (uint8_t)pkttype, .on = 1, .bytes = copy,
+                           .watch_ns = (uint64_t)(watch_ms * 1e6)};
       ok = true;
     }
   }
@@ -129,5 +143,27 @@ napi_value quiet_js_heard(napi_env env, quiet_t *q, size_t argc, napi_value *arg
       napi_set_element(env, out, 1, age) != napi_ok)
     return NULL;
   e->count = 0;
+  return out;
+}
+
+napi_value quiet_js_due(napi_env env, quiet_t *q, size_t argc, napi_value *argv) {
+  double ahead_ms;
+  napi_value out, v;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &ahead_ms) != napi_ok || !(ahead_ms >= 0 && ahead_ms <= 1e9)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "due(aheadMs: 0..1e9)");
+    return NULL;
+  }
+  if (napi_create_array(env, &out) != napi_ok) return NULL;
+  if (q == NULL) return out;
+  uint64_t now = uv_hrtime(), ahead = (uint64_t)(ahead_ms * 1e6);
+  uint32_t n = 0;
+  for (int vrid = 0; vrid < 256; vrid++) {
+    const quiet_entry_t *e = &q->entry[vrid];
+    if (!e->on) continue;
+    /* due when heard_ns + watch_ns <= now + ahead, written so that nothing wraps */
+    if (e->heard_ns != 0 && e->watch_ns > ahead && now - e->heard_ns < e->watch_ns - ahead) continue;
+    if (napi_create_uint32(env, (uint32_t)vrid, &v) != napi_ok || napi_set_element(env, out, n++, v) != napi_ok)
+      return NULL;
+  }
   return out;
 }

@@ -21,8 +21,12 @@ bool quiet_take(quiet_t *q, const unsigned char *frame, size_t len, uint8_t pktt
 
 void quiet_free(quiet_t *q);
 
-/* quiet_js_hush is hush(vrid, frame, pktType) or hush(vrid, null); *q is allocated on first use. */
+/* quiet_js_hush is hush(vrid, frame, pktType, watchMs?) or hush(vrid, null); *q is allocated on first use. */
 napi_value quiet_js_hush(napi_env env, quiet_t **q, uint16_t ethertype, size_t argc, napi_value *argv);
+
+/* quiet_js_due is due(aheadMs) -> vrid[]: the hushed VRIDs whose last repeat is older than their watch interval
+ * (hush's watchMs) less aheadMs; always those with no repeat since hush and those hushed without a watch interval. */
+napi_value quiet_js_due(napi_env env, quiet_t *q, size_t argc, napi_value *argv);
 
 /* quiet_js_heard is heard(vrid) -> null | [count, ageMs]: the repeats left out since the last call. */
 napi_value quiet_js_heard(napi_env env, quiet_t *q, size_t argc, napi_value *argv);

@@ -25,8 +25,10 @@ interface NativeSocket {
   attachFilter(program: Buffer): void;
   repeats(slots: number): void;
   /** hush / heard: native/quiet.c; absent from an addon built before them. */
-  hush?(vrid: number, frame: Buffer | null, pktType?: number): boolean;
+  hush?(vrid: number, frame: Buffer | null, pktType?: number, watchMs?: number): boolean;
   heard?(vrid: number): [number, number] | null;
+  /** due: native/quiet.c; absent from an addon built before it. */
+  due?(aheadMs: number): number[];
   close(): void;
 }
 
@@ -130,8 +132,15 @@ export interface FrameSocket {
    * VRID (the byte after the IP header) is `vrid`, only counting it (see heard); `null` delivers that VRID's frames
    * again. One hushed frame per VRID; a new one replaces it. False when the frame cannot be hushed (too long, not
    * of that VRID, an addon without it). Optional (fakes may leave it out). See native/quiet.c.
+   * `watchMs` (the router's Master_Down_Interval) lets `due` tell when this VRID needs a look.
    */
-  hush?(vrid: number, frame: Buffer | null, pktType?: number): boolean;
+  hush?(vrid: number, frame: Buffer | null, pktType?: number, watchMs?: number): boolean;
+  /**
+   * due lists the hushed VRIDs whose last repeat is older than their `watchMs` less `aheadMs` (and those with no
+   * repeat since hush, or hushed without `watchMs`): the only ones whose Master_Down_Timer may come within `aheadMs`.
+   * Undefined when the socket cannot tell (an addon built before it, a fake): then every hushed VRID needs a look.
+   */
+  due?(aheadMs: number): readonly number[] | undefined;
   /**
    * heard returns the repeats of `vrid`'s hushed frame left out since the last call (their count, and how long ago
    * the last one was read, in ms of the monotonic clock under performance.now()), undefined when none came.
@@ -305,13 +314,23 @@ export class PacketSocket implements FrameSocket {
   }
 
   /** hush: see FrameSocket.hush. Never throws. */
-  hush(vrid: number, frame: Buffer | null, pktType = 0): boolean {
+  hush(vrid: number, frame: Buffer | null, pktType = 0, watchMs?: number): boolean {
     if (this.#closed || this.#native.hush === undefined) return false;
     try {
-      return frame === null ? this.#native.hush(vrid, null) : this.#native.hush(vrid, frame, pktType);
+      if (frame === null) return this.#native.hush(vrid, null);
+      // An addon built before `due` takes no fourth argument: the caller then learns it from due() (undefined).
+      return this.#native.due === undefined || watchMs === undefined
+        ? this.#native.hush(vrid, frame, pktType)
+        : this.#native.hush(vrid, frame, pktType, watchMs);
     } catch {
       return false;
     }
+  }
+
+  /** due: see FrameSocket.due. */
+  due(aheadMs: number): readonly number[] | undefined {
+    if (this.#closed || this.#native.due === undefined) return undefined;
+    return this.#native.due(aheadMs);
   }
 
   /** heard: see FrameSocket.heard. */

@@ -263,13 +263,22 @@ export class VrrpSocket {
    * neighbour table (a unicast peer's MAC: it may change while the bytes do not), and authenticated adverts (a
    * repeat would be a replay, which must be counted as one). Never throws.
    */
-  hush(received: ReceivedAdvert): boolean {
+  hush(received: ReceivedAdvert, watchMs?: number): boolean {
     const heard = this.#frameOf.get(received);
     const vrid = received.advert.vrid;
     if (heard === undefined || this.#stopped || received.fromPeer !== undefined || received.auth !== undefined)
       return false;
     if (this.#authKeys?.(received.family, vrid) !== undefined) return false;
-    return this.#socket.hush?.(vrid, heard.frame, heard.pktType) ?? false;
+    return this.#socket.hush?.(vrid, heard.frame, heard.pktType, watchMs) ?? false;
+  }
+
+  /**
+   * due: the hushed VRIDs whose last repeat is older than the `watchMs` they were hushed with, less `aheadMs`;
+   * undefined when the addon cannot tell (every hushed VRID then needs a look). See native/quiet.c.
+   */
+  due(aheadMs: number): readonly number[] | undefined {
+    if (this.#stopped) return undefined;
+    return this.#socket.due?.(aheadMs);
   }
 
   /** unhush delivers every advert of `vrid` again. */

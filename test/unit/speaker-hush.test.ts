@@ -2,7 +2,9 @@
 // byte-identical repeats, only counts them and stamps the last one's time; the speaker folds that in before every
 // event of the router (its Master_Down_Timer included). These tests hold that nobody can tell: twin speakers on one
 // virtual clock, one behind a channel that hushes (modelled here as the addon does it) and one stepping every advert,
-// must send the same adverts, make the same transitions at the same times and count the same adverts received.
+// must send the same adverts, make the same transitions at the same times and count the same adverts received. With a
+// wire that watches (due: the addon names the hushed routers whose master has been silent for nearly their
+// Master_Down_Interval), the hushing speaker parks the others out of its scheduler: the same twin test holds it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
@@ -22,19 +24,29 @@ const MASTERS = ['10.0.0.1', '10.0.0.3'] as const;
 /**
  * HushingWire is the addon's receive path as the speaker sees it through the channel: per VRID one hushed frame
  * (here: the frame's text), whose repeats are counted and stamped instead of delivered; any other frame goes on.
- * Every delivered frame is the same object per content, as the socket's repeat table hands it on.
+ * Every delivered frame is the same object per content, as the socket's repeat table hands it on. With `watch`, it
+ * also answers due() as native/quiet.c does: the hushed VRIDs whose last repeat is older than their watch interval
+ * less the look-ahead, or that had none since hush.
  */
 class HushingWire {
   readonly #clock: FakeClock;
+  readonly #watch: boolean;
   readonly #objects = new Map<string, ReceivedAdvert>(); // frame -> the object handed on for it
   readonly #frameOf = new WeakMap<ReceivedAdvert, string>();
-  readonly #hushed = new Map<number, { frame: string; count: number; at: number }>(); // vrid -> hushed frame
+  // vrid -> hushed frame, its repeats since the last heardAgain, the last one's time, the watch interval
+  readonly #hushed = new Map<number, { frame: string; count: number; at?: number; watchMs?: number }>();
   delivered = 0;
   leftOut = 0;
+  /** dueCalls and dueNamed: how often due() was asked and how many VRIDs it named, in all. */
+  dueCalls = 0;
+  dueNamed = 0;
+  /** asked: heardAgain calls (the speaker folds the left-out repeats in: a look at the router). */
+  asked = 0;
   receiver: ((r: ReceivedAdvert) => void) | undefined;
 
-  constructor(clock: FakeClock) {
+  constructor(clock: FakeClock, opts: { watch?: boolean } = {}) {
     this.#clock = clock;
+    this.#watch = opts.watch ?? false;
   }
 
   /** frame: one advert on the wire. */
@@ -63,23 +75,36 @@ class HushingWire {
         log.push(`${this.#clock.now()} send v${advert.vrid} p${advert.priority}`);
         return { ok: true };
       },
-      hush: (r) => {
+      hush: (r, watchMs) => {
         const frame = this.#frameOf.get(r);
         if (frame === undefined) return false;
-        this.#hushed.set(r.advert.vrid, { frame, count: 0, at: 0 });
+        this.#hushed.set(r.advert.vrid, { frame, count: 0, ...(watchMs === undefined ? {} : { watchMs }) });
         return true;
       },
       unhush: (vrid) => {
         this.#hushed.delete(vrid);
       },
       heardAgain: (vrid) => {
+        this.asked++;
         const h = this.#hushed.get(vrid);
         if (h === undefined || h.count === 0) return undefined;
-        const out = { count: h.count, ageMs: this.#clock.now() - h.at };
+        const out = { count: h.count, ageMs: this.#clock.now() - (h.at ?? 0) };
         h.count = 0;
         return out;
       },
+      ...(this.#watch ? { due: (aheadMs: number) => this.#due(aheadMs) } : {}),
     };
+  }
+
+  #due(aheadMs: number): number[] {
+    const now = this.#clock.now();
+    const out: number[] = [];
+    for (const [vrid, h] of this.#hushed) {
+      if (h.at === undefined || h.watchMs === undefined || now - h.at >= h.watchMs - aheadMs) out.push(vrid);
+    }
+    this.dueCalls++;
+    this.dueNamed += out.length;
+    return out;
   }
 }
 
@@ -134,12 +159,12 @@ function routerFields(vrid: number, preempt: boolean, preemptDelayMs: number): E
 }
 
 /** scenario plays one random run of two routers on a hushing and a stepping twin. */
-async function scenario(seed: number) {
+async function scenario(seed: number, watch: boolean) {
   const random = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const routers = [1, 2].map((vrid) => routerFields(vrid, random() < 0.7, pick([0, 0, 0, 250])));
   const clock = new FakeClock();
-  const wire = new HushingWire(clock);
+  const wire = new HushingWire(clock, { watch });
   const hushing = node(clock, routers, (log) => wire.channel(log));
   wire.receiver = (r) => hushing.speaker.receive(r);
   const stepping = node(clock, routers, (log) => ({
@@ -207,30 +232,33 @@ function perRouter(log: readonly string[]): Record<string, string[]> {
   return out;
 }
 
-test('hushing repeats is invisible: twin speakers send, transition and count alike (100 random runs)', async () => {
-  let takeovers = 0;
-  let leftOut = 0;
-  let delivered = 0;
-  for (let seed = 1; seed <= 100; seed++) {
-    const run = await scenario(seed);
-    assert.deepEqual(perRouter(run.hushing), perRouter(run.stepping), `seed ${seed}`);
-    assert.deepEqual(run.received[0], run.received[1], `seed ${seed}: adverts received`);
-    takeovers += run.stepping.filter((l) => l.includes(' master ')).length;
-    leftOut += run.wire.leftOut;
-    delivered += run.wire.delivered;
-  }
-  assert.ok(takeovers > 50, `the runs exercise takeovers (${takeovers})`);
-  // Many runs follow a lower-priority master (preempting) or have a preempt delay: those repeats are all delivered.
-  assert.ok(
-    leftOut > 0.2 * (leftOut + delivered),
-    `repeats were left out (${leftOut} left out, ${delivered} delivered)`,
-  );
-});
+for (const watch of [false, true]) {
+  const name = watch ? ', the wire watching (parked routers)' : '';
+  test(`hushing repeats is invisible: twin speakers send, transition and count alike (100 random runs${name})`, async () => {
+    let takeovers = 0;
+    let leftOut = 0;
+    let delivered = 0;
+    for (let seed = 1; seed <= 100; seed++) {
+      const run = await scenario(seed, watch);
+      assert.deepEqual(perRouter(run.hushing), perRouter(run.stepping), `seed ${seed}`);
+      assert.deepEqual(run.received[0], run.received[1], `seed ${seed}: adverts received`);
+      takeovers += run.stepping.filter((l) => l.includes(' master ')).length;
+      leftOut += run.wire.leftOut;
+      delivered += run.wire.delivered;
+    }
+    assert.ok(takeovers > 50, `the runs exercise takeovers (${takeovers})`);
+    // Many runs follow a lower-priority master (preempting) or have a preempt delay: those repeats are all delivered.
+    assert.ok(
+      leftOut > 0.2 * (leftOut + delivered),
+      `repeats were left out (${leftOut} left out, ${delivered} delivered)`,
+    );
+  });
+}
 
 /** steady: a backup behind a hushing wire, its master (priority 200) sending every 100 ms from t = 0. */
-function steady() {
+function steady(watch = false) {
   const clock = new FakeClock();
-  const wire = new HushingWire(clock);
+  const wire = new HushingWire(clock, { watch });
   const n = node(clock, [routerFields(1, true, 0)], (log) => wire.channel(log));
   wire.receiver = (r) => n.speaker.receive(r);
   n.speaker.start();
@@ -259,6 +287,31 @@ test('a hushed backup takes over exactly Master_Down_Interval after the last rep
   const mdi = masterDownIntervalMs(100, 10);
   clock.advance(last + mdi - 0.5 - clock.now());
   assert.equal(n.speaker.stateOf('ipv4/1'), 'backup', 'half a ms before Master_Down_Interval after the last repeat');
+  clock.advance(0.5);
+  assert.equal(n.speaker.stateOf('ipv4/1'), 'master');
+  assert.deepEqual(n.log, [
+    '0 ipv4/1 backup startup',
+    `${last + mdi} send v1 p100`,
+    `${last + mdi} ipv4/1 master master-down`,
+  ]);
+});
+
+test('a watching wire: the hushed backup is looked at once, then only when its master falls silent, and on time', () => {
+  const { clock, wire, n } = steady(true);
+  for (let i = 0; i < 100; i++) {
+    wire.frame(MASTERS[0], 1, 200, 10, [VIPS[0]]);
+    clock.advance(100);
+  }
+  assert.equal(n.speaker.stateOf('ipv4/1'), 'backup');
+  assert.ok(wire.dueCalls >= 95, `the sweep asked the wire every 100 ms (${wire.dueCalls})`);
+  assert.equal(wire.dueNamed, 1, 'named once: at the first sweep, before any repeat (then parked)');
+  assert.ok(wire.asked <= 2, `its repeats were folded in at most twice in 10 s (${wire.asked})`);
+  // Silent from here: the last repeat came at 9,900 ms.
+  const last = clock.now() - 100;
+  const mdi = masterDownIntervalMs(100, 10);
+  clock.advance(last + mdi - 0.5 - clock.now());
+  assert.equal(n.speaker.stateOf('ipv4/1'), 'backup', 'half a ms before Master_Down_Interval after the last repeat');
+  assert.ok(wire.dueNamed >= 2, 'named again once its master was silent for Master_Down_Interval less the look-ahead');
   clock.advance(0.5);
   assert.equal(n.speaker.stateOf('ipv4/1'), 'master');
   assert.deepEqual(n.log, [

@@ -91,9 +91,10 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         },
         watchPeers: (peers) => socket.watchPeers(peers),
         knowsPeer: (address) => socket.knowsPeer(address),
-        hush: (received) => socket.hush(received),
+        hush: (received, watchMs) => socket.hush(received, watchMs),
         unhush: (vrid) => socket.unhush(vrid),
         heardAgain: (vrid) => socket.heardAgain(vrid),
+        due: (aheadMs) => socket.due(aheadMs),
         flush: () => socket.flush(),
       };
     }

@@ -33,7 +33,7 @@ export interface AdvertChannel {
    * advert still comes). The speaker hushes an advert its backup followed, and asks heardAgain before each event of
    * that router, so the engine steps the last repeat at the time it came (speaker.ts, deferRepeat).
    */
-  hush?(received: ReceivedAdvert): boolean;
+  hush?(received: ReceivedAdvert, watchMs?: number): boolean;
   /** unhush: every advert of this VRID is handed over again. */
   unhush?(vrid: number): void;
   /**
@@ -41,6 +41,13 @@ export interface AdvertChannel {
    * measured by the channel on the monotonic clock; the speaker subtracts it from its own now).
    */
   heardAgain?(vrid: number): { readonly count: number; readonly ageMs: number } | undefined;
+  /**
+   * due: the hushed VRIDs whose last repeat is older than the `watchMs` given to hush, less `aheadMs` (and those with
+   * no repeat since hush): the only ones whose Master_Down_Timer may come within `aheadMs`, when `watchMs` is the
+   * router's Master_Down_Interval. Undefined (or absent) when the channel cannot tell. The speaker's sweep looks at
+   * these only, and keeps the other hushed routers out of its timer heap (speaker.ts, sweepHushed).
+   */
+  due?(aheadMs: number): readonly number[] | undefined;
   /** flush hands the adverts queued so far to the kernel now, not at the end of the turn (a takeover batch). */
   flush?(): void;
 }

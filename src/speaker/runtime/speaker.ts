@@ -123,6 +123,8 @@ interface RouterSlot {
   repeatAt: number | undefined;
   /** hushed: `heard`, when the advert channel leaves its repeats out and only counts them (see hush). */
   hushed: ReceivedAdvert | undefined;
+  /** parked: hushed and out of the scheduler, while the channel says its master is heard (see sweepHushed). */
+  parked: boolean;
 }
 
 export class Speaker {
@@ -145,6 +147,7 @@ export class Speaker {
   #lastActions = 0; // how many actions the last step returned (see noteHeard)
   readonly #takeovers = new Map<RouterKey, Cancel>(); // router key -> its takeover waiting for pending I/O
   #sweep: Cancel | undefined; // the sweep timer, armed while a router is hushed
+  readonly #hushed = new Set<RouterSlot>(); // the routers whose channel leaves their master's repeats out
   readonly #batches: TakeoverBatches;
   /** collect: while a batch steps its routers, their takeovers are gathered here instead of applied one by one. */
   #collect: Takeover[] | undefined;
@@ -375,6 +378,7 @@ export class Speaker {
       const rejected = res.actions.find((a) => a.type === 'config-rejected');
       if (rejected?.type === 'config-rejected') return rejected.errors.join('; ');
       slot.state = res.state;
+      slot.parked = false;
       this.#scheduler.set(key, res.deadline);
       if (slot.state !== slot.after) this.#unhush(slot); // a repeat must be stepped afresh (see deferRepeat)
     }
@@ -458,6 +462,7 @@ export class Speaker {
       after: undefined,
       repeatAt: undefined,
       hushed: undefined,
+      parked: false,
     });
     this.#routerKeys.add(router.key);
     this.#setSources(router);
@@ -524,8 +529,12 @@ export class Speaker {
       // for the new deadline (the usual case: a backup hearing its master is woken once per Master_Down_Interval).
       this.#replayRepeat(slot);
       const deadline = deadlineOf(slot.state);
-      if (deadline !== undefined && deadline > this.#deps.clock.now()) {
-        this.#scheduler.set(key, deadline);
+      const now = this.#deps.clock.now();
+      if (deadline !== undefined && deadline > now) {
+        if (this.#watched(slot) && deadline > now + SWEEP_MS + SWEEP_AHEAD_MS) {
+          this.#scheduler.set(key, undefined); // parked until the channel names it (see sweepHushed)
+          slot.parked = true;
+        } else this.#scheduler.set(key, deadline);
         return;
       }
     }
@@ -571,9 +580,11 @@ export class Speaker {
     if (slot.heard !== (ok ? r : undefined)) slot.repeatAt = undefined; // stepped already (see replayRepeat)
     slot.heard = ok ? r : undefined;
     slot.after = ok ? slot.state : undefined;
-    if (ok && slot.hushed === undefined && this.#hushable(slot, r)) {
-      if (this.#deps.ports.adverts[r.family]?.hush?.(r) === true) {
+    if (ok && slot.hushed === undefined && this.#hushable(slot, r) && slot.state.kind === 'backup') {
+      const watchMs = masterDownIntervalMs(slot.state.config.priority, slot.state.masterAdverIntervalCs);
+      if (this.#deps.ports.adverts[r.family]?.hush?.(r, watchMs) === true) {
         slot.hushed = r;
+        this.#hushed.add(slot);
         slot.log.debug({ from: r.from, priority: r.advert.priority }, 'repeats of the followed advert hushed');
       }
       if (slot.hushed !== undefined && this.#sweep === undefined) this.#armSweep();
@@ -589,23 +600,54 @@ export class Speaker {
    * come before the next sweep, so while its master is heard that timer never fires: hundreds of routers cost one
    * wake-up per sweep instead of one per router every Master_Down_Interval (each at its own moment). Folding early is
    * stepping the last repeat at its own time, as the timer would (see fold); a router whose master fell silent keeps
-   * its deadline and its timer fires on time, sweep or not.
+   * its deadline and its timer fires on time.
+   *
+   * With a channel that watches (due: it knows each hushed router's Master_Down_Interval and when its last repeat
+   * came), the sweep looks only at the routers it names, and a router whose deadline lies past the next sweep is
+   * parked: out of the scheduler, nothing stepped, until the channel names it (its master fell silent for
+   * Master_Down_Interval less the look-ahead) or another event steps it. A sweep is then one call per family while
+   * every master is heard. Parked timers cannot fire late for the sweep's sake: a parked deadline lies at least
+   * SWEEP_AHEAD_MS past the next sweep, and a sweep held up until after it means the loop was busy all that time,
+   * when the timer would have waited as long.
    */
   #sweepHushed(): void {
     this.#sweep = undefined;
-    if (this.#stopped) return;
-    const horizon = this.#deps.clock.now() + SWEEP_MS + SWEEP_AHEAD_MS;
-    let hushed = false;
-    for (const [key, slot] of this.#slots) {
-      if (slot.hushed === undefined) continue;
-      hushed = true;
-      const before = deadlineOf(slot.state);
-      if (before === undefined || before > horizon) continue;
-      this.#replayRepeat(slot);
-      const after = deadlineOf(slot.state);
-      if (after !== before) this.#scheduler.set(key, after, true);
+    if (this.#stopped || this.#hushed.size === 0) return;
+    const aheadMs = SWEEP_MS + SWEEP_AHEAD_MS;
+    const horizon = this.#deps.clock.now() + aheadMs;
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const due = this.#deps.ports.adverts[family]?.due?.(aheadMs);
+      if (due === undefined) {
+        for (const slot of this.#hushed) if (slot.router.config.family === family) this.#look(slot, horizon, false);
+        continue;
+      }
+      for (const vrid of due) {
+        const slot = this.#slots.get(routerKey(family, vrid));
+        if (slot?.hushed !== undefined) this.#look(slot, horizon, true);
+      }
     }
-    if (hushed) this.#armSweep();
+    if (this.#hushed.size > 0) this.#armSweep();
+  }
+
+  /**
+   * look folds a hushed router's repeats when its deadline comes before `horizon` (watched: the channel named it),
+   * and gives the scheduler its new deadline; a watched router whose deadline moved past `horizon` is parked.
+   */
+  #look(slot: RouterSlot, horizon: number, watched: boolean): void {
+    const before = deadlineOf(slot.state);
+    if (!watched && (before === undefined || before > horizon)) return;
+    this.#replayRepeat(slot);
+    const after = deadlineOf(slot.state);
+    if (watched && after !== undefined && after > horizon) {
+      if (!slot.parked) this.#scheduler.set(slot.router.key, undefined);
+      slot.parked = true;
+    } else if (slot.parked) this.#unpark(slot, after);
+    else if (after !== before) this.#scheduler.set(slot.router.key, after, true);
+  }
+
+  /** watched: the router's channel names its hushed routers that need a look (see sweepHushed). */
+  #watched(slot: RouterSlot): boolean {
+    return slot.hushed !== undefined && this.#deps.ports.adverts[slot.router.config.family]?.due !== undefined;
   }
 
   /**
@@ -648,7 +690,16 @@ export class Speaker {
     if (r === undefined) return;
     this.#fold(slot);
     slot.hushed = undefined;
+    this.#hushed.delete(slot);
     this.#deps.ports.adverts[r.family]?.unhush?.(r.advert.vrid);
+    this.#unpark(slot, deadlineOf(slot.state));
+  }
+
+  /** unpark puts a parked router's deadline back in the scheduler (a stale one is early: due() replays first). */
+  #unpark(slot: RouterSlot, deadline: number | undefined): void {
+    if (!slot.parked) return;
+    slot.parked = false;
+    this.#scheduler.set(slot.router.key, deadline, true);
   }
 
   /** replayRepeat steps a deferred repeat at the time it arrived (see deferRepeat), before any other event. */
@@ -680,6 +731,7 @@ export class Speaker {
     const before = slot.state.kind;
     slot.state = res.state;
     if (res.state.kind !== before) slot.generation++;
+    slot.parked = false;
     this.#scheduler.set(key, res.deadline);
     if (res.actions.length === 0) return;
     const effects = this.#effectsOf(slot, res.actions);
