@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "packet_socket",
-      "sources": ["native/packet_socket.c", "native/quiet.c", "native/neighbor_responder.c"],
+      "sources": ["native/packet_socket.c", "native/quiet.c", "native/recv_batch.c", "native/neighbor_responder.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     },

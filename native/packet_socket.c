@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "quiet.h"
+#include "recv_batch.h"
 
 #define MAX_FRAME 65536 /* larger than any MTU we serve; longer frames arrive truncated */
 #define MAX_BURST 64    /* frames read per readiness event before yielding to the loop */
@@ -63,6 +64,7 @@ typedef struct {
   napi_async_context async;
   rep_t *rep; /* NULL unless repeats() enabled it */
   quiet_t *quiet; /* NULL until hush() first used (quiet.c) */
+  recv_batch_t *rb; /* frames read ahead with recvmmsg (recv_batch.c); NULL until the first read */
   uint16_t ethertype;
   unsigned char buf[MAX_FRAME];
 } ps_t;
@@ -140,6 +142,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   shutdown_fd((ps_t *)data);
   rep_free(((ps_t *)data)->rep);
   quiet_free(((ps_t *)data)->quiet);
+  rb_free(((ps_t *)data)->rb);
   free(data);
 }
 
@@ -193,8 +196,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   if (ps->quiet != NULL) quiet_burst(ps->quiet);
   for (int i = 0; i < MAX_BURST && ps->fd >= 0; i++) {
     struct sockaddr_ll sll;
-    socklen_t sl = sizeof sll;
-    ssize_t n = recvfrom(ps->fd, ps->buf, MAX_FRAME, MSG_TRUNC, (struct sockaddr *)&sll, &sl);
+    ssize_t n = rb_recv(&ps->rb, ps->fd, ps->buf, MAX_FRAME, &sll, (unsigned)(MAX_BURST - i));
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) report(ps, self, "recvfrom", errno);
@@ -489,6 +491,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   ps->rep = NULL;
   quiet_free(ps->quiet);
   ps->quiet = NULL;
+  rb_free(ps->rb);
+  ps->rb = NULL;
   napi_remove_env_cleanup_hook(env, env_cleanup, ps);
   napi_async_destroy(env, ps->async);
   if (ps->on_error) napi_delete_reference(env, ps->on_error);

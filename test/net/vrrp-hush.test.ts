@@ -81,6 +81,37 @@ rx.stop();
 process.stdout.write(JSON.stringify(out) + '\\n');
 `;
 
+// The watch (due): VRID 7 hushed with a 1,000 ms watch interval, VRID 8 with none; due(aheadMs) names a VRID whose
+// last repeat is older than its interval less aheadMs, or that had no repeat since hush, or that has no interval.
+const DUE_CHILD = `
+const { VrrpSocket } = await import(${JSON.stringify(`${ROOT}src/net/vrrp-socket.ts`)});
+const heard = [];
+const tx = new VrrpSocket({ family: 'ipv4', ifname: 'h0', onAdvert: () => {}, onDrop: () => {} });
+const rx = new VrrpSocket({ family: 'ipv4', ifname: 'h1', onAdvert: (r) => heard.push(r), onDrop: () => {} });
+const turn = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
+const advert = (vrid) => ({ vrid, priority: 200, maxAdvertIntervalCs: 10, addresses: ['10.77.0.100'] });
+const out = {};
+tx.send(advert(7));
+tx.send(advert(8));
+await turn();
+out.hushed = [rx.hush(heard[0], 1000), rx.hush(heard[1])];
+out.beforeRepeat = rx.due(0);
+tx.send(advert(7));
+tx.send(advert(8));
+await turn();
+out.fresh = rx.due(0);
+out.freshAhead = rx.due(950); // 1000 - 950 = 50 ms: the repeat is ~20 ms old
+await turn(120);
+out.olderAhead = rx.due(950); // ~140 ms old: past 50
+out.olderNoAhead = rx.due(0); // not past 1000
+rx.unhush(7);
+rx.unhush(8);
+out.unhushed = rx.due(1000);
+tx.stop();
+rx.stop();
+process.stdout.write(JSON.stringify(out) + '\\n');
+`;
+
 before(async () => {
   if (SKIP) return;
   await run(['ip', 'netns', 'del', NS]);
@@ -117,4 +148,20 @@ test('the addon leaves out repeats of a hushed advert, counts them, and hands on
   assert.equal(out.burstCount, 0);
   assert.equal(out.afterUnhush, 1, 'unhushed: handed on again');
   assert.equal(out.refusedForeign, false, 'an advert the socket did not hand over cannot be hushed');
+});
+
+test('the addon names the hushed VRIDs whose master has been silent for their watch interval less the look-ahead', {
+  skip: SKIP,
+}, async () => {
+  const argv = ['ip', 'netns', 'exec', NS, process.execPath, '--import', 'tsx', '--input-type=module', '-e', DUE_CHILD];
+  const r = await run(argv);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  assert.deepEqual(out.hushed, [true, true]);
+  assert.deepEqual(out.beforeRepeat, [7, 8], 'no repeat since hush: both');
+  assert.deepEqual(out.fresh, [8], 'a fresh repeat of VRID 7: only VRID 8 (no watch interval)');
+  assert.deepEqual(out.freshAhead, [8], 'the repeat is younger than 1000 - 950 ms');
+  assert.deepEqual(out.olderAhead, [7, 8], 'older than 1000 - 950 ms');
+  assert.deepEqual(out.olderNoAhead, [8], 'but not older than 1000 ms');
+  assert.deepEqual(out.unhushed, [], 'unhushed VRIDs are not watched');
 });
