@@ -193,6 +193,11 @@ async function scenario(seed: number, watch: boolean) {
       const spec = planSpecs([{ ...routers[vrid - 1]!, priority }], { ipv4: '10.0.0.2' })[0]!;
       assert.equal(hushing.speaker.reconfigureRouter(spec, { priority }), undefined);
       assert.equal(stepping.speaker.reconfigureRouter(spec, { priority }), undefined);
+    } else if (r < 0.15) {
+      // No engine change (a Service's labels, say): unhushes, and a parked router's timer must come back.
+      const spec = planSpecs([routers[vrid - 1]!], { ipv4: '10.0.0.2' })[0]!;
+      assert.equal(hushing.speaker.reconfigureRouter(spec, {}), undefined);
+      assert.equal(stepping.speaker.reconfigureRouter(spec, {}), undefined);
     }
     // Time passes in small steps, so the routers' timers fire between adverts as they would.
     clock.advance(random() < 0.05 ? Math.floor(random() * 400) : 50);
