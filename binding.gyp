@@ -1,5 +1,6 @@
 # binding.gyp — the AF_PACKET addon (native/packet_socket.c) and the real-time scheduling addon (native/realtime.c,
-# build/Release/realtime.node, loaded by src/realtime.ts for --realtime-priority). Being at the repository root, it is built by
+# build/Release/realtime.node, loaded by src/realtime.ts for --realtime-priority) and the XDP ARP/NDP responder
+# (native/xdp_responder.c, build/Release/xdp_responder.node, loaded by src/net/xdp-responder.ts for --xdp-answers). Being at the repository root, it is built by
 # `npm ci` / `npm install` (npm runs `node-gyp rebuild` for a package with a binding.gyp and no install script);
 # by hand: `npm exec -- node-gyp rebuild` or `node "$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild`.
 # Output: build/Release/packet_socket.node, loaded by src/net/packet-socket.ts. Linux only (packet(7)).
@@ -8,6 +9,12 @@
     {
       "target_name": "packet_socket",
       "sources": ["native/packet_socket.c", "native/quiet.c", "native/recv_batch.c", "native/neighbor_responder.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "xdp_responder",
+      "sources": ["native/xdp_responder.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     },
