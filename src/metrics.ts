@@ -41,6 +41,8 @@ export interface SpeakerMetrics {
   readonly arpReplies: Counter<'interface'>;
   readonly ndpReplies: Counter<'interface'>;
   readonly neighborDrops: Counter<'family' | 'interface' | 'reason'>;
+  /** Frames the XDP responder (--xdp-answers) answered (`answered`, also in arp/ndpReplies) or left to the stack. */
+  readonly xdpFrames: Counter<'family' | 'interface' | 'outcome'>;
   readonly gratuitousSent: Counter<'family' | 'interface'>;
   /** BFD liveness sessions by bfd.SessionState (admin-down, down, init, up), over all interfaces. */
   readonly livenessSessions: Gauge<'state'>;
@@ -226,6 +228,12 @@ export function createSpeakerMetrics(opts: { processMetrics?: boolean } = {}): S
       name: 'metal_vrrp_neighbor_requests_dropped_total',
       help: 'Frames on the ARP and NDP sockets not answered, by reason (not-ours: a VIP this node does not master)',
       labelNames: ['family', 'interface', 'reason'],
+      registers: r,
+    }),
+    xdpFrames: new Counter({
+      name: 'metal_vrrp_xdp_frames_total',
+      help: 'ARP requests and neighbour solicitations seen by the XDP responder: answered by XDP_TX, passed on to the stack, or resize-failed',
+      labelNames: ['family', 'interface', 'outcome'],
       registers: r,
     }),
     gratuitousSent: new Counter({

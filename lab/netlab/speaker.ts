@@ -30,6 +30,8 @@ export interface SpeakerOptions {
   readonly auth?: { readonly key: string; readonly previousKey?: string };
   readonly metricsPort?: number;
   readonly logLevel?: string;
+  /** xdpAnswers: the file's `xdpAnswers:` (off | auto | native | generic); absent: not written (off). */
+  readonly xdpAnswers?: string;
 }
 
 /** speakerConfigYaml renders the standalone config (see src/speaker/standalone-config.ts). Pure. */
@@ -41,6 +43,7 @@ export function speakerConfigYaml(host: LabHost, opts: SpeakerOptions): string {
     `gratuitous: { count: ${g.count}, spacing: ${g.spacingMs}ms${g.refreshMs === undefined ? '' : `, refresh: ${g.refreshMs === 0 ? 0 : `${g.refreshMs}ms`}`} }`,
     `metrics: { address: 0.0.0.0, port: ${opts.metricsPort ?? 7472} }`,
   ];
+  if (opts.xdpAnswers !== undefined) lines.push(`xdpAnswers: ${opts.xdpAnswers}`);
   if (opts.unicastPeers?.length) lines.push(`unicastPeers: [${opts.unicastPeers.map((p) => `"${p}"`).join(', ')}]`);
   if (opts.auth) {
     const prev = opts.auth.previousKey === undefined ? '' : `, previousKey: "${opts.auth.previousKey}"`;

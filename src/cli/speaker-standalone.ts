@@ -12,6 +12,7 @@ import { openNetPorts } from '../speaker/runtime/net-ports.ts';
 import { Speaker } from '../speaker/runtime/speaker.ts';
 import type { StandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { standaloneSpecs } from '../speaker/standalone/standalone-plan.ts';
+import type { XdpAnswers } from '../speaker/xdp-answers-setting.ts';
 
 /** StandaloneDeps: the config, this node's name (for metrics), the logger and metrics; clock and interface reader
  * default to the real ones. */
@@ -22,6 +23,8 @@ export interface StandaloneDeps {
   readonly metrics: SpeakerMetrics;
   readonly clock?: Clock;
   readonly readInterface?: (ifname: string) => ReturnType<typeof readInterfaceInfo>;
+  /** xdpAnswers: the flag, else the file's (net-ports.ts); absent: the file's, else off. */
+  readonly xdpAnswers?: XdpAnswers;
 }
 
 /** RunningSpeaker is a started speaker; stop() sends priority 0 where it masters, then closes the sockets. */
@@ -62,6 +65,7 @@ export async function startStandalone(deps: StandaloneDeps): Promise<RunningSpea
     authKeys: (family, vrid) => speaker?.authKeysFor(family, vrid),
     metrics: deps.metrics,
     logger,
+    xdpAnswers: deps.xdpAnswers ?? config.xdpAnswers ?? 'off',
   });
   speaker = new Speaker({
     ifname: info.name,

@@ -19,6 +19,7 @@ import {
 import { parseRealtimePriority, setRealtimePriority } from '../realtime.ts';
 import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
 import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
+import { parseXdpAnswers, XDP_ANSWERS, type XdpAnswers } from '../speaker/xdp-answers-setting.ts';
 import { serveUntilSignal } from './lifecycle.ts';
 import { type RunningSpeaker, StandaloneError, startStandalone } from './speaker-standalone.ts';
 
@@ -37,6 +38,7 @@ export interface SpeakerArgs {
   readonly livenessInterval: string;
   readonly livenessMultiplier: string;
   readonly realtimePriority: string;
+  readonly xdpAnswers: string | undefined;
 }
 
 /** EXIT codes: 2 for a configuration the operator must fix, 1 for anything else that stops start-up. */
@@ -100,6 +102,10 @@ function builder(y: Argv): Argv<SpeakerArgs> {
       describe:
         'run the event loop under SCHED_RR at this priority, 1..99 (keepalived: vrrp_rt_priority); needs CAP_SYS_NICE; 0 off',
     })
+    .option('xdp-answers', {
+      type: 'string',
+      describe: `answer ARP/NDP from an XDP program on the interface: ${XDP_ANSWERS.join(' | ')} (default off, or the file's xdpAnswers); needs CAP_BPF; may clash with a CNI's XDP program`,
+    })
     .option('log-level', {
       type: 'string',
       default: process.env['LOG_LEVEL'] ?? 'info',
@@ -113,10 +119,13 @@ export async function runSpeaker(args: SpeakerArgs): Promise<void> {
   const realtime = parseRealtimePriority(args.realtimePriority ?? '0');
   if ('error' in realtime) return fail(logger, EXIT_CONFIG, `--realtime-priority: ${realtime.error}`);
   if (realtime.value > 0) applyRealtime(logger, realtime.value);
+  const xdp = args.xdpAnswers === undefined ? undefined : parseXdpAnswers(args.xdpAnswers);
+  if (xdp !== undefined && 'error' in xdp) return fail(logger, EXIT_CONFIG, `--xdp-answers: ${xdp.error}`);
+  const xdpAnswers = xdp?.value;
   if (args.config !== undefined && args.kubernetes) {
     return fail(logger, EXIT_CONFIG, '--config (standalone) and --kubernetes exclude each other');
   }
-  if (args.config === undefined) return runKubernetesSpeaker(args, logger);
+  if (args.config === undefined) return runKubernetesSpeaker(args, logger, xdpAnswers ?? 'off');
   let text: string;
   try {
     text = await readFile(args.config, 'utf8');
@@ -133,7 +142,13 @@ export async function runSpeaker(args: SpeakerArgs): Promise<void> {
   const metrics = createSpeakerMetrics();
   let running: RunningSpeaker;
   try {
-    running = await startStandalone({ config, nodeName: args.nodeName, logger, metrics });
+    running = await startStandalone({
+      config,
+      nodeName: args.nodeName,
+      logger,
+      metrics,
+      xdpAnswers: xdpAnswers ?? config.xdpAnswers ?? 'off',
+    });
   } catch (err) {
     if (err instanceof StandaloneError) return fail(logger, EXIT_CONFIG, 'speaker cannot start', err.problems);
     return fail(logger, EXIT_START, `speaker cannot start: ${(err as Error).message}`);
@@ -152,7 +167,7 @@ export async function runSpeaker(args: SpeakerArgs): Promise<void> {
 }
 
 /** runKubernetesSpeaker is Kubernetes mode: routers from the API, status and Events back to it. */
-async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<void> {
+async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger, xdpAnswers: XdpAnswers): Promise<void> {
   if (!Number.isInteger(args.metricsPort ?? 7472) || (args.metricsPort ?? 7472) < 0) {
     return fail(logger, EXIT_CONFIG, `--metrics-port ${args.metricsPort} is not a port number`);
   }
@@ -170,7 +185,7 @@ async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger): Promise<
   const liveness = livenessFlags(args);
   if ('errors' in liveness) return fail(logger, EXIT_CONFIG, 'invalid liveness flags', liveness.errors);
   const metrics = createSpeakerMetrics();
-  const host = new SpeakerHost({ nodeName: args.nodeName, metrics, logger });
+  const host = new SpeakerHost({ nodeName: args.nodeName, metrics, logger, xdpAnswers });
   const podUid = process.env['POD_UID'];
   const podName = process.env['POD_NAME'];
   const running = startKubernetesSpeaker({

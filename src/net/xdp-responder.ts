@@ -117,8 +117,7 @@ export class XdpResponder {
     if ('error' in found) throw found.error;
     const mac = macBytes(config.mac);
     if (mac === undefined) throw new XdpError('ERR_INVALID_ARG', `not a MAC: ${config.mac}`);
-    const linkLocal =
-      !families.ipv6 || config.linkLocal === undefined ? null : (ipv6Bytes(config.linkLocal) ?? null);
+    const linkLocal = !families.ipv6 || config.linkLocal === undefined ? null : (ipv6Bytes(config.linkLocal) ?? null);
     const fromTarget = families.ipv6 && config.answerFrom === 'target';
     return new XdpResponder(
       wrap('XDP program', () => new found.cls(mac, linkLocal, fromTarget)),

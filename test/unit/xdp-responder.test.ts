@@ -68,7 +68,10 @@ function leftToThread(frame: Buffer): boolean {
 function check(r: XdpResponder, frame: Buffer, answerFrom: AnswerFrom, name: string): string {
   const j = js(frame, answerFrom);
   // No frame shorter than an Ethernet header reaches XDP (BPF_PROG_TEST_RUN refuses one too).
-  if (frame.length < 14) return assert.notEqual(j.reason, 'answered'), `runt/${j.reason}`;
+  if (frame.length < 14) {
+    assert.notEqual(j.reason, 'answered', `${name}: a runt answered by the codec`);
+    return `runt/${j.reason}`;
+  }
   const x = r.testRun(frame);
   if (x.action === 'tx') {
     assert.equal(j.reason, 'answered', `${name}: XDP answered what the codec drops (${j.reason})`);
@@ -132,7 +135,11 @@ const CASES: { name: string; frame: Buffer; action: 'tx' | 'pass' }[] = [
   },
   { name: 'ARP request unicast to us', frame: arpRequest('10.0.0.100', { dst: MAC }), action: 'tx' },
   { name: 'ARP probe (sender 0.0.0.0)', frame: arpRequest('10.0.0.101', { sender: '0.0.0.0' }), action: 'tx' },
-  { name: 'ARP request to another host', frame: arpRequest('10.0.0.100', { dst: '02:00:00:00:00:77' }), action: 'pass' },
+  {
+    name: 'ARP request to another host',
+    frame: arpRequest('10.0.0.100', { dst: '02:00:00:00:00:77' }),
+    action: 'pass',
+  },
   { name: 'ARP request for another address', frame: arpRequest('10.0.0.7'), action: 'pass' },
   { name: 'ARP reply', frame: arpRequest('10.0.0.100', { op: 2 }), action: 'pass' },
   { name: 'gratuitous ARP', frame: arpRequest('10.0.0.100', { sender: '10.0.0.100' }), action: 'pass' },

@@ -18,8 +18,10 @@ import type { InterfaceInfo } from '../../net/interface-info.ts';
 import { NdpResponder } from '../../net/ndp-responder.ts';
 import { VrrpSocket } from '../../net/vrrp-socket.ts';
 import type { RouterSpec } from '../router-spec.ts';
+import type { XdpAnswers as XdpAnswersSetting } from '../xdp-answers-setting.ts';
 import { type NativeAnswers, openNativeAnswers } from './native-answers.ts';
 import type { AdvertChannel, Announcer, SpeakerPorts } from './ports.ts';
+import { openXdpAnswers, type XdpAnswers } from './xdp-answers.ts';
 
 /** SENT is the outcome of every advert that left (one object: a master sends hundreds per interval). */
 const SENT = { ok: true } as const;
@@ -39,6 +41,8 @@ export interface NetPortsDeps {
   readonly logger: Logger;
   /** neighborAnswers: 'native' (default when the addon has it) answers ARP/NDP on the addon's thread; 'js' here. */
   readonly neighborAnswers?: 'native' | 'js';
+  /** xdpAnswers: an XDP program answers ARP/NDP ahead of the others (`off`, the default: none). */
+  readonly xdpAnswers?: XdpAnswersSetting;
 }
 
 /** NetPorts are the speaker's ports and the close() that releases every socket. */
@@ -58,6 +62,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
   const announcers: Partial<Record<Family, Announcer>> = {};
   let arpAnswerOnly: ((vips: readonly string[]) => void) | undefined;
   let native: NativeAnswers | undefined;
+  let xdp: XdpAnswers | undefined;
   const onError = (what: string) => (err: Error) => logger.error({ err, interface: info.name }, `${what} error`);
   try {
     // ARP and NDP requests are answered by the addon's thread when it has one: no request waits for the event loop,
@@ -70,6 +75,16 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
         logger,
       });
       if (native !== undefined) closers.push(() => native?.close());
+    }
+    if (deps.xdpAnswers !== undefined && deps.xdpAnswers !== 'off' && (families.has('ipv4') || families.has('ipv6'))) {
+      xdp = openXdpAnswers({
+        info,
+        families: { ipv4: families.has('ipv4'), ipv6: families.has('ipv6') },
+        mode: deps.xdpAnswers,
+        metrics: deps.metrics,
+        logger,
+      });
+      if (xdp !== undefined) closers.push(() => xdp?.close());
     }
     for (const family of families) {
       const source = deps.sources[family];
@@ -171,6 +186,7 @@ export function openNetPorts(deps: NetPortsDeps): NetPorts {
     adverts,
     announcers,
     answering: (vips) => {
+      xdp?.answerFor(vips);
       native?.answerFor(vips);
       arpAnswerOnly?.(vips);
     },

@@ -12,6 +12,7 @@ import { type InterfaceInfo, readInterfaceInfo, sourcesOf } from '../../net/inte
 import { livenessHold } from '../liveness-hold.ts';
 import type { LivenessLink } from '../liveness-spec.ts';
 import type { RouterHost, RouterKey, RouterSpec, RouterStep, TransitionListener } from '../router-spec.ts';
+import type { XdpAnswers } from '../xdp-answers-setting.ts';
 import { LivenessHost, type LivenessHostDeps } from './liveness-host.ts';
 import { type NetPorts, openNetPorts } from './net-ports.ts';
 import { Speaker } from './speaker.ts';
@@ -26,6 +27,8 @@ export interface SpeakerHostDeps {
   readonly openPorts?: typeof openNetPorts;
   /** openLivenessSocket replaces the BFD socket (tests). */
   readonly openLivenessSocket?: LivenessHostDeps['openSocket'];
+  /** xdpAnswers: ARP/NDP answered by XDP on every interface opened (`--xdp-answers`); absent: off. */
+  readonly xdpAnswers?: XdpAnswers;
 }
 
 interface Link {
@@ -176,6 +179,7 @@ export class SpeakerHost implements RouterHost {
       authKeys: (family, vrid) => speaker?.authKeysFor(family, vrid),
       metrics: d.metrics,
       logger: d.logger,
+      ...(d.xdpAnswers === undefined ? {} : { xdpAnswers: d.xdpAnswers }),
     });
     speaker = new Speaker({
       ifname,

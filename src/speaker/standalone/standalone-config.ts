@@ -10,6 +10,7 @@ import {
   type GratuitousTuning,
 } from '../../model/pool-tuning.ts';
 import type { RouterSpecInput } from '../router-spec.ts';
+import { parseXdpAnswers, type XdpAnswers } from '../xdp-answers-setting.ts';
 
 /**
  * Standalone mode: a speaker driven by a static YAML file instead of Kubernetes — the keepalived-replacement use case.
@@ -22,6 +23,7 @@ import type { RouterSpecInput } from '../router-spec.ts';
  *   unicastPeers: [10.0.0.2]     # optional; absent = multicast 224.0.0.18 / ff02::12
  *   auth: { key: <base64>, previousKey: <base64> }   # optional: authenticated adverts (README), every router
  *   metrics: { address: 0.0.0.0, port: 7472 }   # /metrics, /healthz, /readyz; port 0 turns the server off
+ *   xdpAnswers: off              # off | auto | native | generic: ARP/NDP answers from XDP (README); --xdp-answers
  *   routers:
  *     - { vrid: 51, priority: 200, vips: [10.0.0.100] }
  *     - { vrid: 51, priority: 200, vips: ["fd00::100"], advertInterval: 20ms }
@@ -52,6 +54,8 @@ export interface StandaloneConfig {
   readonly unicastPeers: readonly string[];
   /** auth: keys of authenticated adverts for every router (src/model/auth-secret.ts); absent: plain VRRPv3. */
   readonly auth?: AuthKeys;
+  /** xdpAnswers: ARP/NDP answered by an XDP program on the interface, and how; parse sets it (absent: `off`). */
+  readonly xdpAnswers?: XdpAnswers;
 }
 
 export type ParseResult = { readonly config: StandaloneConfig } | { readonly errors: readonly string[] };
@@ -176,9 +180,19 @@ export function parseStandaloneConfig(text: string): ParseResult {
       }
     }
   }
-  if (errors.length > 0) return { errors };
+  const xdp = parseXdpAnswers(doc['xdpAnswers'] ?? 'off');
+  if ('error' in xdp) errors.push(`xdpAnswers: ${xdp.error}`);
+  if (errors.length > 0 || 'error' in xdp) return { errors };
   return {
-    config: { interface: ifname as string, metrics, routers, gratuitous, unicastPeers, ...(auth ? { auth } : {}) },
+    config: {
+      interface: ifname as string,
+      metrics,
+      routers,
+      gratuitous,
+      unicastPeers,
+      ...(auth ? { auth } : {}),
+      xdpAnswers: xdp.value,
+    },
   };
 }
 
