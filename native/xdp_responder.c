@@ -27,7 +27,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -626,7 +631,24 @@ static napi_value js_update(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* attach(ifindex, mode: 0 auto | 1 native | 2 generic) -> 'native' | 'generic'. Auto tries the driver first. */
+/* is_veth: the interface's driver is veth (ETHTOOL_GDRVINFO). A veth runs a native program, but its XDP_TX reaches
+ * the peer only when the peer has NAPI on (an XDP program of its own, or GRO): from inside a container's namespace
+ * the peer is out of reach, and without it every answer is dropped silently (the peer's tx_dropped). */
+static bool is_veth(int ifindex) {
+  struct ifreq ifr;
+  struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+  memset(&ifr, 0, sizeof ifr);
+  if (if_indextoname((unsigned)ifindex, ifr.ifr_name) == NULL) return false;
+  ifr.ifr_data = (char *)&info;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool veth = ioctl(fd, SIOCETHTOOL, &ifr) == 0 && strcmp(info.driver, "veth") == 0;
+  close(fd);
+  return veth;
+}
+
+/* attach(ifindex, mode: 0 auto | 1 native | 2 generic) -> 'native' | 'generic'. Auto tries the driver first, but
+ * generic on a veth (is_veth). */
 static napi_value js_attach(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], out;
@@ -643,6 +665,7 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int err = 0;
+  if (mode == 0 && is_veth(ifindex)) mode = 2;
   for (int m = mode == 2 ? 2 : 1; m <= (mode == 0 ? 2 : mode); m++) {
     union bpf_attr a;
     memset(&a, 0, sizeof a);
