@@ -1,15 +1,18 @@
 /**
- * ARP / NDP answer latency: our speaker against the kernel, in the same run. On a lab LAN, n1 runs our speaker, master
- * of `--routers` IPv4 and as many IPv6 routers at `--interval` ms (default 255 + 255 at 100 ms, so the speaker has
- * its usual work to do), n2 the backup. A prober in the client namespace (this file with --probe, an AF_PACKET
- * socket) asks, round robin every `--every` ms, for four targets: a VIP of n1 (answered by our speaker) and n1's own
- * address bound on eth0 (answered by n1's kernel), each over ARP and over NDP (NS). Latency is from the prober's
- * send to the prober's receive, so the prober's own delays are in both columns alike.
+ * ARP / NDP answer latency: our two responders against the kernel, in the same run. On a lab LAN, n1 and n2 run our
+ * speaker with `--routers` IPv4 and as many IPv6 routers at `--interval` ms (default 255 + 255 at 100 ms, so each
+ * speaker has its usual work to do); n1 masters the odd VRIDs and n2 the even ones (each the other's backup). n1
+ * answers ARP/NDP from XDP (`xdpAnswers: --xdp`, default auto: generic XDP on these veths), n2 from the addon's
+ * native thread. A prober in the client namespace (this file with --probe, an AF_PACKET socket) asks, round robin
+ * every `--every` ms, for six targets over ARP and over NDP (NS): a VIP of n1 (`xdp`), a VIP of n2 (`thread`) and
+ * n1's own address bound on eth0 (`kernel`, answered by n1's kernel). Latency is from the prober's send to the
+ * prober's receive, so the prober's own delays are in every column alike.
  * Phases: `steady` (`--seconds`, default 20) then `takeover`: n1's speaker is stopped (SIGTERM: priority 0), n2
- * takes over, and the VIP answers of the 2 s after n2's first answer are reported apart (late batches were seen
- * there). Prints progress, p50 / p99 / max with n and lost, and the ratio ours/kernel; asserts nothing. Needs root.
+ * takes over n1's VIPs, and their answers (n2's thread) of the 2 s after n2's first answer are reported apart (late
+ * batches were seen there). Prints progress, p50 / p99 / max with n and lost, and the ratios to the kernel; asserts
+ * nothing. Needs root.
  *
- *   npm run bench:arp-latency -- [--seconds 20] [--every 2.5] [--routers 255] [--interval 100]
+ *   npm run bench:arp-latency -- [--seconds 20] [--every 2.5] [--routers 255] [--interval 100] [--xdp auto]
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     every: { type: 'string', default: '2.5' },
     routers: { type: 'string', default: '255' },
     interval: { type: 'string', default: '100' },
+    xdp: { type: 'string', default: 'auto' },
   },
 });
 const EVERY_MS = Number(values.every);
@@ -154,48 +158,69 @@ function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
 }
 
-function routers(lab: Lab, priority: number, count: number): RouterOptions[] {
+/** routers: `count` routers per family; `priorityOf(vrid)` says who masters which (n1 the odd VRIDs, n2 the even). */
+function routers(lab: Lab, priorityOf: (vrid: number) => number, count: number): RouterOptions[] {
   const out: RouterOptions[] = [];
   for (let vrid = 1; vrid <= count; vrid++) {
+    const priority = priorityOf(vrid);
     out.push({ vrid, priority, vips: [hostAddress(lab.ipv4Subnet, 256 + vrid)] });
     out.push({ vrid, priority, vips: [hostAddress(lab.ipv6Subnet, 0x10000 + vrid)] });
   }
   return out;
 }
 
+/** answeredBy names what answers ARP/NDP in a speaker, from its start-up log lines. */
+function answeredBy(logs: readonly Record<string, unknown>[]): string {
+  const xdp = logs.find((l) => l['msg'] === 'ARP/NDP answered by XDP');
+  if (xdp !== undefined) return `XDP (${xdp['mode']})`;
+  const native = logs.find((l) => String(l['msg']).startsWith('ARP/NDP answered by the native'));
+  return native === undefined ? 'JS responders' : `native thread${native['realtime'] ? ', SCHED_FIFO' : ''}`;
+}
+
 async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const count = Number(values.routers);
   const interval = Number(values.interval);
+  if (!(count >= 2)) throw new Error('--routers: at least 2 (n1 masters the odd VRIDs, n2 the even)');
   await teardownByPrefix(PREFIX);
   const lab = await buildLab({ prefix: PREFIX, nodes: 2, ipv4Subnet: '10.79.0.0/16', ipv6Subnet: 'fd00:79::/64' });
   try {
     const [n1, n2] = lab.nodes as [LabHost, LabHost];
-    const vip4 = hostAddress(lab.ipv4Subnet, 257);
-    const vip6 = hostAddress(lab.ipv6Subnet, 0x10001);
     console.log(
-      `arp-latency: ${count} IPv4 + ${count} IPv6 routers at ${interval} ms on n1 (master) and n2; a probe every ` +
-        `${EVERY_MS} ms round robin over 4 targets; ${seconds} s steady, then a takeover; node ${process.version}`,
+      `arp-latency: ${count} IPv4 + ${count} IPv6 routers at ${interval} ms on n1 (master of the odd VRIDs, XDP ` +
+        `answers: ${values.xdp}) and n2 (master of the even ones, native thread); a probe every ${EVERY_MS} ms round ` +
+        `robin over 6 targets; ${seconds} s steady, then a takeover; node ${process.version}`,
     );
     progress('starting the speakers ...');
-    const opts = (p: number) => ({ routers: routers(lab, p, count), advertIntervalMs: interval });
-    const s1 = await startSpeaker(n1, opts(200), 60_000);
+    const odd = (high: boolean) => (vrid: number) => ((vrid % 2 === 1) === high ? 200 : 100);
+    const s1 = await startSpeaker(
+      n1,
+      { routers: routers(lab, odd(true), count), advertIntervalMs: interval, xdpAnswers: values.xdp! },
+      60_000,
+    );
     const mastered = new Set<string>();
     await s1.waitForLog((l) => {
       if (isStateChange('master')(l)) mastered.add(`${l['family']}/${l['vrid']}`);
       return mastered.size >= 2 * count;
     }, 60_000);
-    const s2 = await startSpeaker(n2, opts(100), 60_000);
+    const s2 = await startSpeaker(n2, { routers: routers(lab, odd(false), count), advertIntervalMs: interval }, 60_000);
+    const taken = new Set<string>();
+    await s2.waitForLog((l) => {
+      if (isStateChange('master')(l)) taken.add(`${l['family']}/${l['vrid']}`);
+      return taken.size >= 2 * Math.floor(count / 2);
+    }, 60_000);
     await sleep(3000);
-    const native = s1.logs.find((l) => String(l['msg']).startsWith('ARP/NDP answered by the native'));
-    const answerer =
-      native === undefined ? 'JS responders' : `native thread${native['realtime'] ? ', SCHED_FIFO' : ''}`;
-    progress(`n1 master of ${2 * count} routers (ARP/NDP answered by its ${answerer}), n2 backup; probing ...`);
+    progress(
+      `n1 master of the odd VRIDs (ARP/NDP answered by ${answeredBy(s1.logs)}), n2 of the even ones ` +
+        `(${answeredBy(s2.logs)}); probing ...`,
+    );
     const load0 = loadavg();
     const targets: Target[] = [
-      { name: 'ours-arp', family: 'ipv4', ip: vip4 },
+      { name: 'xdp-arp', family: 'ipv4', ip: hostAddress(lab.ipv4Subnet, 257) },
+      { name: 'thread-arp', family: 'ipv4', ip: hostAddress(lab.ipv4Subnet, 258) },
       { name: 'kernel-arp', family: 'ipv4', ip: n1.ipv4 },
-      { name: 'ours-ndp', family: 'ipv6', ip: vip6 },
+      { name: 'xdp-ndp', family: 'ipv6', ip: hostAddress(lab.ipv6Subnet, 0x10001) },
+      { name: 'thread-ndp', family: 'ipv6', ip: hostAddress(lab.ipv6Subnet, 0x10002) },
       { name: 'kernel-ndp', family: 'ipv6', ip: n1.ipv6 },
     ];
     const argv = [
@@ -235,19 +260,25 @@ async function main(): Promise<void> {
     const rows = Object.fromEntries(targets.map((t) => [t.name, summary(steady, t.name)]));
     for (const t of targets) console.log(rows[t.name]!.line);
     for (const fam of ['arp', 'ndp']) {
-      const o = rows[`ours-${fam}`]!;
       const k = rows[`kernel-${fam}`]!;
-      console.log(`ratio ours/kernel ${fam}: p50 ${(o.p50 / k.p50).toFixed(2)}x, p99 ${(o.p99 / k.p99).toFixed(2)}x`);
+      for (const who of ['xdp', 'thread']) {
+        const o = rows[`${who}-${fam}`]!;
+        console.log(
+          `ratio ${who}/kernel ${fam}: p50 ${(o.p50 / k.p50).toFixed(2)}x, p99 ${(o.p99 / k.p99).toFixed(2)}x`,
+        );
+      }
     }
     const after = samples.slice(steadyEnd);
     for (const fam of ['arp', 'ndp']) {
-      const first = after.find((s) => s.target === `ours-${fam}` && s.ms !== null && s.mac === n2.mac);
+      const first = after.find((s) => s.target === `xdp-${fam}` && s.ms !== null && s.mac === n2.mac);
       if (first === undefined) {
         console.log(`takeover ${fam}: n2 never answered`);
         continue;
       }
       const window = after.filter((s) => s.at >= first.at && s.at < first.at + 2000);
-      console.log(`takeover, the 2 s after n2's first ${fam} answer: ${summary(window, `ours-${fam}`).line}`);
+      console.log(
+        `takeover, n1's VIP in the 2 s after n2's first ${fam} answer (n2's thread): ${summary(window, `xdp-${fam}`).line}`,
+      );
     }
   } finally {
     await teardownByPrefix(PREFIX);
