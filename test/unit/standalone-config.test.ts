@@ -68,7 +68,19 @@ const bad: [string, string, RegExp][] = [
   ],
   ['bad peer', 'interface: e\nunicastPeers: [x]\nrouters: [{vrid: 1, vips: [10.0.0.1]}]', /unicastPeers/],
   ['gratuitous count', 'interface: e\ngratuitous: {count: -1}\nrouters: [{vrid: 1, vips: [10.0.0.1]}]', /count/],
+  ['xdpAnswers true', 'interface: e\nxdpAnswers: true\nrouters: [{vrid: 1, vips: [10.0.0.1]}]', /xdpAnswers/],
+  ['xdpAnswers driver', 'interface: e\nxdpAnswers: driver\nrouters: [{vrid: 1, vips: [10.0.0.1]}]', /xdpAnswers/],
 ];
+
+test('xdpAnswers: off unless the file says auto, native or generic', () => {
+  const read = (line: string) => {
+    const res = parseStandaloneConfig(`interface: e\n${line}\nrouters: [{vrid: 1, vips: [10.0.0.1]}]`);
+    assert.ok('config' in res, JSON.stringify(res));
+    return res.config.xdpAnswers;
+  };
+  assert.equal(read(''), 'off');
+  for (const v of ['off', 'auto', 'native', 'generic']) assert.equal(read(`xdpAnswers: ${v}`), v);
+});
 
 for (const [name, text, want] of bad) {
   test(`invalid config is reported, not defaulted: ${name}`, () => {
