@@ -1,7 +1,8 @@
-# binding.gyp — the AF_PACKET addon (native/packet_socket.c) and the real-time scheduling addon (native/realtime.c,
+# binding.gyp — the AF_PACKET addon (native/packet_socket.c), the real-time scheduling addon (native/realtime.c,
 # build/Release/realtime.node, loaded by src/realtime.ts for --realtime-priority) and the XDP ARP/NDP responder
-# (native/xdp_responder.c, build/Release/xdp_responder.node, loaded by src/net/xdp-responder.ts for --xdp-answers). Being at the repository root, it is built by
-# `npm ci` / `npm install` (npm runs `node-gyp rebuild` for a package with a binding.gyp and no install script);
+# (native/xdp_responder.c, build/Release/xdp_responder.node, loaded by src/net/xdp-responder.ts for --xdp-answers).
+# Being at the repository root, it is built by `npm ci` / `npm install` (npm runs `node-gyp rebuild` for a package
+# with a binding.gyp and no install script);
 # by hand: `npm exec -- node-gyp rebuild` or `node "$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild`.
 # Output: build/Release/packet_socket.node, loaded by src/net/packet-socket.ts. Linux only (packet(7)).
 {
