@@ -50,8 +50,9 @@
 #define MAX_VIPS 65536
 
 /* Counters (the per-CPU array's slots). */
-enum { C_ARP_ANSWERED, C_NDP_ANSWERED, C_ARP_PASSED, C_NDP_PASSED, C_RESIZE_FAILED, C_COUNT };
-static const char *const COUNTER[C_COUNT] = {"arpAnswered", "ndpAnswered", "arpPassed", "ndpPassed", "resizeFailed"};
+enum { C_ARP_ANSWERED, C_NDP_ANSWERED, C_ARP_PASSED, C_NDP_PASSED, C_ARP_RESIZE_FAILED, C_NDP_RESIZE_FAILED, C_COUNT };
+static const char *const COUNTER[C_COUNT] = {"arpAnswered",       "ndpAnswered",      "arpPassed",
+                                             "ndpPassed",         "arpResizeFailed",  "ndpResizeFailed"};
 
 /* ---- a tiny assembler: instructions, labels, jumps resolved at the end ---- */
 
@@ -119,7 +120,7 @@ static bool resolve(prog_t *p) {
 
 /* Labels. */
 enum { L_PASS, L_ARP, L_IPV6, L_ARP_PASS, L_NDP_PASS, L_NS_SHORT, L_NS_CSUM, L_ETH_TO_SRC, L_ETH_DST_DONE,
-       L_RESIZE_FAILED, L_DST_OK, L_SRC_OK, L_SHA_OK };
+       L_ARP_RESIZE_FAILED, L_NDP_RESIZE_FAILED, L_DST_OK, L_SRC_OK, L_SHA_OK };
 
 enum { R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 };
 
@@ -154,19 +155,19 @@ static void reload_packet(prog_t *p) {
 }
 
 /* resize makes the frame exactly `len` bytes (bpf_xdp_adjust_tail by len - its length), then reloads and checks the
- * bounds; on failure counts C_RESIZE_FAILED and passes the frame on (the thread answers it). */
-static void resize(prog_t *p, int len) {
+ * bounds; on failure jumps to `failed`, which counts it and passes the frame on (the thread answers it). */
+static void resize(prog_t *p, int len, int failed) {
   mov_reg(p, R1, R6);
   call(p, BPF_FUNC_xdp_get_buff_len);
   mov_imm(p, R2, len);
   alu_reg(p, BPF_SUB, R2, R0);
   mov_reg(p, R1, R6);
   call(p, BPF_FUNC_xdp_adjust_tail);
-  j_imm(p, BPF_JNE, R0, 0, L_RESIZE_FAILED);
+  j_imm(p, BPF_JNE, R0, 0, failed);
   reload_packet(p);
   mov_reg(p, R4, R7);
   alu_imm(p, BPF_ADD, R4, len);
-  j_reg(p, BPF_JGT, R4, R8, L_RESIZE_FAILED);
+  j_reg(p, BPF_JGT, R4, R8, failed);
 }
 
 /* csum_add: r9 = bpf_csum_diff(NULL, 0, r1 (set by the caller), size, r9). */
@@ -271,7 +272,7 @@ static bool build(prog_t *p, const prog_config *c) {
   alu_imm(p, BPF_ADD, R2, -32);
   call(p, BPF_FUNC_map_lookup_elem);
   j_imm(p, BPF_JEQ, R0, 0, L_ARP_PASS);
-  resize(p, 60);
+  resize(p, 60, L_ARP_RESIZE_FAILED);
   ldx(p, BPF_W, R1, R7, 22); /* requester's hardware address */
   ldx(p, BPF_H, R2, R7, 26);
   ldx(p, BPF_W, R3, R7, 28); /* requester's IP */
@@ -361,7 +362,7 @@ static bool build(prog_t *p, const prog_config *c) {
     alu_imm(p, BPF_ADD, R2, -32);
     call(p, BPF_FUNC_map_lookup_elem);
     j_imm(p, BPF_JEQ, R0, 0, L_NDP_PASS);
-    resize(p, 86);
+    resize(p, 86, L_NDP_RESIZE_FAILED);
     /* Ethernet: to the SLLA when there is one, else to the frame's source; from our MAC. */
     j_imm(p, BPF_JEQ, R9, 0, L_ETH_TO_SRC);
     ldx(p, BPF_W, R1, R7, 80);
@@ -406,7 +407,7 @@ static bool build(prog_t *p, const prog_config *c) {
     alu_imm(p, BPF_XOR, R9, 0xffff); /* complement: the sum is in memory order, so stored as it is */
     mov_reg(p, R4, R7); /* bounds again: the verifier forgets them across the helper calls above */
     alu_imm(p, BPF_ADD, R4, 86);
-    j_reg(p, BPF_JGT, R4, R8, L_RESIZE_FAILED);
+    j_reg(p, BPF_JGT, R4, R8, L_NDP_RESIZE_FAILED);
     stx(p, BPF_H, R7, 56, R9);
     count(p, c->counters_fd, C_NDP_ANSWERED);
     mov_imm(p, R0, XDP_TX);
@@ -414,10 +415,13 @@ static bool build(prog_t *p, const prog_config *c) {
     label(p, L_NDP_PASS);
     count(p, c->counters_fd, C_NDP_PASSED);
     ja(p, L_PASS);
+    label(p, L_NDP_RESIZE_FAILED);
+    count(p, c->counters_fd, C_NDP_RESIZE_FAILED);
+    ja(p, L_PASS);
   }
 
-  label(p, L_RESIZE_FAILED);
-  count(p, c->counters_fd, C_RESIZE_FAILED);
+  label(p, L_ARP_RESIZE_FAILED);
+  count(p, c->counters_fd, C_ARP_RESIZE_FAILED);
   label(p, L_PASS);
   mov_imm(p, R0, XDP_PASS);
   exit_(p);

@@ -30,7 +30,14 @@ export type XdpAttachMode = 'auto' | XdpMode;
 export const XDP_ATTACH_MODES: readonly XdpAttachMode[] = ['auto', 'native', 'generic'];
 
 /** XDP_COUNTERS are the program's counters: answers, requests left to the stack, and replies it could not size. */
-export const XDP_COUNTERS = ['arpAnswered', 'ndpAnswered', 'arpPassed', 'ndpPassed', 'resizeFailed'] as const;
+export const XDP_COUNTERS = [
+  'arpAnswered',
+  'ndpAnswered',
+  'arpPassed',
+  'ndpPassed',
+  'arpResizeFailed',
+  'ndpResizeFailed',
+] as const;
 export type XdpCounter = (typeof XDP_COUNTERS)[number];
 export type XdpStats = Readonly<Record<XdpCounter, number>>;
 

@@ -38,7 +38,8 @@ const SERIES: Record<XdpCounter, { family: 'ipv4' | 'ipv6'; outcome: string }> =
   ndpAnswered: { family: 'ipv6', outcome: 'answered' },
   arpPassed: { family: 'ipv4', outcome: 'passed' },
   ndpPassed: { family: 'ipv6', outcome: 'passed' },
-  resizeFailed: { family: 'ipv4', outcome: 'resize-failed' },
+  arpResizeFailed: { family: 'ipv4', outcome: 'resize-failed' },
+  ndpResizeFailed: { family: 'ipv6', outcome: 'resize-failed' },
 };
 
 /** openXdpAnswers: see the file comment. Returns undefined (after one warning) when XDP cannot answer here. */
