@@ -686,7 +686,7 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
     }
     err = errno;
     /* Only "this driver has no native XDP" falls back; EBUSY / EEXIST (another program is attached) does not. */
-    if (err != EOPNOTSUPP && err != EINVAL && err != ENOTSUP) break;
+    if (err != EOPNOTSUPP) break;
   }
   return throw_errno(env, "bpf(BPF_LINK_CREATE, BPF_XDP)", err,
                      err == EBUSY || err == EEXIST ? "another XDP program is attached to this interface" : NULL);
