@@ -60,3 +60,13 @@ test('standalone config: metrics address and port, defaults and errors', () => {
   assert.match(bad.errors.join('\n'), /metrics.port: 70000/);
   assert.match(bad.errors.join('\n'), /metrics.address: "x"/);
 });
+
+test('speaker --xdp-answers with a value it does not know: exit 2, nothing defaulted', () => {
+  const file = join(dir, 'x.yaml');
+  writeFileSync(file, 'interface: eth0\nrouters: [{ vrid: 1, vips: [10.0.0.1] }]\n');
+  const res = cli('speaker', '--config', file, '--metrics-port', '0', '--xdp-answers', 'yes');
+  assert.equal(res.status, 2, `${res.stdout}${res.stderr}`);
+  const line = JSON.parse(res.stdout.trim().split('\n').at(-1)!) as { level: string; msg: string };
+  assert.equal(line.level, 'error');
+  assert.match(line.msg, /--xdp-answers: "yes" is not one of off, auto, native, generic/);
+});
