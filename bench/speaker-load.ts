@@ -11,7 +11,7 @@
  * `--routers` dual-stack Services on 2 nodes, see measureKube). `--root DIR` runs our speaker from another checkout (e.g. a baseline), tsx mode only.
  * Prints progress, then figures with n and ratios to keepalived; asserts nothing. Needs root.
  *
- *   npm run bench:speaker-load -- [--mode dist,keepalived] [--seconds 30] [--routers 255] [--interval 100]
+ *   npm run bench:speaker-load -- [--mode dist,keepalived] [--seconds 30] [--settle 5] [--routers 255] [--interval 100]
  *                                 [--root /path/to/checkout] [--node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/p]
  *                                 [--dockerfile OTHER]  (dist mode as another Dockerfile's ENTRYPOINT and ENV run it,
  *                                                        e.g. `git show main:Dockerfile`, for before/after figures)
@@ -33,6 +33,7 @@ const { values } = parseArgs({
   options: {
     mode: { type: 'string', default: 'dist,keepalived' },
     seconds: { type: 'string', default: '30' },
+    settle: { type: 'string', default: '5' },
     routers: { type: 'string', default: '255' },
     interval: { type: 'string', default: '100' },
     root: { type: 'string' },
@@ -47,7 +48,9 @@ const ROOT = values.root === undefined ? REPO : `${values.root.replace(/\/+$/, '
 const MODES = (values.mode === 'both' ? 'tsx,dist' : (values.mode ?? '')).split(',').filter((m) => m !== '');
 const NODE_ARGS = values['node-arg'] ?? [];
 const CLK_TCK = 100; // USER_HZ on every Linux Node runs on; /proc/<pid>/stat counts in it
-const SETTLE_MS = 5000; // after convergence: JIT warm-up, announcements done
+/** SETTLE_MS: after convergence, before sampling: JIT warm-up, announcements done; `--settle 60` for the steady
+ * state after the speaker's start-up page release (30 s after it is ready). */
+const SETTLE_MS = Number(values.settle) * 1000;
 const T0 = Date.now();
 
 type Mode = 'tsx' | 'dist' | 'keepalived' | 'kube';
@@ -118,6 +121,9 @@ function memBreakdownMb(pids: readonly number[]): { anon: number; file: number; 
   }
   return { anon: anon / 1024, file: (rss - anon) / 1024, pss: pss / 1024 };
 }
+
+/** alive: the process still exists (a speaker that died while settling is named, with its stderr). */
+const alive = (pid: number) => existsSync(`/proc/${pid}/stat`);
 
 function rssMb(pids: readonly number[]): number {
   let kb = 0;
@@ -215,6 +221,12 @@ function logBackedProc(
     proc.stderr = (proc.stderr + d).slice(-4000);
   });
   onLogLines(child, (line) => logs.push(line));
+  child.once('exit', (code, signal) => {
+    proc.stderr += `\nexited (code ${code}, signal ${signal}); last log lines: ${logs
+      .slice(-3)
+      .map((l) => JSON.stringify(l))
+      .join(' ')}`;
+  });
   return proc;
 }
 
@@ -394,6 +406,7 @@ async function measure(lab: Lab, mode: Exclude<Mode, 'kube'>): Promise<Figures[]
     procs.push(backup);
     await waitFor(backup, 'started', backup.started, 60_000);
     await sleep(SETTLE_MS);
+    for (const p of procs) await waitFor(p, 'alive after settling', () => p.pids().every(alive), 0);
     const figs = await sample(mode, procs);
     const flaps = backup.masters();
     progress(

@@ -16,7 +16,9 @@ import {
   parseLivenessMode,
   parseLivenessMultiplier,
 } from '../model/liveness.ts';
+import { realClock } from '../clock.ts';
 import { parseRealtimePriority, setRealtimePriority } from '../realtime.ts';
+import { scheduleStartupRelease } from '../release-pages.ts';
 import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
 import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { parseXdpAnswers, XDP_ANSWERS, type XdpAnswers } from '../speaker/xdp-answers-setting.ts';
@@ -39,6 +41,7 @@ export interface SpeakerArgs {
   readonly livenessMultiplier: string;
   readonly realtimePriority: string;
   readonly xdpAnswers: string | undefined;
+  readonly releaseStartupPages: boolean;
 }
 
 /** EXIT codes: 2 for a configuration the operator must fix, 1 for anything else that stops start-up. */
@@ -106,6 +109,12 @@ function builder(y: Argv): Argv<SpeakerArgs> {
       type: 'string',
       describe: `answer ARP/NDP from an XDP program on the interface: ${XDP_ANSWERS.join(' | ')} (default off, or the file's xdpAnswers); needs CAP_BPF; may clash with a CNI's XDP program`,
     })
+    .option('release-startup-pages', {
+      type: 'boolean',
+      default: true,
+      describe:
+        'once, 30 s after start: unmap the pages of the node binary that only start-up read, trim malloc (RSS)',
+    })
     .option('log-level', {
       type: 'string',
       default: process.env['LOG_LEVEL'] ?? 'info',
@@ -153,6 +162,7 @@ export async function runSpeaker(args: SpeakerArgs): Promise<void> {
     if (err instanceof StandaloneError) return fail(logger, EXIT_CONFIG, 'speaker cannot start', err.problems);
     return fail(logger, EXIT_START, `speaker cannot start: ${(err as Error).message}`);
   }
+  if (args.releaseStartupPages !== false) scheduleStartupRelease({ clock: realClock, logger });
   const failure = await serveUntilSignal({
     logger,
     registry: metrics.registry,
@@ -200,6 +210,9 @@ async function runKubernetesSpeaker(args: SpeakerArgs, logger: Logger, xdpAnswer
     liveness: liveness.settings,
     ...(podUid && podName ? { owner: { apiVersion: 'v1', kind: 'Pod', name: podName, uid: podUid } } : {}),
   });
+  if (args.releaseStartupPages !== false) {
+    void running.ready.then(() => scheduleStartupRelease({ clock: realClock, logger }));
+  }
   const failure = await serveUntilSignal({
     logger,
     registry: metrics.registry,
