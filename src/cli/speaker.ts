@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { realClock } from '../clock.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createSpeakerMetrics } from '../metrics.ts';
 import {
@@ -16,11 +17,9 @@ import {
   parseLivenessMode,
   parseLivenessMultiplier,
 } from '../model/liveness.ts';
-import { realClock } from '../clock.ts';
 import { parseRealtimePriority, setRealtimePriority } from '../realtime.ts';
 import { scheduleStartupRelease } from '../release-pages.ts';
 import { SpeakerHost } from '../speaker/runtime/speaker-host.ts';
-import { parseStandaloneConfig } from '../speaker/standalone/standalone-config.ts';
 import { parseXdpAnswers, XDP_ANSWERS, type XdpAnswers } from '../speaker/xdp-answers-setting.ts';
 import { serveUntilSignal } from './lifecycle.ts';
 import { type RunningSpeaker, StandaloneError, startStandalone } from './speaker-standalone.ts';
@@ -112,8 +111,7 @@ function builder(y: Argv): Argv<SpeakerArgs> {
     .option('release-startup-pages', {
       type: 'boolean',
       default: true,
-      describe:
-        'once, 30 s after start: unmap the pages of the node binary that only start-up read, trim malloc (RSS)',
+      describe: 'once, 30 s after start: unmap the pages of the node binary that only start-up read, trim malloc (RSS)',
     })
     .option('log-level', {
       type: 'string',
@@ -141,6 +139,8 @@ export async function runSpeaker(args: SpeakerArgs): Promise<void> {
   } catch (err) {
     return fail(logger, EXIT_CONFIG, `cannot read ${args.config}: ${(err as Error).message}`);
   }
+  // Loaded here: the YAML parser is standalone mode's only (Kubernetes mode does not load it: ~0.5 MB of heap).
+  const { parseStandaloneConfig } = await import('../speaker/standalone/standalone-config.ts');
   const parsed = parseStandaloneConfig(text);
   if ('errors' in parsed) return fail(logger, EXIT_CONFIG, `invalid config ${args.config}`, parsed.errors);
   const config = parsed.config;
