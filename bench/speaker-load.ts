@@ -220,7 +220,13 @@ function logBackedProc(
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     proc.stderr = (proc.stderr + d).slice(-4000);
   });
-  onLogLines(child, (line) => logs.push(line));
+  onLogLines(child, (line) => {
+    logs.push(line);
+    if (line['msg'] === 'start-up pages released') {
+      const { fileKb, mallocKb, mallocFreeKb } = line;
+      progress(`${role}: start-up pages released: ${JSON.stringify({ fileKb, mallocKb, mallocFreeKb })}`);
+    }
+  });
   child.once('exit', (code, signal) => {
     proc.stderr += `\nexited (code ${code}, signal ${signal}); last log lines: ${logs
       .slice(-3)

@@ -6,9 +6,10 @@
 // those pages stay in the process's resident set although the running speaker never reads them again. glibc's
 // malloc likewise keeps the freed start-up allocations (parsers, compiler zones) inside its heap.
 //
-//   releasePages()  -> { fileKb, mappings, trimmed }
+//   releasePages()  -> { fileKb, mappings, trimmed, mallocKb, mallocFreeKb }
 //       1. malloc_trim(0): glibc returns the free pages of its heaps to the kernel (MADV_DONTNEED on whole free
-//          pages); `trimmed` is malloc_trim's answer (1 when memory was released).
+//          pages); `trimmed` is malloc_trim's answer (1 when memory was released). `mallocKb` / `mallocFreeKb` are
+//          what malloc held from the kernel and how much of it was free, before the trim (mallinfo2).
 //       2. madvise(MADV_DONTNEED) over every private, read-only, file-backed mapping that holds no anonymous page
 //          (from /proc/self/smaps: path starting with '/', perms r--p or r-xp, `Anonymous: 0 kB`, not locked). For
 //          such a mapping this only removes the process's page-table entries: the pages stay in the page cache, and
@@ -85,6 +86,7 @@ static napi_value set_number(napi_env env, napi_value obj, const char *name, dou
 }
 
 static napi_value release_pages(napi_env env, napi_callback_info info) {
+  struct mallinfo2 mi = mallinfo2();
   int trimmed = malloc_trim(0);
 
   static struct range candidates[MAX_CANDIDATES];
@@ -131,6 +133,8 @@ static napi_value release_pages(napi_env env, napi_callback_info info) {
   if (set_number(env, out, "fileKb", (double)released_kb) == NULL) return NULL;
   if (set_number(env, out, "mappings", (double)advised) == NULL) return NULL;
   if (set_number(env, out, "trimmed", (double)trimmed) == NULL) return NULL;
+  if (set_number(env, out, "mallocKb", (double)((mi.arena + mi.hblkhd) / 1024)) == NULL) return NULL;
+  if (set_number(env, out, "mallocFreeKb", (double)(mi.fordblks / 1024)) == NULL) return NULL;
   return out;
 }
 

@@ -28,11 +28,16 @@ export const RELEASE_PAGES_ADDON_PATH = join('build', 'Release', 'release_pages.
  */
 export const RELEASE_AFTER_MS = 30_000;
 
-/** Released is what one release gave back: the Rss of the advised file mappings, and whether malloc trimmed. */
+/**
+ * Released is what one release gave back: the Rss of the advised file mappings, whether malloc trimmed, and what
+ * malloc held before (in all, and free of it).
+ */
 export interface Released {
   readonly fileKb: number;
   readonly mappings: number;
   readonly mallocTrimmed: boolean;
+  readonly mallocKb: number;
+  readonly mallocFreeKb: number;
 }
 
 /** ReleaseOutcome: released, or why not (`not-built`: no addon; else the addon's error code). */
@@ -41,7 +46,7 @@ export type ReleaseOutcome =
   | { readonly ok: false; readonly code: string; readonly detail: string };
 
 interface ReleasePagesAddon {
-  releasePages(): { fileKb: number; mappings: number; trimmed: number };
+  releasePages(): { fileKb: number; mappings: number; trimmed: number; mallocKb: number; mallocFreeKb: number };
 }
 
 /** findReleasePagesAddon walks up from this file's folder to the first folder holding RELEASE_PAGES_ADDON_PATH. */
@@ -61,7 +66,14 @@ export function releaseStartupPages(): ReleaseOutcome {
   try {
     const addon = createRequire(import.meta.url)(path) as ReleasePagesAddon;
     const r = addon.releasePages();
-    return { ok: true, released: { fileKb: r.fileKb, mappings: r.mappings, mallocTrimmed: r.trimmed === 1 } };
+    const released = {
+      fileKb: r.fileKb,
+      mappings: r.mappings,
+      mallocTrimmed: r.trimmed === 1,
+      mallocKb: r.mallocKb,
+      mallocFreeKb: r.mallocFreeKb,
+    };
+    return { ok: true, released };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     return { ok: false, code: e.code ?? 'load-failed', detail: e.message };
