@@ -52,6 +52,12 @@ export interface KubernetesSpeakerDeps {
   readonly liveness?: LivenessSettings;
 }
 
+/**
+ * FREE_CONNECTIONS: idle API connections the speaker keeps after a burst of writes (its start writes every Service's
+ * status over up to 64 at once); its steady state needs one or two. Each more is a TLS session held for good.
+ */
+const FREE_CONNECTIONS = 2;
+
 /** RESCAN_MS: interface addresses can change without any API event (DHCP, an operator); look again this often. */
 const RESCAN_MS = 30_000;
 
@@ -66,7 +72,7 @@ export interface RunningKubernetesSpeaker {
 
 /** startKubernetesSpeaker: see the file comment. */
 export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKubernetesSpeaker {
-  const clients = makeClients(deps.kubeConfig);
+  const clients = makeClients(deps.kubeConfig, { maxFreeSockets: FREE_CONNECTIONS });
   const logger = deps.logger;
   const k8sLog = logger.child({ component: 'k8s' });
   const sources = createSpeakerSources({

@@ -27,13 +27,23 @@ export function loadKubeConfig(path?: string): KubeConfig {
 
 type AuthContext = Parameters<KubeConfig['applySecurityAuthentication']>[0];
 
+/** ConnectionOptions bound the shared agent's pool. */
+export interface ConnectionOptions {
+  /**
+   * maxFreeSockets: idle keep-alive connections kept after a burst (Node's default 256: all of them). Each is a TLS
+   * session with its buffers (~100 KB of native memory and the JS socket objects): a speaker that wrote 255 statuses
+   * at start over 64 connections keeps them all open for good unless this bounds it.
+   */
+  readonly maxFreeSockets?: number;
+}
+
 /**
  * reuseConnections makes the API clients of `kc` share one keep-alive agent. client-node 1.x builds a new agent for
  * every request, so each call opens a new TCP (and, on a real cluster, TLS) connection: at a few hundred writes a
  * second that is most of the controller's CPU. The agent depends only on the TLS options, which are compared on
  * every request (a rotated client certificate gets a new agent); proxy agents are left alone.
  */
-export function reuseConnections(kc: KubeConfig): KubeConfig {
+export function reuseConnections(kc: KubeConfig, options: ConnectionOptions = {}): KubeConfig {
   const original = kc.applySecurityAuthentication.bind(kc);
   let shared: { key: readonly unknown[]; agent: HttpAgent } | undefined;
   kc.applySecurityAuthentication = async (context: AuthContext) => {
@@ -52,7 +62,8 @@ export function reuseConnections(kc: KubeConfig): KubeConfig {
     if (!shared || !sameOptions(shared.key, key)) {
       shared?.agent.destroy();
       const Ctor = made.constructor as typeof HttpAgent;
-      shared = { key, agent: new Ctor({ ...opts, keepAlive: true, maxSockets: 64 }) };
+      const free = options.maxFreeSockets === undefined ? {} : { maxFreeSockets: options.maxFreeSockets };
+      shared = { key, agent: new Ctor({ ...opts, keepAlive: true, maxSockets: 64, ...free }) };
     }
     made.destroy();
     context.setAgent(shared.agent);
@@ -75,8 +86,8 @@ function sameOptions(a: readonly unknown[], b: readonly unknown[]): boolean {
 }
 
 /** makeClients builds the API clients for a KubeConfig (connections reused, see reuseConnections). */
-export function makeClients(kubeConfig: KubeConfig): Clients {
-  reuseConnections(kubeConfig);
+export function makeClients(kubeConfig: KubeConfig, options: ConnectionOptions = {}): Clients {
+  reuseConnections(kubeConfig, options);
   return {
     kubeConfig,
     core: kubeConfig.makeApiClient(CoreV1Api),

@@ -36,3 +36,13 @@ test('a changed CA (rotated credentials) gets a new agent', async () => {
   assert.notEqual(second, first);
   assert.equal(await agentOf(kc), second);
 });
+
+test('maxFreeSockets bounds the idle connections kept after a burst; unset, Node keeps its default', async () => {
+  const bounded = await agentOf(
+    reuseConnections(kubeConfig(Buffer.from('ca one').toString('base64')), { maxFreeSockets: 2 }),
+  );
+  assert.equal((bounded as { maxFreeSockets?: number }).maxFreeSockets, 2);
+  assert.equal((bounded as { maxSockets?: number }).maxSockets, 64);
+  const plain = await agentOf(reuseConnections(kubeConfig(Buffer.from('ca one').toString('base64'))));
+  assert.equal((plain as { maxFreeSockets?: number }).maxFreeSockets, 256);
+});
