@@ -223,8 +223,8 @@ function logBackedProc(
   onLogLines(child, (line) => {
     logs.push(line);
     if (line['msg'] === 'start-up pages released') {
-      const { fileKb, mallocKb, mallocFreeKb } = line;
-      progress(`${role}: start-up pages released: ${JSON.stringify({ fileKb, mallocKb, mallocFreeKb })}`);
+      const { fileKb, mallocKb, mallocFreeKb, ms } = line;
+      progress(`${role}: start-up pages released: ${JSON.stringify({ fileKb, mallocKb, mallocFreeKb, ms })}`);
     }
   });
   child.once('exit', (code, signal) => {

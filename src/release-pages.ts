@@ -38,6 +38,8 @@ export interface Released {
   readonly mallocTrimmed: boolean;
   readonly mallocKb: number;
   readonly mallocFreeKb: number;
+  /** ms the release took: the event loop waits that long, once (reading /proc/self/smaps is most of it). */
+  readonly ms: number;
 }
 
 /** ReleaseOutcome: released, or why not (`not-built`: no addon; else the addon's error code). */
@@ -65,13 +67,16 @@ export function releaseStartupPages(): ReleaseOutcome {
   if (path === undefined) return { ok: false, code: 'not-built', detail: `${RELEASE_PAGES_ADDON_PATH} not found` };
   try {
     const addon = createRequire(import.meta.url)(path) as ReleasePagesAddon;
+    const t0 = performance.now();
     const r = addon.releasePages();
+    const ms = Math.round((performance.now() - t0) * 100) / 100;
     const released = {
       fileKb: r.fileKb,
       mappings: r.mappings,
       mallocTrimmed: r.trimmed === 1,
       mallocKb: r.mallocKb,
       mallocFreeKb: r.mallocFreeKb,
+      ms,
     };
     return { ok: true, released };
   } catch (err) {

@@ -34,6 +34,7 @@ test('scheduleStartupRelease releases once, RELEASE_AFTER_MS later, and logs wha
       mallocTrimmed: true,
       mallocKb: 9000,
       mallocFreeKb: 4000,
+      ms: 8,
     },
   };
   scheduleStartupRelease({
