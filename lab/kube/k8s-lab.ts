@@ -58,6 +58,8 @@ export interface K8sLabOptions {
   readonly vips?: number;
   readonly poolAnnotations?: Readonly<Record<string, string>>;
   readonly speakerArgs?: readonly string[];
+  /** speakerNodeArgs: node's own flags for the speakers (default the image's, lab/netlab/image-flags.ts). */
+  readonly speakerNodeArgs?: readonly string[];
   readonly logLevel?: string;
   readonly startSpeakers?: boolean;
   /** ipvsAddresses: add what IPVS mode would (pool addresses on kube-ipvs0, strictARP); default false. */
@@ -329,7 +331,14 @@ export async function startK8sLab(opts: K8sLabOptions): Promise<K8sLab> {
         ...(opts.speakerArgs ?? []),
         ...extraArgs,
       ];
-      const sp = await startSpeakerProcess(hostOf(node), args, 7472, 'speaker synced with the cluster', 60_000);
+      const sp = await startSpeakerProcess(
+        hostOf(node),
+        args,
+        7472,
+        'speaker synced with the cluster',
+        60_000,
+        opts.speakerNodeArgs,
+      );
       speakers.set(node, sp);
       return sp;
     };

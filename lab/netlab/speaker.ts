@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { run, spawnIn } from './exec.ts';
+import { imageNodeFlags } from './image-flags.ts';
 import type { LabHost } from './netns.ts';
 
 /** REPO is the checkout root: the speaker runs from bin/metal-vrrp.js there. */
@@ -95,7 +96,8 @@ export async function startSpeaker(host: LabHost, opts: SpeakerOptions, timeoutM
 
 /**
  * startSpeakerProcess runs `metal-vrrp speaker ARGS` in the host's namespace (recorded in the lab's pid file) and
- * resolves once it logs `readyMsg`; the Kubernetes-mode tests pass their own flags and ready line.
+ * resolves once it logs `readyMsg`; the Kubernetes-mode tests pass their own flags and ready line. Node runs with
+ * `nodeArgs`, by default the image's flags (image-flags.ts), so the speaker's garbage collector behaves as deployed.
  */
 export async function startSpeakerProcess(
   host: LabHost,
@@ -103,8 +105,9 @@ export async function startSpeakerProcess(
   port: number,
   readyMsg: string,
   timeoutMs = 15_000,
+  nodeArgs: readonly string[] = imageNodeFlags(`${REPO}Dockerfile`),
 ): Promise<SpeakerProcess> {
-  const argv = [process.execPath, `${REPO}bin/metal-vrrp.js`, 'speaker', ...args];
+  const argv = [process.execPath, ...nodeArgs, `${REPO}bin/metal-vrrp.js`, 'speaker', ...args];
   const child = spawnIn(host.ns, argv, { cwd: REPO });
   const logs: LogLine[] = [];
   const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();

@@ -1,8 +1,8 @@
 /**
  * startKubernetesSpeaker runs the speaker in Kubernetes mode: informers over the API (speaker-sources.ts), the
  * ClusterSpeaker's decisions, a RouterHost on the real interfaces, ServiceL2Status writes and Events. Ready once every
- * informer has listed once and the first reconcile ran. Changes are coalesced: a burst of watch events (a rollout, a
- * re-list) costs one reconcile.
+ * informer has listed once and the first reconcile ran. Changes are coalesced (reconcile-coalescer.ts): a burst of watch
+ * events (a rollout, a re-list) costs one reconcile, a steady stream of updates at most ten a second.
  *
  * Health (issue 13): a LinkWatch (carrier of every interface, from netlink) and a HealthMonitor (the pools' probes to
  * this node's InternalIP) feed the ClusterSpeaker; a flipped verdict reconciles at once. What health does is written
@@ -26,6 +26,7 @@ import { probeOnce } from '../net/health-probe.ts';
 import { LinkWatch } from '../net/link-watch.ts';
 import { readLocalNode } from '../net/local-addresses.ts';
 import { ClusterSpeaker } from '../speaker/cluster/cluster-speaker.ts';
+import { ReconcileCoalescer } from '../speaker/cluster/reconcile-coalescer.ts';
 import type { RouterHost } from '../speaker/router-spec.ts';
 
 /** KubernetesSpeakerDeps: the cluster, this node, and the data plane. */
@@ -44,6 +45,8 @@ export interface KubernetesSpeakerDeps {
   readonly backoff?: BackoffOptions;
   /** coalesceMs gathers changes before a reconcile (default 20). */
   readonly coalesceMs?: number;
+  /** reconcileSpacingMs is the least time between two reconciles under a stream of changes (default 100). */
+  readonly reconcileSpacingMs?: number;
   /** clock times the coalescing, the periodic rescan and the status retry (default the process clock). */
   readonly clock?: Clock;
   /** health: false turns the health checks off (no link watch, no probes); default on. */
@@ -156,19 +159,22 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
   });
   const clusterSpeaker = speaker;
 
-  let cancelCoalesce: Cancel | undefined;
   let statusOnly = true;
-  const schedule = (resource: string) => {
-    if (!ready || stopped) return;
-    if (resource !== 'servicel2statuses') statusOnly = false;
-    if (cancelCoalesce) return;
-    cancelCoalesce = clock.setTimer(() => {
-      cancelCoalesce = undefined;
+  const coalescer = new ReconcileCoalescer({
+    clock,
+    delayMs: deps.coalesceMs ?? 20,
+    minSpacingMs: deps.reconcileSpacingMs ?? 100,
+    run: () => {
       const onlyStatus = statusOnly;
       statusOnly = true;
       if (onlyStatus) clusterSpeaker.syncStatus();
       else clusterSpeaker.reconcile();
-    }, deps.coalesceMs ?? 20);
+    },
+  });
+  const schedule = (resource: string) => {
+    if (!ready || stopped) return;
+    if (resource !== 'servicel2statuses') statusOnly = false;
+    coalescer.poke();
   };
   sources.onChange(schedule);
   sources.start();
@@ -203,7 +209,7 @@ export function startKubernetesSpeaker(deps: KubernetesSpeakerDeps): RunningKube
     async stop() {
       if (stopped) return;
       stopped = true;
-      cancelCoalesce?.();
+      coalescer.stop();
       cancelRescan();
       links?.stop();
       monitor?.stop();

@@ -34,7 +34,8 @@ import {
   type ServiceL2StatusObject,
 } from '../../model/service-l2-status.ts';
 import type { RouterHost, RouterSpec } from '../router-spec.ts';
-import { desiredRouters, diffRouters, type RouterKey } from './desired-routers.ts';
+import { DesiredMemo } from './desired-memo.ts';
+import { diffRouters, type RouterKey } from './desired-routers.ts';
 import { l2StatusesFor, masterChangeEvents, planL2StatusWrites } from './l2-status.ts';
 import { planLiveness } from './liveness-plan.ts';
 
@@ -79,6 +80,8 @@ export class ClusterSpeaker {
   // router key -> what health did to it at the last reconcile
   #health = new Map<RouterKey, HealthAdjustment>();
   #snapshot: ClusterSnapshot | undefined;
+  // the last plan, reused while the snapshot and the local node say nothing new (most API updates)
+  readonly #plans = new DesiredMemo();
   // wall time − monotonic time, taken once (health reports carry wall times)
   #wallOffset: number | undefined;
   #syncing: Promise<void> | undefined;
@@ -148,7 +151,7 @@ export class ClusterSpeaker {
     const { snapshot, configProblems, tuningProblems } = snapshotOf(d.objects(), d.loadBalancerClass);
     this.#snapshot = snapshot;
     const local = d.local();
-    const desired = desiredRouters(snapshot, local);
+    const desired = this.#plans.desired(snapshot, local);
     const seen = new Set<string>();
     for (const p of configProblems) this.#problem(seen, p.kind, p.code, `${p.kind} ${p.name}: ${p.message}`);
     for (const p of tuningProblems)
