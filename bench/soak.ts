@@ -20,6 +20,7 @@
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { startServiceChurn } from '../lab/kube/api-churn.ts';
 import { type K8sLab, startK8sLab } from '../lab/kube/k8s-lab.ts';
 import { startArpFlood, startArpLatencyProbe } from '../lab/netlab/arp-flood.ts';
 import { hostAddress } from '../lab/netlab/netns.ts';
@@ -125,33 +126,12 @@ async function main(): Promise<void> {
     const master = k.hostOf(k.rankingOf(k.services[0]!)[0]!.node);
     const prober = await startArpLatencyProbe(k.lab, { ours: vip, kernel: master.ipv4 }, 5);
     cleanups.push(() => prober.stop());
-    // API churn: one Service's annotation rewritten every 60000/churn ms, round robin. At most CHURN_IN_FLIGHT
-    // writes wait for the server at once: a server slower than the churn (the machine busy) would otherwise pile up
-    // thousands of open requests in this process, which then starves itself; the writes it skips are counted.
-    let churned = 0;
-    let inFlight = 0;
-    let skipped = 0;
-    const churnEvery = 60_000 / Number(values.churn);
-    const churnStart = Date.now();
-    const churn = setInterval(() => {
-      if (!(churnEvery < Number.POSITIVE_INFINITY)) return;
-      const due = Math.floor((Date.now() - churnStart) / churnEvery) - churned - skipped;
-      for (let i = 0; i < due; i++) {
-        if (inFlight >= CHURN_IN_FLIGHT) {
-          skipped++;
-          continue;
-        }
-        const name = k.services[churned % k.services.length]!;
-        inFlight++;
-        // Through the real API server: a failed write (the server busy) is not the speakers' fault, so not counted.
-        void k
-          .mergePatch('services', 'default', name, { metadata: { annotations: { 'soak/churn': String(churned) } } })
-          .catch(() => {})
-          .finally(() => inFlight--);
-        churned++;
-      }
-    }, 20);
-    cleanups.push(async () => clearInterval(churn));
+    // API churn (lab/kube/api-churn.ts): at most CHURN_IN_FLIGHT writes wait for the server at once.
+    const churn = startServiceChurn(k, () => k.services, {
+      perMinute: Number(values.churn),
+      inFlight: CHURN_IN_FLIGHT,
+    });
+    cleanups.push(() => churn.stop());
 
     const start = Date.now();
     const logFrom = start;
@@ -175,12 +155,12 @@ async function main(): Promise<void> {
           0,
         );
         progress(
-          `${((Date.now() - start) / 60_000).toFixed(1)} min: false takeovers ${takeovers}, flood ${flood.rates.at(-1) ?? 0}/s, churned ${churned} (skipped ${skipped}: server behind), load ${load()}`,
+          `${((Date.now() - start) / 60_000).toFixed(1)} min: false takeovers ${takeovers}, flood ${flood.rates.at(-1) ?? 0}/s, churned ${churn.made()} (skipped ${churn.skipped()}: server behind), load ${load()}`,
         );
       }
     }
     const seconds = (Date.now() - start) / 1000;
-    clearInterval(churn);
+    await churn.stop();
     await prober.stop();
     await flood.stop();
 
@@ -249,7 +229,7 @@ async function main(): Promise<void> {
     console.log(`  speaker CPU (share of one core): ${cpu.join(', ')}`);
     console.log(`  ARP answers by the speakers: ${(replies / seconds).toFixed(0)}/s (metal_vrrp_arp_replies_total)`);
     console.log(
-      `  adverts sent by the speakers: ${(adverts / seconds).toFixed(0)}/s; Service updates: ${churned} (${(churned / (seconds / 60)).toFixed(0)}/min; ${skipped} skipped while ${CHURN_IN_FLIGHT} were waiting for the server)`,
+      `  adverts sent by the speakers: ${(adverts / seconds).toFixed(0)}/s; Service updates: ${churn.made()} (${(churn.made() / (seconds / 60)).toFixed(0)}/min; ${churn.skipped()} skipped while ${CHURN_IN_FLIGHT} were waiting for the server, ${churn.failed()} refused)`,
     );
     console.log(`  ${summary('ARP answer latency, ours (VIP)', ours)}  lost ${prober.lost.get('ours') ?? 0}`);
     console.log(`  ${summary('ARP answer latency, kernel (node IP)', kernel)}  lost ${prober.lost.get('kernel') ?? 0}`);
