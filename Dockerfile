@@ -39,8 +39,12 @@ EXPOSE 7472
 # Node flags for memory (bench:speaker-load runs the bundle with these and this file's ENV, read from here; its kube
 # mode too, as the DaemonSet sets no command). Measured with 255 IPv4 + 255 IPv6 routers at 100 ms, master of all:
 # - a 1 MiB semi-space (the default grows the young generation to 16 MiB per semi-space; the live heap is ~12 MiB);
-# - --single-threaded: no V8 background tasks (GC, compilation), so none of their threads' memory: -4 MB RSS;
+# - --single-threaded-gc: no GC helper threads (their memory, and a real-time main thread never waits for a normal
+#   one). Not --single-threaded (-4 MB more): it also moves optimizing compilation onto the main thread, and under API
+#   churn the speaker's event loop then stalled 40-88 ms at a time in functions that take microseconds once compiled
+#   (CPU profile of lab speakers, 28 CPU-bound stalls > 25 ms in 90 s; 2 with --single-threaded-gc, same churn), which
+#   at 20 ms adverts is a false failover;
 # - --optimize-for-size: V8's memory-saving heap growth (smaller old-generation steps before a full GC): old space
 #   10 MB committed instead of 23 MB (the whole live heap is ~13 MB): -9 MB RSS.
 # CPU stayed the same within the bench's noise (mean of three 30-40 s windows: 11.3 % of a core either way).
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--single-threaded", "--optimize-for-size", "dist/bundle/cli.mjs"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--single-threaded-gc", "--optimize-for-size", "dist/bundle/cli.mjs"]

@@ -1,5 +1,5 @@
 // image-flags.ts — the node flags the image runs the speaker with (the Dockerfile's ENTRYPOINT), so lab, test and
-// bench speakers run under the same V8 settings as a deployed one: the heap sizing and --single-threaded change when
+// bench speakers run under the same V8 settings as a deployed one: the heap sizing and the GC threads change when
 // and for how long the garbage collector stops the event loop, which is what a 20 ms advert interval is sensitive to.
 import { readFileSync } from 'node:fs';
 
