@@ -61,15 +61,15 @@ function findReleasePagesAddon(from: string = dirname(fileURLToPath(import.meta.
   return undefined;
 }
 
-/** releaseStartupPages releases once, now (see the file comment). Never throws. */
-export function releaseStartupPages(): ReleaseOutcome {
+/** releaseStartupPages releases once, now (see the file comment); `clock` times it. Never throws. */
+export function releaseStartupPages(clock: Pick<Clock, 'now'>): ReleaseOutcome {
   const path = findReleasePagesAddon();
   if (path === undefined) return { ok: false, code: 'not-built', detail: `${RELEASE_PAGES_ADDON_PATH} not found` };
   try {
     const addon = createRequire(import.meta.url)(path) as ReleasePagesAddon;
-    const t0 = performance.now();
+    const t0 = clock.now();
     const r = addon.releasePages();
-    const ms = Math.round((performance.now() - t0) * 100) / 100;
+    const ms = Math.round((clock.now() - t0) * 100) / 100;
     const released = {
       fileKb: r.fileKb,
       mappings: r.mappings,
@@ -98,7 +98,7 @@ export interface ReleaseScheduleDeps {
  * background timer (it does not keep the process alive). Returns a cancel for shutdown.
  */
 export function scheduleStartupRelease(deps: ReleaseScheduleDeps): Cancel {
-  const release = deps.release ?? releaseStartupPages;
+  const release = deps.release ?? (() => releaseStartupPages(deps.clock));
   return deps.clock.setTimer(
     () => {
       const r = release();
