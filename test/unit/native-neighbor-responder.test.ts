@@ -8,9 +8,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ARP_OP, type ArpContext, answerArp, arpFrame } from '../../src/net/frames/arp.ts';
-import { BROADCAST_MAC, ZERO_MAC } from '../../src/net/frames/ethernet.ts';
-import { answerSolicitation, type NdpContext, neighborSolicitationFrame } from '../../src/net/frames/ndp.ts';
+import { type ArpContext, answerArp } from '../../src/net/frames/arp.ts';
+import { answerSolicitation, type NdpContext } from '../../src/net/frames/ndp.ts';
 import {
   FAMILY_REASONS,
   NativeNeighborResponder,
@@ -18,6 +17,7 @@ import {
 } from '../../src/net/native-neighbor-responder.ts';
 import { type FuzzRng, fuzz, fuzzRuns, fuzzSeed, pooled, Tally } from '../support/fuzz.ts';
 import { fixIcmpv6 } from '../support/icmpv6.ts';
+import { arpRequest, randomMac as mac, solicitation } from '../support/neighbor-requests.ts';
 
 const SKIP = nativeResponderAvailable() ? false : 'addon not built with the native neighbour responder';
 const RUNS = fuzzRuns(100_000);
@@ -46,30 +46,6 @@ function jsDecision(family: 'ipv4' | 'ipv6', frame: Buffer, pktType: number, ans
   const out =
     family === 'ipv4' ? answerArp(frame, pktType, arpCtx) : answerSolicitation(frame, pktType, ndpCtx(answerFrom));
   return out.answer ? { reason: 'answered', reply: out.reply } : { reason: out.reason };
-}
-
-function arpRequest(target: string, o: { sender?: string; senderMac?: string; op?: number } = {}): Buffer {
-  const senderMac = o.senderMac ?? '02:00:00:00:00:63';
-  const f = arpFrame(BROADCAST_MAC, senderMac, {
-    op: o.op ?? ARP_OP.request,
-    senderMac,
-    senderIp: o.sender ?? '10.0.0.99',
-    targetMac: ZERO_MAC,
-    targetIp: target,
-  });
-  assert.ok(f);
-  return f;
-}
-
-function solicitation(target: string, o: { src?: string; hopLimit?: number; srcMac?: string } = {}): Buffer {
-  const f = neighborSolicitationFrame({
-    srcMac: o.srcMac ?? '02:00:00:00:00:63',
-    src: o.src ?? 'fe80::63',
-    target,
-    ...(o.hopLimit === undefined ? {} : { hopLimit: o.hopLimit }),
-  });
-  assert.ok(f);
-  return f;
 }
 
 const withByte = (f: Buffer, at: number, v: number) => {
@@ -198,9 +174,6 @@ test('native responder: answerFor replaces the set; a VIP removed is not answere
   }
 });
 
-function mac(rng: FuzzRng): string {
-  return [0x02, ...rng.bytes(5)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
 function pktTypeOf(rng: FuzzRng): number {
   return rng.below(8) < 6 ? rng.pick([0, 1]) : rng.below(5);
 }

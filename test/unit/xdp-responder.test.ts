@@ -9,12 +9,13 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ARP_OP, type ArpContext, answerArp, arpFrame } from '../../src/net/frames/arp.ts';
-import { BROADCAST_MAC, macBytes, ZERO_MAC } from '../../src/net/frames/ethernet.ts';
-import { answerSolicitation, type NdpContext, neighborSolicitationFrame } from '../../src/net/frames/ndp.ts';
+import { type ArpContext, answerArp } from '../../src/net/frames/arp.ts';
+import { macBytes } from '../../src/net/frames/ethernet.ts';
+import { answerSolicitation, type NdpContext } from '../../src/net/frames/ndp.ts';
 import { XDP_COUNTERS, XdpResponder, xdpAvailable } from '../../src/net/xdp-responder.ts';
 import { type FuzzRng, fuzz, fuzzRuns, fuzzSeed, pooled, Tally } from '../support/fuzz.ts';
 import { fixIcmpv6 } from '../support/icmpv6.ts';
+import { arpRequest, randomMac as mac, solicitation } from '../support/neighbor-requests.ts';
 
 const SKIP =
   process.getuid?.() !== 0 ? 'needs root (bpf)' : xdpAvailable() ? false : 'addon not built with the XDP responder';
@@ -82,31 +83,6 @@ function check(r: XdpResponder, frame: Buffer, answerFrom: AnswerFrom, name: str
     if (j.reason === 'answered') assert.ok(leftToThread(frame), `${name}: answerable, passed on`);
   }
   return `${x.action}/${j.reason}`;
-}
-
-function arpRequest(target: string, o: { sender?: string; senderMac?: string; op?: number; dst?: string } = {}) {
-  const senderMac = o.senderMac ?? '02:00:00:00:00:63';
-  const f = arpFrame(o.dst ?? BROADCAST_MAC, senderMac, {
-    op: o.op ?? ARP_OP.request,
-    senderMac,
-    senderIp: o.sender ?? '10.0.0.99',
-    targetMac: ZERO_MAC,
-    targetIp: target,
-  });
-  assert.ok(f);
-  return f;
-}
-
-function solicitation(target: string, o: { src?: string; hopLimit?: number; srcMac?: string; dstMac?: string } = {}) {
-  const f = neighborSolicitationFrame({
-    srcMac: o.srcMac ?? '02:00:00:00:00:63',
-    src: o.src ?? 'fe80::63',
-    target,
-    ...(o.hopLimit === undefined ? {} : { hopLimit: o.hopLimit }),
-    ...(o.dstMac === undefined ? {} : { dstMac: o.dstMac }),
-  });
-  assert.ok(f);
-  return f;
 }
 
 /** withoutOption is an NS with no option (24-byte message), as a host that omits the SLLA sends. */
@@ -197,10 +173,6 @@ test('XDP program: answerFor changes the map; a VIP removed is passed on from th
   assert.equal(v4.stats().ndpPassed, 0, 'no NDP path: IPv6 frames are not even looked at');
   v4.close();
 });
-
-function mac(rng: FuzzRng): string {
-  return [0x02, ...rng.bytes(5)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
 
 for (const [family, answerFrom] of [
   ['ipv4', 'link-local'],
